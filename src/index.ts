@@ -1,0 +1,14 @@
+/**
+ * express-torrent-tracker: a BitTorrent tracker as Express middleware, plus .torrent creation and a
+ * seeder. This file holds public exports only.
+ */
+export type {
+  AnnounceEvent,
+  Peer,
+  SwarmAnnounce,
+  SwarmAnnounceResult,
+  SwarmCounts,
+  SwarmStore,
+  SwarmStoreOptions,
+} from './swarm/types.js';
+export type { ParsedTorrent, TorrentFile } from './torrent/types.js';
