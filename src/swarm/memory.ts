@@ -1,0 +1,152 @@
+/**
+ * The default in-process store. Swarms live in a Map keyed by the binary info hash; each swarm's
+ * peers live in a {@link PeerTable} (dense binary records, O(1) upsert/remove, O(k) sampling).
+ *
+ * Expiry needs no timer per peer: each record carries its expiry second, a swarm is swept when it is
+ * touched and its last sweep is older than half a TTL (amortised O(1) per announce), and one unref'd
+ * timer sweeps swarms nobody touches any more so that dead swarms free their memory.
+ */
+import { PeerTable } from './peer-table.js';
+import type {
+  SwarmAnnounce,
+  SwarmAnnounceResult,
+  SwarmCounts,
+  SwarmStore,
+  SwarmStoreOptions,
+} from './types.js';
+
+/** Options of {@link MemorySwarmStore}. */
+export interface MemorySwarmStoreOptions extends SwarmStoreOptions {
+  /**
+   * Milliseconds between background sweeps of idle swarms. Default 60 000. The timer is unref'd and
+   * never keeps the process alive.
+   */
+  sweepInterval?: number;
+}
+
+interface Swarm {
+  table: PeerTable;
+  downloaded: number;
+  /** Second (store epoch) of the last sweep. */
+  sweptAt: number;
+  /** Smallest TTL seen in an announce to this swarm: how often it needs sweeping. */
+  ttl: number;
+}
+
+/** Key of a swarm in the Map: the 20 raw bytes as a latin1 string (cheap, exact, hashable). */
+function swarmKey(infoHash: Uint8Array): string {
+  return Buffer.from(infoHash.buffer, infoHash.byteOffset, infoHash.byteLength).toString('latin1');
+}
+
+/** In-memory {@link SwarmStore}: the default, for one process. */
+export class MemorySwarmStore implements SwarmStore {
+  private readonly swarms = new Map<string, Swarm>();
+  private readonly now: () => number;
+  private readonly epoch: number;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(options: MemorySwarmStoreOptions = {}) {
+    this.now = options.now ?? Date.now;
+    this.epoch = Math.floor(this.now() / 1000) - 1;
+    this.timer = setInterval(() => this.sweep(), options.sweepInterval ?? 60_000);
+    this.timer.unref();
+  }
+
+  /** Number of swarms held (including ones that only keep a `downloaded` count). */
+  get swarmCount(): number {
+    return this.swarms.size;
+  }
+
+  /** Total number of peers held in all swarms. */
+  get peerCount(): number {
+    let n = 0;
+    for (const swarm of this.swarms.values()) n += swarm.table.count;
+    return n;
+  }
+
+  async announce(request: SwarmAnnounce): Promise<SwarmAnnounceResult> {
+    return this.announceSync(request);
+  }
+
+  /** Synchronous core of {@link announce}, for callers in the same process that want no promise. */
+  announceSync(request: SwarmAnnounce): SwarmAnnounceResult {
+    const now = this.second();
+    const key = swarmKey(request.infoHash);
+    let swarm = this.swarms.get(key);
+    if (request.event === 'stopped') {
+      if (!swarm) return { complete: 0, incomplete: 0, downloaded: 0, peers: [] };
+      swarm.table.remove(request.peerId);
+      this.maybeSweep(key, swarm, now);
+      return this.counts(swarm, []);
+    }
+    if (!swarm) {
+      swarm = { table: new PeerTable(), downloaded: 0, sweptAt: now, ttl: request.ttl };
+      this.swarms.set(key, swarm);
+    } else if (request.ttl < swarm.ttl) {
+      swarm.ttl = request.ttl;
+    }
+    const table = swarm.table;
+    table.upsert(request.peerId, request.ip, request.port, request.seeder, now + request.ttl);
+    if (request.event === 'completed') swarm.downloaded++;
+    this.maybeSweep(key, swarm, now);
+    const self = table.find(request.peerId);
+    return this.counts(swarm, table.sample(request.numwant, self));
+  }
+
+  async scrape(infoHashes: Uint8Array[]): Promise<SwarmCounts[]> {
+    const now = this.second();
+    return infoHashes.map((hash) => {
+      const key = swarmKey(hash);
+      const swarm = this.swarms.get(key);
+      if (!swarm) return { complete: 0, incomplete: 0, downloaded: 0 };
+      this.maybeSweep(key, swarm, now);
+      return this.counts(swarm, undefined);
+    });
+  }
+
+  async scrapeAll(limit: number): Promise<Array<{ infoHash: Uint8Array } & SwarmCounts>> {
+    const out: Array<{ infoHash: Uint8Array } & SwarmCounts> = [];
+    for (const [key, swarm] of this.swarms) {
+      if (out.length >= limit) break;
+      if (swarm.table.count === 0 && swarm.downloaded === 0) continue;
+      out.push({ infoHash: Buffer.from(key, 'latin1'), ...this.counts(swarm, undefined) });
+    }
+    return out;
+  }
+
+  /** Remove expired peers from every swarm and drop swarms that hold nothing. */
+  sweep(): void {
+    const now = this.second();
+    for (const [key, swarm] of this.swarms) this.sweepSwarm(key, swarm, now);
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    this.swarms.clear();
+  }
+
+  private counts(swarm: Swarm, peers: undefined): SwarmCounts;
+  private counts(swarm: Swarm, peers: SwarmAnnounceResult['peers']): SwarmAnnounceResult;
+  private counts(swarm: Swarm, peers: SwarmAnnounceResult['peers'] | undefined): SwarmCounts | SwarmAnnounceResult {
+    const { count, seeders } = swarm.table;
+    const counts = { complete: seeders, incomplete: count - seeders, downloaded: swarm.downloaded };
+    return peers ? { ...counts, peers } : counts;
+  }
+
+  private second(): number {
+    return Math.floor(this.now() / 1000) - this.epoch;
+  }
+
+  private maybeSweep(key: string, swarm: Swarm, now: number): void {
+    if (now - swarm.sweptAt >= Math.max(1, swarm.ttl >>> 1)) this.sweepSwarm(key, swarm, now);
+  }
+
+  private sweepSwarm(key: string, swarm: Swarm, now: number): void {
+    swarm.table.removeExpired(now);
+    swarm.sweptAt = now;
+    if (swarm.table.count === 0) {
+      if (swarm.downloaded === 0) this.swarms.delete(key);
+      else swarm.table = new PeerTable(); // keep only the counter; free the records
+    }
+  }
+}

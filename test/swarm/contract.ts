@@ -1,0 +1,248 @@
+/**
+ * The contract every SwarmStore passes. Each backend's test file calls `describeStoreContract` with a
+ * factory; the factory receives a fake clock so expiry is tested without sleeping.
+ */
+import { randomBytes } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { SwarmAnnounce, SwarmStore } from '../../src/swarm/types.js';
+
+/** A controllable clock in milliseconds. */
+export interface FakeClock {
+  now: () => number;
+  advance(seconds: number): void;
+}
+
+export function fakeClock(start = Date.UTC(2026, 0, 1)): FakeClock {
+  let t = start;
+  return { now: () => t, advance: (s) => void (t += s * 1000) };
+}
+
+/** Creates a fresh, empty store using `clock`; `dispose` is called after each test. */
+export interface StoreFactory {
+  create(clock: FakeClock): Promise<SwarmStore>;
+  dispose?(store: SwarmStore): Promise<void>;
+}
+
+export const hash = (): Buffer => randomBytes(20);
+export const v4 = (a: number, b: number, c: number, d: number): Buffer => Buffer.from([a, b, c, d]);
+
+export function announceOf(infoHash: Buffer, overrides: Partial<SwarmAnnounce> = {}): SwarmAnnounce {
+  return {
+    infoHash,
+    peerId: randomBytes(20),
+    ip: v4(10, 0, 0, 1),
+    port: 6881,
+    seeder: false,
+    event: 'started',
+    numwant: 50,
+    ttl: 120,
+    ...overrides,
+  };
+}
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+
+export function describeStoreContract(name: string, factory: StoreFactory): void {
+  describe(`SwarmStore contract: ${name}`, () => {
+    let store: SwarmStore | undefined;
+    let clock: FakeClock;
+
+    async function open(): Promise<SwarmStore> {
+      clock = fakeClock();
+      store = await factory.create(clock);
+      return store;
+    }
+
+    afterEach(async () => {
+      if (store) await (factory.dispose ? factory.dispose(store) : store.close?.());
+      store = undefined;
+    });
+
+    it('a first peer is alone: counts one leecher, gets no peers', async () => {
+      const s = await open();
+      const r = await s.announce(announceOf(hash()));
+      expect(r).toMatchObject({ complete: 0, incomplete: 1, downloaded: 0 });
+      expect(r.peers).toEqual([]);
+    });
+
+    it('peers see each other, never themselves, with exact id, address and port', async () => {
+      const s = await open();
+      const ih = hash();
+      const a = announceOf(ih, { ip: v4(10, 0, 0, 1), port: 1111 });
+      const b = announceOf(ih, { ip: v4(10, 0, 0, 2), port: 2222, seeder: true });
+      await s.announce(a);
+      const rb = await s.announce(b);
+      expect(rb).toMatchObject({ complete: 1, incomplete: 1 });
+      expect(rb.peers).toHaveLength(1);
+      expect(hex(rb.peers[0].peerId)).toBe(hex(a.peerId));
+      expect(hex(rb.peers[0].ip)).toBe('0a000001');
+      expect(rb.peers[0].port).toBe(1111);
+      const ra = await s.announce({ ...a, event: 'update' });
+      expect(ra.peers.map((p) => hex(p.peerId))).toEqual([hex(b.peerId)]);
+    });
+
+    it('keeps IPv6 addresses as 16 bytes next to IPv4 ones', async () => {
+      const s = await open();
+      const ih = hash();
+      const ip6 = Buffer.from('20010db8000000000000000000000001', 'hex');
+      await s.announce(announceOf(ih, { ip: ip6, port: 4242 }));
+      const r = await s.announce(announceOf(ih));
+      expect(r.peers).toHaveLength(1);
+      expect(hex(r.peers[0].ip)).toBe(hex(ip6));
+      expect(r.peers[0].port).toBe(4242);
+    });
+
+    it('a re-announce updates port, address and seeder state without double counting', async () => {
+      const s = await open();
+      const ih = hash();
+      const a = announceOf(ih, { port: 1000 });
+      await s.announce(a);
+      await s.announce({ ...a, event: 'update', port: 2000, ip: v4(10, 9, 9, 9), seeder: true });
+      const r = await s.announce(announceOf(ih));
+      expect(r).toMatchObject({ complete: 1, incomplete: 1 });
+      expect(r.peers[0].port).toBe(2000);
+      expect(hex(r.peers[0].ip)).toBe('0a090909');
+      // and back to leecher
+      await s.announce({ ...a, event: 'update', seeder: false });
+      const [c] = await s.scrape([ih]);
+      expect(c).toEqual({ complete: 0, incomplete: 2, downloaded: 0 });
+    });
+
+    it('event=completed adds one to downloaded each time it is sent', async () => {
+      const s = await open();
+      const ih = hash();
+      const a = announceOf(ih);
+      const b = announceOf(ih);
+      await s.announce(a);
+      await s.announce(b);
+      await s.announce({ ...a, event: 'completed', seeder: true });
+      const r = await s.announce({ ...b, event: 'completed', seeder: true });
+      expect(r).toMatchObject({ complete: 2, incomplete: 0, downloaded: 2 });
+    });
+
+    it('event=stopped removes the peer at once and returns no peers', async () => {
+      const s = await open();
+      const ih = hash();
+      const a = announceOf(ih);
+      const b = announceOf(ih);
+      await s.announce(a);
+      await s.announce(b);
+      const r = await s.announce({ ...a, event: 'stopped' });
+      expect(r.peers).toEqual([]);
+      expect(r).toMatchObject({ complete: 0, incomplete: 1 });
+      const rb = await s.announce({ ...b, event: 'update' });
+      expect(rb.peers).toEqual([]);
+      // stopping an unknown peer or swarm is harmless
+      const unknown = await s.announce(announceOf(hash(), { event: 'stopped' }));
+      expect(unknown).toMatchObject({ complete: 0, incomplete: 0, peers: [] });
+    });
+
+    it('returns min(numwant, swarm - 1) distinct peers', async () => {
+      const s = await open();
+      const ih = hash();
+      const all = Array.from({ length: 30 }, (_, i) => announceOf(ih, { port: 1000 + i }));
+      for (const a of all) await s.announce(a);
+      const me = all[7];
+      for (const numwant of [0, 1, 5, 28, 29, 30, 200]) {
+        const r = await s.announce({ ...me, event: 'update', numwant });
+        expect(r.peers).toHaveLength(Math.min(numwant, 29));
+        const ids = new Set(r.peers.map((p) => hex(p.peerId)));
+        expect(ids.size).toBe(r.peers.length);
+        expect(ids.has(hex(me.peerId))).toBe(false);
+      }
+    });
+
+    it('samples uniformly: every other peer shows up about equally often', async () => {
+      const s = await open();
+      const ih = hash();
+      const all = Array.from({ length: 12 }, (_, i) => announceOf(ih, { port: 2000 + i }));
+      for (const a of all) await s.announce(a);
+      const me = all[0];
+      const seen = new Map<number, number>();
+      const rounds = 300;
+      const k = 4;
+      for (let i = 0; i < rounds; i++) {
+        const r = await s.announce({ ...me, event: 'update', numwant: k });
+        for (const p of r.peers) seen.set(p.port, (seen.get(p.port) ?? 0) + 1);
+      }
+      // 11 candidates, 4 picks per round: each expected 300*4/11 ≈ 109 times (sd ≈ 8.6).
+      expect(seen.size).toBe(11);
+      for (const count of seen.values()) {
+        expect(count).toBeGreaterThan(70);
+        expect(count).toBeLessThan(150);
+      }
+    });
+
+    it('keeps swarms apart', async () => {
+      const s = await open();
+      const h1 = hash();
+      const h2 = hash();
+      await s.announce(announceOf(h1));
+      await s.announce(announceOf(h1, { seeder: true }));
+      const r = await s.announce(announceOf(h2));
+      expect(r).toMatchObject({ complete: 0, incomplete: 1, peers: [] });
+    });
+
+    it('scrape returns counters in request order, zeros for unknown swarms', async () => {
+      const s = await open();
+      const h1 = hash();
+      const h2 = hash();
+      const h3 = hash();
+      await s.announce(announceOf(h1));
+      await s.announce(announceOf(h1, { seeder: true, event: 'completed' }));
+      await s.announce(announceOf(h3, { seeder: true }));
+      const counts = await s.scrape([h3, h2, h1]);
+      expect(counts).toEqual([
+        { complete: 1, incomplete: 0, downloaded: 0 },
+        { complete: 0, incomplete: 0, downloaded: 0 },
+        { complete: 1, incomplete: 1, downloaded: 1 },
+      ]);
+    });
+
+    it('expires peers that stop announcing after their TTL', async () => {
+      const s = await open();
+      const ih = hash();
+      const old = announceOf(ih, { ttl: 60 });
+      await s.announce(old);
+      clock.advance(40);
+      const fresh = announceOf(ih, { ttl: 60 });
+      await s.announce(fresh);
+      clock.advance(40); // old is 80 s old (> 60), fresh is 40 s old
+      const r = await s.announce({ ...fresh, event: 'update' });
+      expect(r.peers).toEqual([]);
+      expect(r).toMatchObject({ complete: 0, incomplete: 1 });
+      clock.advance(200);
+      const [c] = await s.scrape([ih]);
+      expect(c.complete + c.incomplete).toBe(0);
+    });
+
+    it('keeps the downloaded counter after the swarm empties', async () => {
+      const s = await open();
+      const ih = hash();
+      const a = announceOf(ih, { ttl: 30 });
+      await s.announce(a);
+      await s.announce({ ...a, event: 'completed', seeder: true });
+      await s.announce({ ...a, event: 'stopped' });
+      const [c] = await s.scrape([ih]);
+      expect(c).toEqual({ complete: 0, incomplete: 0, downloaded: 1 });
+    });
+
+    it('loses no update under 200 concurrent announces', async () => {
+      const s = await open();
+      const ih = hash();
+      const peers = Array.from({ length: 200 }, (_, i) => announceOf(ih, { seeder: i % 4 === 0, numwant: 10 }));
+      const results = await Promise.all(peers.map((p) => s.announce(p)));
+      for (const r of results) expect(r.peers.length).toBeLessThanOrEqual(10);
+      const [c] = await s.scrape([ih]);
+      expect(c).toEqual({ complete: 50, incomplete: 150, downloaded: 0 });
+      await Promise.all(peers.slice(0, 40).map((p) => s.announce({ ...p, event: 'completed', seeder: true })));
+      await Promise.all(peers.slice(100, 130).map((p) => s.announce({ ...p, event: 'stopped' })));
+      const [d] = await s.scrape([ih]);
+      // 0..39: 40 seeders now (10 of them were seeders already); 100..129 removed (of which 8 seeders: 100,104,...,128)
+      const seeders = new Set<number>();
+      for (let i = 0; i < 200; i++) if (i % 4 === 0 || i < 40) seeders.add(i);
+      for (let i = 100; i < 130; i++) seeders.delete(i);
+      expect(d).toEqual({ complete: seeders.size, incomplete: 170 - seeders.size, downloaded: 40 });
+    });
+  });
+}
