@@ -12,3 +12,7 @@ export type {
   SwarmStoreOptions,
 } from './swarm/types.js';
 export type { ParsedTorrent, TorrentFile } from './torrent/types.js';
+export { trackerMiddleware, type TrackerRouter } from './middleware.js';
+export { Tracker, type TrackerOptions, type AnnounceEventInfo } from './tracker.js';
+export { MemorySwarmStore, type MemorySwarmStoreOptions } from './swarm/memory.js';
+export { isSwarmStore } from './swarm/types.js';

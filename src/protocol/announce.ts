@@ -1,0 +1,132 @@
+/**
+ * Announce request validation: raw query → {@link AnnounceRequest}, or a {@link TrackerFailure}
+ * naming exactly what is wrong. Pure: no I/O, no clock.
+ */
+import { parseAddress } from './address.js';
+import { TrackerFailure } from './errors.js';
+import { decodeFixed, decodeText, splitQuery, type QueryLimits } from './query.js';
+import type { AnnounceEvent } from '../swarm/types.js';
+
+/** A validated announce. */
+export interface AnnounceRequest {
+  /** 20 bytes. */
+  infoHash: Buffer;
+  /** 20 bytes. */
+  peerId: Buffer;
+  /** 1..65535. */
+  port: number;
+  uploaded: number;
+  downloaded: number;
+  /** Bytes the client still needs; `undefined` when the client did not say (counted as a leecher). */
+  left: number | undefined;
+  /** `update` when the client sent no event (or an empty one). BEP 21 `paused` is an update too. */
+  event: AnnounceEvent;
+  /** The client's `numwant`, if it sent one. */
+  numwant: number | undefined;
+  /** False only for `compact=0`. */
+  compact: boolean;
+  /** `no_peer_id=1`. */
+  noPeerId: boolean;
+  /** Address bytes from the `ip` parameter, when present and a valid IP literal. */
+  ipParameter: Buffer | undefined;
+}
+
+const COUNTER = /^\d{1,20}$/;
+
+function counter(raw: string, field: string): number {
+  const text = decodeText(raw, field);
+  if (!COUNTER.test(text)) throw new TrackerFailure(`${field} must be a non-negative integer`);
+  return Number(text);
+}
+
+const EVENTS: Record<string, AnnounceEvent> = {
+  '': 'update',
+  started: 'started',
+  completed: 'completed',
+  stopped: 'stopped',
+  paused: 'update',
+};
+
+/** Validate the raw query string of an announce (the part after `?`). */
+export function parseAnnounce(rawQuery: string, limits: QueryLimits): AnnounceRequest {
+  const { names, values } = splitQuery(rawQuery, limits);
+  let infoHash: Buffer | undefined;
+  let peerId: Buffer | undefined;
+  let port: number | undefined;
+  let uploaded = 0;
+  let downloaded = 0;
+  let left: number | undefined;
+  let event: AnnounceEvent = 'update';
+  let numwant: number | undefined;
+  let compact = true;
+  let noPeerId = false;
+  let ipParameter: Buffer | undefined;
+  const seen = new Set<string>();
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i];
+    const raw = values[i];
+    switch (name) {
+      case 'info_hash':
+      case 'peer_id':
+      case 'port':
+      case 'uploaded':
+      case 'downloaded':
+      case 'left':
+      case 'event':
+      case 'numwant':
+        if (seen.has(name)) throw new TrackerFailure(`${name} is given more than once`);
+        seen.add(name);
+        break;
+      default:
+    }
+    switch (name) {
+      case 'info_hash':
+        infoHash = decodeFixed(raw, 'info_hash', 20);
+        break;
+      case 'peer_id':
+        peerId = decodeFixed(raw, 'peer_id', 20);
+        break;
+      case 'port': {
+        const text = decodeText(raw, 'port');
+        const n = /^\d{1,5}$/.test(text) ? Number(text) : NaN;
+        if (!(n >= 1 && n <= 65535)) throw new TrackerFailure('port must be an integer from 1 to 65535');
+        port = n;
+        break;
+      }
+      case 'uploaded':
+        uploaded = counter(raw, 'uploaded');
+        break;
+      case 'downloaded':
+        downloaded = counter(raw, 'downloaded');
+        break;
+      case 'left':
+        left = counter(raw, 'left');
+        break;
+      case 'numwant':
+        numwant = counter(raw, 'numwant');
+        break;
+      case 'event': {
+        const text = decodeText(raw, 'event');
+        const e = Object.prototype.hasOwnProperty.call(EVENTS, text) ? EVENTS[text] : undefined;
+        if (!e) throw new TrackerFailure('event must be started, completed, stopped or empty');
+        event = e;
+        break;
+      }
+      case 'compact':
+        compact = raw !== '0';
+        break;
+      case 'no_peer_id':
+        noPeerId = raw === '1';
+        break;
+      case 'ip':
+        ipParameter = parseAddress(decodeText(raw, 'ip'));
+        break;
+      default:
+      // Unknown parameters (key, trackerid, supportcrypto, corrupt, redundant, passkeys…) are ignored.
+    }
+  }
+  if (!infoHash) throw new TrackerFailure('info_hash is missing');
+  if (!peerId) throw new TrackerFailure('peer_id is missing');
+  if (port === undefined) throw new TrackerFailure('port is missing');
+  return { infoHash, peerId, port, uploaded, downloaded, left, event, numwant, compact, noPeerId, ipParameter };
+}
