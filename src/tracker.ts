@@ -41,7 +41,7 @@ export interface TrackerOptions {
   fullScrape?: boolean;
   /** Most distinct info hashes in one scrape (and in a full scrape). Default 64. */
   maxScrapeHashes?: number;
-  /** Longest accepted query string, in characters. Default 4096. */
+  /** Longest accepted query string, in characters. Default 8192 (64 escaped info hashes fit; Node's own limit on the request line is 16 KiB). */
   maxQueryLength?: number;
   /** Most `name=value` pairs in one query. Default 128. */
   maxParameters?: number;
@@ -94,7 +94,7 @@ export function resolveOptions(options: TrackerOptions = {}): ResolvedTrackerOpt
     allowIpParameter: options.allowIpParameter === true,
     fullScrape: options.fullScrape === true,
     maxScrapeHashes: Math.max(1, positiveInteger('maxScrapeHashes', options.maxScrapeHashes, 64)),
-    maxQueryLength: positiveInteger('maxQueryLength', options.maxQueryLength, 4096),
+    maxQueryLength: positiveInteger('maxQueryLength', options.maxQueryLength, 8192),
     maxParameters: positiveInteger('maxParameters', options.maxParameters, 128),
     storeTimeout: Math.max(1, positiveInteger('storeTimeout', options.storeTimeout, 1000)),
     warning: options.warning,
