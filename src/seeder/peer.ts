@@ -1,0 +1,493 @@
+/**
+ * One peer connection of the seeder: handshake, bitfield (or BEP 6 have-all), BEP 10 extension
+ * handshake with ut_metadata (BEP 9), interest, choking (decided by the {@link Choker}),
+ * request/piece/cancel with a bounded request queue, keep-alives and timeouts.
+ *
+ * We only upload: requests are answered, unsolicited data is ignored. Anything a peer does wrong
+ * (bad handshake, oversized or malformed message, request outside the piece or over 128 KiB,
+ * request flood) closes this connection only.
+ */
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+import { allowedFastSet } from './allowed-fast.js';
+import { asDict, asInt, asText, bdecode, bencode } from './bencode.js';
+import {
+  DEFAULT_MAX_MESSAGE_LENGTH,
+  MAX_BLOCK_LENGTH,
+  Reserved,
+  WireParser,
+  WireProtocolError,
+  encode,
+  encodeHandshake,
+  hasReservedBit,
+  type BlockRef,
+  type Handshake,
+  type WireMessage,
+} from './wire.js';
+
+/** Size of one ut_metadata piece (BEP 9). */
+const METADATA_PIECE = 16 * 1024;
+/** Our local extended-message id for ut_metadata. */
+const UT_METADATA_ID = 1;
+
+/** What a connection needs from the torrent it serves. */
+export interface SeedTorrent {
+  /** 20-byte info hash. */
+  readonly infoHash: Buffer;
+  /** Number of pieces. */
+  readonly pieceCount: number;
+  /** Size of piece `index` in bytes. */
+  pieceSize(index: number): number;
+  /** Reads one block. */
+  readBlock(index: number, begin: number, length: number): Promise<Buffer>;
+  /** The bencoded info dictionary, served over ut_metadata when present. */
+  readonly metadata?: Buffer;
+}
+
+/** Options for {@link PeerConnection}. */
+export interface PeerConnectionOptions {
+  /** Connected socket. */
+  socket: Socket;
+  /** Who opened the connection. */
+  direction: 'incoming' | 'outgoing';
+  /** Our 20-byte peer id. */
+  peerId: Buffer;
+  /** Outgoing connections: the torrent we dialled for. */
+  torrent?: SeedTorrent;
+  /** Incoming connections: finds the torrent named by the peer's handshake. */
+  lookup?: (infoHash: Buffer) => SeedTorrent | undefined;
+  /** Our listening port, sent as `p` in the extension handshake. */
+  listenPort?: number;
+  /** Client name sent as `v` in the extension handshake. */
+  clientName?: string;
+  /** Most queued requests per peer (advertised as `reqq`); default 250. */
+  maxRequests?: number;
+  /** Milliseconds to complete the handshake; default 10 000. */
+  handshakeTimeout?: number;
+  /** Milliseconds without any message before the connection is dropped; default 120 000. */
+  idleTimeout?: number;
+  /** Milliseconds without sending before we send a keep-alive; default 60 000. */
+  keepAliveInterval?: number;
+  /** Bytes buffered in the socket above which we stop reading blocks; default 1 MiB. */
+  writeHighWater?: number;
+  /** Size of the BEP 6 allowed-fast set offered to Fast-capable peers; default 4 (0 disables). */
+  allowedFast?: number;
+}
+
+/** Why a connection ended. */
+export interface PeerCloseInfo {
+  /** Human-readable reason. */
+  reason: string;
+  /** The error that caused it, if any. */
+  error?: Error;
+}
+
+/** One connection to a remote peer. Emits `ready`, `interest`, `upload` (bytes), `close` (PeerCloseInfo). */
+export class PeerConnection extends EventEmitter {
+  /** The socket. */
+  readonly socket: Socket;
+  /** Who opened the connection. */
+  readonly direction: 'incoming' | 'outgoing';
+  /** Remote address (IPv4-mapped addresses normalised). */
+  readonly address: string;
+  /** Remote port. */
+  readonly port: number;
+  /** The torrent, once known (after the handshake for incoming connections). */
+  torrent: SeedTorrent | undefined;
+  /** Remote peer id, after the handshake. */
+  remotePeerId: Buffer | undefined;
+  /** Remote client name from the extension handshake (`v`). */
+  clientName: string | undefined;
+  /** True once both handshakes are done. */
+  ready = false;
+  /** True once closed. */
+  closed = false;
+  /** Whether we choke the peer. */
+  amChoking = true;
+  /** Whether the peer is interested in our pieces. */
+  peerInterested = false;
+  /** Both sides support BEP 6. */
+  fast = false;
+  /** Both sides support BEP 10. */
+  extended = false;
+  /** Payload bytes uploaded on this connection. */
+  uploaded = 0;
+  /** Number of pieces the peer says it has. */
+  peerPieces = 0;
+
+  private readonly options: Required<Omit<PeerConnectionOptions, 'torrent' | 'lookup' | 'socket' | 'direction' | 'listenPort'>> &
+    Pick<PeerConnectionOptions, 'lookup' | 'listenPort'>;
+  private readonly parser = new WireParser();
+  private readonly createdAt = Date.now();
+  private lastReceived = Date.now();
+  private lastSent = Date.now();
+  private sentHandshake = false;
+  private queue: BlockRef[] = [];
+  private reading = 0;
+  private readingBytes = 0;
+  private peerHave: Buffer | undefined;
+  private allowed = new Set<number>();
+  private remoteMetadataId = 0;
+
+  /** @param options see {@link PeerConnectionOptions} */
+  constructor(options: PeerConnectionOptions) {
+    super();
+    this.socket = options.socket;
+    this.direction = options.direction;
+    this.torrent = options.torrent;
+    const addr = options.socket.remoteAddress ?? '';
+    this.address = addr.startsWith('::ffff:') ? addr.slice(7) : addr;
+    this.port = options.socket.remotePort ?? 0;
+    this.options = {
+      peerId: options.peerId,
+      lookup: options.lookup,
+      listenPort: options.listenPort,
+      clientName: options.clientName ?? 'express-torrent-tracker',
+      maxRequests: options.maxRequests ?? 250,
+      handshakeTimeout: options.handshakeTimeout ?? 10_000,
+      idleTimeout: options.idleTimeout ?? 120_000,
+      keepAliveInterval: options.keepAliveInterval ?? 60_000,
+      writeHighWater: options.writeHighWater ?? 1024 * 1024,
+      allowedFast: options.allowedFast ?? 4,
+    };
+    this.socket.setNoDelay(true);
+    this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    this.socket.on('drain', () => this.pump());
+    this.socket.on('error', (err) => this.close('socket error', err));
+    this.socket.on('end', () => this.close('peer ended the connection'));
+    this.socket.on('close', () => this.close('socket closed'));
+    if (this.direction === 'outgoing') {
+      if (!this.torrent) throw new Error('outgoing connection needs a torrent');
+      this.sendHandshake();
+    }
+  }
+
+  /** Remote peer id as hex (for logs and events). */
+  get peerIdHex(): string | undefined {
+    return this.remotePeerId?.toString('hex');
+  }
+
+  /** Number of requests waiting to be served. */
+  get queuedRequests(): number {
+    return this.queue.length;
+  }
+
+  /** Unchokes the peer (called by the choker). */
+  unchoke(): void {
+    if (this.closed || !this.amChoking) return;
+    this.amChoking = false;
+    this.send(encode.unchoke());
+  }
+
+  /** Chokes the peer, rejecting (Fast) or dropping its queued requests. */
+  choke(): void {
+    if (this.closed || this.amChoking) return;
+    this.amChoking = true;
+    this.send(encode.choke());
+    const keep: BlockRef[] = [];
+    for (const req of this.queue) {
+      if (this.fast && this.allowed.has(req.index)) keep.push(req);
+      else if (this.fast) this.send(encode.reject(req));
+    }
+    this.queue = keep;
+  }
+
+  /** Timer work: handshake and idle timeouts, keep-alives. Called about once a second. */
+  tick(now = Date.now()): void {
+    if (this.closed) return;
+    if (!this.ready && now - this.createdAt > this.options.handshakeTimeout) {
+      this.close('handshake timeout');
+      return;
+    }
+    if (now - this.lastReceived > this.options.idleTimeout) {
+      this.close('idle timeout');
+      return;
+    }
+    if (this.ready && now - this.lastSent > this.options.keepAliveInterval) this.send(encode.keepAlive());
+  }
+
+  /** Closes the connection (idempotent). */
+  close(reason: string, error?: Error): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.queue = [];
+    this.socket.destroy();
+    this.emit('close', { reason, error } satisfies PeerCloseInfo);
+  }
+
+  private send(buf: Buffer): void {
+    if (this.closed || this.socket.destroyed) return;
+    this.socket.write(buf);
+    this.lastSent = Date.now();
+  }
+
+  private sendHandshake(): void {
+    if (this.sentHandshake || !this.torrent) return;
+    this.sentHandshake = true;
+    this.send(encodeHandshake(this.torrent.infoHash, this.options.peerId, { extended: true, fast: true }));
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closed) return;
+    this.lastReceived = Date.now();
+    let messages: Array<Handshake | WireMessage>;
+    try {
+      messages = this.parser.push(chunk);
+    } catch (err) {
+      this.close('protocol error', err as Error);
+      return;
+    }
+    try {
+      for (const msg of messages) {
+        if (this.closed) return;
+        this.handle(msg);
+      }
+    } catch (err) {
+      this.close(err instanceof WireProtocolError ? 'protocol error' : 'internal error', err as Error);
+    }
+  }
+
+  private handle(msg: Handshake | WireMessage): void {
+    if (msg.type === 'handshake') return this.onHandshake(msg);
+    const torrent = this.torrent!;
+    switch (msg.type) {
+      case 'keep-alive':
+      case 'choke':
+      case 'unchoke':
+      case 'port':
+      case 'piece': // we never request; unsolicited data is ignored
+      case 'unknown':
+        return;
+      case 'interested':
+      case 'not-interested': {
+        const interested = msg.type === 'interested';
+        if (interested !== this.peerInterested) {
+          this.peerInterested = interested;
+          this.emit('interest', interested);
+        }
+        return;
+      }
+      case 'have':
+        if (msg.index >= torrent.pieceCount) throw new WireProtocolError(`have for piece ${msg.index} of ${torrent.pieceCount}`);
+        this.markHave(msg.index);
+        return;
+      case 'bitfield':
+        return this.onBitfield(msg.bitfield);
+      case 'request':
+        return this.onRequest(msg);
+      case 'cancel':
+        return this.onCancel(msg);
+      case 'have-all':
+      case 'have-none':
+      case 'reject':
+      case 'allowed-fast':
+      case 'suggest':
+        if (!this.fast) throw new WireProtocolError(`${msg.type} without the Fast extension`);
+        if (msg.type === 'have-all') this.close('peer is a seed');
+        return;
+      case 'extended':
+        return this.onExtended(msg.extendedId, msg.payload);
+    }
+  }
+
+  private onHandshake(hs: Handshake): void {
+    if (this.direction === 'incoming') {
+      const torrent = this.options.lookup?.(hs.infoHash);
+      if (!torrent) {
+        this.close('unknown info hash');
+        return;
+      }
+      this.torrent = torrent;
+    } else if (!hs.infoHash.equals(this.torrent!.infoHash)) {
+      this.close('info hash mismatch');
+      return;
+    }
+    if (hs.peerId.equals(this.options.peerId)) {
+      this.close('connected to ourselves');
+      return;
+    }
+    const torrent = this.torrent!;
+    this.remotePeerId = hs.peerId;
+    this.fast = hasReservedBit(hs.reserved, Reserved.fast);
+    this.extended = hasReservedBit(hs.reserved, Reserved.extended);
+    this.parser.maxMessageLength = Math.max(
+      DEFAULT_MAX_MESSAGE_LENGTH,
+      Math.ceil(torrent.pieceCount / 8) + 1,
+      (torrent.metadata?.length ?? 0) + 1024,
+    );
+    this.peerHave = Buffer.alloc(Math.ceil(torrent.pieceCount / 8));
+    this.sendHandshake();
+    if (this.extended) this.sendExtendedHandshake();
+    if (this.fast) {
+      this.send(encode.haveAll());
+      for (const index of allowedFastSet(this.address, torrent.infoHash, torrent.pieceCount, this.options.allowedFast)) {
+        this.allowed.add(index);
+        this.send(encode.allowedFast(index));
+      }
+    } else {
+      this.send(encode.bitfield(fullBitfield(torrent.pieceCount)));
+    }
+    this.ready = true;
+    this.emit('ready');
+  }
+
+  private sendExtendedHandshake(): void {
+    const torrent = this.torrent!;
+    const dict: Record<string, unknown> = {
+      m: torrent.metadata ? { ut_metadata: UT_METADATA_ID } : {},
+      v: this.options.clientName,
+      reqq: this.options.maxRequests,
+    };
+    if (this.options.listenPort) dict.p = this.options.listenPort;
+    if (torrent.metadata) dict.metadata_size = torrent.metadata.length;
+    this.send(encode.extended(0, bencode(dict)));
+  }
+
+  private onBitfield(bitfield: Buffer): void {
+    const torrent = this.torrent!;
+    if (bitfield.length !== Math.ceil(torrent.pieceCount / 8)) {
+      throw new WireProtocolError(`bitfield of ${bitfield.length} bytes for ${torrent.pieceCount} pieces`);
+    }
+    const spare = torrent.pieceCount % 8;
+    if (spare !== 0 && (bitfield[bitfield.length - 1] & (0xff >> spare)) !== 0) {
+      throw new WireProtocolError('bitfield has spare bits set');
+    }
+    bitfield.copy(this.peerHave!);
+    let count = 0;
+    for (const byte of bitfield) count += popcount(byte);
+    this.peerPieces = count;
+    if (count === torrent.pieceCount) this.close('peer is a seed');
+  }
+
+  private markHave(index: number): void {
+    const have = this.peerHave!;
+    const mask = 0x80 >> (index % 8);
+    if ((have[index >> 3] & mask) === 0) {
+      have[index >> 3] |= mask;
+      this.peerPieces += 1;
+      if (this.peerPieces === this.torrent!.pieceCount) this.close('peer completed the torrent');
+    }
+  }
+
+  private onRequest(req: BlockRef): void {
+    const torrent = this.torrent!;
+    if (req.index >= torrent.pieceCount) throw new WireProtocolError(`request for piece ${req.index} of ${torrent.pieceCount}`);
+    if (req.length === 0 || req.length > MAX_BLOCK_LENGTH) throw new WireProtocolError(`request of ${req.length} bytes`);
+    if (req.begin + req.length > torrent.pieceSize(req.index)) {
+      throw new WireProtocolError(`request outside piece ${req.index}: ${req.begin}+${req.length}`);
+    }
+    const ref = { index: req.index, begin: req.begin, length: req.length };
+    if (this.amChoking && !this.allowed.has(req.index)) {
+      if (this.fast) this.send(encode.reject(ref));
+      return; // BEP 3: requests while choked are discarded
+    }
+    if (this.queue.length >= this.options.maxRequests) {
+      if (!this.fast) throw new WireProtocolError(`more than ${this.options.maxRequests} outstanding requests`);
+      this.send(encode.reject(ref));
+      return;
+    }
+    this.queue.push(ref);
+    this.pump();
+  }
+
+  private onCancel(req: BlockRef): void {
+    const i = this.queue.findIndex((q) => q.index === req.index && q.begin === req.begin && q.length === req.length);
+    if (i < 0) return;
+    const [ref] = this.queue.splice(i, 1);
+    if (this.fast) this.send(encode.reject(ref));
+  }
+
+  /** Serves queued requests while the socket has room. */
+  private pump(): void {
+    const torrent = this.torrent;
+    if (!torrent) return;
+    while (
+      !this.closed &&
+      this.queue.length > 0 &&
+      this.reading < 4 &&
+      this.socket.writableLength + this.readingBytes < this.options.writeHighWater
+    ) {
+      const req = this.queue.shift()!;
+      this.reading += 1;
+      this.readingBytes += req.length;
+      torrent.readBlock(req.index, req.begin, req.length).then(
+        (block) => {
+          this.reading -= 1;
+          this.readingBytes -= req.length;
+          if (this.closed) return;
+          this.socket.cork();
+          this.send(encode.pieceHeader(req.index, req.begin, block.length));
+          this.send(block);
+          this.socket.uncork();
+          this.uploaded += block.length;
+          this.emit('upload', block.length);
+          this.pump();
+        },
+        (err: Error) => {
+          this.reading -= 1;
+          this.readingBytes -= req.length;
+          this.close('read error', err);
+        },
+      );
+    }
+  }
+
+  private onExtended(id: number, payload: Buffer): void {
+    if (id === 0) {
+      const dict = asDict(bdecodeOrThrow(payload));
+      if (!dict) throw new WireProtocolError('extension handshake is not a dictionary');
+      const m = asDict(dict.m);
+      const metaId = m ? asInt(m.ut_metadata) : undefined;
+      if (metaId !== undefined) this.remoteMetadataId = metaId > 0 && metaId < 256 ? metaId : 0;
+      const v = asText(dict.v);
+      if (v !== undefined) this.clientName = v.slice(0, 64);
+      return;
+    }
+    if (id === UT_METADATA_ID) this.onMetadataMessage(payload);
+  }
+
+  private onMetadataMessage(payload: Buffer): void {
+    const metadata = this.torrent?.metadata;
+    let dict: Record<string, unknown> | undefined;
+    try {
+      // A request is a bare dictionary; data messages carry bytes after it, which we never expect.
+      dict = asDict(bdecode(payload));
+    } catch {
+      return;
+    }
+    if (!dict || asInt(dict.msg_type) !== 0 || this.remoteMetadataId === 0) return;
+    const piece = asInt(dict.piece);
+    if (piece === undefined) return;
+    const pieces = metadata ? Math.ceil(metadata.length / METADATA_PIECE) : 0;
+    const tooBusy = this.socket.writableLength > this.options.writeHighWater * 2;
+    if (!metadata || piece < 0 || piece >= pieces || tooBusy) {
+      this.send(encode.extended(this.remoteMetadataId, bencode({ msg_type: 2, piece })));
+      return;
+    }
+    const chunk = metadata.subarray(piece * METADATA_PIECE, (piece + 1) * METADATA_PIECE);
+    const head = bencode({ msg_type: 1, piece, total_size: metadata.length });
+    this.send(encode.extended(this.remoteMetadataId, Buffer.concat([head, chunk])));
+  }
+}
+
+function bdecodeOrThrow(payload: Buffer): unknown {
+  try {
+    return bdecode(payload);
+  } catch (err) {
+    throw new WireProtocolError(`malformed extension message: ${(err as Error).message}`);
+  }
+}
+
+function popcount(byte: number): number {
+  let n = 0;
+  for (let b = byte; b; b &= b - 1) n++;
+  return n;
+}
+
+/** A bitfield with the first `pieceCount` bits set and the spare bits clear. */
+export function fullBitfield(pieceCount: number): Buffer {
+  const out = Buffer.alloc(Math.ceil(pieceCount / 8), 0xff);
+  const spare = pieceCount % 8;
+  if (spare !== 0) out[out.length - 1] = (0xff << (8 - spare)) & 0xff;
+  return out;
+}

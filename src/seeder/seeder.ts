@@ -1,0 +1,525 @@
+/**
+ * `createSeeder()`: a BitTorrent peer that only uploads. One TCP server and one process serve many
+ * torrents to many peers: it accepts incoming connections, announces each torrent to its HTTP
+ * trackers and dials the peers they return (many clients never dial loopback or same-host peers,
+ * and NATed clients cannot be dialled at all). Upload slots are shared by all torrents through one
+ * {@link Choker}. Info hashes are raw bytes inside and lowercase hex in events and stats.
+ */
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import net from 'node:net';
+import type { ParsedTorrent } from '../torrent/types.js';
+import { Announcer, type AnnounceFailure, type AnnounceResult } from './announcer.js';
+import { Choker } from './choker.js';
+import { FilePool } from './file-pool.js';
+import { resolveLocalFiles } from './paths.js';
+import { PeerConnection, type PeerCloseInfo, type SeedTorrent } from './peer.js';
+import { TorrentDataError, TorrentStorage } from './storage.js';
+import type { PeerAddress } from './tracker-http.js';
+
+/** Options of {@link createSeeder}. */
+export interface SeederOptions {
+  /** TCP port to listen on; default 6881, 0 picks a free one. */
+  port?: number;
+  /**
+   * Address to bind: used for listening, as the local address when dialling peers and when
+   * announcing to trackers. Default: all interfaces.
+   */
+  host?: string;
+  /** Our 20-byte peer id; default `-ET0100-` plus 12 random bytes. */
+  peerId?: Buffer;
+  /** Regular upload slots shared by all torrents; default 8 (plus one optimistic slot). */
+  uploadSlots?: number;
+  /** Milliseconds between upload-slot rotations; default 10 000. */
+  rotateInterval?: number;
+  /** Most open peer connections in total; default 500. */
+  maxConnections?: number;
+  /** Most open peer connections per torrent; default 100. */
+  maxConnectionsPerTorrent?: number;
+  /** Most queued block requests per peer (advertised as `reqq`); default 250. */
+  maxRequests?: number;
+  /** Milliseconds a peer has to complete the handshake; default 10 000. */
+  handshakeTimeout?: number;
+  /** Milliseconds of silence after which a peer is dropped; default 120 000. */
+  idleTimeout?: number;
+  /** Milliseconds between keep-alives when idle; default 60 000. */
+  keepAliveInterval?: number;
+  /** Milliseconds to wait for an outgoing TCP connection; default 10 000. */
+  connectTimeout?: number;
+  /** Dial peers learned from trackers; default true. */
+  dial?: boolean;
+  /** Announce to the torrents' trackers; default true. */
+  announce?: boolean;
+  /** Peers asked for per announce; default 50. */
+  numwant?: number;
+  /** Lower bound in seconds on re-announce intervals, whatever a tracker says; default 5. */
+  minAnnounceInterval?: number;
+  /** First retry delay in ms after a failed announce; default 15 000 (doubling up to 5 min). */
+  announceRetryDelay?: number;
+  /** Verify pieces when a torrent is added (per-torrent override in {@link AddOptions}); default true. */
+  verify?: boolean;
+  /** Most files kept open; default 64. */
+  maxOpenFiles?: number;
+  /** Client name sent in the extension handshake and as User-Agent. */
+  clientName?: string;
+}
+
+/** Options of {@link Seeder.add}. */
+export interface AddOptions {
+  /** Hash every piece before serving (default: the seeder's `verify` option). Skip only for known-good data. */
+  verify?: boolean;
+  /** Announce tiers to use instead of the torrent's own. */
+  announce?: string[][];
+  /** Verification progress callback. */
+  onVerifyProgress?: (done: number, total: number) => void;
+}
+
+/** What {@link Seeder.add} resolves with. */
+export interface SeededTorrentInfo {
+  /** Info hash, lowercase hex. */
+  infoHash: string;
+  /** Torrent name. */
+  name: string;
+  /** Total bytes. */
+  length: number;
+  /** Number of pieces. */
+  pieceCount: number;
+}
+
+/** Per-torrent statistics. */
+export interface TorrentStats extends SeededTorrentInfo {
+  /** Payload bytes uploaded for this torrent. */
+  uploaded: number;
+  /** Connected peers (handshake done). */
+  peers: number;
+  /** Peers interested in our data. */
+  interested: number;
+  /** Peers we are currently uploading to (unchoked). */
+  unchoked: number;
+  /** Seeders in the swarm by the last tracker answer. */
+  seeders?: number;
+  /** Leechers in the swarm by the last tracker answer. */
+  leechers?: number;
+  /** Time of the last successful announce. */
+  lastAnnounce?: Date;
+}
+
+/** Seeder-wide statistics. */
+export interface SeederStats {
+  /** Payload bytes uploaded since start. */
+  uploaded: number;
+  /** Connected peers over all torrents. */
+  peers: number;
+  /** Per torrent. */
+  torrents: TorrentStats[];
+}
+
+/** Payload of `peer` and `peer-close` events. */
+export interface PeerEventInfo {
+  /** Info hash (hex); undefined if the peer never completed a handshake. */
+  infoHash?: string;
+  /** Remote address. */
+  address: string;
+  /** Remote port. */
+  port: number;
+  /** Remote peer id (hex), once known. */
+  peerId?: string;
+  /** Who opened the connection. */
+  direction: 'incoming' | 'outgoing';
+  /** Remote client name from the extension handshake, if sent. */
+  client?: string;
+}
+
+/** Payload of `peer-close` events. */
+export interface PeerCloseEventInfo extends PeerEventInfo {
+  /** Why it closed. */
+  reason: string;
+  /** The underlying error, if any (protocol violations are `WireProtocolError`s). */
+  error?: Error;
+  /** Payload bytes uploaded on this connection. */
+  uploaded: number;
+}
+
+/**
+ * Events of a {@link Seeder}:
+ * - `torrent-added` ({@link SeededTorrentInfo}), `torrent-removed` ({ infoHash })
+ * - `peer` ({@link PeerEventInfo}) after a handshake; `peer-close` ({@link PeerCloseEventInfo})
+ * - `announce` ({ infoHash } & AnnounceResult), `announce-error` ({ infoHash } & AnnounceFailure)
+ * - `dial-error` ({ infoHash, address, port, error })
+ * - `warning` (Error) for server-level problems; the seeder never emits `error`.
+ */
+export type SeederEventName =
+  | 'torrent-added'
+  | 'torrent-removed'
+  | 'peer'
+  | 'peer-close'
+  | 'announce'
+  | 'announce-error'
+  | 'dial-error'
+  | 'warning';
+
+interface Entry {
+  info: SeededTorrentInfo;
+  parsed: ParsedTorrent;
+  storage: TorrentStorage;
+  seed: SeedTorrent;
+  peers: Set<PeerConnection>;
+  dialing: Set<string>;
+  dialFailures: Map<string, number>;
+  uploaded: number;
+  announcer?: Announcer;
+  lastAnnounce?: Date;
+  removing: boolean;
+}
+
+const WILDCARD = new Set(['0.0.0.0', '::', '']);
+
+/** A running seeder. Create with {@link createSeeder}. */
+export class Seeder extends EventEmitter {
+  /** Our peer id. */
+  readonly peerId: Buffer;
+  /** The TCP server. */
+  readonly server: net.Server;
+  private readonly opts: SeederOptions;
+  private readonly torrents = new Map<string, Entry>();
+  private readonly adding = new Set<string>();
+  private readonly connections = new Set<PeerConnection>();
+  private readonly choker: Choker<PeerConnection>;
+  private readonly pool: FilePool;
+  private readonly key = randomBytes(4).toString('hex');
+  private tickTimer: NodeJS.Timeout | undefined;
+  private uploadedTotal = 0;
+  private closing: Promise<void> | undefined;
+
+  /** Use {@link createSeeder}. */
+  constructor(options: SeederOptions = {}) {
+    super();
+    this.opts = options;
+    this.peerId = options.peerId ?? Buffer.concat([Buffer.from('-ET0100-', 'latin1'), randomBytes(12)]);
+    if (this.peerId.length !== 20) throw new RangeError('peerId must be 20 bytes');
+    this.choker = new Choker({ slots: options.uploadSlots ?? 8, rotateInterval: options.rotateInterval ?? 10_000 });
+    this.pool = new FilePool(options.maxOpenFiles ?? 64);
+    this.server = net.createServer({ noDelay: true }, (socket) => this.onIncoming(socket));
+    this.server.on('error', (err) => this.emit('warning', err));
+  }
+
+  /** The port we listen on (after {@link Seeder.listen}). */
+  get port(): number {
+    const addr = this.server.address();
+    return addr && typeof addr === 'object' ? addr.port : 0;
+  }
+
+  /** The bind address, when a specific one was given. */
+  get host(): string | undefined {
+    const h = this.opts.host;
+    return h && !WILDCARD.has(h) ? h : undefined;
+  }
+
+  /** Starts listening; called by {@link createSeeder}. */
+  async listen(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      this.server.once('error', onError);
+      this.server.listen({ port: this.opts.port ?? 6881, host: this.opts.host || undefined }, () => {
+        this.server.off('error', onError);
+        resolve();
+      });
+    });
+    this.choker.start();
+    this.tickTimer = setInterval(() => {
+      const now = Date.now();
+      for (const c of this.connections) c.tick(now);
+    }, 1000);
+    this.tickTimer.unref();
+  }
+
+  /**
+   * Starts seeding a torrent whose data lives at `dataPath` (the file itself or the directory
+   * holding it for single-file torrents; the directory holding the torrent's root directory, or
+   * that root itself, for multi-file torrents). Verifies every piece first unless told not to;
+   * rejects when data is missing or does not match.
+   */
+  async add(torrent: ParsedTorrent, dataPath: string, options: AddOptions = {}): Promise<SeededTorrentInfo> {
+    if (this.closing) throw new Error('seeder is closed');
+    const parsed = torrent;
+    const hex = parsed.infoHashBuffer.toString('hex');
+    if (this.torrents.has(hex) || this.adding.has(hex)) throw new Error(`torrent ${hex} is already being seeded`);
+    this.adding.add(hex);
+    try {
+      const files = await resolveLocalFiles(parsed, dataPath);
+      const pieceCount = parsed.pieces.length;
+      const storage = new TorrentStorage(files, { length: parsed.length, pieceLength: parsed.pieceLength, pieceCount }, this.pool);
+      await storage.checkSizes();
+      if (options.verify ?? this.opts.verify ?? true) {
+        const bad = await storage.verify(parsed.pieces, options.onVerifyProgress);
+        if (bad.length > 0) {
+          storage.close();
+          throw new TorrentDataError(`${bad.length} of ${pieceCount} pieces do not match the torrent (first: piece ${bad[0]})`);
+        }
+      }
+      if (this.closing) {
+        storage.close();
+        throw new Error('seeder is closed');
+      }
+      const info: SeededTorrentInfo = { infoHash: hex, name: parsed.name, length: parsed.length, pieceCount };
+      const seed: SeedTorrent = {
+        infoHash: parsed.infoHashBuffer,
+        pieceCount,
+        pieceSize: (i) => storage.pieceSize(i),
+        readBlock: (i, begin, length) => storage.readBlock(i, begin, length),
+        metadata: parsed.infoBuffer,
+      };
+      const entry: Entry = {
+        info,
+        parsed,
+        storage,
+        seed,
+        peers: new Set(),
+        dialing: new Set(),
+        dialFailures: new Map(),
+        uploaded: 0,
+        removing: false,
+      };
+      this.torrents.set(hex, entry);
+      if (this.opts.announce ?? true) this.startAnnouncer(entry, options.announce ?? parsed.announce);
+      this.emit('torrent-added', info);
+      return info;
+    } finally {
+      this.adding.delete(hex);
+    }
+  }
+
+  /** Stops seeding a torrent: sends `stopped` to its trackers and closes its peers. */
+  async remove(infoHash: string | Buffer): Promise<boolean> {
+    const hex = typeof infoHash === 'string' ? infoHash.toLowerCase() : infoHash.toString('hex');
+    const entry = this.torrents.get(hex);
+    if (!entry || entry.removing) return false;
+    entry.removing = true;
+    for (const peer of [...entry.peers]) peer.close('torrent removed');
+    await entry.announcer?.stop();
+    entry.storage.close();
+    this.torrents.delete(hex);
+    this.emit('torrent-removed', { infoHash: hex });
+    return true;
+  }
+
+  /** Info hashes (hex) being seeded. */
+  list(): string[] {
+    return [...this.torrents.keys()];
+  }
+
+  /** Asks every tracker of every torrent for peers now. */
+  announceNow(): void {
+    for (const entry of this.torrents.values()) entry.announcer?.announceNow();
+  }
+
+  /** Current statistics. */
+  stats(): SeederStats {
+    const torrents: TorrentStats[] = [];
+    let peers = 0;
+    for (const e of this.torrents.values()) {
+      let interested = 0;
+      let unchoked = 0;
+      for (const p of e.peers) {
+        if (p.peerInterested) interested++;
+        if (!p.amChoking) unchoked++;
+      }
+      peers += e.peers.size;
+      const last = e.announcer?.last;
+      torrents.push({
+        ...e.info,
+        uploaded: e.uploaded,
+        peers: e.peers.size,
+        interested,
+        unchoked,
+        seeders: last?.response.complete,
+        leechers: last?.response.incomplete,
+        lastAnnounce: e.lastAnnounce,
+      });
+    }
+    return { uploaded: this.uploadedTotal, peers, torrents };
+  }
+
+  /** Stops everything: `stopped` to trackers, closes peers, the server and open files. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.server.close();
+      clearInterval(this.tickTimer);
+      this.choker.stop();
+      await Promise.all([...this.torrents.keys()].map((hex) => this.remove(hex)));
+      for (const c of [...this.connections]) c.close('seeder closed');
+      await this.pool.closeAll();
+    })();
+    return this.closing;
+  }
+
+  private startAnnouncer(entry: Entry, tiers: string[][]): void {
+    const announcer = new Announcer({
+      tiers,
+      infoHash: entry.parsed.infoHashBuffer,
+      peerId: this.peerId,
+      port: () => this.port,
+      uploaded: () => entry.uploaded,
+      localAddress: this.host,
+      numwant: this.opts.numwant ?? 50,
+      key: this.key,
+      minInterval: this.opts.minAnnounceInterval ?? 5,
+      retryDelay: this.opts.announceRetryDelay,
+      userAgent: this.opts.clientName ?? 'express-torrent-tracker',
+    });
+    if (announcer.tierCount === 0) return;
+    entry.announcer = announcer;
+    const infoHash = entry.info.infoHash;
+    announcer.on('announce', (r: AnnounceResult) => {
+      entry.lastAnnounce = new Date();
+      this.emit('announce', { infoHash, ...r });
+    });
+    announcer.on('announce-error', (f: AnnounceFailure) => this.emit('announce-error', { infoHash, ...f }));
+    announcer.on('peers', (peers: PeerAddress[]) => {
+      if (this.opts.dial ?? true) for (const p of peers) this.dial(entry, p);
+    });
+    announcer.start();
+  }
+
+  private get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  private onIncoming(socket: net.Socket): void {
+    socket.on('error', () => undefined); // PeerConnection takes over; this guards the gap
+    if (this.closing || this.connectionCount >= (this.opts.maxConnections ?? 500)) {
+      socket.destroy();
+      return;
+    }
+    this.track(
+      new PeerConnection({
+        ...this.peerOptions(),
+        socket,
+        direction: 'incoming',
+        lookup: (infoHash) => {
+          const entry = this.torrents.get(infoHash.toString('hex'));
+          if (!entry || entry.removing || entry.peers.size >= (this.opts.maxConnectionsPerTorrent ?? 100)) return undefined;
+          return entry.seed;
+        },
+      }),
+    );
+  }
+
+  /** Dials one peer learned from a tracker, unless already connected or recently failed. */
+  private dial(entry: Entry, peer: PeerAddress): void {
+    if (this.closing || entry.removing) return;
+    const host = peer.host;
+    const family = net.isIP(host);
+    if (family === 0 || peer.port <= 0 || peer.port > 65535) return;
+    const bind = this.host;
+    if (bind && net.isIP(bind) !== family) return; // cannot reach that family from our bind address
+    if (peer.port === this.port && (host === bind || (!bind && isLoopback(host)))) return; // ourselves
+    const key = `${host}|${peer.port}`;
+    if (entry.dialing.has(key)) return;
+    for (const p of entry.peers) if (p.address === host && p.port === peer.port) return;
+    const failedAt = entry.dialFailures.get(key);
+    if (failedAt !== undefined && Date.now() - failedAt < 60_000) return;
+    if (this.connectionCount + this.dialingCount() >= (this.opts.maxConnections ?? 500)) return;
+    if (entry.peers.size + entry.dialing.size >= (this.opts.maxConnectionsPerTorrent ?? 100)) return;
+
+    entry.dialing.add(key);
+    const socket = net.connect({ host, port: peer.port, localAddress: bind, noDelay: true });
+    const timer = setTimeout(() => socket.destroy(new Error('connect timeout')), this.opts.connectTimeout ?? 10_000);
+    timer.unref();
+    const fail = (error: Error): void => {
+      clearTimeout(timer);
+      entry.dialing.delete(key);
+      entry.dialFailures.set(key, Date.now());
+      if (entry.dialFailures.size > 10_000) entry.dialFailures.clear();
+      this.emit('dial-error', { infoHash: entry.info.infoHash, address: host, port: peer.port, error });
+    };
+    socket.once('error', fail);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.off('error', fail);
+      entry.dialing.delete(key);
+      if (this.closing || entry.removing) {
+        socket.destroy();
+        return;
+      }
+      this.track(new PeerConnection({ ...this.peerOptions(), socket, direction: 'outgoing', torrent: entry.seed }));
+    });
+  }
+
+  private dialingCount(): number {
+    let n = 0;
+    for (const e of this.torrents.values()) n += e.dialing.size;
+    return n;
+  }
+
+  private peerOptions() {
+    return {
+      peerId: this.peerId,
+      listenPort: this.port,
+      clientName: this.opts.clientName ?? 'express-torrent-tracker',
+      maxRequests: this.opts.maxRequests,
+      handshakeTimeout: this.opts.handshakeTimeout,
+      idleTimeout: this.opts.idleTimeout,
+      keepAliveInterval: this.opts.keepAliveInterval,
+    };
+  }
+
+  private track(peer: PeerConnection): void {
+    this.connections.add(peer);
+    let entry: Entry | undefined;
+    const describe = (): PeerEventInfo => ({
+      infoHash: peer.torrent?.infoHash.toString('hex'),
+      address: peer.address,
+      port: peer.port,
+      peerId: peer.peerIdHex,
+      direction: peer.direction,
+      client: peer.clientName,
+    });
+    peer.on('ready', () => {
+      entry = this.torrents.get(peer.torrent!.infoHash.toString('hex'));
+      if (!entry || entry.removing) {
+        peer.close('torrent removed');
+        return;
+      }
+      for (const other of entry.peers) {
+        if (other.remotePeerId?.equals(peer.remotePeerId!)) {
+          peer.close('duplicate connection');
+          return;
+        }
+      }
+      entry.peers.add(peer);
+      this.choker.add(peer);
+      this.emit('peer', describe());
+    });
+    peer.on('interest', () => this.choker.interestChanged(peer));
+    peer.on('upload', (bytes: number) => {
+      this.uploadedTotal += bytes;
+      if (entry) entry.uploaded += bytes;
+    });
+    peer.on('close', (info: PeerCloseInfo) => {
+      this.connections.delete(peer);
+      this.choker.remove(peer);
+      entry?.peers.delete(peer);
+      this.emit('peer-close', { ...describe(), reason: info.reason, error: info.error, uploaded: peer.uploaded });
+    });
+  }
+}
+
+function isLoopback(host: string): boolean {
+  return host.startsWith('127.') || host === '::1';
+}
+
+/**
+ * Creates a seeder and starts listening. Add torrents with {@link Seeder.add}; stop with
+ * {@link Seeder.close} (which sends `stopped` to the trackers).
+ *
+ * ```ts
+ * const seeder = await createSeeder({ port: 6881 });
+ * await seeder.add(await readFile('site.torrent'), '/srv/files');
+ * ```
+ */
+export async function createSeeder(options: SeederOptions = {}): Promise<Seeder> {
+  const seeder = new Seeder(options);
+  await seeder.listen();
+  return seeder;
+}

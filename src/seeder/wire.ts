@@ -1,0 +1,393 @@
+/**
+ * BitTorrent peer wire protocol codec (BEP 3, with the Fast extension of BEP 6 and the extension
+ * protocol message of BEP 10). Pure functions and an incremental framing parser: no sockets here.
+ *
+ * Every message after the handshake is `<length u32 BE><id u8><payload>`; a length of 0 is a
+ * keep-alive. The parser refuses any frame longer than its configured maximum before buffering it,
+ * so a hostile peer cannot make a connection hold more than that many bytes.
+ */
+
+/** The protocol string of the BEP 3 handshake. */
+export const PROTOCOL = Buffer.from('BitTorrent protocol', 'latin1');
+
+/** Total length of a handshake in bytes: 1 + 19 + 8 reserved + 20 info hash + 20 peer id. */
+export const HANDSHAKE_LENGTH = 68;
+
+/** Largest block a well-behaved peer requests (128 KiB); the usual size is 16 KiB. */
+export const MAX_BLOCK_LENGTH = 128 * 1024;
+
+/** The standard block size clients request (16 KiB). */
+export const BLOCK_LENGTH = 16 * 1024;
+
+/** Default maximum frame length accepted by {@link WireParser}: a 128 KiB piece message plus headers. */
+export const DEFAULT_MAX_MESSAGE_LENGTH = MAX_BLOCK_LENGTH + 9 + 64;
+
+/** Message ids of BEP 3, BEP 6 and BEP 10. */
+export const MessageId = {
+  choke: 0,
+  unchoke: 1,
+  interested: 2,
+  notInterested: 3,
+  have: 4,
+  bitfield: 5,
+  request: 6,
+  piece: 7,
+  cancel: 8,
+  port: 9,
+  suggest: 0x0d,
+  haveAll: 0x0e,
+  haveNone: 0x0f,
+  reject: 0x10,
+  allowedFast: 0x11,
+  extended: 20,
+} as const;
+
+/** Reserved-bit helpers: which bits of the 8 reserved handshake bytes mean what. */
+export const Reserved = {
+  /** BEP 10 extension protocol: byte 5, bit 0x10. */
+  extended: { byte: 5, mask: 0x10 },
+  /** BEP 6 Fast extension: byte 7, bit 0x04. */
+  fast: { byte: 7, mask: 0x04 },
+  /** BEP 5 DHT: byte 7, bit 0x01. */
+  dht: { byte: 7, mask: 0x01 },
+} as const;
+
+/** A protocol violation by the remote peer; the connection should be dropped. */
+export class WireProtocolError extends Error {
+  /** @param message what the peer did wrong */
+  constructor(message: string) {
+    super(message);
+    this.name = 'WireProtocolError';
+  }
+}
+
+/** A decoded handshake. */
+export interface Handshake {
+  /** Discriminator. */
+  type: 'handshake';
+  /** The 8 reserved bytes (feature bits). */
+  reserved: Buffer;
+  /** 20-byte info hash. */
+  infoHash: Buffer;
+  /** 20-byte peer id. */
+  peerId: Buffer;
+}
+
+/** A block address: piece index, byte offset in the piece, length. */
+export interface BlockRef {
+  /** Zero-based piece index. */
+  index: number;
+  /** Byte offset inside the piece. */
+  begin: number;
+  /** Block length in bytes. */
+  length: number;
+}
+
+/** Any decoded message after the handshake. */
+export type WireMessage =
+  | { type: 'keep-alive' }
+  | { type: 'choke' }
+  | { type: 'unchoke' }
+  | { type: 'interested' }
+  | { type: 'not-interested' }
+  | { type: 'have'; index: number }
+  | { type: 'bitfield'; bitfield: Buffer }
+  | ({ type: 'request' } & BlockRef)
+  | { type: 'piece'; index: number; begin: number; block: Buffer }
+  | ({ type: 'cancel' } & BlockRef)
+  | { type: 'port'; port: number }
+  | { type: 'suggest'; index: number }
+  | { type: 'have-all' }
+  | { type: 'have-none' }
+  | ({ type: 'reject' } & BlockRef)
+  | { type: 'allowed-fast'; index: number }
+  | { type: 'extended'; extendedId: number; payload: Buffer }
+  | { type: 'unknown'; id: number; payload: Buffer };
+
+/** True when the reserved bytes have the given feature bit set. */
+export function hasReservedBit(reserved: Buffer, bit: { byte: number; mask: number }): boolean {
+  return reserved.length === 8 && (reserved[bit.byte] & bit.mask) !== 0;
+}
+
+/** Options for {@link encodeHandshake}. */
+export interface HandshakeFeatures {
+  /** Advertise the BEP 10 extension protocol. */
+  extended?: boolean;
+  /** Advertise the BEP 6 Fast extension. */
+  fast?: boolean;
+}
+
+/** Encodes the 68-byte handshake. */
+export function encodeHandshake(infoHash: Buffer, peerId: Buffer, features: HandshakeFeatures = {}): Buffer {
+  if (infoHash.length !== 20) throw new RangeError('info hash must be 20 bytes');
+  if (peerId.length !== 20) throw new RangeError('peer id must be 20 bytes');
+  const out = Buffer.alloc(HANDSHAKE_LENGTH);
+  out[0] = PROTOCOL.length;
+  PROTOCOL.copy(out, 1);
+  if (features.extended) out[20 + Reserved.extended.byte] |= Reserved.extended.mask;
+  if (features.fast) out[20 + Reserved.fast.byte] |= Reserved.fast.mask;
+  infoHash.copy(out, 28);
+  peerId.copy(out, 48);
+  return out;
+}
+
+/** Decodes a 68-byte handshake; throws {@link WireProtocolError} on a wrong protocol string. */
+export function decodeHandshake(buf: Buffer): Handshake {
+  if (buf.length < HANDSHAKE_LENGTH) throw new WireProtocolError('handshake too short');
+  if (buf[0] !== PROTOCOL.length || !buf.subarray(1, 20).equals(PROTOCOL)) {
+    throw new WireProtocolError('wrong protocol string in handshake');
+  }
+  return {
+    type: 'handshake',
+    reserved: Buffer.from(buf.subarray(20, 28)),
+    infoHash: Buffer.from(buf.subarray(28, 48)),
+    peerId: Buffer.from(buf.subarray(48, 68)),
+  };
+}
+
+/** A frame of `extra` payload bytes after the id, header filled in, payload left to the caller. */
+function header(id: number, extra: number): Buffer {
+  const out = Buffer.allocUnsafe(5 + extra);
+  out.writeUInt32BE(1 + extra, 0);
+  out[4] = id;
+  return out;
+}
+
+function simple(id: number): Buffer {
+  return header(id, 0);
+}
+
+function withIndex(id: number, index: number): Buffer {
+  const out = header(id, 4);
+  out.writeUInt32BE(index, 5);
+  return out;
+}
+
+function withBlock(id: number, ref: BlockRef): Buffer {
+  const out = header(id, 12);
+  out.writeUInt32BE(ref.index, 5);
+  out.writeUInt32BE(ref.begin, 9);
+  out.writeUInt32BE(ref.length, 13);
+  return out;
+}
+
+/** Encoders for every message; each returns a complete frame. */
+export const encode = {
+  /** Zero-length keep-alive frame. */
+  keepAlive: (): Buffer => Buffer.alloc(4),
+  /** `choke` (0). */
+  choke: (): Buffer => simple(MessageId.choke),
+  /** `unchoke` (1). */
+  unchoke: (): Buffer => simple(MessageId.unchoke),
+  /** `interested` (2). */
+  interested: (): Buffer => simple(MessageId.interested),
+  /** `not interested` (3). */
+  notInterested: (): Buffer => simple(MessageId.notInterested),
+  /** `have` (4). */
+  have: (index: number): Buffer => withIndex(MessageId.have, index),
+  /** `bitfield` (5) with the given bitfield bytes. */
+  bitfield: (bitfield: Buffer): Buffer => {
+    const out = Buffer.allocUnsafe(5 + bitfield.length);
+    out.writeUInt32BE(1 + bitfield.length, 0);
+    out[4] = MessageId.bitfield;
+    bitfield.copy(out, 5);
+    return out;
+  },
+  /** `request` (6). */
+  request: (ref: BlockRef): Buffer => withBlock(MessageId.request, ref),
+  /**
+   * The 13-byte header of a `piece` (7) message carrying `blockLength` bytes; write the block after
+   * it (avoids copying the block).
+   */
+  pieceHeader: (index: number, begin: number, blockLength: number): Buffer => {
+    const out = Buffer.allocUnsafe(13);
+    out.writeUInt32BE(9 + blockLength, 0);
+    out[4] = MessageId.piece;
+    out.writeUInt32BE(index, 5);
+    out.writeUInt32BE(begin, 9);
+    return out;
+  },
+  /** A complete `piece` (7) message (copies the block). */
+  piece: (index: number, begin: number, block: Buffer): Buffer =>
+    Buffer.concat([encode.pieceHeader(index, begin, block.length), block]),
+  /** `cancel` (8). */
+  cancel: (ref: BlockRef): Buffer => withBlock(MessageId.cancel, ref),
+  /** `port` (9), the DHT port. */
+  port: (port: number): Buffer => {
+    const out = header(MessageId.port, 2);
+    out.writeUInt16BE(port, 5);
+    return out;
+  },
+  /** BEP 6 `suggest piece`. */
+  suggest: (index: number): Buffer => withIndex(MessageId.suggest, index),
+  /** BEP 6 `have all`. */
+  haveAll: (): Buffer => simple(MessageId.haveAll),
+  /** BEP 6 `have none`. */
+  haveNone: (): Buffer => simple(MessageId.haveNone),
+  /** BEP 6 `reject request`. */
+  reject: (ref: BlockRef): Buffer => withBlock(MessageId.reject, ref),
+  /** BEP 6 `allowed fast`. */
+  allowedFast: (index: number): Buffer => withIndex(MessageId.allowedFast, index),
+  /** BEP 10 extended message: `extendedId` 0 is the extension handshake. */
+  extended: (extendedId: number, payload: Uint8Array): Buffer => {
+    const out = Buffer.allocUnsafe(6 + payload.length);
+    out.writeUInt32BE(2 + payload.length, 0);
+    out[4] = MessageId.extended;
+    out[5] = extendedId;
+    out.set(payload, 6);
+    return out;
+  },
+};
+
+function expectLength(name: string, payload: Buffer, length: number): void {
+  if (payload.length !== length) {
+    throw new WireProtocolError(`${name} message has payload length ${payload.length}, expected ${length}`);
+  }
+}
+
+function blockRef(payload: Buffer): BlockRef {
+  return { index: payload.readUInt32BE(0), begin: payload.readUInt32BE(4), length: payload.readUInt32BE(8) };
+}
+
+/**
+ * Decodes one message from its id and payload (the bytes after the id). Throws
+ * {@link WireProtocolError} when a known message has the wrong size. Unknown ids decode to
+ * `{ type: 'unknown' }` (BEP 3 says to ignore them).
+ */
+export function decodeMessage(id: number, payload: Buffer): WireMessage {
+  switch (id) {
+    case MessageId.choke:
+      expectLength('choke', payload, 0);
+      return { type: 'choke' };
+    case MessageId.unchoke:
+      expectLength('unchoke', payload, 0);
+      return { type: 'unchoke' };
+    case MessageId.interested:
+      expectLength('interested', payload, 0);
+      return { type: 'interested' };
+    case MessageId.notInterested:
+      expectLength('not interested', payload, 0);
+      return { type: 'not-interested' };
+    case MessageId.have:
+      expectLength('have', payload, 4);
+      return { type: 'have', index: payload.readUInt32BE(0) };
+    case MessageId.bitfield:
+      return { type: 'bitfield', bitfield: payload };
+    case MessageId.request:
+      expectLength('request', payload, 12);
+      return { type: 'request', ...blockRef(payload) };
+    case MessageId.piece:
+      if (payload.length < 8) throw new WireProtocolError('piece message too short');
+      return {
+        type: 'piece',
+        index: payload.readUInt32BE(0),
+        begin: payload.readUInt32BE(4),
+        block: payload.subarray(8),
+      };
+    case MessageId.cancel:
+      expectLength('cancel', payload, 12);
+      return { type: 'cancel', ...blockRef(payload) };
+    case MessageId.port:
+      expectLength('port', payload, 2);
+      return { type: 'port', port: payload.readUInt16BE(0) };
+    case MessageId.suggest:
+      expectLength('suggest', payload, 4);
+      return { type: 'suggest', index: payload.readUInt32BE(0) };
+    case MessageId.haveAll:
+      expectLength('have all', payload, 0);
+      return { type: 'have-all' };
+    case MessageId.haveNone:
+      expectLength('have none', payload, 0);
+      return { type: 'have-none' };
+    case MessageId.reject:
+      expectLength('reject', payload, 12);
+      return { type: 'reject', ...blockRef(payload) };
+    case MessageId.allowedFast:
+      expectLength('allowed fast', payload, 4);
+      return { type: 'allowed-fast', index: payload.readUInt32BE(0) };
+    case MessageId.extended:
+      if (payload.length < 1) throw new WireProtocolError('extended message without extended id');
+      return { type: 'extended', extendedId: payload[0], payload: payload.subarray(1) };
+    default:
+      return { type: 'unknown', id, payload };
+  }
+}
+
+/** Options for {@link WireParser}. */
+export interface WireParserOptions {
+  /** Expect a 68-byte handshake before the first message (default true). */
+  expectHandshake?: boolean;
+  /** Largest frame length (after the 4-byte length prefix) accepted; default {@link DEFAULT_MAX_MESSAGE_LENGTH}. */
+  maxMessageLength?: number;
+}
+
+/**
+ * Incremental framing parser. Feed it socket chunks in order; it returns the complete messages
+ * they finish (the handshake first, when expected) and keeps at most one partial frame buffered.
+ * Throws {@link WireProtocolError} on a wrong protocol string, an oversized frame or a malformed
+ * message; after a throw the parser must not be used again.
+ */
+export class WireParser {
+  /** Maximum frame length accepted; may be raised once the torrent (and its bitfield size) is known. */
+  maxMessageLength: number;
+  private awaitingHandshake: boolean;
+  private pending: Buffer = Buffer.alloc(0);
+  private failed = false;
+
+  /** @param options see {@link WireParserOptions} */
+  constructor(options: WireParserOptions = {}) {
+    this.awaitingHandshake = options.expectHandshake ?? true;
+    this.maxMessageLength = options.maxMessageLength ?? DEFAULT_MAX_MESSAGE_LENGTH;
+  }
+
+  /** Number of bytes currently buffered (a partial frame). */
+  get buffered(): number {
+    return this.pending.length;
+  }
+
+  /** Consumes a chunk; returns the messages it completes, in order. */
+  push(chunk: Buffer): Array<Handshake | WireMessage> {
+    if (this.failed) throw new WireProtocolError('parser used after a protocol error');
+    const buf = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    const out: Array<Handshake | WireMessage> = [];
+    try {
+      let offset = 0;
+      if (this.awaitingHandshake) {
+        // Check the protocol string as soon as its bytes arrive, before waiting for all 68.
+        const have = Math.min(buf.length, 20);
+        if (have >= 1 && buf[0] !== PROTOCOL.length) throw new WireProtocolError('wrong protocol string in handshake');
+        if (have > 1 && !buf.subarray(1, have).equals(PROTOCOL.subarray(0, have - 1))) {
+          throw new WireProtocolError('wrong protocol string in handshake');
+        }
+        if (buf.length < HANDSHAKE_LENGTH) {
+          this.pending = Buffer.from(buf);
+          return out;
+        }
+        out.push(decodeHandshake(buf.subarray(0, HANDSHAKE_LENGTH)));
+        this.awaitingHandshake = false;
+        offset = HANDSHAKE_LENGTH;
+      }
+      while (buf.length - offset >= 4) {
+        const length = buf.readUInt32BE(offset);
+        if (length > this.maxMessageLength) {
+          throw new WireProtocolError(`message of ${length} bytes exceeds the limit of ${this.maxMessageLength}`);
+        }
+        if (buf.length - offset - 4 < length) break;
+        if (length === 0) {
+          out.push({ type: 'keep-alive' });
+        } else {
+          const id = buf[offset + 4];
+          out.push(decodeMessage(id, buf.subarray(offset + 5, offset + 4 + length)));
+        }
+        offset += 4 + length;
+      }
+      // Keep only the unfinished tail, copied so the big chunk it came from can be freed.
+      this.pending = offset === buf.length ? Buffer.alloc(0) : Buffer.from(buf.subarray(offset));
+      return out;
+    } catch (err) {
+      this.failed = true;
+      this.pending = Buffer.alloc(0);
+      throw err;
+    }
+  }
+}
