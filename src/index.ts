@@ -16,3 +16,4 @@ export { trackerMiddleware, type TrackerRouter } from './middleware.js';
 export { Tracker, type TrackerOptions, type AnnounceEventInfo } from './tracker.js';
 export { MemorySwarmStore, type MemorySwarmStoreOptions } from './swarm/memory.js';
 export { isSwarmStore } from './swarm/types.js';
+export { createTrackerServer, type TrackerServer, type TrackerServerOptions } from './server.js';

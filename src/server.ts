@@ -1,0 +1,96 @@
+/**
+ * `createTrackerServer()`: the same tracker core on a plain `node:http` server, serving `/announce`
+ * and `/scrape` at its root, for sites that want the most throughput or no Express at all.
+ */
+import http from 'node:http';
+import type { Duplex } from 'node:stream';
+import { encodeFailure } from './protocol/response.js';
+import { Tracker, type TrackerOptions } from './tracker.js';
+
+/** Options of {@link createTrackerServer}: the tracker's options plus server settings. */
+export interface TrackerServerOptions extends TrackerOptions {
+  /**
+   * Milliseconds an idle keep-alive connection stays open. Default 30 000. (Clients announce rarely;
+   * long idle connections only cost file descriptors.)
+   */
+  keepAliveTimeout?: number;
+  /**
+   * Take the client address from the last entry of `X-Forwarded-For` (the one your own reverse
+   * proxy appended). Default false: the socket's address. Only enable it behind a proxy you run.
+   */
+  trustProxy?: boolean;
+}
+
+/** The server returned by {@link createTrackerServer}. */
+export type TrackerServer = http.Server & {
+  /** The protocol core: events (`announce`, `failure`), options, the store in use. */
+  tracker: Tracker;
+  /** Stop accepting connections, close idle ones, and close the store if the tracker opened it. */
+  shutdown(): Promise<void>;
+};
+
+const HEADERS = { 'Content-Type': 'text/plain; charset=binary', 'Cache-Control': 'no-store' };
+
+function send(res: http.ServerResponse, body: Buffer): void {
+  if (res.headersSent || res.destroyed) return;
+  res.writeHead(200, { ...HEADERS, 'Content-Length': body.length });
+  res.end(body);
+}
+
+function forwardedFor(req: http.IncomingMessage): string | undefined {
+  const header = req.headers['x-forwarded-for'];
+  const value = Array.isArray(header) ? header[header.length - 1] : header;
+  if (!value) return undefined;
+  const last = value.split(',').pop()?.trim();
+  return last || undefined;
+}
+
+/**
+ * Create (but do not start) a standalone tracker: call `.listen(port, host)` on the result.
+ * `GET /announce` and `GET /scrape` are answered; other paths get 404.
+ */
+export function createTrackerServer(options: TrackerServerOptions = {}): TrackerServer {
+  const tracker = new Tracker(options);
+  const trustProxy = options.trustProxy === true;
+  const server = http.createServer((req, res) => {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    const query = q === -1 ? '' : url.slice(q + 1);
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { Allow: 'GET, HEAD' }).end();
+      return;
+    }
+    if (path === '/announce') {
+      const address = (trustProxy ? forwardedFor(req) : undefined) ?? req.socket.remoteAddress;
+      void tracker.announce(query, address).then((body) => send(res, body));
+    } else if (path === '/scrape') {
+      void tracker.scrape(query).then((body) => send(res, body));
+    } else {
+      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found: this server answers /announce and /scrape\n');
+    }
+  }) as TrackerServer;
+  server.keepAliveTimeout = options.keepAliveTimeout ?? 30_000;
+  // A request line longer than Node's header limit never reaches the handler: answer it the way the
+  // protocol wants (HTTP 200 + failure reason) instead of a bare 431.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    if (!socket.writable) return socket.destroy();
+    const reason = error.code === 'HPE_HEADER_OVERFLOW' ? 'request too long' : 'malformed HTTP request';
+    const body = encodeFailure(reason);
+    socket.end(
+      `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n` +
+        body.toString('latin1'),
+      'latin1',
+    );
+  });
+  server.tracker = tracker;
+  server.shutdown = async () => {
+    await new Promise<void>((resolve) => {
+      if (!server.listening) return resolve();
+      server.close(() => resolve());
+      server.closeIdleConnections();
+    });
+    await tracker.close();
+  };
+  return server;
+}
