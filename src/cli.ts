@@ -1,0 +1,67 @@
+#!/usr/bin/env node
+/**
+ * The `torrent-tracker` command: a small dispatcher. Each subcommand lives in `src/cli/<name>.ts` and
+ * exports `register(program: Command): void`; adding one is one import and one line in
+ * {@link createProgram}.
+ *
+ * Subcommands print through `command.configureOutput()` (`writeOut` / `writeErr`), so tests can run
+ * the whole command in-process with {@link run}. An action that throws gets a one-line
+ * `torrent-tracker: error: <message>` on stderr and exit code 1.
+ */
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { Command, CommanderError, type OutputConfiguration } from 'commander';
+import { register as registerCreate } from './cli/create.js';
+import { register as registerInfo } from './cli/info.js';
+
+/**
+ * Build the program with every subcommand registered.
+ * @param output where help, results and errors go (default: process stdout/stderr)
+ */
+export function createProgram(output?: OutputConfiguration): Command {
+  const program = new Command('torrent-tracker')
+    .description('BitTorrent tracker as Express middleware, .torrent creation and seeding')
+    .showHelpAfterError('(add --help for usage)');
+  if (output !== undefined) program.configureOutput(output);
+  // Subcommands: one line each.
+  registerCreate(program);
+  registerInfo(program);
+  return program;
+}
+
+/**
+ * Run the command line `argv` (without the `node` and script entries) and resolve to the exit code.
+ * Never calls `process.exit`.
+ * @param argv arguments, e.g. `['create', 'dir', '--announce', 'http://host/announce']`
+ * @param output where help, results and errors go (default: process stdout/stderr)
+ */
+export async function run(argv: readonly string[], output?: OutputConfiguration): Promise<number> {
+  const program = createProgram(output);
+  program.exitOverride();
+  for (const command of program.commands) command.exitOverride();
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode; // commander already printed it
+    const message = error instanceof Error ? error.message : String(error);
+    const write = program.configureOutput().writeErr ?? ((text: string) => process.stderr.write(text));
+    write(`torrent-tracker: error: ${message.split('\n')[0]}\n`);
+    return typeof (error as { exitCode?: unknown }).exitCode === 'number' ? (error as { exitCode: number }).exitCode : 1;
+  }
+}
+
+/** True when this module is the script node was started with (also through an npm bin symlink). */
+function isMain(): boolean {
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  try {
+    return import.meta.url === pathToFileURL(realpathSync(script)).href;
+  } catch {
+    return false;
+  }
+}
+
+if (isMain()) {
+  process.exitCode = await run(process.argv.slice(2));
+}

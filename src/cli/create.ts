@@ -1,0 +1,207 @@
+/**
+ * `torrent-tracker create <path>`: make a .torrent file, print its info hash and magnet link.
+ *
+ * The output is written to a temporary file next to the target and moved into place only when
+ * complete, so a failure or Ctrl-C never leaves a partial .torrent behind. An existing output file
+ * is not replaced unless `--force` is given.
+ */
+import { randomBytes } from 'node:crypto';
+import { link, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { SingleBar } from 'cli-progress';
+import { Command, InvalidArgumentError } from 'commander';
+import { createTorrent } from '../torrent/create.js';
+import { TorrentCreateError, fsReason } from '../torrent/errors.js';
+
+interface CreateCommandOptions {
+  announce?: string[];
+  pieceLength?: number;
+  private?: boolean;
+  comment?: string;
+  webSeed?: string[];
+  output?: string;
+  name?: string;
+  date: boolean;
+  createdBy?: string;
+  threads?: number;
+  force?: boolean;
+  quiet?: boolean;
+}
+
+/** Add the `create` subcommand to `program`. */
+export function register(program: Command): void {
+  program
+    .command('create')
+    .description('create a .torrent file from a file or a directory and print its info hash and magnet link')
+    .argument('<path>', 'file or directory to share')
+    .option(
+      '-a, --announce <url>',
+      'tracker announce URL; repeat for backup tiers, separate URLs of one tier with commas',
+      collect,
+    )
+    .option(
+      '-l, --piece-length <bytes>',
+      'bytes per piece: a power of two from 16K to 16M (suffixes K and M allowed); default from the total size',
+      parseSize,
+    )
+    .option('-p, --private', 'set the private flag (BEP 27): peers only from the tracker')
+    .option('-c, --comment <text>', 'comment stored in the torrent')
+    .option('-w, --web-seed <url>', 'web seed URL (BEP 19 url-list); repeat or separate with commas for more', collect)
+    .option('-o, --output <file>', 'where to write the .torrent (default: <name>.torrent in the current directory)')
+    .option('-n, --name <name>', 'torrent name (default: the base name of <path>)')
+    .option('--no-date', 'omit the creation date (reproducible output)')
+    .option('--created-by <text>', 'the "created by" field (default: express-torrent-tracker/<version>)')
+    .option('-t, --threads <n>', 'hashing threads (default: one per CPU core)', parseCount)
+    .option('-f, --force', 'overwrite the output file if it exists')
+    .option('-q, --quiet', 'no progress bar')
+    .action(async (target: string, options: CreateCommandOptions, command: Command) => {
+      await createCommand(target, options, command);
+    });
+}
+
+async function createCommand(target: string, options: CreateCommandOptions, command: Command): Promise<void> {
+  const output = command.configureOutput();
+  const writeOut = output.writeOut ?? ((text: string) => process.stdout.write(text));
+  const writeErr = output.writeErr ?? ((text: string) => process.stderr.write(text));
+  const announce = splitLists(options.announce);
+  const webSeeds = splitLists(options.webSeed).flat();
+  const name = options.name ?? path.basename(path.resolve(target));
+  const outFile = path.resolve(options.output ?? `${name}.torrent`);
+  if (!options.force && (await exists(outFile))) {
+    throw new TorrentCreateError(`${outFile} already exists (use --force to overwrite)`);
+  }
+
+  // The bar is drawn on stderr, only when both stdout and stderr are terminals.
+  const showBar = !options.quiet && process.stderr.isTTY === true && process.stdout.isTTY === true;
+  const bar = showBar
+    ? new SingleBar({
+        format: 'hashing [{bar}] {percentage}% | {done} of {size} | ETA {eta_formatted}',
+        stream: process.stderr,
+        hideCursor: true,
+        clearOnComplete: true,
+      })
+    : undefined;
+  const controller = new AbortController();
+  const interrupt = (): void => controller.abort(new TorrentCreateError('interrupted'));
+  process.once('SIGINT', interrupt);
+  process.once('SIGTERM', interrupt);
+  let started = false;
+  let result: Awaited<ReturnType<typeof createTorrent>>;
+  try {
+    result = await createTorrent(target, {
+      announce,
+      pieceLength: options.pieceLength,
+      private: options.private === true,
+      comment: options.comment,
+      webSeeds,
+      name: options.name,
+      creationDate: options.date ? undefined : false,
+      createdBy: options.createdBy,
+      threads: options.threads,
+      signal: controller.signal,
+      onProgress: (done, total) => {
+        if (bar === undefined) return;
+        if (!started) {
+          bar.start(total, 0, { done: formatBytes(0), size: formatBytes(total) });
+          started = true;
+        }
+        bar.update(done, { done: formatBytes(done) });
+      },
+    });
+  } finally {
+    if (started) bar?.stop();
+    process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
+  }
+
+  for (const skipped of result.skipped) writeErr(`warning: skipped ${skipped}: not a regular file or directory\n`);
+  await writeAtomically(outFile, result.torrent, options.force === true);
+  const pieces = Math.ceil(result.length / result.pieceLength);
+  writeOut(
+    [
+      `Created ${outFile}`,
+      `  ${result.files.length} file${result.files.length === 1 ? '' : 's'}, ${formatBytes(result.length)} (${result.length} bytes), ` +
+        `${pieces} piece${pieces === 1 ? '' : 's'} of ${formatBytes(result.pieceLength)}`,
+      `Info hash: ${result.infoHash}`,
+      `Magnet: ${result.magnet}`,
+      '',
+    ].join('\n'),
+  );
+}
+
+/** Write `data` to a temporary file beside `file`, then move it into place (never a partial file). */
+async function writeAtomically(file: string, data: Buffer, overwrite: boolean): Promise<void> {
+  const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    await writeFile(temp, data, { flag: 'wx' });
+  } catch (error) {
+    throw new TorrentCreateError(`cannot write ${file}: ${fsReason(error)}`, { path: file, cause: error });
+  }
+  try {
+    if (overwrite) {
+      await rename(temp, file);
+      return;
+    }
+    try {
+      await link(temp, file); // fails if the file appeared meanwhile: never replaces it
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') throw new TorrentCreateError(`${file} already exists (use --force to overwrite)`);
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EXDEV' && code !== 'ENOSYS') throw error;
+      if (await exists(file)) throw new TorrentCreateError(`${file} already exists (use --force to overwrite)`);
+      await rename(temp, file); // a file system without hard links
+    }
+  } catch (error) {
+    if (error instanceof TorrentCreateError) throw error;
+    throw new TorrentCreateError(`cannot write ${file}: ${fsReason(error)}`, { path: file, cause: error });
+  } finally {
+    await unlink(temp).catch(() => undefined);
+  }
+}
+
+async function exists(file: string): Promise<boolean> {
+  return stat(file).then(
+    () => true,
+    () => false,
+  );
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+/** Each option occurrence is one tier; commas separate URLs within it. */
+function splitLists(values: string[] | undefined): string[][] {
+  return (values ?? []).map((value) =>
+    value
+      .split(',')
+      .map((url) => url.trim())
+      .filter((url) => url !== ''),
+  ).filter((tier) => tier.length > 0);
+}
+
+/** `262144`, `256K`, `256KiB`, `1M`, `1MiB` → bytes. Range checks happen in createTorrent. */
+function parseSize(value: string): number {
+  const match = /^(\d+)\s*(k|kib|m|mib)?$/i.exec(value.trim());
+  if (match === null) throw new InvalidArgumentError(`"${value}" is not a size in bytes (e.g. 262144, 256K, 1M)`);
+  const unit = (match[2] ?? '').toLowerCase();
+  const factor = unit.startsWith('k') ? 1024 : unit.startsWith('m') ? 1024 * 1024 : 1;
+  return Number(match[1]) * factor;
+}
+
+function parseCount(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) > 64) throw new InvalidArgumentError('expected a whole number from 0 to 64');
+  return Number(value);
+}
+
+/** `1.5 MiB`-style sizes for people. */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(value < 10 ? 2 : 1).replace(/\.?0+$/, '')} ${units[unit]}`;
+}

@@ -1,0 +1,210 @@
+/**
+ * `createTorrent()`: make a BitTorrent v1 .torrent file from a file or a directory tree.
+ *
+ * The info dictionary holds exactly what mktorrent puts there (`files` or `length`, `name`,
+ * `piece length`, `pieces`, and `private` when set), and files are listed in mktorrent's order (see
+ * files.ts), so for the same content, name and piece length the info hash equals mktorrent's.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import bencode from 'bencode';
+import { TorrentCreateError } from './errors.js';
+import { collectFiles } from './files.js';
+import { magnetLink } from './magnet.js';
+import { defaultPieceLength, validatePieceLength } from './piece-length.js';
+import { hashPieces } from './pieces.js';
+import type { TorrentFile } from './types.js';
+
+/**
+ * Trackers: one URL; a flat list of URLs (each becomes its own tier, i.e. backup trackers tried in
+ * order, like repeated `mktorrent -a`); or a list of tiers (BEP 12), each a list of URLs.
+ */
+export type AnnounceInput = string | readonly string[] | readonly (readonly string[])[];
+
+/** Options of {@link createTorrent}. */
+export interface CreateTorrentOptions {
+  /**
+   * Tracker URLs (http, https or udp). The first URL is written as `announce`; when there is more
+   * than one URL the tiers are also written as `announce-list` (BEP 12). Omit for a trackerless
+   * torrent.
+   */
+  announce?: AnnounceInput;
+  /**
+   * Bytes per piece: a power of two from 16 KiB to 16 MiB. Default: chosen from the total size
+   * (see `defaultPieceLength`: about 1000–2000 pieces, e.g. 1 GiB → 1 MiB).
+   */
+  pieceLength?: number;
+  /** BEP 27 private flag (`private: 1` in the info dictionary): peers only from the tracker. */
+  private?: boolean;
+  /** Free-text `comment`. */
+  comment?: string;
+  /** `created by`; default `express-torrent-tracker/<version>`. Pass `null` or `false` to omit it. */
+  createdBy?: string | false | null;
+  /**
+   * `creation date`: a Date, or seconds since the Unix epoch. Default: now. Pass `false` or `null`
+   * to omit it, for reproducible output.
+   */
+  creationDate?: Date | number | false | null;
+  /**
+   * Web seeds (BEP 19, written as `url-list`, always as a list), http or https. URLs are written
+   * exactly as given. Per BEP 19, for a single-file torrent a URL ending in `/` names a directory (the
+   * client appends the torrent name) and any other URL is the file itself; for a multi-file torrent
+   * the URL is the directory that holds the torrent's root directory (the client appends
+   * `<name>/<path>`).
+   */
+  webSeeds?: string | readonly string[];
+  /** Torrent name; default: the base name of `path`. Must be a single path component. */
+  name?: string;
+  /** Called while hashing with bytes hashed so far and the total. */
+  onProgress?: (hashedBytes: number, totalBytes: number) => void;
+  /** Aborts the creation; the promise rejects with `signal.reason`. */
+  signal?: AbortSignal;
+  /** Hashing worker threads; default one per CPU core. 0 hashes on the calling thread. */
+  threads?: number;
+}
+
+/** The result of {@link createTorrent}. */
+export interface CreatedTorrent {
+  /** The bencoded .torrent file. */
+  torrent: Buffer;
+  /** Info hash, lowercase hex (40 characters). */
+  infoHash: string;
+  /** Info hash, 20 raw bytes. */
+  infoHashBuffer: Buffer;
+  /** Magnet link with name, every tracker and every web seed. */
+  magnet: string;
+  /** Torrent name. */
+  name: string;
+  /** Total size in bytes. */
+  length: number;
+  /** Bytes per piece. */
+  pieceLength: number;
+  /** Files in info-dictionary order (a single-file torrent has one file whose path is `[name]`). */
+  files: TorrentFile[];
+  /** True when the target was a directory (the info dictionary has `files`). */
+  multiFile: boolean;
+  /** Announce tiers as written. */
+  announce: string[][];
+  /** Web seeds as written. */
+  urlList: string[];
+  /** Entries left out because they are neither regular files nor directories (FIFOs, sockets...). */
+  skipped: string[];
+}
+
+/**
+ * Make a .torrent for the file or directory at `path`. Files are streamed and hashed on worker
+ * threads; nothing is loaded whole.
+ * @throws {TorrentCreateError} for a missing or unreadable path, an empty directory, a file that
+ *   changes while it is hashed, an invalid piece length or URL.
+ */
+export async function createTorrent(path: string, options: CreateTorrentOptions = {}): Promise<CreatedTorrent> {
+  options.signal?.throwIfAborted();
+  const announce = normalizeAnnounce(options.announce);
+  const urlList = normalizeWebSeeds(options.webSeeds);
+  if (options.pieceLength !== undefined) validatePieceLength(options.pieceLength);
+  const creationDate = normalizeDate(options.creationDate);
+
+  const set = await collectFiles(path, options.name);
+  const pieceLength = options.pieceLength ?? defaultPieceLength(set.length);
+  const pieces = await hashPieces(set.files, {
+    pieceLength,
+    onProgress: options.onProgress,
+    signal: options.signal,
+    threads: options.threads,
+  });
+
+  const info: Record<string, unknown> = { name: set.name, 'piece length': pieceLength, pieces };
+  if (set.multiFile) info.files = set.files.map((file) => ({ length: file.length, path: file.path }));
+  else info.length = set.length;
+  if (options.private) info.private = 1;
+  const infoBuffer = Buffer.from(bencode.encode(info));
+  const infoHashBuffer = createHash('sha1').update(infoBuffer).digest();
+  const infoHash = infoHashBuffer.toString('hex');
+
+  const meta: Record<string, unknown> = { info };
+  if (announce.length > 0) meta.announce = announce[0][0];
+  if (announce.flat().length > 1) meta['announce-list'] = announce;
+  if (options.comment !== undefined && options.comment !== '') meta.comment = options.comment;
+  const createdBy = options.createdBy === undefined ? defaultCreatedBy() : options.createdBy;
+  if (createdBy) meta['created by'] = createdBy;
+  if (creationDate !== undefined) meta['creation date'] = creationDate;
+  if (urlList.length > 0) meta['url-list'] = urlList;
+  const torrent = Buffer.from(bencode.encode(meta));
+
+  let offset = 0;
+  const files: TorrentFile[] = set.files.map((file) => {
+    const entry = { path: file.path, length: file.length, offset };
+    offset += file.length;
+    return entry;
+  });
+  return {
+    torrent,
+    infoHash,
+    infoHashBuffer,
+    magnet: magnetLink({ infoHash, name: set.name, announce, urlList }),
+    name: set.name,
+    length: set.length,
+    pieceLength,
+    files,
+    multiFile: set.multiFile,
+    announce,
+    urlList,
+    skipped: set.skipped,
+  };
+}
+
+function normalizeAnnounce(input: AnnounceInput | undefined): string[][] {
+  if (input === undefined) return [];
+  const tiers: string[][] =
+    typeof input === 'string' ? [[input]] : input.map((entry) => (typeof entry === 'string' ? [entry] : [...entry]));
+  for (const tier of tiers) {
+    if (!Array.isArray(tier) || tier.length === 0) throw new TorrentCreateError('invalid announce option: empty tracker tier');
+    for (const url of tier) checkUrl(url, 'announce', ['http:', 'https:', 'udp:']);
+  }
+  return tiers;
+}
+
+function normalizeWebSeeds(input: string | readonly string[] | undefined): string[] {
+  const urls = input === undefined ? [] : typeof input === 'string' ? [input] : [...input];
+  for (const url of urls) checkUrl(url, 'web seed', ['http:', 'https:']);
+  return urls;
+}
+
+function checkUrl(url: unknown, what: string, protocols: string[]): void {
+  let parsed: URL | undefined;
+  try {
+    parsed = typeof url === 'string' ? new URL(url) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed === undefined || !protocols.includes(parsed.protocol) || parsed.host === '') {
+    throw new TorrentCreateError(
+      `invalid ${what} URL ${JSON.stringify(url)}: expected an absolute ${protocols.map((p) => p.slice(0, -1)).join('/')} URL`,
+    );
+  }
+}
+
+function normalizeDate(input: CreateTorrentOptions['creationDate']): number | undefined {
+  if (input === false || input === null) return undefined;
+  if (input === undefined) return Math.floor(Date.now() / 1000);
+  const seconds = input instanceof Date ? Math.floor(input.getTime() / 1000) : input;
+  if (!Number.isSafeInteger(seconds)) throw new TorrentCreateError(`invalid creation date ${String(input)}`);
+  return seconds;
+}
+
+let cachedCreatedBy: string | undefined;
+
+/** `express-torrent-tracker/<version>`, the version read from the package's package.json. */
+function defaultCreatedBy(): string {
+  if (cachedCreatedBy === undefined) {
+    let version = '';
+    try {
+      const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+      if (typeof pkg.version === 'string') version = `/${pkg.version}`;
+    } catch {
+      /* not found: leave the version out */
+    }
+    cachedCreatedBy = `express-torrent-tracker${version}`;
+  }
+  return cachedCreatedBy;
+}
