@@ -1,0 +1,841 @@
+/**
+ * The generic store on any Keyv adapter (a Map, SQLite, PostgreSQL, MySQL/MariaDB, Mongo, ...), safe
+ * for several app instances sharing one database although Keyv has no atomic operation.
+ *
+ * Design: single-writer shards.
+ * - Every instance owns an id (a numeric slot it claims, or a name it is given). For each swarm it
+ *   writes exactly one key, `<prefix>:<infohash>:<id>` (its shard): the peers that announced to it
+ *   (and tombstones of peers that stopped through it) plus its own `completed` counter. Nobody else
+ *   ever writes that key, so no update can be lost to a concurrent read-modify-write.
+ * - The instance's in-memory copy of its shards is the truth; shards are written behind, at most
+ *   `maxWritesPerFlush` keys every `writeInterval` ms, and at once by {@link KeyvSwarmStore.flush}.
+ * - A reader finds the shards of a swarm through the instance registry (`<prefix>:instances`, a list
+ *   of ids that is only ever added to) and reads `<prefix>:<infohash>:<id>` for every listed id in one
+ *   getMany, together with the registry itself. Records are merged per peer id: the newest record
+ *   wins (a peer that moved to another instance behind a load balancer counts once; a `stopped` sent
+ *   through another instance is a tombstone that wins over older records). Counters are summed.
+ * - Announces answer from a merged view of the swarm kept in memory: local changes apply at once,
+ *   other instances' shards are re-read at most every `remoteCacheTtl` ms. Scrapes always read fresh.
+ * - Slots are leases (`<prefix>:lease:<id>`, renewed every `heartbeat` ms) so a restarted instance
+ *   takes over a free slot and with it that slot's shards: its peers and `completed` counters, which
+ *   are persistent (a shard with a non-zero counter has no TTL). The registry stays as small as the
+ *   largest number of instances that ever ran at once.
+ * - Expiry: each record carries its own expiry; shard keys carry a TTL equal to their longest-lived
+ *   record, so shards of swarms nobody announces to any more vanish (Keyv expires them on read).
+ */
+import { randomBytes } from 'node:crypto';
+import Keyv from 'keyv';
+import type {
+  Peer,
+  SwarmAnnounce,
+  SwarmAnnounceResult,
+  SwarmCounts,
+  SwarmStore,
+  SwarmStoreOptions,
+} from './types.js';
+
+/** Options of {@link KeyvSwarmStore}. */
+export interface KeyvSwarmStoreOptions extends SwarmStoreOptions {
+  /**
+   * This instance's name in the registry. It must be unique among running instances; a stable name
+   * (e.g. `web-1`) lets a restarted instance find its shards again. Default: the lowest free numeric
+   * slot, claimed through a lease, which gives the same result without configuration.
+   */
+  instanceId?: string;
+  /** Milliseconds between write-behind flushes. Default 1000. */
+  writeInterval?: number;
+  /** Most shard keys written per flush (bounds the write rate). Default 1000. */
+  maxWritesPerFlush?: number;
+  /**
+   * Milliseconds an announce may reuse the last read of other instances' shards of its swarm before
+   * reading them again. Default 1000. Scrapes always read fresh.
+   */
+  remoteCacheTtl?: number;
+  /** Most swarms kept in memory that this instance holds no peers of (cached remote views). Default 10 000. */
+  maxCachedSwarms?: number;
+  /** Milliseconds between lease renewals of the instance slot; the lease lasts three times as long. Default 5000. */
+  heartbeat?: number;
+  /** Milliseconds to wait before checking that a claimed slot is really ours. Default 250. */
+  claimSettle?: number;
+  /** Milliseconds one storage call may take before the store rejects. Default 800. */
+  commandTimeout?: number;
+  /** Prefix of every key name inside the Keyv namespace. Default `swarm`. */
+  prefix?: string;
+  /** Disconnect the Keyv in {@link KeyvSwarmStore.close}. Default false (stores opened from a URI set it). */
+  closeKeyv?: boolean;
+}
+
+/** An error the store raises itself (timeouts, unreachable backend). */
+export class KeyvStoreError extends Error {
+  override name = 'KeyvStoreError';
+}
+
+/** One peer record (or tombstone) of a shard. Times are milliseconds of the store's clock. */
+interface Rec {
+  /** 20-byte peer id. */
+  id: Buffer;
+  /** The id as a latin1 string: a cheap Map key. */
+  key: string;
+  ip: Buffer;
+  port: number;
+  seeder: boolean;
+  /** When the peer announced (orders records of the same peer from different shards). */
+  at: number;
+  /** When it expires. */
+  exp: number;
+  /** A tombstone: the peer stopped at `at`. */
+  gone: boolean;
+}
+
+const FLAG_SEEDER = 1;
+const FLAG_V6 = 2;
+const FLAG_GONE = 4;
+
+/** Binary shard encoding: per record id(20) flags(1) [ip(4|16) port(2)] at(6) exp(6). */
+function encodeRecords(recs: Iterable<Rec>): string {
+  const parts: Buffer[] = [];
+  for (const r of recs) {
+    const v6 = r.ip.length === 16;
+    const size = 21 + (r.gone ? 0 : r.ip.length + 2) + 12;
+    const b = Buffer.allocUnsafe(size);
+    r.id.copy(b, 0);
+    b[20] = (r.seeder ? FLAG_SEEDER : 0) | (v6 ? FLAG_V6 : 0) | (r.gone ? FLAG_GONE : 0);
+    let o = 21;
+    if (!r.gone) {
+      r.ip.copy(b, o);
+      o += r.ip.length;
+      b.writeUInt16BE(r.port, o);
+      o += 2;
+    }
+    b.writeUIntBE(Math.max(0, Math.floor(r.at)), o, 6);
+    b.writeUIntBE(Math.max(0, Math.floor(r.exp)), o + 6, 6);
+    parts.push(b);
+  }
+  return Buffer.concat(parts).toString('base64');
+}
+
+function decodeRecords(text: string): Rec[] {
+  const b = Buffer.from(text, 'base64');
+  const out: Rec[] = [];
+  let o = 0;
+  while (o + 33 <= b.length) {
+    const id = Buffer.from(b.subarray(o, o + 20));
+    const flags = b[o + 20];
+    o += 21;
+    const gone = (flags & FLAG_GONE) !== 0;
+    let ip = EMPTY;
+    let port = 0;
+    if (!gone) {
+      const len = flags & FLAG_V6 ? 16 : 4;
+      if (o + len + 14 > b.length) break;
+      ip = Buffer.from(b.subarray(o, o + len));
+      o += len;
+      port = b.readUInt16BE(o);
+      o += 2;
+    }
+    const at = b.readUIntBE(o, 6);
+    const exp = b.readUIntBE(o + 6, 6);
+    o += 12;
+    out.push({ id, key: id.toString('latin1'), ip, port, seeder: (flags & FLAG_SEEDER) !== 0, at, exp, gone });
+  }
+  return out;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** The value stored under a shard key. */
+interface ShardValue {
+  /** This instance's `completed` count for the swarm. */
+  d: number;
+  /** Records, base64 of the binary encoding. */
+  p: string;
+}
+
+function isShard(value: unknown): value is ShardValue {
+  return typeof value === 'object' && value !== null && typeof (value as ShardValue).d === 'number' && typeof (value as ShardValue).p === 'string';
+}
+
+/** True when `b` should replace `a` as the record of one peer: newer wins; at equal times a tombstone wins. */
+function newer(b: Rec, a: Rec): boolean {
+  if (b.at !== a.at) return b.at > a.at;
+  if (b.gone !== a.gone) return b.gone;
+  return b.exp > a.exp;
+}
+
+/** Merge records of several shards: the winning record per peer id (tombstones included). */
+function mergeRecords(sources: Iterable<Iterable<Rec>>): Map<string, Rec> {
+  const winners = new Map<string, Rec>();
+  for (const source of sources) {
+    for (const rec of source) {
+      const current = winners.get(rec.key);
+      if (!current || newer(rec, current)) winners.set(rec.key, rec);
+    }
+  }
+  return winners;
+}
+
+/** The live peers of a swarm as this instance sees them: dense array + index, O(1) update, O(k) sample. */
+class View {
+  private recs: Rec[] = [];
+  private index = new Map<string, number>();
+  seeders = 0;
+
+  get count(): number {
+    return this.recs.length;
+  }
+
+  upsert(rec: Rec): void {
+    const at = this.index.get(rec.key);
+    if (at === undefined) {
+      this.index.set(rec.key, this.recs.length);
+      this.recs.push(rec);
+    } else {
+      if (this.recs[at].seeder) this.seeders--;
+      this.recs[at] = rec;
+    }
+    if (rec.seeder) this.seeders++;
+  }
+
+  remove(key: string): void {
+    const at = this.index.get(key);
+    if (at === undefined) return;
+    if (this.recs[at].seeder) this.seeders--;
+    const last = this.recs.pop() as Rec;
+    this.index.delete(key);
+    if (at < this.recs.length) {
+      this.recs[at] = last;
+      this.index.set(last.key, at);
+    }
+  }
+
+  /** Replace the content with `recs` (all live, distinct). */
+  reset(recs: Iterable<Rec>): void {
+    this.recs = [];
+    this.index = new Map();
+    this.seeders = 0;
+    for (const r of recs) this.upsert(r);
+  }
+
+  /** Drop records expired before `now`; returns the earliest remaining expiry (Infinity if none). */
+  sweep(now: number): number {
+    let next = Infinity;
+    for (let i = 0; i < this.recs.length; ) {
+      const r = this.recs[i];
+      if (r.exp < now) {
+        this.remove(r.key);
+      } else {
+        if (r.exp < next) next = r.exp;
+        i++;
+      }
+    }
+    return next;
+  }
+
+  /** Uniform random sample of at most k peers other than `excludeKey` (Floyd's algorithm, O(k)). */
+  sample(k: number, excludeKey: string): Peer[] {
+    const exclude = this.index.get(excludeKey) ?? -1;
+    const n = exclude >= 0 ? this.recs.length - 1 : this.recs.length;
+    if (k > n) k = n;
+    if (k <= 0) return [];
+    const picks: number[] = [];
+    if (k === n) {
+      for (let i = 0; i < this.recs.length; i++) if (i !== exclude) picks.push(i);
+      for (let i = picks.length - 1; i > 0; i--) {
+        const j = Math.floor(Math.random() * (i + 1));
+        [picks[i], picks[j]] = [picks[j], picks[i]];
+      }
+    } else {
+      const chosen = new Set<number>();
+      for (let t = n - k; t < n; t++) {
+        const r = Math.floor(Math.random() * (t + 1));
+        const pick = chosen.has(r) ? t : r;
+        chosen.add(pick);
+        picks.push(exclude >= 0 && pick >= exclude ? pick + 1 : pick);
+      }
+    }
+    return picks.map((i) => {
+      const r = this.recs[i];
+      return { peerId: r.id, ip: r.ip, port: r.port };
+    });
+  }
+}
+
+/** What this instance holds about one swarm. */
+interface Swarm {
+  hex: string;
+  /** This instance's shard: records and tombstones it wrote (or inherited with its slot). */
+  own: Map<string, Rec>;
+  /** This instance's `completed` counter (persisted in its shard). */
+  downloaded: number;
+  /** The part of `downloaded` that was loaded from the slot's previous life. */
+  inherited: number;
+  /** Sum of the other instances' counters at the last read. */
+  remoteDownloaded: number;
+  /** Live merged peers (own and other instances'). */
+  view: View;
+  /** Date.now() of the last read of the other shards (0 = never). */
+  fetchedAt: number;
+  /** Earliest expiry (store clock) among `own` and `view`; sweep when passed. */
+  nextExpiry: number;
+  dirty: boolean;
+  /** A read of the shards in flight. */
+  reading: Promise<void> | undefined;
+  /** Date.now() of the last use (for eviction). */
+  usedAt: number;
+  /** Our own shard has been read (or there was nothing to read). */
+  loaded: boolean;
+}
+
+/** Lease of an instance slot. */
+interface Lease {
+  token: string;
+}
+
+/** Multi-instance {@link SwarmStore} on any Keyv adapter. See the module comment for the design. */
+export class KeyvSwarmStore implements SwarmStore {
+  /** The Keyv used for every call: the given one's adapter, namespace and serializer, throwing on errors. */
+  private readonly kv: Keyv;
+  private readonly now: () => number;
+  private readonly prefix: string;
+  private readonly writeInterval: number;
+  private readonly maxWrites: number;
+  private readonly remoteTtl: number;
+  private readonly maxCached: number;
+  private readonly heartbeatMs: number;
+  private readonly settle: number;
+  private readonly timeout: number;
+  private readonly fixedId: string | undefined;
+  private readonly closeKeyv: boolean;
+  private readonly token = randomBytes(12).toString('hex');
+
+  private readonly swarms = new Map<string, Swarm>();
+  /** Current instance id, once claimed. */
+  private id: string | undefined;
+  /** Known registry (always includes our id once claimed). */
+  private instances: string[] = [];
+  private starting: Promise<void> | undefined;
+  private flushing: Promise<void> | undefined;
+  /** False after a failed write-behind, until a storage call succeeds again: announces then read fresh. */
+  private healthy = true;
+  private timer: NodeJS.Timeout | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly keyv: Keyv,
+    options: KeyvSwarmStoreOptions = {},
+  ) {
+    this.kv = new Keyv(keyv.store, {
+      namespace: keyv.namespace,
+      useKeyPrefix: keyv.useKeyPrefix,
+      serialize: keyv.serialize,
+      deserialize: keyv.deserialize,
+      compression: keyv.compression,
+      throwOnErrors: true,
+    });
+    this.kv.on('error', () => undefined); // every error also rejects the call that caused it
+    this.now = options.now ?? Date.now;
+    this.prefix = options.prefix ?? 'swarm';
+    this.writeInterval = options.writeInterval ?? 1000;
+    this.maxWrites = options.maxWritesPerFlush ?? 1000;
+    this.remoteTtl = options.remoteCacheTtl ?? 1000;
+    this.maxCached = options.maxCachedSwarms ?? 10_000;
+    this.heartbeatMs = options.heartbeat ?? 5000;
+    this.settle = options.claimSettle ?? 250;
+    this.timeout = options.commandTimeout ?? 800;
+    this.fixedId = options.instanceId;
+    this.closeKeyv = options.closeKeyv ?? false;
+    if (this.fixedId !== undefined && !/^[\w.-]{1,64}$/.test(this.fixedId)) {
+      throw new TypeError('instanceId: 1 to 64 letters, digits, "_", "-" or "."');
+    }
+    this.timer = setInterval(() => void this.tick(), this.writeInterval);
+    this.timer.unref();
+    this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.heartbeatMs);
+    this.heartbeatTimer.unref();
+    void this.start().catch(() => undefined); // claim early; failures are retried by the next call
+  }
+
+  /** This instance's id in the registry (undefined until claimed). */
+  get instanceId(): string | undefined {
+    return this.id;
+  }
+
+  /** Number of swarms held in memory. */
+  get swarmCount(): number {
+    return this.swarms.size;
+  }
+
+  async announce(request: SwarmAnnounce): Promise<SwarmAnnounceResult> {
+    await this.start();
+    const hex = Buffer.from(request.infoHash).toString('hex');
+    const swarm = await this.fresh(hex);
+    const now = this.now();
+    this.maybeSweep(swarm, now);
+    const id = Buffer.from(request.peerId);
+    const key = id.toString('latin1');
+    const exp = now + request.ttl * 1000;
+    if (request.event === 'stopped') {
+      swarm.own.set(key, { id, key, ip: EMPTY, port: 0, seeder: false, at: now, exp, gone: true });
+      swarm.view.remove(key);
+    } else {
+      const rec: Rec = { id, key, ip: Buffer.from(request.ip), port: request.port, seeder: request.seeder, at: now, exp, gone: false };
+      swarm.own.set(key, rec);
+      swarm.view.upsert(rec);
+      if (request.event === 'completed') swarm.downloaded++;
+    }
+    if (exp < swarm.nextExpiry) swarm.nextExpiry = exp;
+    swarm.dirty = true;
+    swarm.usedAt = Date.now();
+    const counts = {
+      complete: swarm.view.seeders,
+      incomplete: swarm.view.count - swarm.view.seeders,
+      downloaded: swarm.downloaded + swarm.remoteDownloaded,
+    };
+    return { ...counts, peers: request.event === 'stopped' ? [] : swarm.view.sample(request.numwant, key) };
+  }
+
+  async scrape(infoHashes: Uint8Array[]): Promise<SwarmCounts[]> {
+    await this.start();
+    const hexes = infoHashes.map((h) => Buffer.from(h).toString('hex'));
+    const unique = [...new Set(hexes)];
+    const shards = await this.readShards(unique, (hex) => !this.swarms.get(hex)?.loaded);
+    const now = this.now();
+    const counts = new Map<string, SwarmCounts>();
+    for (const hex of unique) {
+      const read = (shards.get(hex) ?? []).map((e) => e.shard);
+      const swarm = this.swarms.get(hex);
+      if (swarm?.loaded) {
+        this.applyRemote(swarm, read, now);
+        counts.set(hex, {
+          complete: swarm.view.seeders,
+          incomplete: swarm.view.count - swarm.view.seeders,
+          downloaded: swarm.downloaded + swarm.remoteDownloaded,
+        });
+      } else {
+        let downloaded = 0;
+        for (const shard of read) downloaded += shard.d;
+        let complete = 0;
+        let incomplete = 0;
+        for (const rec of mergeRecords(read.map((s) => decodeRecords(s.p))).values()) {
+          if (rec.gone || rec.exp < now) continue;
+          if (rec.seeder) complete++;
+          else incomplete++;
+        }
+        counts.set(hex, { complete, incomplete, downloaded });
+      }
+    }
+    return hexes.map((hex) => counts.get(hex) as SwarmCounts);
+  }
+
+  /**
+   * Write every pending change now (and make sure this instance is listed in the registry). Once it
+   * resolves on every instance, every instance's scrape shows exact counts.
+   */
+  async flush(): Promise<void> {
+    await this.start();
+    await this.ensureListed();
+    for (let round = 0; round < 1000; round++) {
+      await this.writeBehind(Infinity);
+      if (![...this.swarms.values()].some((s) => s.dirty)) return;
+    }
+  }
+
+  /** Write pending changes, release the slot and stop timers. Disconnects the Keyv only with `closeKeyv`. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    clearInterval(this.timer);
+    clearInterval(this.heartbeatTimer);
+    try {
+      if (this.id !== undefined) {
+        await this.writeBehind(Infinity);
+        const lease = await this.call(this.kv.get(this.leaseKey(this.id)));
+        if ((lease as Lease | undefined)?.token === this.token) await this.call(this.kv.delete(this.leaseKey(this.id)));
+      }
+    } catch {
+      // the backend is gone: the lease expires by itself
+    }
+    this.closed = true;
+    this.swarms.clear();
+    if (this.closeKeyv) {
+      try {
+        await this.keyv.disconnect();
+      } catch {
+        // already gone
+      }
+    }
+  }
+
+  // ---- keys -------------------------------------------------------------------------------------
+
+  private shardKey(hex: string, id: string): string {
+    return `${this.prefix}:${hex}:${id}`;
+  }
+
+  private leaseKey(id: string): string {
+    return `${this.prefix}:lease:${id}`;
+  }
+
+  private get registryKey(): string {
+    return `${this.prefix}:instances`;
+  }
+
+  // ---- storage calls ----------------------------------------------------------------------------
+
+  /** A storage call bounded by `commandTimeout`; success marks the backend healthy again. */
+  private async call<T>(promise: Promise<T>): Promise<T> {
+    if (this.closed) throw new KeyvStoreError('the Keyv swarm store is closed');
+    const value = await new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new KeyvStoreError(`storage did not answer within ${this.timeout} ms`)),
+        this.timeout,
+      );
+      promise.then(
+        (v) => {
+          clearTimeout(timer);
+          resolve(v);
+        },
+        (error: unknown) => {
+          clearTimeout(timer);
+          reject(error instanceof Error ? error : new KeyvStoreError(String(error)));
+        },
+      );
+    });
+    return value;
+  }
+
+  /** getMany that rejects on failure whatever the adapter (Keyv's own fallback swallows errors). */
+  private getMany(keys: string[]): Promise<unknown[]> {
+    if (keys.length === 0) return Promise.resolve([]);
+    const store = this.kv.store as { getMany?: unknown };
+    if (typeof store.getMany === 'function') return this.call(this.kv.getMany(keys));
+    return this.call(Promise.all(keys.map((k) => this.kv.get(k))));
+  }
+
+  // ---- instance slot and registry ---------------------------------------------------------------
+
+  /** Claim the instance slot once; a failure (backend down) is retried by the next call. */
+  private start(): Promise<void> {
+    if (this.id !== undefined) return Promise.resolve();
+    if (this.closed) return Promise.reject(new KeyvStoreError('the Keyv swarm store is closed'));
+    this.starting ??= this.claim().finally(() => {
+      this.starting = undefined;
+    });
+    return this.starting;
+  }
+
+  private async claim(): Promise<void> {
+    const leaseTtl = this.heartbeatMs * 3;
+    if (this.fixedId !== undefined) {
+      const id = this.fixedId;
+      const lease = (await this.call(this.kv.get(this.leaseKey(id)))) as Lease | undefined;
+      if (lease && lease.token !== this.token) {
+        throw new KeyvStoreError(`instanceId "${id}" is in use by another running instance`);
+      }
+      await this.call(this.kv.set(this.leaseKey(id), { token: this.token } satisfies Lease, leaseTtl));
+      await this.adopt(id);
+      return;
+    }
+    const tried = new Set<string>();
+    for (let attempt = 0; attempt < 64; attempt++) {
+      await this.readRegistry();
+      // The lowest slots first: a restarted instance takes over the shards of a slot left free.
+      const candidates: number[] = [];
+      for (let n = 1; candidates.length < 8; n++) if (!tried.has(String(n))) candidates.push(n);
+      const leases = await this.getMany(candidates.map((n) => this.leaseKey(String(n))));
+      const free = candidates.find((_, i) => leases[i] === undefined || leases[i] === null);
+      if (free === undefined) {
+        for (const n of candidates) tried.add(String(n));
+        continue;
+      }
+      const id = String(free);
+      await this.call(this.kv.set(this.leaseKey(id), { token: this.token } satisfies Lease, leaseTtl));
+      await sleep(this.settle + Math.random() * this.settle);
+      const check = (await this.call(this.kv.get(this.leaseKey(id)))) as Lease | undefined;
+      if (check?.token === this.token) {
+        await this.adopt(id);
+        return;
+      }
+      tried.add(id);
+    }
+    throw new KeyvStoreError('could not claim an instance slot');
+  }
+
+  /** Become instance `id`: list it, and start over with every swarm (re-read, re-written under the new id). */
+  private async adopt(id: string): Promise<void> {
+    const previous = this.id;
+    this.id = id;
+    await this.ensureListed();
+    if (previous !== undefined && previous !== id) {
+      // Our former slot belongs to someone else now, who inherits what we wrote there: keep only the
+      // counts made since we loaded each swarm, so nothing is counted twice.
+      for (const swarm of this.swarms.values()) {
+        swarm.downloaded -= swarm.inherited;
+        swarm.inherited = 0;
+        swarm.dirty = true;
+        swarm.fetchedAt = 0;
+      }
+    }
+  }
+
+  private async readRegistry(): Promise<string[]> {
+    const list = await this.call(this.kv.get(this.registryKey));
+    return this.mergeRegistry(list);
+  }
+
+  /** Union of a read registry with what we know (entries are only ever added). */
+  private mergeRegistry(list: unknown): string[] {
+    const set = new Set(this.instances);
+    if (Array.isArray(list)) for (const x of list) if (typeof x === 'string') set.add(x);
+    if (this.id !== undefined) set.add(this.id);
+    this.instances = [...set].sort();
+    return Array.isArray(list) ? list.filter((x): x is string => typeof x === 'string') : [];
+  }
+
+  /**
+   * Make sure our id is in the registry list. Several instances may rewrite the list at once and one
+   * may drop another's addition; each checks again after a random pause and re-adds itself.
+   */
+  private async ensureListed(): Promise<void> {
+    const id = this.id;
+    if (id === undefined) return;
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const listed = await this.readRegistry();
+      if (listed.includes(id)) return;
+      await this.call(this.kv.set(this.registryKey, [...new Set([...listed, ...this.instances, id])].sort()));
+      await sleep(20 + Math.random() * 80);
+    }
+    throw new KeyvStoreError('could not register this instance');
+  }
+
+  /** Renew the lease; when it was lost (we were paused for longer than its TTL) move to a new slot. */
+  private async heartbeat(): Promise<void> {
+    if (this.closed || this.id === undefined) return;
+    try {
+      const lease = (await this.call(this.kv.get(this.leaseKey(this.id)))) as Lease | undefined;
+      if (lease && lease.token !== this.token) {
+        this.id = undefined;
+        await this.start();
+        return;
+      }
+      await this.call(this.kv.set(this.leaseKey(this.id), { token: this.token } satisfies Lease, this.heartbeatMs * 3));
+      await this.ensureListed();
+    } catch {
+      this.healthy = false;
+    }
+  }
+
+  // ---- reading shards ---------------------------------------------------------------------------
+
+  /**
+   * Read the shards of `hexes` from every listed instance, plus the registry in the same call; reads
+   * again for instances the registry reveals. Our own shard is read only where `includeOwn(hex)`.
+   */
+  private async readShards(
+    hexes: string[],
+    includeOwn: (hex: string) => boolean,
+  ): Promise<Map<string, Array<{ id: string; shard: ShardValue }>>> {
+    const out = new Map<string, Array<{ id: string; shard: ShardValue }>>();
+    for (const hex of hexes) out.set(hex, []);
+    if (hexes.length === 0) return out;
+    let ids = this.instances;
+    const done = new Set<string>();
+    for (let round = 0; round < 3 && ids.length > 0; round++) {
+      const keys: string[] = [this.registryKey];
+      const where: Array<[string, string]> = [];
+      for (const hex of hexes) {
+        for (const id of ids) {
+          if (id === this.id && !includeOwn(hex)) continue;
+          keys.push(this.shardKey(hex, id));
+          where.push([hex, id]);
+        }
+      }
+      const values = await this.getMany(keys);
+      for (const id of ids) done.add(id);
+      where.forEach(([hex, id], i) => {
+        const shard = values[i + 1];
+        if (isShard(shard)) out.get(hex)?.push({ id, shard });
+      });
+      this.mergeRegistry(values[0]);
+      ids = this.instances.filter((id) => !done.has(id));
+    }
+    this.healthy = true;
+    return out;
+  }
+
+  /** The swarm, loaded, with other instances' shards read within `remoteCacheTtl` (or now if unhealthy). */
+  private async fresh(hex: string): Promise<Swarm> {
+    let swarm = this.swarms.get(hex);
+    if (!swarm) {
+      swarm = {
+        hex,
+        own: new Map(),
+        downloaded: 0,
+        inherited: 0,
+        remoteDownloaded: 0,
+        view: new View(),
+        fetchedAt: 0,
+        nextExpiry: Infinity,
+        dirty: false,
+        reading: undefined,
+        usedAt: Date.now(),
+        loaded: false,
+      };
+      this.swarms.set(hex, swarm);
+    }
+    if (!swarm.loaded || !this.healthy || Date.now() - swarm.fetchedAt >= this.remoteTtl) {
+      const s = swarm;
+      s.reading ??= this.refresh(s, !s.loaded).finally(() => {
+        s.reading = undefined;
+      });
+      await s.reading;
+    }
+    return swarm;
+  }
+
+  /** Read the swarm's shards; on first load also our own shard (left by this slot's previous life). */
+  private async refresh(swarm: Swarm, withOwn: boolean): Promise<void> {
+    const id = this.id;
+    const shards = (await this.readShards([swarm.hex], () => withOwn)).get(swarm.hex) ?? [];
+    const remote: ShardValue[] = [];
+    for (const entry of shards) {
+      if (entry.id !== id) {
+        remote.push(entry.shard);
+        continue;
+      }
+      // What we wrote in an earlier life, or what the previous owner of the slot wrote: take it over.
+      for (const rec of decodeRecords(entry.shard.p)) {
+        const current = swarm.own.get(rec.key);
+        if (!current || newer(rec, current)) swarm.own.set(rec.key, rec);
+      }
+      swarm.downloaded += entry.shard.d;
+      swarm.inherited += entry.shard.d;
+    }
+    if (withOwn) swarm.loaded = true;
+    this.applyRemote(swarm, remote, this.now());
+  }
+
+  /** Rebuild the swarm's view from our shard (memory) and the other shards just read. */
+  private applyRemote(swarm: Swarm, remote: ShardValue[], now: number): void {
+    let remoteDownloaded = 0;
+    for (const shard of remote) remoteDownloaded += shard.d;
+    const winners = mergeRecords([swarm.own.values(), ...remote.map((s) => decodeRecords(s.p))]);
+    const live: Rec[] = [];
+    let next = Infinity;
+    for (const rec of winners.values()) {
+      if (rec.gone || rec.exp < now) continue;
+      live.push(rec);
+      if (rec.exp < next) next = rec.exp;
+    }
+    swarm.view.reset(live);
+    swarm.remoteDownloaded = remoteDownloaded;
+    swarm.fetchedAt = Date.now();
+    swarm.nextExpiry = Math.min(next, earliestExpiry(swarm.own));
+  }
+
+  /** Remove expired records from the view and from our shard once the earliest expiry has passed. */
+  private maybeSweep(swarm: Swarm, now: number): void {
+    if (now <= swarm.nextExpiry) return;
+    const next = swarm.view.sweep(now);
+    let removed = false;
+    for (const [key, rec] of swarm.own) {
+      if (rec.exp < now) {
+        swarm.own.delete(key);
+        removed = true;
+      }
+    }
+    if (removed) swarm.dirty = true;
+    swarm.nextExpiry = Math.min(next, earliestExpiry(swarm.own));
+  }
+
+  // ---- writing shards ---------------------------------------------------------------------------
+
+  /** The timer's work: write behind at a bounded rate, sweep and evict idle swarms. */
+  private async tick(): Promise<void> {
+    if (this.closed || this.id === undefined) return;
+    const now = this.now();
+    for (const swarm of this.swarms.values()) this.maybeSweep(swarm, now);
+    try {
+      await this.writeBehind(this.maxWrites);
+    } catch {
+      // healthy is false now; retried next tick
+    }
+    this.evict();
+  }
+
+  /** Write up to `limit` dirty shards (one setMany, one deleteMany). */
+  private async writeBehind(limit: number): Promise<void> {
+    if (this.flushing) {
+      await this.flushing;
+      if (limit !== Infinity) return;
+    }
+    const id = this.id;
+    if (id === undefined) return;
+    const batch: Swarm[] = [];
+    for (const swarm of this.swarms.values()) {
+      if (swarm.dirty) batch.push(swarm);
+      if (batch.length >= limit) break;
+    }
+    if (batch.length === 0) return;
+    const now = this.now();
+    const sets: Array<{ key: string; value: ShardValue; ttl?: number }> = [];
+    const deletes: string[] = [];
+    for (const swarm of batch) {
+      swarm.dirty = false;
+      for (const [key, rec] of swarm.own) if (rec.exp < now) swarm.own.delete(key);
+      const key = this.shardKey(swarm.hex, id);
+      if (swarm.own.size === 0 && swarm.downloaded === 0) {
+        deletes.push(key);
+        continue;
+      }
+      let last = 0;
+      for (const rec of swarm.own.values()) if (rec.exp > last) last = rec.exp;
+      const value: ShardValue = { d: swarm.downloaded, p: encodeRecords(swarm.own.values()) };
+      // A shard holding a counter is persistent; otherwise it lives as long as its longest record.
+      sets.push(swarm.downloaded > 0 ? { key, value } : { key, value, ttl: Math.max(1000, Math.ceil(last - now) + 1000) });
+    }
+    const work = (async () => {
+      if (sets.length > 0) await this.call(this.kv.setMany(sets));
+      if (deletes.length > 0) await this.call(this.kv.deleteMany(deletes));
+    })();
+    this.flushing = work.then(
+      () => undefined,
+      () => undefined,
+    );
+    try {
+      await work;
+      this.healthy = true;
+    } catch (error) {
+      this.healthy = false;
+      for (const swarm of batch) swarm.dirty = true;
+      throw error;
+    } finally {
+      this.flushing = undefined;
+    }
+  }
+
+  /** Forget swarms we hold nothing of (their counter is written): bounded cache of remote views. */
+  private evict(): void {
+    if (this.flushing) return;
+    const idle: Swarm[] = [];
+    const cutoff = Date.now() - Math.max(this.remoteTtl, 5000);
+    for (const swarm of this.swarms.values()) {
+      if (swarm.dirty || swarm.reading || swarm.own.size > 0) continue;
+      if (swarm.usedAt < cutoff) this.swarms.delete(swarm.hex);
+      else idle.push(swarm);
+    }
+    if (idle.length > this.maxCached) {
+      idle.sort((a, b) => a.usedAt - b.usedAt);
+      for (const swarm of idle.slice(0, idle.length - this.maxCached)) this.swarms.delete(swarm.hex);
+    }
+  }
+}
+
+function earliestExpiry(recs: Map<string, Rec>): number {
+  let next = Infinity;
+  for (const rec of recs.values()) if (rec.exp < next) next = rec.exp;
+  return next;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,111 @@
+/**
+ * The Lua scripts of the native Redis store ({@link RedisSwarmStore}). Each swarm is four keys that
+ * share one `{hash tag}` (so one script touches one Redis Cluster slot):
+ *
+ *   S  sorted set  seeders:  member = 20-byte peer id, score = expiry (ms, store clock)
+ *   L  sorted set  leechers: same layout; a peer id is in at most one of S and L
+ *   D  hash        peer data: field = peer id, value = address (4 or 16 bytes) + port (2 bytes, BE)
+ *   N  string      downloaded counter (number of `completed` events)
+ *
+ * Expired peers are removed by score (ZREMRANGEBYSCORE) in the announce script itself, and every
+ * key's TTL is set to the expiry of the swarm's longest-lived peer, so expired peers and empty
+ * swarms vanish without any global scan. `now` is passed in by the caller (the store's clock).
+ */
+
+/**
+ * One announce, atomically.
+ *
+ * KEYS: S, L, D, N.
+ * ARGV: now (ms), peer id, packed address+port, seeder ('1'/'0'), event ('u' update, 's' started,
+ * 'c' completed, 'x' stopped), numwant, peer ttl (ms), downloaded counter ttl (ms, 0 = forever).
+ *
+ * Returns { complete, incomplete, downloaded, id1, data1, id2, data2, ... } where the pairs are a
+ * uniform random sample of up to numwant + 1 peers (the caller drops the requester, or one random
+ * extra peer).
+ */
+export const ANNOUNCE_LUA = `
+local S, L, D, N = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local now = tonumber(ARGV[1])
+local id = ARGV[2]
+local event = ARGV[5]
+local numwant = tonumber(ARGV[6])
+local ttl = tonumber(ARGV[7])
+local doneTtl = tonumber(ARGV[8])
+local expired = '(' .. ARGV[1]
+
+-- 1. trim expired peers (score < now) from both sets and their data
+for _, set in ipairs({S, L}) do
+  local gone = redis.call('ZRANGEBYSCORE', set, '-inf', expired)
+  if #gone > 0 then
+    redis.call('ZREMRANGEBYSCORE', set, '-inf', expired)
+    for i = 1, #gone, 500 do
+      redis.call('HDEL', D, unpack(gone, i, math.min(i + 499, #gone)))
+    end
+  end
+end
+
+-- 2. upsert or remove the requesting peer
+if event == 'x' then
+  redis.call('ZREM', S, id)
+  redis.call('ZREM', L, id)
+  redis.call('HDEL', D, id)
+else
+  local expiry = now + ttl
+  if ARGV[4] == '1' then
+    redis.call('ZADD', S, expiry, id)
+    redis.call('ZREM', L, id)
+  else
+    redis.call('ZADD', L, expiry, id)
+    redis.call('ZREM', S, id)
+  end
+  redis.call('HSET', D, id, ARGV[3])
+  if event == 'c' then redis.call('INCR', N) end
+end
+
+local complete = redis.call('ZCARD', S)
+local incomplete = redis.call('ZCARD', L)
+
+-- 3. the swarm's keys live exactly as long as its longest-lived peer
+local last = 0
+for _, set in ipairs({S, L}) do
+  local top = redis.call('ZRANGE', set, -1, -1, 'WITHSCORES')
+  if top[2] then
+    local score = tonumber(top[2])
+    if score > last then last = score end
+  end
+end
+local life = 0
+if last > 0 then
+  life = math.floor(last - now) + 1000
+  redis.call('PEXPIRE', S, life)
+  redis.call('PEXPIRE', L, life)
+  redis.call('PEXPIRE', D, life)
+end
+
+local downloaded = tonumber(redis.call('GET', N) or '0')
+if downloaded > 0 and doneTtl > 0 then
+  redis.call('PEXPIRE', N, math.max(doneTtl, life))
+end
+
+-- 4. the sample
+local out = { complete, incomplete, downloaded }
+if event ~= 'x' and numwant > 0 and complete + incomplete > 1 then
+  local pick = redis.call('HRANDFIELD', D, numwant + 1, 'WITHVALUES')
+  for i = 1, #pick do out[#out + 1] = pick[i] end
+end
+return out
+`;
+
+/**
+ * Counters of one swarm without touching it: live peers are those whose expiry score is >= now.
+ *
+ * KEYS: S, L, N. ARGV: now (ms). Returns { complete, incomplete, downloaded }.
+ */
+export const SCRAPE_LUA = `
+local now = ARGV[1]
+return {
+  redis.call('ZCOUNT', KEYS[1], now, '+inf'),
+  redis.call('ZCOUNT', KEYS[2], now, '+inf'),
+  tonumber(redis.call('GET', KEYS[3]) or '0')
+}
+`;

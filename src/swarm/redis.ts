@@ -1,0 +1,267 @@
+/**
+ * The native Redis store: one Lua script per announce does everything for that swarm atomically
+ * (see redis-lua.ts for the key layout), so any number of app instances can share one Redis (or one
+ * Redis Cluster) and see one and the same swarm.
+ *
+ * It runs on the node-redis client of a Keyv whose adapter is @keyv/redis: no second connection pool.
+ * Keys live under that Keyv's namespace (exactly where Keyv itself would put a key of the same name).
+ * Peer ids and addresses travel as binary strings (Buffers), never hex.
+ */
+import { createHash } from 'node:crypto';
+import type Keyv from 'keyv';
+import { ANNOUNCE_LUA, SCRAPE_LUA } from './redis-lua.js';
+import type {
+  Peer,
+  SwarmAnnounce,
+  SwarmAnnounceResult,
+  SwarmCounts,
+  SwarmStore,
+  SwarmStoreOptions,
+} from './types.js';
+
+/** Options of {@link RedisSwarmStore}. */
+export interface RedisSwarmStoreOptions extends SwarmStoreOptions {
+  /**
+   * Milliseconds one Redis call (including waiting for a connection) may take before the store
+   * rejects. Default 800, so a tracker answers with a failure within about a second when Redis is
+   * down.
+   */
+  commandTimeout?: number;
+  /**
+   * Seconds the `downloaded` counter of a swarm is kept after the swarm's last announce (it outlives
+   * the swarm's peers so that scrapes keep reporting it). Default 30 days. 0 keeps counters forever
+   * (memory then grows with the number of swarms ever completed).
+   */
+  downloadedTtl?: number;
+  /** Name prefix of the swarm keys inside the Keyv namespace. Default `swarm`. */
+  prefix?: string;
+  /** Close the Keyv (and its connection) in {@link RedisSwarmStore.close}. Default false. */
+  closeKeyv?: boolean;
+}
+
+/** The parts of a node-redis client (v5) the store uses; a cluster client has a different `sendCommand`. */
+interface RedisClientLike {
+  readonly isOpen: boolean;
+  readonly isReady?: boolean;
+  sendCommand(...args: unknown[]): Promise<unknown>;
+  on(event: string, listener: (...args: unknown[]) => void): unknown;
+  off(event: string, listener: (...args: unknown[]) => void): unknown;
+}
+
+/** The parts of a @keyv/redis adapter the store uses. */
+interface KeyvRedisLike {
+  readonly client: RedisClientLike;
+  readonly namespace?: string;
+  getClient(): Promise<unknown>;
+  createKeyPrefix(key: string, namespace?: string): string;
+  isCluster(): boolean;
+}
+
+/** RESP "blob string" type code: with this type mapping node-redis returns bulk strings as Buffers. */
+const RESP_BLOB_STRING = 36;
+const BUFFER_REPLIES = { [RESP_BLOB_STRING]: Buffer };
+
+/** True when `keyv` is a Keyv instance whose adapter is @keyv/redis (duck-typed: a node-redis client inside). */
+export function isRedisKeyv(keyv: unknown): keyv is Keyv {
+  const store = (keyv as { store?: unknown } | null)?.store as Partial<KeyvRedisLike> | undefined;
+  return (
+    typeof store === 'object' &&
+    store !== null &&
+    typeof store.createKeyPrefix === 'function' &&
+    typeof store.getClient === 'function' &&
+    typeof store.client === 'object' &&
+    store.client !== null &&
+    typeof (store.client as RedisClientLike).sendCommand === 'function'
+  );
+}
+
+/** An error the store raises itself (timeouts, Redis unavailable). */
+export class RedisStoreError extends Error {
+  override name = 'RedisStoreError';
+}
+
+/** A loaded Lua script: its text and SHA-1 for EVALSHA. */
+class Script {
+  readonly sha: string;
+  constructor(readonly source: string) {
+    this.sha = createHash('sha1').update(source).digest('hex');
+  }
+}
+
+const ANNOUNCE = new Script(ANNOUNCE_LUA);
+const SCRAPE = new Script(SCRAPE_LUA);
+
+const EVENT_CODES = { update: 'u', started: 's', completed: 'c', stopped: 'x' } as const;
+
+/** Native, atomic, multi-instance {@link SwarmStore} on Redis (through a Keyv over @keyv/redis). */
+export class RedisSwarmStore implements SwarmStore {
+  private readonly adapter: KeyvRedisLike;
+  private readonly now: () => number;
+  private readonly timeout: number;
+  private readonly downloadedTtlMs: number;
+  private readonly prefix: string;
+  private readonly closeKeyv: boolean;
+  private connecting: Promise<unknown> | undefined;
+  private ready: Promise<void> | undefined;
+  private closed = false;
+
+  /**
+   * @param keyv a Keyv whose adapter is @keyv/redis (check with {@link isRedisKeyv}).
+   */
+  constructor(
+    private readonly keyv: Keyv,
+    options: RedisSwarmStoreOptions = {},
+  ) {
+    if (!isRedisKeyv(keyv)) throw new TypeError('RedisSwarmStore needs a Keyv whose adapter is @keyv/redis');
+    this.adapter = keyv.store as KeyvRedisLike;
+    this.now = options.now ?? Date.now;
+    this.timeout = options.commandTimeout ?? 800;
+    this.downloadedTtlMs = Math.round((options.downloadedTtl ?? 30 * 24 * 3600) * 1000);
+    this.prefix = options.prefix ?? 'swarm';
+    this.closeKeyv = options.closeKeyv ?? false;
+  }
+
+  /**
+   * The full Redis key of `name`: where the Keyv would store a key of that name (its namespace and
+   * the adapter's own prefix included).
+   */
+  redisKey(name: string): string {
+    return this.adapter.createKeyPrefix(this.keyv._getKeyPrefix(name), this.adapter.namespace);
+  }
+
+  /** The Redis keys of one swarm: seeders, leechers, peer data, downloaded counter. */
+  swarmKeys(infoHash: Uint8Array): [string, string, string, string] {
+    const base = this.redisKey(`${this.prefix}:{${Buffer.from(infoHash).toString('hex')}}:`);
+    return [`${base}s`, `${base}l`, `${base}d`, `${base}n`];
+  }
+
+  async announce(request: SwarmAnnounce): Promise<SwarmAnnounceResult> {
+    const keys = this.swarmKeys(request.infoHash);
+    const data = Buffer.allocUnsafe(request.ip.length + 2);
+    data.set(request.ip, 0);
+    data.writeUInt16BE(request.port, request.ip.length);
+    const reply = (await this.evalScript(ANNOUNCE, keys, [
+      String(Math.floor(this.now())),
+      Buffer.from(request.peerId.buffer, request.peerId.byteOffset, request.peerId.byteLength),
+      data,
+      request.seeder ? '1' : '0',
+      EVENT_CODES[request.event],
+      String(Math.max(0, Math.floor(request.numwant))),
+      String(Math.round(request.ttl * 1000)),
+      String(this.downloadedTtlMs),
+    ])) as Array<number | Buffer>;
+    const peers: Peer[] = [];
+    let self = -1;
+    for (let i = 3; i + 1 < reply.length; i += 2) {
+      const id = reply[i] as Buffer;
+      const value = reply[i + 1] as Buffer;
+      if (self === -1 && id.equals(request.peerId)) {
+        self = peers.length;
+        continue;
+      }
+      if (value.length !== 6 && value.length !== 18) continue; // not written by this store
+      peers.push({ peerId: id, ip: value.subarray(0, value.length - 2), port: value.readUInt16BE(value.length - 2) });
+    }
+    // The script asked for numwant + 1 so that dropping the requester still leaves numwant; when the
+    // requester was not among them, drop a random one (keeps the sample uniform).
+    if (peers.length > request.numwant) peers.splice(Math.floor(Math.random() * peers.length), 1);
+    return { complete: Number(reply[0]), incomplete: Number(reply[1]), downloaded: Number(reply[2]), peers };
+  }
+
+  async scrape(infoHashes: Uint8Array[]): Promise<SwarmCounts[]> {
+    const now = String(Math.floor(this.now()));
+    // One small read-only script per swarm (each swarm may live on another cluster slot); node-redis
+    // pipelines them on the one connection.
+    return Promise.all(
+      infoHashes.map(async (hash) => {
+        const [s, l, , n] = this.swarmKeys(hash);
+        const reply = (await this.evalScript(SCRAPE, [s, l, n], [now])) as number[];
+        return { complete: Number(reply[0]), incomplete: Number(reply[1]), downloaded: Number(reply[2]) };
+      }),
+    );
+  }
+
+  /** Disconnects the Keyv only when the store was created with `closeKeyv` (as stores opened from a URI are). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.closeKeyv) {
+      try {
+        await this.keyv.disconnect();
+      } catch {
+        // already gone
+      }
+    }
+  }
+
+  /** EVALSHA, falling back to EVAL (which also caches the script) when Redis does not know it yet. */
+  private async evalScript(script: Script, keys: string[], args: Array<string | Buffer>): Promise<unknown> {
+    const tail = [String(keys.length), ...keys, ...args];
+    try {
+      return await this.command(keys[0], ['EVALSHA', script.sha, ...tail]);
+    } catch (error) {
+      if (error instanceof Error && error.message.startsWith('NOSCRIPT')) {
+        return this.command(keys[0], ['EVAL', script.source, ...tail]);
+      }
+      throw error;
+    }
+  }
+
+  /** Send one command on the adapter's client with Buffer replies, failing within `commandTimeout`. */
+  private async command(firstKey: string, args: Array<string | Buffer>): Promise<unknown> {
+    if (this.closed) throw new RedisStoreError('the Redis swarm store is closed');
+    const deadline = Date.now() + this.timeout;
+    const client = await this.readyClient(deadline);
+    const remaining = Math.max(1, deadline - Date.now());
+    const options = { typeMapping: BUFFER_REPLIES, timeout: remaining };
+    const sent = this.adapter.isCluster()
+      ? client.sendCommand(firstKey, false, args, options)
+      : client.sendCommand(args, options);
+    return withDeadline(sent, remaining, 'Redis command');
+  }
+
+  /** The adapter's client once it is ready; starts connecting if nobody has yet. */
+  private async readyClient(deadline: number): Promise<RedisClientLike> {
+    const client = this.adapter.client;
+    if (!client.isOpen && !this.connecting) {
+      // getClient() connects (and on failure tears the client down so the next call retries).
+      this.connecting = this.adapter
+        .getClient()
+        .catch(() => undefined)
+        .finally(() => {
+          this.connecting = undefined;
+        });
+    }
+    if (this.adapter.isCluster() || client.isReady) return client;
+    // One shared listener however many calls wait for the connection.
+    this.ready ??= new Promise<void>((resolve) => {
+      const onReady = (): void => {
+        client.off('ready', onReady);
+        this.ready = undefined;
+        resolve();
+      };
+      client.on('ready', onReady);
+    });
+    await withDeadline(this.ready, Math.max(1, deadline - Date.now()), 'waiting for Redis').catch(() => {
+      throw new RedisStoreError('Redis is not reachable');
+    });
+    return client;
+  }
+}
+
+/** `promise`, or a rejection after `ms` milliseconds (the late result is ignored). */
+export function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new RedisStoreError(`${what} timed out after ${ms} ms`)), ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}

@@ -1,0 +1,220 @@
+import KeyvRedis, { createClient } from '@keyv/redis';
+import Keyv from 'keyv';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openRedisKeyv, openStore } from '../../src/swarm/open.js';
+import { RedisSwarmStore } from '../../src/swarm/redis.js';
+import type { SwarmStore } from '../../src/swarm/types.js';
+import { describeService, freePort, PrivateRedis, reachable, REDIS_URL, uniqueName } from '../helpers/store-services.js';
+import { announceOf, describeStoreContract, fakeClock, hash } from './contract.js';
+
+const up = await reachable(REDIS_URL);
+
+/** A raw client for inspecting keys (SCAN), separate from the stores under test. */
+type Raw = ReturnType<typeof createClient>;
+
+async function scanKeys(raw: Raw, pattern: string): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const reply = await raw.scan(cursor, { MATCH: pattern, COUNT: 1000 });
+    cursor = String(reply.cursor);
+    keys.push(...reply.keys);
+  } while (cursor !== '0');
+  return keys;
+}
+
+async function deleteKeys(raw: Raw, pattern: string): Promise<void> {
+  const keys = await scanKeys(raw, pattern);
+  if (keys.length > 0) await raw.del(keys);
+}
+
+describeService('Redis', up, 'Redis store', () => {
+  let raw: Raw;
+  const namespaces: string[] = [];
+
+  beforeAll(async () => {
+    raw = createClient({ url: REDIS_URL });
+    raw.on('error', () => undefined);
+    await raw.connect();
+  });
+
+  afterAll(async () => {
+    for (const ns of namespaces) await deleteKeys(raw, `${ns}*`);
+    await raw.close();
+  });
+
+  const stores = new Map<SwarmStore, string>();
+  describeStoreContract('redis (URI)', {
+    async create(clock) {
+      const ns = uniqueName('ett');
+      namespaces.push(ns);
+      const { store } = await openStore(REDIS_URL, { namespace: ns, now: clock.now });
+      stores.set(store, ns);
+      return store;
+    },
+    async dispose(store) {
+      await store.close?.();
+      const ns = stores.get(store);
+      if (ns) await deleteKeys(raw, `${ns}*`);
+    },
+  });
+
+  describeStoreContract('redis (Keyv instance made by the app)', {
+    async create(clock) {
+      const ns = uniqueName('ettk');
+      namespaces.push(ns);
+      const keyv = new Keyv(new KeyvRedis(REDIS_URL), { namespace: ns });
+      const { store } = await openStore(keyv, { now: clock.now });
+      expect(store).toBeInstanceOf(RedisSwarmStore);
+      stores.set(store, ns);
+      (store as unknown as { appKeyv: Keyv }).appKeyv = keyv;
+      return store;
+    },
+    async dispose(store) {
+      await store.close?.();
+      await (store as unknown as { appKeyv: Keyv }).appKeyv.disconnect();
+      const ns = stores.get(store);
+      if (ns) await deleteKeys(raw, `${ns}*`);
+    },
+  });
+
+  describe('layout', () => {
+    it('keeps every key of a swarm under the Keyv namespace with one hash tag, peer data binary', async () => {
+      const ns = uniqueName('ettl');
+      namespaces.push(ns);
+      const { store } = await openStore(REDIS_URL, { namespace: ns });
+      const ih = hash();
+      const a = announceOf(ih, { port: 0x1234, seeder: true });
+      await store.announce(a);
+      await store.announce({ ...a, event: 'completed' });
+      const keys = (await scanKeys(raw, `${ns}*`)).sort();
+      const tag = `{${ih.toString('hex')}}`;
+      expect(keys).toHaveLength(3); // seeders, data, counter (the empty leecher set does not exist)
+      for (const key of keys) {
+        expect(key.startsWith(`${ns}::`)).toBe(true);
+        expect(key).toContain(tag);
+      }
+      const data = await raw.withTypeMapping({ 36: Buffer }).hGet(keys.find((k) => k.endsWith(':d')) as string, a.peerId as Buffer);
+      expect(Buffer.isBuffer(data)).toBe(true);
+      expect((data as unknown as Buffer).toString('hex')).toBe('0a0000011234');
+      await store.close?.();
+    });
+
+    it('works when Redis forgot its scripts (EVALSHA falls back to EVAL)', async () => {
+      const port = await freePort();
+      const server = new PrivateRedis(port);
+      await server.start();
+      try {
+        const { store } = await openStore(server.url, { namespace: 'noscript' });
+        await store.announce(announceOf(hash()));
+        const admin = createClient({ url: server.url });
+        admin.on('error', () => undefined);
+        await admin.connect();
+        await admin.scriptFlush();
+        await admin.close();
+        const r = await store.announce(announceOf(hash()));
+        expect(r.incomplete).toBe(1);
+        await store.close?.();
+      } finally {
+        await server.kill();
+      }
+    });
+  });
+
+  describe('expiry', () => {
+    it('removes expired peers and lets no key outlive its swarm (real key TTLs, fake clock for the script)', async () => {
+      const ns = uniqueName('ettx');
+      namespaces.push(ns);
+      const clock = fakeClock(Date.now());
+      const { store } = await openStore(REDIS_URL, { namespace: ns, now: clock.now, downloadedTtl: 1 });
+      const hashes = [hash(), hash(), hash()];
+      for (const ih of hashes) {
+        for (let i = 0; i < 5; i++) await store.announce(announceOf(ih, { ttl: 1, seeder: i === 0 }));
+        await store.announce(announceOf(ih, { ttl: 1, event: 'completed', seeder: true }));
+      }
+      expect((await scanKeys(raw, `${ns}*`)).length).toBeGreaterThanOrEqual(9);
+      // The script's clock says 2 s later: peers are gone for scrape and announce at once.
+      clock.advance(2);
+      const counts = await store.scrape(hashes);
+      for (const c of counts) expect(c.complete + c.incomplete).toBe(0);
+      // Real time: every key's TTL (longest peer + 1 s; the counter's 1 s) runs out by itself.
+      await new Promise((r) => setTimeout(r, 2600));
+      expect(await scanKeys(raw, `${ns}*`)).toEqual([]);
+      await store.close?.();
+    });
+
+    it('trims expired peers inside the announce script (no scan)', async () => {
+      const ns = uniqueName('etty');
+      namespaces.push(ns);
+      const clock = fakeClock(Date.now());
+      const { store } = await openStore(REDIS_URL, { namespace: ns, now: clock.now });
+      const ih = hash();
+      for (let i = 0; i < 50; i++) await store.announce(announceOf(ih, { ttl: 60 }));
+      clock.advance(61);
+      const r = await store.announce(announceOf(ih, { ttl: 60 }));
+      expect(r).toMatchObject({ complete: 0, incomplete: 1, peers: [] });
+      const [zl] = (await scanKeys(raw, `${ns}*`)).filter((k) => k.endsWith(':l'));
+      expect(await raw.zCard(zl)).toBe(1);
+      const [hd] = (await scanKeys(raw, `${ns}*`)).filter((k) => k.endsWith(':d'));
+      expect(await raw.hLen(hd)).toBe(1);
+      await store.close?.();
+    });
+  });
+});
+
+describe('Redis store: outage and recovery (private redis-server)', async () => {
+  const ok = await new Promise<boolean>((resolve) => {
+    import('node:child_process').then(({ spawnSync }) => resolve(spawnSync('redis-server', ['--version']).status === 0));
+  });
+  it.skipIf(!ok && process.env.CI !== 'true')('fails fast while Redis is down and recovers with the same store object', async () => {
+    const errors: unknown[] = [];
+    const onError = (e: unknown): void => void errors.push(e);
+    process.on('unhandledRejection', onError);
+    process.on('uncaughtException', onError);
+    const port = await freePort();
+    const server = new PrivateRedis(port);
+    await server.start();
+    const { store } = await openStore(server.url, { namespace: 'outage' });
+    try {
+      const ih = hash();
+      const a = announceOf(ih);
+      expect((await store.announce(a)).incomplete).toBe(1);
+
+      await server.kill();
+      for (let i = 0; i < 3; i++) {
+        const t = Date.now();
+        await expect(store.announce({ ...a, event: 'update' })).rejects.toThrow();
+        expect(Date.now() - t).toBeLessThan(2000);
+        await expect(store.scrape([ih])).rejects.toThrow();
+      }
+
+      await server.start(); // same port, empty (no persistence)
+      const deadline = Date.now() + 8000;
+      let recovered = false;
+      while (Date.now() < deadline && !recovered) {
+        try {
+          const r = await store.announce({ ...a, event: 'update' });
+          recovered = r.incomplete === 1;
+        } catch {
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      expect(recovered).toBe(true);
+      expect(errors).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onError);
+      process.off('uncaughtException', onError);
+      await store.close?.();
+      await server.kill();
+    }
+  });
+
+  it('a URI to a closed port fails within about a second, without crashing', async () => {
+    const port = await freePort();
+    const { store } = await openStore(`redis://127.0.0.1:${port}`, { namespace: 'closed' });
+    const t = Date.now();
+    await expect(store.announce(announceOf(hash()))).rejects.toThrow();
+    expect(Date.now() - t).toBeLessThan(1500);
+    await store.close?.();
+  });
+});
