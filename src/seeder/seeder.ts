@@ -165,7 +165,8 @@ interface Entry {
   seed: SeedTorrent;
   peers: Set<PeerConnection>;
   dialing: Set<string>;
-  dialFailures: Map<string, number>;
+  /** `host|port` of peers not to dial again before the given time (failed, or already seeds). */
+  dialBackoff: Map<string, number>;
   uploaded: number;
   announcer?: Announcer;
   lastAnnounce?: Date;
@@ -173,6 +174,12 @@ interface Entry {
 }
 
 const WILDCARD = new Set(['0.0.0.0', '::', '']);
+/** Don't redial an address that failed for this long (ms). */
+const DIAL_FAILURE_BACKOFF = 60_000;
+/** Don't redial a peer that turned out to be a seed for this long (ms). */
+const SEED_BACKOFF = 30 * 60_000;
+/** Close reasons (from PeerConnection) meaning the remote peer has the whole torrent. */
+const SEED_REASONS = new Set(['peer is a seed', 'peer completed the torrent']);
 
 /** A running seeder. Create with {@link createSeeder}. */
 export class Seeder extends EventEmitter {
@@ -190,6 +197,7 @@ export class Seeder extends EventEmitter {
   private tickTimer: NodeJS.Timeout | undefined;
   private uploadedTotal = 0;
   private closing: Promise<void> | undefined;
+  private listenPort = 0;
 
   /** Use {@link createSeeder}. */
   constructor(options: SeederOptions = {}) {
@@ -205,8 +213,7 @@ export class Seeder extends EventEmitter {
 
   /** The port we listen on (after {@link Seeder.listen}). */
   get port(): number {
-    const addr = this.server.address();
-    return addr && typeof addr === 'object' ? addr.port : 0;
+    return this.listenPort;
   }
 
   /** The bind address, when a specific one was given. */
@@ -222,6 +229,8 @@ export class Seeder extends EventEmitter {
       this.server.once('error', onError);
       this.server.listen({ port: this.opts.port ?? 6881, host: this.opts.host || undefined }, () => {
         this.server.off('error', onError);
+        const addr = this.server.address();
+        this.listenPort = addr && typeof addr === 'object' ? addr.port : 0;
         resolve();
       });
     });
@@ -276,7 +285,7 @@ export class Seeder extends EventEmitter {
         seed,
         peers: new Set(),
         dialing: new Set(),
-        dialFailures: new Map(),
+        dialBackoff: new Map(),
         uploaded: 0,
         removing: false,
       };
@@ -417,8 +426,11 @@ export class Seeder extends EventEmitter {
     const key = `${host}|${peer.port}`;
     if (entry.dialing.has(key)) return;
     for (const p of entry.peers) if (p.address === host && p.port === peer.port) return;
-    const failedAt = entry.dialFailures.get(key);
-    if (failedAt !== undefined && Date.now() - failedAt < 60_000) return;
+    const until = entry.dialBackoff.get(key);
+    if (until !== undefined) {
+      if (Date.now() < until) return;
+      entry.dialBackoff.delete(key);
+    }
     if (this.connectionCount + this.dialingCount() >= (this.opts.maxConnections ?? 500)) return;
     if (entry.peers.size + entry.dialing.size >= (this.opts.maxConnectionsPerTorrent ?? 100)) return;
 
@@ -429,8 +441,7 @@ export class Seeder extends EventEmitter {
     const fail = (error: Error): void => {
       clearTimeout(timer);
       entry.dialing.delete(key);
-      entry.dialFailures.set(key, Date.now());
-      if (entry.dialFailures.size > 10_000) entry.dialFailures.clear();
+      this.backoff(entry, key, DIAL_FAILURE_BACKOFF);
       this.emit('dial-error', { infoHash: entry.info.infoHash, address: host, port: peer.port, error });
     };
     socket.once('error', fail);
@@ -442,8 +453,19 @@ export class Seeder extends EventEmitter {
         socket.destroy();
         return;
       }
-      this.track(new PeerConnection({ ...this.peerOptions(), socket, direction: 'outgoing', torrent: entry.seed }));
+      const peerConn = new PeerConnection({ ...this.peerOptions(), socket, direction: 'outgoing', torrent: entry.seed });
+      peerConn.once('close', (info: PeerCloseInfo) => {
+        // A peer that has everything, or that turned us away, is not worth redialling soon.
+        this.backoff(entry, key, SEED_REASONS.has(info.reason) ? SEED_BACKOFF : peerConn.ready ? 0 : DIAL_FAILURE_BACKOFF);
+      });
+      this.track(peerConn);
     });
+  }
+
+  private backoff(entry: Entry, key: string, ms: number): void {
+    if (ms <= 0) return;
+    if (entry.dialBackoff.size > 10_000) entry.dialBackoff.clear();
+    entry.dialBackoff.set(key, Date.now() + ms);
   }
 
   private dialingCount(): number {
