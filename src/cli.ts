@@ -13,6 +13,7 @@ import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, type OutputConfiguration } from 'commander';
 import { register as registerCreate } from './cli/create.js';
 import { register as registerInfo } from './cli/info.js';
+import { register as registerSeed } from './cli/seed.js';
 
 /**
  * Build the program with every subcommand registered.
@@ -26,6 +27,7 @@ export function createProgram(output?: OutputConfiguration): Command {
   // Subcommands: one line each.
   registerCreate(program);
   registerInfo(program);
+  registerSeed(program);
   return program;
 }
 

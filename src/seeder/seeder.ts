@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
+import { parseTorrent } from '../torrent/parse.js';
 import type { ParsedTorrent } from '../torrent/types.js';
 import { Announcer, type AnnounceFailure, type AnnounceResult } from './announcer.js';
 import { Choker } from './choker.js';
@@ -72,6 +73,8 @@ export interface AddOptions {
   announce?: string[][];
   /** Verification progress callback. */
   onVerifyProgress?: (done: number, total: number) => void;
+  /** Aborts verification (the promise rejects with the signal's reason). */
+  signal?: AbortSignal;
 }
 
 /** What {@link Seeder.add} resolves with. */
@@ -243,14 +246,14 @@ export class Seeder extends EventEmitter {
   }
 
   /**
-   * Starts seeding a torrent whose data lives at `dataPath` (the file itself or the directory
+   * Starts seeding a torrent (the .torrent bytes, or a {@link ParsedTorrent}) whose data lives at `dataPath` (the file itself or the directory
    * holding it for single-file torrents; the directory holding the torrent's root directory, or
    * that root itself, for multi-file torrents). Verifies every piece first unless told not to;
    * rejects when data is missing or does not match.
    */
-  async add(torrent: ParsedTorrent, dataPath: string, options: AddOptions = {}): Promise<SeededTorrentInfo> {
+  async add(torrent: Uint8Array | ParsedTorrent, dataPath: string, options: AddOptions = {}): Promise<SeededTorrentInfo> {
     if (this.closing) throw new Error('seeder is closed');
-    const parsed = torrent;
+    const parsed = torrent instanceof Uint8Array ? parseTorrent(torrent) : torrent;
     const hex = parsed.infoHashBuffer.toString('hex');
     if (this.torrents.has(hex) || this.adding.has(hex)) throw new Error(`torrent ${hex} is already being seeded`);
     this.adding.add(hex);
@@ -260,7 +263,13 @@ export class Seeder extends EventEmitter {
       const storage = new TorrentStorage(files, { length: parsed.length, pieceLength: parsed.pieceLength, pieceCount }, this.pool);
       await storage.checkSizes();
       if (options.verify ?? this.opts.verify ?? true) {
-        const bad = await storage.verify(parsed.pieces, options.onVerifyProgress);
+        let bad: number[];
+        try {
+          bad = await storage.verify(parsed.pieces, options.onVerifyProgress, options.signal);
+        } catch (error) {
+          storage.close();
+          throw error;
+        }
         if (bad.length > 0) {
           storage.close();
           throw new TorrentDataError(`${bad.length} of ${pieceCount} pieces do not match the torrent (first: piece ${bad[0]})`);

@@ -94,13 +94,14 @@ export class TorrentStorage {
 
   /**
    * Hashes every piece and compares with `hashes`; returns the indexes of pieces that do not match.
-   * Reads the data sequentially in piece-sized chunks.
+   * Reads the data sequentially in piece-sized chunks; `signal` aborts between pieces.
    */
-  async verify(hashes: Buffer[], onProgress?: (done: number, total: number) => void): Promise<number[]> {
+  async verify(hashes: Buffer[], onProgress?: (done: number, total: number) => void, signal?: AbortSignal): Promise<number[]> {
     const bad: number[] = [];
     const { pieceLength, pieceCount } = this.geometry;
     const buf = Buffer.allocUnsafe(pieceLength);
     for (let i = 0; i < pieceCount; i++) {
+      signal?.throwIfAborted();
       const size = this.pieceSize(i);
       const view = buf.subarray(0, size);
       await this.readInto(view, i * pieceLength);

@@ -7,6 +7,7 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import bencode from 'bencode';
+import { parseTorrent } from '../../../src/torrent/parse.js';
 import type { ParsedTorrent } from '../../../src/torrent/types.js';
 
 /** A torrent fixture. */
@@ -17,7 +18,7 @@ export interface TorrentFixture {
   torrentBuffer: Buffer;
   /** Path of the written .torrent file. */
   torrentPath: string;
-  /** ParsedTorrent built from the same inputs. */
+  /** The torrent as parsed by the project's parseTorrent. */
   parsed: ParsedTorrent;
   /** The concatenated content. */
   data: Buffer;
@@ -76,20 +77,9 @@ export async function makeTorrent(options: MakeTorrentOptions = {}): Promise<Tor
   const torrentBuffer = Buffer.from(bencode.encode(meta));
   const torrentPath = path.join(dir, `${name}.torrent`);
   await writeFile(torrentPath, torrentBuffer);
-  const parsed: ParsedTorrent = {
-    name,
-    infoHash: infoHashBuffer.toString('hex'),
-    infoHashBuffer,
-    infoBuffer,
-    files,
-    length: data.length,
-    pieceLength,
-    lastPieceLength: data.length - pieceLength * (pieces.length - 1),
-    pieces,
-    multiFile: multi,
-    announce: options.announce ? [[options.announce]] : [],
-    private: false,
-    urlList: options.urlList ?? [],
-  };
+  const parsed: ParsedTorrent = parseTorrent(torrentBuffer);
+  if (!parsed.infoHashBuffer.equals(infoHashBuffer) || parsed.length !== data.length || parsed.files.length !== files.length) {
+    throw new Error('parseTorrent disagrees with the fixture');
+  }
   return { dir, torrentBuffer, torrentPath, parsed, data };
 }
