@@ -8,7 +8,6 @@
 import { randomBytes } from 'node:crypto';
 import { link, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
 import { createTorrent } from '../torrent/create.js';
 import { TorrentCreateError, fsReason } from '../torrent/errors.js';
@@ -73,8 +72,9 @@ async function createCommand(target: string, options: CreateCommandOptions, comm
 
   // The bar is drawn on stderr, only when both stdout and stderr are terminals.
   const showBar = !options.quiet && process.stderr.isTTY === true && process.stdout.isTTY === true;
+  // cli-progress is loaded only when a bar is shown: a faster start for scripts.
   const bar = showBar
-    ? new SingleBar({
+    ? new (await import('cli-progress')).SingleBar({
         format: 'hashing [{bar}] {percentage}% | {done} of {size} | ETA {eta_formatted}',
         stream: process.stderr,
         hideCursor: true,

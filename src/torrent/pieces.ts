@@ -1,12 +1,13 @@
 /**
  * Streaming SHA-1 piece hashing over a list of files read as one continuous byte stream.
  *
- * Files are read in large chunks (a whole number of pieces, about 4 MiB) into a small ring of
- * reusable buffers; a piece that spans a file boundary is simply assembled in the chunk buffer. Chunks
- * are handed to a pool of worker threads (one per CPU core by default) by transferring the buffer
- * (no copy), so reading and hashing overlap and all cores hash. Memory use is bounded by
- * `2 × threads` chunk buffers. Small inputs (a couple of chunks) are hashed on the calling thread,
- * where starting workers would cost more than it saves.
+ * The stream is cut into chunks of whole pieces (about 4 MiB). A pool of worker threads (one per CPU
+ * core by default) claims chunks from a shared atomic counter; each worker reads its chunk's byte
+ * range itself, in 256 KiB reads that cross file boundaries where a piece spans two files, and feeds
+ * every read straight into the piece's SHA-1 while the bytes are still in cache. So reading and
+ * hashing run on all cores, nothing is loaded whole, and memory use is a few hundred KiB per worker.
+ * Small inputs (a couple of chunks) are hashed on the calling thread, where starting workers would
+ * cost more than it saves.
  *
  * Every file is checked against the size and modification time it had when it was listed; a file
  * that shrinks, grows or is rewritten while it is read makes hashing fail rather than produce a
@@ -40,44 +41,102 @@ export interface HashPiecesOptions {
   threads?: number;
 }
 
-/** Target size of one read (rounded down to whole pieces, at least one piece). */
+/** Pieces are handed out in chunks of about this many bytes (whole pieces, at least one). */
 const CHUNK_BYTES = 4 * 1024 * 1024;
+/** Size of one read in a worker: small enough that the bytes are still in cache when hashed. */
+const READ_BYTES = 256 * 1024;
 /** Inputs of at most this many chunks are hashed on the calling thread. */
 const INLINE_CHUNKS = 2;
 
 /**
  * The worker's code. It is evaluated from this string (a CommonJS script) rather than loaded from a
  * separate file so that it works the same from compiled `dist/` and from TypeScript sources under a
- * test runner. It hashes every piece of a chunk and sends the chunk buffer back for reuse.
+ * test runner. Each worker claims the next chunk from a shared atomic counter, reads that chunk's
+ * byte range itself (synchronously, in cache-sized reads, across file boundaries) and hashes it
+ * piece by piece, so reading and hashing both run on every core with no hand-off of data.
  */
 const WORKER_SOURCE = `
-const { parentPort } = require('node:worker_threads');
+const { parentPort, workerData } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
-parentPort.on('message', (job) => {
-  const data = new Uint8Array(job.buffer, 0, job.length);
-  const count = Math.ceil(job.length / job.pieceLength);
-  const hashes = new Uint8Array(count * 20);
-  for (let i = 0; i < count; i++) {
-    const piece = data.subarray(i * job.pieceLength, Math.min((i + 1) * job.pieceLength, job.length));
-    hashes.set(createHash('sha1').update(piece).digest(), i * 20);
+const { openSync, readSync, closeSync } = require('node:fs');
+const { files, total, pieceLength, chunkSize, chunkCount, counter, readBytes } = workerData;
+const next = new Int32Array(counter);
+const buffer = Buffer.allocUnsafe(Math.min(readBytes, chunkSize));
+let openIndex = -1;
+let fd = -1;
+function descriptor(i) {
+  if (i !== openIndex) {
+    if (fd >= 0) closeSync(fd);
+    fd = -1;
+    openIndex = -1;
+    fd = openSync(files[i].path, 'r');
+    openIndex = i;
   }
-  parentPort.postMessage({ index: job.index, length: job.length, buffer: job.buffer, hashes: hashes.buffer }, [job.buffer, hashes.buffer]);
-});
+  return fd;
+}
+function fileAt(position) {
+  let lo = 0;
+  let hi = files.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (files[mid].offset <= position) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+function hashRange(start, end) {
+  const hash = createHash('sha1');
+  let position = start;
+  let i = fileAt(position);
+  while (position < end) {
+    const file = files[i];
+    const inFile = position - file.offset;
+    const want = Math.min(end - position, file.length - inFile, buffer.length);
+    if (want <= 0) { i++; continue; }
+    let got;
+    try {
+      got = readSync(descriptor(i), buffer, 0, want, inFile);
+    } catch (error) {
+      error.path = file.path;
+      throw error;
+    }
+    if (got === 0) {
+      const error = new Error('shorter than expected');
+      error.code = 'SHRUNK';
+      error.path = file.path;
+      throw error;
+    }
+    hash.update(buffer.subarray(0, got));
+    position += got;
+  }
+  return hash.digest();
+}
+try {
+  for (;;) {
+    const index = Atomics.add(next, 0, 1);
+    if (index >= chunkCount) break;
+    const start = index * chunkSize;
+    const end = Math.min(total, start + chunkSize);
+    const count = Math.ceil((end - start) / pieceLength);
+    const hashes = new Uint8Array(count * 20);
+    for (let k = 0; k < count; k++) {
+      const from = start + k * pieceLength;
+      hashes.set(hashRange(from, Math.min(end, from + pieceLength)), k * 20);
+    }
+    parentPort.postMessage({ index, length: end - start, hashes }, [hashes.buffer]);
+  }
+  if (fd >= 0) closeSync(fd);
+  parentPort.postMessage({ done: true });
+} catch (error) {
+  Atomics.store(next, 0, chunkCount);
+  parentPort.postMessage({ error: { message: String(error && error.message), code: error && error.code, path: error && error.path } });
+}
 `;
 
-interface ChunkJob {
-  index: number;
-  length: number;
-  pieceLength: number;
-  buffer: ArrayBuffer;
-}
-
-interface ChunkResult {
-  index: number;
-  length: number;
-  buffer: ArrayBuffer;
-  hashes: ArrayBuffer;
-}
+type WorkerMessage =
+  | { index: number; length: number; hashes: Uint8Array; done?: undefined; error?: undefined }
+  | { done: true; error?: undefined }
+  | { error: { message: string; code?: string; path?: string }; done?: undefined };
 
 /**
  * SHA-1 of every piece of the concatenation of `files`, as one Buffer of `20 × pieces` bytes.
@@ -97,15 +156,22 @@ export async function hashPieces(files: readonly PieceFile[], options: HashPiece
     chunkCount: Math.ceil(total / (piecesPerChunk * pieceLength)),
   };
   const out = Buffer.alloc(Math.ceil(total / pieceLength) * 20);
-  const reader = new ConcatenatedReader(files);
-  try {
-    const wanted = options.threads ?? Math.min(16, availableParallelism());
-    const threads = layout.chunkCount <= INLINE_CHUNKS ? 0 : Math.max(0, Math.min(wanted, layout.chunkCount));
-    if (threads === 0) await hashInline(reader, out, layout, options);
-    else await hashWithWorkers(reader, out, layout, threads, options);
-    await reader.finish();
-  } finally {
-    await reader.close();
+  const wanted = options.threads ?? Math.min(16, availableParallelism());
+  const threads = layout.chunkCount <= INLINE_CHUNKS ? 0 : Math.max(0, Math.min(wanted, layout.chunkCount));
+  if (threads === 0) {
+    const reader = new ConcatenatedReader(files);
+    try {
+      await hashInline(reader, out, layout, options);
+      await reader.finish();
+    } finally {
+      await reader.close();
+    }
+  } else {
+    await hashWithWorkers(files, out, layout, threads, options);
+    for (const file of files) {
+      signal?.throwIfAborted();
+      await verifyUnchanged(file);
+    }
   }
   return out;
 }
@@ -135,20 +201,23 @@ async function hashInline(reader: ConcatenatedReader, out: Buffer, layout: Layou
 }
 
 async function hashWithWorkers(
-  reader: ConcatenatedReader,
+  files: readonly PieceFile[],
   out: Buffer,
   layout: Layout,
   threads: number,
   options: HashPiecesOptions,
 ): Promise<void> {
   const { signal, onProgress } = options;
-  const workers = Array.from({ length: threads }, () => new Worker(WORKER_SOURCE, { eval: true }));
-  const idle = [...workers];
-  const queue: ChunkJob[] = [];
-  const freeBuffers: ArrayBuffer[] = [];
-  const maxBuffers = threads * 2;
-  let allocated = 0;
-  let outstanding = 0;
+  const counter = new SharedArrayBuffer(4);
+  let offset = 0;
+  const workerFiles = files.map((file) => {
+    const entry = { path: file.absolutePath, length: file.length, offset };
+    offset += file.length;
+    return entry;
+  });
+  const workerData = { ...layout, files: workerFiles, counter, readBytes: READ_BYTES };
+  const workers = Array.from({ length: threads }, () => new Worker(WORKER_SOURCE, { eval: true, workerData }));
+  let running = threads;
   let hashed = 0;
   let failure: unknown;
   let finished = false;
@@ -158,70 +227,73 @@ async function hashWithWorkers(
     wake = undefined;
     resolve?.();
   };
-  // Callers check their condition and then wait in the same synchronous step, so no wake-up is lost.
-  const nextEvent = (): Promise<void> => new Promise((resolve) => (wake = resolve));
-  const check = (): void => {
-    if (failure !== undefined) throw failure;
-    signal?.throwIfAborted();
-  };
-  const dispatch = (): void => {
-    while (idle.length > 0 && queue.length > 0) {
-      const job = queue.shift() as ChunkJob;
-      (idle.pop() as Worker).postMessage(job, [job.buffer]);
-    }
+  const fail = (error: unknown): void => {
+    failure ??= error;
+    Atomics.store(new Int32Array(counter), 0, layout.chunkCount); // no more chunks for anyone
+    notify();
   };
   for (const worker of workers) {
-    worker.on('message', (result: ChunkResult) => {
-      out.set(new Uint8Array(result.hashes), result.index * layout.piecesPerChunk * 20);
-      freeBuffers.push(result.buffer);
-      idle.push(worker);
-      outstanding--;
-      hashed += result.length;
-      try {
-        onProgress?.(hashed, layout.total);
-      } catch (error) {
-        failure ??= error;
+    let reported = false;
+    worker.on('message', (message: WorkerMessage) => {
+      if (message.error !== undefined || message.done) reported = true;
+      if (message.error !== undefined) {
+        fail(workerError(message.error));
+      } else if (message.done) {
+        running--;
+        notify();
+      } else {
+        out.set(message.hashes, message.index * layout.piecesPerChunk * 20);
+        hashed += message.length;
+        try {
+          onProgress?.(hashed, layout.total);
+        } catch (error) {
+          fail(error);
+        }
       }
-      dispatch();
-      notify();
     });
-    worker.on('error', (error) => {
-      failure ??= error;
-      notify();
-    });
+    worker.on('error', fail);
     worker.on('exit', (code) => {
-      if (!finished) failure ??= new Error(`hashing worker exited unexpectedly (code ${code})`);
-      notify();
+      if (!finished && !reported) fail(new Error(`hashing worker exited unexpectedly (code ${code})`));
     });
   }
   signal?.addEventListener('abort', notify);
   try {
-    for (let chunk = 0; chunk < layout.chunkCount; chunk++) {
-      for (;;) {
-        check();
-        if (freeBuffers.length > 0 || allocated < maxBuffers) break;
-        await nextEvent();
-      }
-      let buffer = freeBuffers.pop();
-      if (buffer === undefined) {
-        buffer = new ArrayBuffer(layout.chunkSize);
-        allocated++;
-      }
-      const length = Math.min(layout.chunkSize, layout.total - chunk * layout.chunkSize);
-      await reader.fill(Buffer.from(buffer, 0, length));
-      queue.push({ index: chunk, length, pieceLength: layout.pieceLength, buffer });
-      outstanding++;
-      dispatch();
-    }
+    // The condition is checked and the wait begins in one synchronous step, so no wake-up is lost.
     for (;;) {
-      check();
-      if (outstanding === 0) break;
-      await nextEvent();
+      if (failure !== undefined) throw failure;
+      signal?.throwIfAborted();
+      if (running === 0) break;
+      await new Promise<void>((resolve) => (wake = resolve));
     }
   } finally {
     finished = true;
     signal?.removeEventListener('abort', notify);
+    Atomics.store(new Int32Array(counter), 0, layout.chunkCount);
     await Promise.all(workers.map((worker) => worker.terminate()));
+  }
+}
+
+function workerError(error: { message: string; code?: string; path?: string }): TorrentCreateError {
+  const where = error.path ?? 'a file';
+  if (error.code === 'SHRUNK') {
+    return new TorrentCreateError(`${where} changed while it was being hashed: it is now shorter than it was`, { path: error.path });
+  }
+  const reason = error.code === undefined ? error.message : fsReason(Object.assign(new Error(error.message), { code: error.code }));
+  return new TorrentCreateError(`cannot read ${where}: ${reason}`, { path: error.path });
+}
+
+/** After hashing: the file must still be readable and have the size and time it was listed with. */
+async function verifyUnchanged(file: PieceFile): Promise<void> {
+  let handle: FileHandle;
+  try {
+    handle = await open(file.absolutePath, 'r');
+  } catch (error) {
+    throw new TorrentCreateError(`cannot read ${file.absolutePath}: ${fsReason(error)}`, { path: file.absolutePath, cause: error });
+  }
+  try {
+    await verify(file, handle);
+  } finally {
+    await handle.close();
   }
 }
 
@@ -283,25 +355,26 @@ class ConcatenatedReader {
     }
     this.handle = handle;
     this.position = 0;
-    await this.verify(file, handle);
+    await verify(file, handle);
     return handle;
   }
 
   private async closeCurrent(): Promise<void> {
     const file = this.files[this.index];
     const handle = this.handle as FileHandle;
-    await this.verify(file, handle);
+    await verify(file, handle);
     this.handle = undefined;
     await handle.close();
     this.index++;
     this.position = 0;
   }
 
-  private async verify(file: PieceFile, handle: FileHandle): Promise<void> {
-    const now = await handle.stat();
-    if (now.size !== file.length) throw changed(file, `its size went from ${file.length} to ${now.size} bytes`);
-    if (file.mtimeMs !== undefined && now.mtimeMs !== file.mtimeMs) throw changed(file, 'it was modified');
-  }
+}
+
+async function verify(file: PieceFile, handle: FileHandle): Promise<void> {
+  const now = await handle.stat();
+  if (now.size !== file.length) throw changed(file, `its size went from ${file.length} to ${now.size} bytes`);
+  if (file.mtimeMs !== undefined && now.mtimeMs !== file.mtimeMs) throw changed(file, 'it was modified');
 }
 
 function changed(file: PieceFile, detail: string): TorrentCreateError {
