@@ -10,7 +10,7 @@
  * Opening never waits for the backend: a tracker started while its database is down answers with
  * failures and recovers by itself once the database is back.
  */
-import type { EventEmitter } from 'node:events';
+import { EventEmitter } from 'node:events';
 import Keyv from 'keyv';
 import { KeyvSwarmStore, type KeyvSwarmStoreOptions } from './keyv.js';
 import { MemorySwarmStore } from './memory.js';
@@ -82,42 +82,44 @@ export async function openUri(uri: string, options: OpenStoreOptions = {}): Prom
       return new RedisSwarmStore(await openRedisKeyv(uri, namespace, connectTimeout), { ...options, closeKeyv: true });
     case 'sqlite': {
       const { default: KeyvSqlite } = (await importAdapter('@keyv/sqlite', scheme)) as typeof import('@keyv/sqlite');
-      // busyTimeout: several processes may write the same file.
-      const adapter = new KeyvSqlite({ uri, busyTimeout: connectTimeout, ...(options.table ? { table: options.table } : {}) });
-      guardAdapter(adapter);
-      const keyv = new Keyv(adapter, { namespace });
-      keyv.on('error', () => undefined);
-      // WAL lets readers and the single writer of each shard work side by side.
-      void (adapter as unknown as { query(sql: string): Promise<unknown> }).query('PRAGMA journal_mode=WAL').catch(() => undefined);
-      return new KeyvSwarmStore(keyv, { ...options, closeKeyv: true });
+      return sqlStore(() => {
+        // busyTimeout: several processes may write the same file.
+        const adapter = new KeyvSqlite({ uri, busyTimeout: connectTimeout, ...(options.table ? { table: options.table } : {}) });
+        // WAL lets readers and the writers of other shards work side by side.
+        void (adapter as unknown as SqlAdapter).query('PRAGMA journal_mode=WAL').catch(() => undefined);
+        return adapter as unknown as SqlAdapter;
+      }, namespace, options);
     }
     case 'postgres':
     case 'postgresql': {
       const { default: KeyvPostgres } = (await importAdapter('@keyv/postgres', scheme)) as typeof import('@keyv/postgres');
-      const adapter = new KeyvPostgres({
-        uri,
-        connectionTimeoutMillis: connectTimeout,
-        query_timeout: options.commandTimeout ?? 800,
-        ...(options.table ? { table: options.table } : {}),
-        Client: await guardedPgClient(),
-      });
-      guardAdapter(adapter);
-      const keyv = new Keyv(adapter, { namespace });
-      keyv.on('error', () => undefined);
-      return new KeyvSwarmStore(keyv, { ...options, closeKeyv: true });
+      const Client = await guardedPgClient();
+      return sqlStore(
+        () =>
+          new KeyvPostgres({
+            uri,
+            connectionTimeoutMillis: connectTimeout,
+            query_timeout: options.commandTimeout ?? 800,
+            ...(options.table ? { table: options.table } : {}),
+            Client,
+          }) as unknown as SqlAdapter,
+        namespace,
+        options,
+      );
     }
     case 'mysql':
     case 'mariadb': {
       const { default: KeyvMysql } = (await importAdapter('@keyv/mysql', scheme)) as typeof import('@keyv/mysql');
-      const adapter = new KeyvMysql({
-        uri: uri.replace(/^mariadb:/i, 'mysql:'),
-        connectTimeout,
-        ...(options.table ? { table: options.table } : {}),
-      } as ConstructorParameters<typeof KeyvMysql>[0]);
-      guardAdapter(adapter);
-      const keyv = new Keyv(adapter, { namespace });
-      keyv.on('error', () => undefined);
-      return new KeyvSwarmStore(keyv, { ...options, closeKeyv: true });
+      return sqlStore(
+        () =>
+          new KeyvMysql({
+            uri: uri.replace(/^mariadb:/i, 'mysql:'),
+            connectTimeout,
+            ...(options.table ? { table: options.table } : {}),
+          } as ConstructorParameters<typeof KeyvMysql>[0]) as unknown as SqlAdapter,
+        namespace,
+        options,
+      );
     }
     default:
       throw new TypeError(
@@ -164,15 +166,110 @@ async function importAdapter(name: string, scheme: string): Promise<unknown> {
   }
 }
 
+/** The parts of a @keyv SQL adapter used here. */
+interface SqlAdapter {
+  namespace?: string;
+  get(key: string): Promise<unknown>;
+  getMany?(keys: string[]): Promise<unknown[]>;
+  set(key: string, value: unknown, ttl?: number): Promise<unknown>;
+  setMany?(entries: Array<{ key: string; value: unknown; ttl?: number }>): Promise<unknown>;
+  delete(key: string): Promise<boolean>;
+  deleteMany?(keys: string[]): Promise<boolean>;
+  clear(): Promise<void>;
+  disconnect?(): Promise<void>;
+  query(sql: string): Promise<unknown>;
+  on?(event: string, listener: (...args: unknown[]) => void): unknown;
+}
+
+function sqlStore(create: () => SqlAdapter, namespace: string, options: OpenStoreOptions): KeyvSwarmStore {
+  const adapter = new ReopeningAdapter(create, options.connectTimeout ?? 1000);
+  const keyv = new Keyv(adapter as never, { namespace });
+  keyv.on('error', () => undefined);
+  return new KeyvSwarmStore(keyv, { ...options, closeKeyv: true });
+}
+
 /**
- * The SQL adapters start connecting in their constructor and keep the promise; if that first attempt
- * fails before anybody awaits it, Node reports an unhandled rejection. Attach a handler at once.
+ * A Keyv adapter that opens the real SQL adapter lazily and opens it again if its start failed.
+ *
+ * The @keyv SQL adapters connect and create their table once, in their constructor; when the
+ * database is down at that moment they stay broken for good (MySQL) or without their table
+ * (PostgreSQL), and an early failure nobody awaits is an unhandled rejection. This wrapper checks a
+ * new adapter with one read through its table; if that fails it drops the adapter, and the next call
+ * (no sooner than `retryDelay` ms later; calls in between fail at once) builds a new one. So a tracker
+ * started while its database is down recovers by itself.
  */
-function guardAdapter(adapter: object): void {
-  const query = (adapter as { query?: (sql: string) => Promise<unknown> }).query;
-  if (typeof query === 'function') void query.call(adapter, 'SELECT 1').catch(() => undefined);
-  if (typeof (adapter as { on?: unknown }).on === 'function') {
-    (adapter as { on(event: string, fn: () => void): void }).on('error', () => undefined);
+export class ReopeningAdapter extends EventEmitter {
+  /** Set by Keyv. */
+  namespace?: string;
+  private inner: SqlAdapter | undefined;
+  private opening: Promise<SqlAdapter> | undefined;
+  private failedAt = 0;
+  private lastError: unknown;
+
+  constructor(
+    private readonly create: () => SqlAdapter,
+    private readonly retryDelay: number,
+  ) {
+    super();
+    this.on('error', () => undefined);
+  }
+
+  private adapter(): Promise<SqlAdapter> {
+    if (this.inner) return Promise.resolve(this.inner);
+    if (!this.opening && Date.now() - this.failedAt < this.retryDelay) return Promise.reject(this.lastError);
+    this.opening ??= (async () => {
+      const adapter = this.create();
+      adapter.on?.('error', () => undefined);
+      adapter.namespace = this.namespace;
+      try {
+        await adapter.get(`${this.namespace ?? ''}:probe`);
+      } catch (error) {
+        this.failedAt = Date.now();
+        this.lastError = error;
+        void adapter.disconnect?.().catch(() => undefined);
+        throw error;
+      }
+      this.inner = adapter;
+      return adapter;
+    })().finally(() => {
+      this.opening = undefined;
+    });
+    return this.opening;
+  }
+
+  async get(key: string): Promise<unknown> {
+    return (await this.adapter()).get(key);
+  }
+  async getMany(keys: string[]): Promise<unknown[]> {
+    const a = await this.adapter();
+    return a.getMany ? a.getMany(keys) : Promise.all(keys.map((k) => a.get(k)));
+  }
+  async set(key: string, value: unknown, ttl?: number): Promise<unknown> {
+    return (await this.adapter()).set(key, value, ttl);
+  }
+  async setMany(entries: Array<{ key: string; value: unknown; ttl?: number }>): Promise<unknown> {
+    const a = await this.adapter();
+    return a.setMany ? a.setMany(entries) : Promise.all(entries.map((e) => a.set(e.key, e.value, e.ttl)));
+  }
+  async delete(key: string): Promise<boolean> {
+    return (await this.adapter()).delete(key);
+  }
+  async deleteMany(keys: string[]): Promise<boolean> {
+    const a = await this.adapter();
+    if (a.deleteMany) return a.deleteMany(keys);
+    return (await Promise.all(keys.map((k) => a.delete(k)))).some(Boolean);
+  }
+  async clear(): Promise<void> {
+    return (await this.adapter()).clear();
+  }
+  /** Run a statement on the underlying adapter (tests and maintenance). */
+  async query(sql: string): Promise<unknown> {
+    return (await this.adapter()).query(sql);
+  }
+  async disconnect(): Promise<void> {
+    const inner = this.inner ?? (await this.opening?.catch(() => undefined));
+    this.inner = undefined;
+    await inner?.disconnect?.();
   }
 }
 
@@ -187,36 +284,29 @@ async function guardedPgClient(): Promise<unknown> {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   type EmitterClass = new (...args: any[]) => EventEmitter;
   const pg = ((await importAdapter('pg', 'postgresql')) as { default: { Client: EmitterClass } }).default;
-  const wrapped = new WeakMap<(...args: unknown[]) => void, (...args: unknown[]) => void>();
-  const guard = (listener: (...args: unknown[]) => void): ((...args: unknown[]) => void) => {
-    let g = wrapped.get(listener);
-    if (!g) {
-      g = function (this: unknown, ...args: unknown[]) {
-        try {
-          listener.apply(this, args);
-        } catch {
-          // an unhandled 'error' re-emitted by the pool: the client is discarded anyway
-        }
-      };
-      wrapped.set(listener, g);
-    }
-    return g;
+  type Listener = ((...args: unknown[]) => void) & { listener?: (...args: unknown[]) => void };
+  const guard = (listener: Listener): Listener => {
+    const guarded: Listener = function (this: unknown, ...args: unknown[]) {
+      try {
+        listener.apply(this, args);
+      } catch {
+        // an unhandled 'error' re-emitted by the pool: the client is discarded anyway
+      }
+    };
+    // EventEmitter's removeListener matches `fn.listener`, so removing the original still works
+    // (for `once` listeners too, whose wrapper carries the original in `.listener`).
+    guarded.listener = listener.listener ?? listener;
+    return guarded;
   };
   class GuardedClient extends pg.Client {
-    override on(event: string | symbol, listener: (...args: unknown[]) => void): this {
+    override on(event: string | symbol, listener: Listener): this {
       return super.on(event, event === 'error' ? guard(listener) : listener);
     }
-    override addListener(event: string | symbol, listener: (...args: unknown[]) => void): this {
+    override addListener(event: string | symbol, listener: Listener): this {
       return this.on(event, listener);
     }
-    override once(event: string | symbol, listener: (...args: unknown[]) => void): this {
-      return super.once(event, event === 'error' ? guard(listener) : listener);
-    }
-    override removeListener(event: string | symbol, listener: (...args: unknown[]) => void): this {
-      return super.removeListener(event, event === 'error' ? (wrapped.get(listener) ?? listener) : listener);
-    }
-    override off(event: string | symbol, listener: (...args: unknown[]) => void): this {
-      return this.removeListener(event, listener);
+    override prependListener(event: string | symbol, listener: Listener): this {
+      return super.prependListener(event, event === 'error' ? guard(listener) : listener);
     }
   }
   return GuardedClient;

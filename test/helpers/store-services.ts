@@ -99,3 +99,58 @@ export class PrivateRedis {
     this.child = undefined;
   }
 }
+
+/**
+ * A TCP forwarder to a real service, to simulate the service going down and coming back on the same
+ * address without touching the shared service: `stop()` closes the port and cuts every connection.
+ */
+export class TcpProxy {
+  private server: import('node:net').Server | undefined;
+  private readonly sockets = new Set<Socket>();
+  constructor(
+    readonly port: number,
+    private readonly target: { host: string; port: number },
+  ) {}
+
+  /** `url` with its host and port replaced by this proxy's. */
+  rewrite(url: string): string {
+    const u = new URL(url);
+    u.hostname = '127.0.0.1';
+    u.port = String(this.port);
+    return u.toString();
+  }
+
+  async start(): Promise<void> {
+    const server = createServer((client) => {
+      const upstream = new Socket();
+      this.sockets.add(client);
+      this.sockets.add(upstream);
+      const close = (): void => {
+        client.destroy();
+        upstream.destroy();
+        this.sockets.delete(client);
+        this.sockets.delete(upstream);
+      };
+      client.on('error', close).on('close', close);
+      upstream.on('error', close).on('close', close);
+      upstream.connect(this.target.port, this.target.host, () => {
+        client.pipe(upstream);
+        upstream.pipe(client);
+      });
+    });
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.port, '127.0.0.1', () => resolve());
+    });
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    // RST, not FIN: the clients see ECONNRESET, as when a database host dies.
+    for (const s of this.sockets) s.resetAndDestroy();
+    this.sockets.clear();
+    if (server) await new Promise((r) => server.close(r));
+  }
+}
