@@ -7,11 +7,11 @@ import { EventEmitter } from 'node:events';
 import { parseAddress, formatAddress } from './protocol/address.js';
 import { parseAnnounce, type AnnounceRequest } from './protocol/announce.js';
 import { TrackerFailure } from './protocol/errors.js';
-import { encodeAnnounce, encodeFailure, encodeScrape } from './protocol/response.js';
+import { encodeAnnounce, encodeCompactAnnounce, encodeFailure, encodeScrape } from './protocol/response.js';
 import { parseScrape } from './protocol/scrape.js';
 import { MemorySwarmStore } from './swarm/memory.js';
 import { openStore, type StoreOption } from './swarm/open.js';
-import type { SwarmAnnounce, SwarmAnnounceResult, SwarmStore } from './swarm/types.js';
+import type { SwarmAnnounce, SwarmAnnounceResult, SwarmCounts, SwarmStore } from './swarm/types.js';
 
 /** Options of {@link trackerMiddleware} and {@link createTrackerServer}. Every field is optional. */
 export interface TrackerOptions {
@@ -117,10 +117,16 @@ export class Tracker extends EventEmitter {
   private readonly ready: Promise<void>;
   private openError: unknown;
   private closed = false;
+  /** Scratch space for the compact fast path (one announce at a time: the path is synchronous). */
+  private readonly scratch4: Buffer;
+  private readonly scratch6: Buffer;
+  private readonly scratchCounts: SwarmCounts = { complete: 0, incomplete: 0, downloaded: 0 };
 
   constructor(options: TrackerOptions = {}) {
     super();
     this.options = resolveOptions(options);
+    this.scratch4 = Buffer.alloc(this.options.maxNumwant * 6);
+    this.scratch6 = Buffer.alloc(this.options.maxNumwant * 18);
     this.ready = openStore(options.store).then(
       (opened) => {
         this.store = opened.store;
@@ -175,6 +181,7 @@ export class Tracker extends EventEmitter {
     } catch (error) {
       return this.fail(error);
     }
+    if (this.memory && request.compact) return this.announceMemoryCompact(this.memory, request, swarmRequest);
     let result: SwarmAnnounceResult;
     try {
       if (this.memory) {
@@ -186,17 +193,7 @@ export class Tracker extends EventEmitter {
     } catch (error) {
       return this.fail(error);
     }
-    if (this.listenerCount('announce') > 0) {
-      const info: AnnounceEventInfo = {
-        infoHash: request.infoHash.toString('hex'),
-        peerId: request.peerId.toString('hex'),
-        ip: formatAddress(swarmRequest.ip),
-        port: swarmRequest.port,
-        event: swarmRequest.event,
-        seeder: swarmRequest.seeder,
-      };
-      this.emit('announce', info);
-    }
+    this.announced(swarmRequest);
     return encodeAnnounce(result, result.peers, {
       interval: this.options.interval,
       minInterval: this.options.minInterval,
@@ -204,6 +201,43 @@ export class Tracker extends EventEmitter {
       noPeerId: request.noPeerId,
       warning: this.options.warning,
     });
+  }
+
+  /**
+   * The hot path: memory store and a compact answer. The sample is written straight into reused
+   * scratch buffers and copied once into the answer; no peer objects, no promise from the store.
+   */
+  private announceMemoryCompact(memory: MemorySwarmStore, request: AnnounceRequest, swarmRequest: SwarmAnnounce): Buffer {
+    let packed: number;
+    try {
+      packed = memory.announceCompact(swarmRequest, this.scratch4, this.scratch6, this.scratchCounts);
+    } catch (error) {
+      return this.fail(error);
+    }
+    this.announced(swarmRequest);
+    const n4 = packed & 0xffff;
+    const n6 = packed >>> 16;
+    return encodeCompactAnnounce(this.scratchCounts, this.scratch4.subarray(0, n4 * 6), this.scratch6.subarray(0, n6 * 18), {
+      interval: this.options.interval,
+      minInterval: this.options.minInterval,
+      compact: true,
+      noPeerId: request.noPeerId,
+      warning: this.options.warning,
+    });
+  }
+
+  /** Emit `announce` (hex at the edges) when someone listens. */
+  private announced(request: SwarmAnnounce): void {
+    if (this.listenerCount('announce') === 0) return;
+    const info: AnnounceEventInfo = {
+      infoHash: Buffer.from(request.infoHash).toString('hex'),
+      peerId: Buffer.from(request.peerId).toString('hex'),
+      ip: formatAddress(request.ip),
+      port: request.port,
+      event: request.event,
+      seeder: request.seeder,
+    };
+    this.emit('announce', info);
   }
 
   /** Answer a scrape. `rawQuery` is the query string after `?`. */

@@ -5,19 +5,28 @@
 
 const MAPPED_PREFIX = Buffer.from('00000000000000000000ffff', 'hex');
 
-/** Parse dotted-quad IPv4 text into 4 bytes, or undefined. */
-function parseIPv4(text: string): Buffer | undefined {
-  const parts = text.split('.');
-  if (parts.length !== 4) return undefined;
+/** Parse dotted-quad IPv4 text (from `start`) into 4 bytes, or undefined. No leading zeros. */
+function parseIPv4(text: string, start = 0): Buffer | undefined {
   const out = Buffer.allocUnsafe(4);
-  for (let i = 0; i < 4; i++) {
-    const p = parts[i];
-    if (!/^\d{1,3}$/.test(p) || (p.length > 1 && p[0] === '0')) return undefined;
-    const n = Number(p);
-    if (n > 255) return undefined;
-    out[i] = n;
+  let part = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = start; i <= text.length; i++) {
+    const c = i < text.length ? text.charCodeAt(i) : 46; /* end acts as a final '.' */
+    if (c === 46 /* . */) {
+      if (digits === 0 || part > 3) return undefined;
+      out[part++] = value;
+      value = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      if (digits > 0 && value === 0) return undefined; // leading zero
+      value = value * 10 + (c - 48);
+      if (++digits > 3 || value > 255) return undefined;
+    } else {
+      return undefined;
+    }
   }
-  return out;
+  return part === 4 ? out : undefined;
 }
 
 /** Parse IPv6 text (with `::`, embedded IPv4 and an optional `%zone`) into 16 bytes, or undefined. */
@@ -70,6 +79,11 @@ function parseIPv6(input: string): Buffer | undefined {
  */
 export function parseAddress(text: string | undefined): Buffer | undefined {
   if (!text) return undefined;
+  // Fast path: what a dual-stack server reports for every IPv4 client.
+  if (text.startsWith('::ffff:')) {
+    const v4 = parseIPv4(text, 7);
+    if (v4) return v4;
+  }
   if (text.includes(':')) {
     const v6 = parseIPv6(text);
     if (v6 && v6.subarray(0, 12).equals(MAPPED_PREFIX)) return Buffer.from(v6.subarray(12));

@@ -39,6 +39,11 @@ function counter(raw: string, field: string): number {
   return Number(text);
 }
 
+/** Parameters that may appear only once, each with its bit. */
+const SINGLE = new Map(
+  ['info_hash', 'peer_id', 'port', 'uploaded', 'downloaded', 'left', 'event', 'numwant'].map((name, i) => [name, 1 << i]),
+);
+
 const EVENTS: Record<string, AnnounceEvent> = {
   '': 'update',
   started: 'started',
@@ -61,23 +66,14 @@ export function parseAnnounce(rawQuery: string, limits: QueryLimits): AnnounceRe
   let compact = true;
   let noPeerId = false;
   let ipParameter: Buffer | undefined;
-  const seen = new Set<string>();
+  let seen = 0;
   for (let i = 0; i < names.length; i++) {
     const name = names[i];
     const raw = values[i];
-    switch (name) {
-      case 'info_hash':
-      case 'peer_id':
-      case 'port':
-      case 'uploaded':
-      case 'downloaded':
-      case 'left':
-      case 'event':
-      case 'numwant':
-        if (seen.has(name)) throw new TrackerFailure(`${name} is given more than once`);
-        seen.add(name);
-        break;
-      default:
+    const bit = SINGLE.get(name);
+    if (bit !== undefined) {
+      if (seen & bit) throw new TrackerFailure(`${name} is given more than once`);
+      seen |= bit;
     }
     switch (name) {
       case 'info_hash':

@@ -101,11 +101,29 @@ export function decodeBytes(raw: string, field: string): Buffer {
  * {@link TrackerFailure} naming the field otherwise.
  */
 export function decodeFixed(raw: string, field: string, length: number): Buffer {
+  // Fast path: exactly `length` bytes written straight into their own buffer.
+  const out = Buffer.allocUnsafe(length);
+  let n = 0;
+  for (let i = 0; i < raw.length && n < length; i++) {
+    const c = raw.charCodeAt(i);
+    if (c === 37 /* % */) {
+      const hi = i + 1 < raw.length ? hexValue(raw.charCodeAt(i + 1)) : -1;
+      const lo = i + 2 < raw.length ? hexValue(raw.charCodeAt(i + 2)) : -1;
+      if (hi < 0 || lo < 0) break; // let the general decoder name the problem
+      out[n++] = (hi << 4) | lo;
+      i += 2;
+    } else if (c < 256) {
+      out[n++] = c;
+    } else {
+      break;
+    }
+    if (n === length && i === raw.length - 1) return out;
+  }
   const bytes = decodeBytes(raw, field);
   if (bytes.length !== length) {
     throw new TrackerFailure(`${field} must be exactly ${length} bytes (got ${bytes.length})`);
   }
-  return Buffer.from(bytes); // own memory: the decode buffer may be larger than the value
+  return Buffer.from(bytes);
 }
 
 /** Decode a value as text (latin1: one character per byte). */

@@ -24,62 +24,71 @@ function intBytes(key: string, value: number): string {
   return `${key.length}:${key}i${Math.floor(value)}e`;
 }
 
-/** Encode an announce answer. */
-export function encodeAnnounce(counts: SwarmCounts, peers: Peer[], options: AnnounceAnswerOptions): Buffer {
-  const head =
-    'd' +
-    intBytes('complete', counts.complete) +
-    intBytes('downloaded', counts.downloaded) +
-    intBytes('incomplete', counts.incomplete) +
-    intBytes('interval', options.interval) +
-    intBytes('min interval', options.minInterval);
-  const warning = options.warning === undefined ? undefined : Buffer.from(options.warning, 'utf8');
-  const tail = warning ? `15:warning message${warning.length}:` : '';
-  if (!options.compact) {
-    return Buffer.concat([
-      Buffer.from(head, 'latin1'),
-      Buffer.from('5:peersl', 'latin1'),
-      ...peers.map((peer) => encodeDictionaryPeer(peer, options.noPeerId)),
-      Buffer.from('e' + tail, 'latin1'),
-      ...(warning ? [warning] : []),
-      Buffer.from('e', 'latin1'),
-    ]);
+let cachedTimes = { interval: -1, minInterval: -1, text: '' };
+
+/** `8:intervali…e12:min intervali…e`, cached: it is the same for every answer of a tracker. */
+function timesPart(options: AnnounceAnswerOptions): string {
+  if (cachedTimes.interval !== options.interval || cachedTimes.minInterval !== options.minInterval) {
+    cachedTimes = {
+      interval: options.interval,
+      minInterval: options.minInterval,
+      text: intBytes('interval', options.interval) + intBytes('min interval', options.minInterval),
+    };
   }
+  return cachedTimes.text;
+}
+
+function countsPart(counts: SwarmCounts): string {
+  return `d8:completei${counts.complete}e10:downloadedi${counts.downloaded}e10:incompletei${counts.incomplete}e`;
+}
+
+/** Encode an announce answer from peer objects (compact or dictionary model per `options`). */
+export function encodeAnnounce(counts: SwarmCounts, peers: Peer[], options: AnnounceAnswerOptions): Buffer {
+  if (!options.compact) return encodeDictionaryAnnounce(counts, peers, options);
   let count4 = 0;
   for (let i = 0; i < peers.length; i++) if (peers[i].ip.length === 4) count4++;
-  const count6 = peers.length - count4;
-  const peersHeader = `5:peers${count4 * 6}:`;
-  const peers6Header = count6 > 0 ? `6:peers6${count6 * 18}:` : '';
+  const peers4 = Buffer.allocUnsafe(count4 * 6);
+  const peers6 = Buffer.allocUnsafe((peers.length - count4) * 18);
+  let at4 = 0;
+  let at6 = 0;
+  for (const p of peers) {
+    if (p.ip.length === 4) {
+      peers4.set(p.ip, at4);
+      peers4.writeUInt16BE(p.port, at4 + 4);
+      at4 += 6;
+    } else {
+      peers6.set(p.ip, at6);
+      peers6.writeUInt16BE(p.port, at6 + 16);
+      at6 += 18;
+    }
+  }
+  return encodeCompactAnnounce(counts, peers4, peers6, options);
+}
+
+/**
+ * Encode a compact announce answer from already packed peers: `peers4` is a run of 6-byte IPv4
+ * entries, `peers6` of 18-byte IPv6 entries (BEP 23, BEP 7). `peers6` is left out when empty.
+ */
+export function encodeCompactAnnounce(
+  counts: SwarmCounts,
+  peers4: Uint8Array,
+  peers6: Uint8Array,
+  options: AnnounceAnswerOptions,
+): Buffer {
+  const head = countsPart(counts) + timesPart(options) + `5:peers${peers4.length}:`;
+  const peers6Header = peers6.length > 0 ? `6:peers6${peers6.length}:` : '';
+  const warning = options.warning === undefined ? undefined : Buffer.from(options.warning, 'utf8');
+  const tail = warning ? `15:warning message${warning.length}:` : '';
   const size =
-    head.length +
-    peersHeader.length +
-    count4 * 6 +
-    peers6Header.length +
-    count6 * 18 +
-    tail.length +
-    (warning ? warning.length : 0) +
-    1;
+    head.length + peers4.length + peers6Header.length + peers6.length + tail.length + (warning ? warning.length : 0) + 1;
   const out = Buffer.allocUnsafe(size);
   let at = out.write(head, 0, 'latin1');
-  at += out.write(peersHeader, at, 'latin1');
-  for (let i = 0; i < peers.length; i++) {
-    const p = peers[i];
-    if (p.ip.length !== 4) continue;
-    out.set(p.ip, at);
-    out[at + 4] = p.port >>> 8;
-    out[at + 5] = p.port & 0xff;
-    at += 6;
-  }
-  if (count6 > 0) {
+  out.set(peers4, at);
+  at += peers4.length;
+  if (peers6.length > 0) {
     at += out.write(peers6Header, at, 'latin1');
-    for (let i = 0; i < peers.length; i++) {
-      const p = peers[i];
-      if (p.ip.length !== 16) continue;
-      out.set(p.ip, at);
-      out[at + 16] = p.port >>> 8;
-      out[at + 17] = p.port & 0xff;
-      at += 18;
-    }
+    out.set(peers6, at);
+    at += peers6.length;
   }
   if (warning) {
     at += out.write(tail, at, 'latin1');
@@ -88,6 +97,17 @@ export function encodeAnnounce(counts: SwarmCounts, peers: Peer[], options: Anno
   }
   out[at] = 0x65; // 'e'
   return out;
+}
+
+function encodeDictionaryAnnounce(counts: SwarmCounts, peers: Peer[], options: AnnounceAnswerOptions): Buffer {
+  const warning = options.warning === undefined ? undefined : Buffer.from(options.warning, 'utf8');
+  return Buffer.concat([
+    Buffer.from(countsPart(counts) + timesPart(options) + '5:peersl', 'latin1'),
+    ...peers.map((peer) => encodeDictionaryPeer(peer, options.noPeerId)),
+    Buffer.from('e' + (warning ? `15:warning message${warning.length}:` : ''), 'latin1'),
+    ...(warning ? [warning] : []),
+    Buffer.from('e', 'latin1'),
+  ]);
 }
 
 /** `d2:ip<text>7:peer id20:<id>4:porti<port>ee` (keys sorted). */

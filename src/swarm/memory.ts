@@ -70,14 +70,43 @@ export class MemorySwarmStore implements SwarmStore {
 
   /** Synchronous core of {@link announce}, for callers in the same process that want no promise. */
   announceSync(request: SwarmAnnounce): SwarmAnnounceResult {
+    const swarm = this.update(request);
+    if (!swarm) return { complete: 0, incomplete: 0, downloaded: 0, peers: [] };
+    const table = swarm.table;
+    const peers = request.event === 'stopped' ? [] : table.sample(request.numwant, table.find(request.peerId));
+    return this.counts(swarm, peers);
+  }
+
+  /**
+   * The tracker's fast path for compact answers: like {@link announceSync}, but the peer sample is
+   * written into `out4` (6-byte IPv4 entries) and `out6` (18-byte IPv6 entries), each large enough
+   * for `numwant` entries, and the counters into `counts`. Returns the number of IPv4 entries plus
+   * 65536 times the number of IPv6 entries.
+   */
+  announceCompact(request: SwarmAnnounce, out4: Uint8Array, out6: Uint8Array, counts: SwarmCounts): number {
+    const swarm = this.update(request);
+    if (!swarm) {
+      counts.complete = counts.incomplete = counts.downloaded = 0;
+      return 0;
+    }
+    const table = swarm.table;
+    counts.complete = table.seeders;
+    counts.incomplete = table.count - table.seeders;
+    counts.downloaded = swarm.downloaded;
+    if (request.event === 'stopped') return 0;
+    return table.sampleCompact(request.numwant, table.find(request.peerId), out4, out6);
+  }
+
+  /** Apply one announce to its swarm; the swarm afterwards, or undefined if there is none. */
+  private update(request: SwarmAnnounce): Swarm | undefined {
     const now = this.second();
     const key = swarmKey(request.infoHash);
     let swarm = this.swarms.get(key);
     if (request.event === 'stopped') {
-      if (!swarm) return { complete: 0, incomplete: 0, downloaded: 0, peers: [] };
+      if (!swarm) return undefined;
       swarm.table.remove(request.peerId);
       this.maybeSweep(key, swarm, now);
-      return this.counts(swarm, []);
+      return swarm;
     }
     if (!swarm) {
       swarm = { table: new PeerTable(), downloaded: 0, sweptAt: now, ttl: request.ttl };
@@ -85,12 +114,10 @@ export class MemorySwarmStore implements SwarmStore {
     } else if (request.ttl < swarm.ttl) {
       swarm.ttl = request.ttl;
     }
-    const table = swarm.table;
-    table.upsert(request.peerId, request.ip, request.port, request.seeder, now + request.ttl);
+    swarm.table.upsert(request.peerId, request.ip, request.port, request.seeder, now + request.ttl);
     if (request.event === 'completed') swarm.downloaded++;
     this.maybeSweep(key, swarm, now);
-    const self = table.find(request.peerId);
-    return this.counts(swarm, table.sample(request.numwant, self));
+    return swarm;
   }
 
   async scrape(infoHashes: Uint8Array[]): Promise<SwarmCounts[]> {

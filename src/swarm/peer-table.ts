@@ -6,8 +6,8 @@
  *
  * Record layout (RECORD_SIZE bytes):
  *   0..19   peer id
- *   20..35  address (IPv4 in the first 4 bytes, IPv6 in all 16)
- *   36..37  port, big-endian
+ *   20..37  the peer's compact form (BEP 23/7): IPv4 address + port in 20..25, or IPv6 address +
+ *           port in 20..37; so a compact answer copies one contiguous run per peer
  *   38      flags: bit 0 = seeder, bit 1 = IPv6
  *   39      unused
  *   40..43  expiry, seconds since the owning store's epoch (uint32, little-endian)
@@ -17,7 +17,6 @@ import type { Peer } from './types.js';
 /** Size in bytes of one peer record. */
 export const RECORD_SIZE = 44;
 const OFFSET_IP = 20;
-const OFFSET_PORT = 36;
 const OFFSET_FLAGS = 38;
 const OFFSET_EXPIRY = 40;
 const FLAG_SEEDER = 1;
@@ -88,13 +87,10 @@ export class PeerTable {
     }
     const base = at * RECORD_SIZE;
     const r = this.records;
-    if (ip.length === 4) {
-      r.set(ip, base + OFFSET_IP);
-      r.fill(0, base + OFFSET_IP + 4, base + OFFSET_PORT);
-    } else {
-      r.set(ip, base + OFFSET_IP);
-    }
-    r.writeUInt16BE(port, base + OFFSET_PORT);
+    const ipAt = base + OFFSET_IP;
+    for (let i = 0; i < ip.length; i++) r[ipAt + i] = ip[i];
+    r[ipAt + ip.length] = port >>> 8;
+    r[ipAt + ip.length + 1] = port & 0xff;
     r[base + OFFSET_FLAGS] = (seeder ? FLAG_SEEDER : 0) | (ip.length === 16 ? FLAG_IPV6 : 0);
     r.writeUInt32LE(expiry >>> 0, base + OFFSET_EXPIRY);
     if (seeder) this.seeders++;
@@ -125,28 +121,65 @@ export class PeerTable {
   }
 
   /**
-   * A uniform random sample of at most `k` peers, excluding the record at `exclude` (-1 for none).
-   * O(k) time: Floyd's algorithm over the other `n` indices.
+   * A uniform random sample of at most `k` peers, excluding the record at `exclude` (-1 for none),
+   * as objects. O(k) time.
    */
   sample(k: number, exclude: number): Peer[] {
+    const picks = this.pick(k, exclude);
+    const out: Peer[] = new Array(picks.length);
+    for (let i = 0; i < picks.length; i++) out[i] = this.peerAt(picks[i]);
+    return out;
+  }
+
+  /**
+   * The same sample written straight into compact form: IPv4 peers as 6-byte entries into `out4`,
+   * IPv6 peers as 18-byte entries into `out6` (each must hold `k` entries). No allocation.
+   * Returns the number of IPv4 entries plus 65536 times the number of IPv6 entries.
+   */
+  sampleCompact(k: number, exclude: number, out4: Uint8Array, out6: Uint8Array): number {
+    const picks = this.pick(k, exclude);
+    const r = this.records;
+    let n4 = 0;
+    let n6 = 0;
+    for (let i = 0; i < picks.length; i++) {
+      const base = picks[i] * RECORD_SIZE;
+      const from = base + OFFSET_IP;
+      if (r[base + OFFSET_FLAGS] & FLAG_IPV6) {
+        const to = n6++ * 18;
+        for (let j = 0; j < 18; j++) out6[to + j] = r[from + j];
+      } else {
+        const to = n4++ * 6;
+        out4[to] = r[from];
+        out4[to + 1] = r[from + 1];
+        out4[to + 2] = r[from + 2];
+        out4[to + 3] = r[from + 3];
+        out4[to + 4] = r[from + 4];
+        out4[to + 5] = r[from + 5];
+      }
+    }
+    return n4 + n6 * 65536;
+  }
+
+  /**
+   * Record indices of a uniform random k-subset of the records other than `exclude`: Floyd's
+   * algorithm, with a reusable stamped hash set instead of a Set (no allocation per call).
+   * The returned array is shared scratch space, valid until the next call.
+   */
+  private pick(k: number, exclude: number): Int32Array {
     const n = exclude >= 0 ? this.count - 1 : this.count;
     if (k > n) k = n;
-    const out: Peer[] = new Array(k);
-    if (k <= 0) return [];
+    if (k <= 0) return EMPTY;
+    const out = scratchPicks(k);
     if (k === n) {
       let j = 0;
-      for (let i = 0; i < this.count; i++) if (i !== exclude) out[j++] = this.peerAt(i);
-      shuffle(out);
+      for (let i = 0; i < this.count; i++) if (i !== exclude) out[j++] = i;
       return out;
     }
-    const chosen = new Set<number>();
-    let j = 0;
-    for (let t = n - k; t < n; t++) {
+    const set = pickSet(k);
+    for (let t = n - k, j = 0; t < n; t++, j++) {
       const r = Math.floor(Math.random() * (t + 1));
-      const pick = chosen.has(r) ? t : r;
-      chosen.add(pick);
-      const at = exclude >= 0 && pick >= exclude ? pick + 1 : pick;
-      out[j++] = this.peerAt(at);
+      const pick = set.add(r) ? r : (set.add(t), t);
+      out[j] = exclude >= 0 && pick >= exclude ? pick + 1 : pick;
     }
     return out;
   }
@@ -155,13 +188,14 @@ export class PeerTable {
   peerAt(at: number): Peer {
     const base = at * RECORD_SIZE;
     const r = this.records;
-    const v6 = (r[base + OFFSET_FLAGS] & FLAG_IPV6) !== 0;
+    const size = (r[base + OFFSET_FLAGS] & FLAG_IPV6) !== 0 ? 16 : 4;
     // One allocation holds both the id and the address.
-    const copy = Buffer.from(r.subarray(base, base + (v6 ? 36 : 24)));
+    const copy = Buffer.from(r.subarray(base, base + OFFSET_IP + size));
+    const portAt = base + OFFSET_IP + size;
     return {
       peerId: copy.subarray(0, 20),
       ip: copy.subarray(20),
-      port: r.readUInt16BE(base + OFFSET_PORT),
+      port: (r[portAt] << 8) | r[portAt + 1],
     };
   }
 
@@ -254,11 +288,63 @@ function nextPowerOfTwo(n: number): number {
   return p;
 }
 
-function shuffle<T>(items: T[]): void {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    const t = items[i];
-    items[i] = items[j];
-    items[j] = t;
+const EMPTY = new Int32Array(0);
+let picks = new Int32Array(256);
+
+/** Scratch array of exactly `k` picks (a view on a grown-on-demand buffer). */
+function scratchPicks(k: number): Int32Array {
+  if (picks.length < k) picks = new Int32Array(nextPowerOfTwo(k));
+  return picks.subarray(0, k);
+}
+
+/**
+ * A set of small non-negative integers for one sampling call: open addressing over a table that is
+ * reused between calls; an entry belongs to the current call when its stamp matches.
+ */
+class StampedSet {
+  private keys: Int32Array;
+  private stamps: Uint32Array;
+  private stamp = 0;
+  private mask: number;
+
+  constructor(capacity: number) {
+    this.keys = new Int32Array(capacity);
+    this.stamps = new Uint32Array(capacity);
+    this.mask = capacity - 1;
   }
+
+  /** Start a new, empty set for up to capacity/2 members. */
+  reset(): this {
+    this.stamp++;
+    if (this.stamp === 0xffffffff) {
+      this.stamps.fill(0);
+      this.stamp = 1;
+    }
+    return this;
+  }
+
+  /** Add `x`; false if it was already present. */
+  add(x: number): boolean {
+    let slot = (Math.imul(x, 0x9e3779b1) >>> 16) & this.mask;
+    for (;;) {
+      if (this.stamps[slot] !== this.stamp) {
+        this.stamps[slot] = this.stamp;
+        this.keys[slot] = x;
+        return true;
+      }
+      if (this.keys[slot] === x) return false;
+      slot = (slot + 1) & this.mask;
+    }
+  }
+
+  get capacity(): number {
+    return this.mask + 1;
+  }
+}
+
+let set = new StampedSet(1024);
+
+function pickSet(k: number): StampedSet {
+  if (set.capacity < k * 2) set = new StampedSet(nextPowerOfTwo(k * 2));
+  return set.reset();
 }
