@@ -1,0 +1,151 @@
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { run } from '../../src/cli.js';
+import { createTorrent } from '../../src/torrent/create.js';
+import { parseTorrent } from '../../src/torrent/parse.js';
+import { bytes, sampleTree, tempDir } from './fixtures.js';
+
+const tmp = tempDir();
+afterAll(() => tmp.cleanup());
+const tree = path.join(tmp.dir, 'my tree');
+sampleTree(tree);
+const outDir = path.join(tmp.dir, 'out');
+mkdirSync(outDir);
+
+async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await run(argv, { writeOut: (text) => (out += text), writeErr: (text) => (err += text) });
+  return { code, out, err };
+}
+
+/** No temporary or partial files may be left in the output directory. */
+function leftovers(): string[] {
+  return readdirSync(outDir).filter((name) => name.endsWith('.tmp'));
+}
+
+describe('torrent-tracker create', () => {
+  it('writes the torrent and prints its info hash and magnet link', async () => {
+    const file = path.join(outDir, 'tree.torrent');
+    const { code, out, err } = await cli(
+      'create', tree, '--announce', 'http://t1/announce,http://t1b/announce', '--announce', 'http://t2/announce',
+      '--piece-length', '32K', '--private', '--comment', 'hello', '--web-seed', 'http://ws/', '--no-date', '-o', file,
+    );
+    expect(err).toBe('');
+    expect(code).toBe(0);
+    const parsed = parseTorrent(readFileSync(file));
+    const expected = await createTorrent(tree, {
+      announce: [['http://t1/announce', 'http://t1b/announce'], ['http://t2/announce']],
+      pieceLength: 32 * 1024,
+      private: true,
+      comment: 'hello',
+      webSeeds: ['http://ws/'],
+      creationDate: false,
+    });
+    expect(readFileSync(file).equals(expected.torrent)).toBe(true);
+    expect(out).toContain(`Info hash: ${parsed.infoHash}\n`);
+    expect(out).toContain(`Magnet: ${expected.magnet}\n`);
+    expect(out).toContain(`Created ${file}\n`);
+    expect(parsed.announce).toEqual([['http://t1/announce', 'http://t1b/announce'], ['http://t2/announce']]);
+    expect(parsed.creationDate).toBeUndefined();
+    expect(leftovers()).toEqual([]);
+  });
+
+  it('refuses to overwrite an existing file unless --force', async () => {
+    const file = path.join(outDir, 'exists.torrent');
+    writeFileSync(file, 'keep me');
+    const refused = await cli('create', tree, '-a', 'http://t/announce', '-o', file);
+    expect(refused.code).toBe(1);
+    expect(refused.err).toBe(`torrent-tracker: error: ${file} already exists (use --force to overwrite)\n`);
+    expect(readFileSync(file, 'utf8')).toBe('keep me');
+    const forced = await cli('create', tree, '-a', 'http://t/announce', '-o', file, '--force');
+    expect(forced.code).toBe(0);
+    expect(parseTorrent(readFileSync(file)).name).toBe('my tree');
+    expect(leftovers()).toEqual([]);
+  });
+
+  const bad: Array<[string, string[], RegExp]> = [
+    ['a missing path argument', ['create'], /error: missing required argument 'path'/],
+    ['a path that does not exist', ['create', path.join(tmp.dir, 'nope'), '-a', 'http://t/a'], /^torrent-tracker: error: cannot read .*nope: no such file or directory\n$/],
+    ['an empty directory', ['create', path.join(tmp.dir, 'empty'), '-a', 'http://t/a'], /^torrent-tracker: error: .*empty contains no files\n$/],
+    ['a piece length that is not a power of two', ['create', tree, '-l', '100000'], /^torrent-tracker: error: invalid piece length 100000: it must be a power of two/],
+    ['a piece length that is not a number', ['create', tree, '-l', 'big'], /error: option .*piece-length.* argument 'big' is invalid/],
+    ['an invalid announce URL', ['create', tree, '-a', 'tracker.example'], /^torrent-tracker: error: invalid announce URL "tracker.example"/],
+    ['an invalid web seed URL', ['create', tree, '-w', 'nope://x'], /^torrent-tracker: error: invalid web seed URL "nope:\/\/x"/],
+    ['an unknown option', ['create', tree, '--bogus'], /error: unknown option '--bogus'/],
+  ];
+  it.each(bad)('fails with one clear line and no output file on %s', async (_label, argv, message) => {
+    mkdirSync(path.join(tmp.dir, 'empty'), { recursive: true });
+    const file = path.join(outDir, 'should-not-exist.torrent');
+    const { code, out, err } = await cli(...argv, '-o', file);
+    expect(code).not.toBe(0);
+    expect(err).toMatch(message);
+    expect(out).toBe('');
+    expect(existsSync(file)).toBe(false);
+    expect(leftovers()).toEqual([]);
+  });
+
+  it('fails when a file changes size while it is hashed, leaving no file behind', async () => {
+    const growing = path.join(tmp.dir, 'growing.bin');
+    writeFileSync(growing, bytes(24 * 1024 * 1024, 42));
+    const file = path.join(outDir, 'growing.torrent');
+    const timer = setInterval(() => appendFileSync(growing, 'x'), 1);
+    try {
+      const { code, err } = await cli('create', growing, '-l', '16K', '-t', '1', '-o', file);
+      expect(code).toBe(1);
+      expect(err).toMatch(/^torrent-tracker: error: .*growing\.bin changed while it was being hashed: .*\n$/);
+    } finally {
+      clearInterval(timer);
+    }
+    expect(existsSync(file)).toBe(false);
+    expect(leftovers()).toEqual([]);
+  });
+
+  it('has --help on the program and on each subcommand', async () => {
+    const top = await cli('--help');
+    expect(top.code).toBe(0);
+    expect(top.out).toMatch(/Usage: torrent-tracker/);
+    expect(top.out).toMatch(/create .*<path>/);
+    expect(top.out).toMatch(/info .*<file>/);
+    const create = await cli('create', '--help');
+    expect(create.code).toBe(0);
+    for (const flag of ['--announce', '--piece-length', '--private', '--comment', '--web-seed', '--output', '--no-date']) {
+      expect(create.out).toContain(flag);
+    }
+    const info = await cli('info', '--help');
+    expect(info.code).toBe(0);
+    expect(info.out).toMatch(/Usage: torrent-tracker info \[options\] <file>/);
+  });
+});
+
+describe('torrent-tracker info', () => {
+  it('prints a readable summary and JSON', async () => {
+    const made = await createTorrent(tree, { announce: 'http://t/announce', webSeeds: 'http://ws/', comment: 'c', pieceLength: 16_384 });
+    const file = path.join(outDir, 'info.torrent');
+    writeFileSync(file, made.torrent);
+    const { code, out } = await cli('info', file);
+    expect(code).toBe(0);
+    expect(out).toContain('Name:         my tree\n');
+    expect(out).toContain(`Info hash:    ${made.infoHash}\n`);
+    expect(out).toContain(`Magnet:       ${made.magnet}\n`);
+    expect(out).toContain('Trackers:     tier 1: http://t/announce\n');
+    expect(out).toContain('Web seeds:    http://ws/\n');
+    expect(out).toContain('Files:        9\n');
+    expect(out).toContain('my tree/sub dir/ä/ö file.bin\n');
+    const json = JSON.parse((await cli('info', '--json', file)).out) as { infoHash: string; files: { path: string }[] };
+    expect(json.infoHash).toBe(made.infoHash);
+    expect(json.files.map((f) => f.path)[0]).toBe('.hidden');
+  });
+
+  it('explains what is wrong with a bad file', async () => {
+    const file = path.join(outDir, 'bad.torrent');
+    writeFileSync(file, 'd4:infoi1ee');
+    const bad = await cli('info', file);
+    expect(bad.code).toBe(1);
+    expect(bad.err).toBe(`torrent-tracker: error: ${file} is not a valid .torrent file: "info" must be a dictionary, got an integer\n`);
+    const missing = await cli('info', path.join(outDir, 'missing.torrent'));
+    expect(missing.code).toBe(1);
+    expect(missing.err).toMatch(/^torrent-tracker: error: cannot read .*missing\.torrent: no such file or directory\n$/);
+  });
+});
