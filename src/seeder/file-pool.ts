@@ -29,10 +29,10 @@ export class FilePool {
       handle.catch(() => {
         if (this.entries.get(file) === entry) this.entries.delete(file);
       });
-      this.evict();
     }
     entry.users += 1;
     entry.lastUsed = ++this.clock;
+    this.evict(); // after counting ourselves as a user, so our own handle is never the one closed
     try {
       return await fn(await entry.handle);
     } finally {

@@ -1,0 +1,80 @@
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run } from '../../src/cli.js';
+import { runSeed, type SeedCommandIO } from '../../src/cli/seed.js';
+import type { AnnounceEventInfo } from '../../src/tracker.js';
+import { startApp, type RunningApp } from '../helpers/http.js';
+import { waitUntil } from './helpers/clients.js';
+import { makeTorrent } from './helpers/torrent.js';
+
+let tracker: RunningApp;
+const announces: AnnounceEventInfo[] = [];
+
+beforeAll(async () => {
+  tracker = await startApp({ interval: 5 });
+  tracker.router.tracker.on('announce', (a: AnnounceEventInfo) => announces.push(a));
+});
+afterAll(async () => {
+  await tracker?.close();
+});
+
+function capture(live = false): SeedCommandIO & { out: string; err: string } {
+  const io = {
+    out: '',
+    err: '',
+    live,
+    writeOut: (t: string) => void (io.out += t),
+    writeErr: (t: string) => void (io.err += t),
+  };
+  return io;
+}
+
+describe('torrent-tracker seed', () => {
+  it('is registered with its options', async () => {
+    let out = '';
+    const code = await run(['seed', '--help'], { writeOut: (t) => void (out += t), writeErr: (t) => void (out += t) });
+    expect(code).toBe(0);
+    for (const flag of ['<data-path>', '--torrent', '--port', '--bind', '--no-verify', '--slots']) expect(out).toContain(flag);
+  });
+
+  it('fails with one clear line for a missing or invalid torrent file and bad options', async () => {
+    let err = '';
+    const output = { writeOut: () => undefined, writeErr: (t: string) => void (err += t) };
+    expect(await run(['seed', '/tmp', '--torrent', '/nonexistent/x.torrent', '--port', '0'], output)).toBe(1);
+    expect(err).toMatch(/cannot read \/nonexistent\/x.torrent: no such file or directory/);
+    const fx = await makeTorrent({ size: 1000 });
+    const junk = path.join(fx.dir, 'junk.torrent');
+    await writeFile(junk, 'not bencode');
+    err = '';
+    expect(await run(['seed', fx.dir, '--torrent', junk, '--port', '0'], output)).toBe(1);
+    expect(err).toMatch(/junk.torrent is not a valid .torrent file/);
+    err = '';
+    expect(await run(['seed', fx.dir, '--torrent', fx.torrentPath, '--port', '70000'], output)).not.toBe(0);
+    expect(err).toMatch(/must be an integer from 0 to 65535/);
+  });
+
+  it('seeds until aborted, announcing started and then stopped, printing start and end lines only when not live', { timeout: 20_000 }, async () => {
+    const fx = await makeTorrent({ size: 300_000, announce: `http://127.0.0.1:${tracker.port}/tracker/announce` });
+    const io = capture(false);
+    const controller = new AbortController();
+    const running = runSeed(fx.dir, { torrent: fx.torrentPath, port: 0, bind: '127.0.0.3' }, io, controller.signal);
+    await waitUntil(() => announces.some((a) => a.infoHash === fx.parsed.infoHash && a.event === 'started'), 10_000, 'started');
+    const started = announces.find((a) => a.infoHash === fx.parsed.infoHash)!;
+    expect(started.ip).toBe('127.0.0.3');
+    controller.abort();
+    await running;
+    expect(announces.filter((a) => a.infoHash === fx.parsed.infoHash).at(-1)?.event).toBe('stopped');
+    expect(io.out).toMatch(new RegExp(`^seeding data.bin \\(${fx.parsed.infoHash}, 293 KiB\\) on 127.0.0.3:\\d+\\nstopped; uploaded 0 B\\n$`));
+    expect(io.out).not.toContain('\r');
+  });
+
+  it('refuses data that does not match', async () => {
+    const fx = await makeTorrent({ size: 40_000 });
+    await writeFile(path.join(fx.dir, 'data.bin'), Buffer.alloc(40_000));
+    const io = capture();
+    await expect(runSeed(fx.dir, { torrent: fx.torrentPath, port: 0, bind: '127.0.0.1' }, io, new AbortController().signal)).rejects.toThrow(
+      /pieces do not match/,
+    );
+  });
+});
