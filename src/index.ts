@@ -17,3 +17,17 @@ export { Tracker, type TrackerOptions, type AnnounceEventInfo } from './tracker.
 export { MemorySwarmStore, type MemorySwarmStoreOptions } from './swarm/memory.js';
 export { isSwarmStore } from './swarm/types.js';
 export { createTrackerServer, type TrackerServer, type TrackerServerOptions } from './server.js';
+export {
+  createSeeder,
+  Seeder,
+  type SeederOptions,
+  type AddOptions,
+  type SeededTorrentInfo,
+  type SeederStats,
+  type TorrentStats,
+  type PeerEventInfo,
+  type PeerCloseEventInfo,
+  type SeederEventName,
+} from './seeder/seeder.js';
+export { webSeedHandler, type WebSeedOptions } from './seeder/webseed.js';
+export { WireProtocolError } from './seeder/wire.js';
