@@ -149,6 +149,7 @@ export class MemorySwarmStore implements SwarmStore {
 
   async close(): Promise<void> {
     clearInterval(this.timer);
+    for (const swarm of this.swarms.values()) swarm.table.release();
     this.swarms.clear();
   }
 
@@ -172,8 +173,8 @@ export class MemorySwarmStore implements SwarmStore {
     swarm.table.removeExpired(now);
     swarm.sweptAt = now;
     if (swarm.table.count === 0) {
+      swarm.table.release(); // pages go back to the shared pool
       if (swarm.downloaded === 0) this.swarms.delete(key);
-      else swarm.table = new PeerTable(); // keep only the counter; free the records
     }
   }
 }

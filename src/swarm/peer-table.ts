@@ -1,8 +1,12 @@
 /**
- * A compact table of the peers of one swarm: fixed-size binary records in one dense buffer plus an
- * open-addressing hash index keyed by peer id. Upsert and remove are O(1), a uniform random sample
- * of k peers is O(k), and a peer costs about 60 bytes (record plus index slots) instead of a
- * JavaScript object per peer.
+ * A compact table of the peers of one swarm: fixed-size binary records plus an open-addressing hash
+ * index keyed by peer id. Upsert and remove are O(1), a uniform random sample of k peers is O(k),
+ * and a peer costs about 55 bytes (record plus index slots) instead of a JavaScript object per peer.
+ *
+ * Records are dense (indices 0..count-1) but stored in pages of {@link PAGE_RECORDS}: a growing
+ * swarm adds pages instead of reallocating and copying one big buffer, so memory freed by one swarm
+ * is reused by the next (no allocator fragmentation when thousands of swarms grow side by side).
+ * Small swarms keep a single small first page that doubles up to a full page.
  *
  * Record layout (RECORD_SIZE bytes):
  *   0..19   peer id
@@ -16,17 +20,23 @@ import type { Peer } from './types.js';
 
 /** Size in bytes of one peer record. */
 export const RECORD_SIZE = 44;
+/** Records per full page (a power of two). */
+export const PAGE_RECORDS = 64;
+const PAGE_SHIFT = 6;
+const PAGE_MASK = PAGE_RECORDS - 1;
+const PAGE_BYTES = PAGE_RECORDS * RECORD_SIZE;
 const OFFSET_IP = 20;
 const OFFSET_FLAGS = 38;
 const OFFSET_EXPIRY = 40;
 const FLAG_SEEDER = 1;
 const FLAG_IPV6 = 2;
 const MIN_CAPACITY = 2;
+const MIN_INDEX = 4;
 
 /** Hash of a 20-byte peer id, mixed with a per-process seed so crafted ids cannot force collisions. */
-function hashPeerId(id: Uint8Array, seed: number): number {
-  let h = seed;
-  for (let i = 0; i < 20; i += 4) {
+function hashPeerId(id: Uint8Array, at: number): number {
+  let h = HASH_SEED;
+  for (let i = at; i < at + 20; i += 4) {
     const word = id[i] | (id[i + 1] << 8) | (id[i + 2] << 16) | (id[i + 3] << 24);
     h = Math.imul(h ^ word, 0x9e3779b1);
     h ^= h >>> 15;
@@ -37,31 +47,61 @@ function hashPeerId(id: Uint8Array, seed: number): number {
 
 const HASH_SEED = (Math.random() * 0x100000000) >>> 0;
 
+/**
+ * Full pages for every table of the process, carved from 1 MiB slabs; pages a table no longer needs
+ * go back to the free list for other tables.
+ */
+const pagePool = {
+  free: [] as Buffer[],
+  slabs: 0,
+  take(): Buffer {
+    const page = this.free.pop();
+    if (page) return page;
+    const slab = Buffer.allocUnsafeSlow(Math.floor((1 << 20) / PAGE_BYTES) * PAGE_BYTES);
+    this.slabs++;
+    for (let at = slab.length - PAGE_BYTES; at > 0; at -= PAGE_BYTES) this.free.push(slab.subarray(at, at + PAGE_BYTES));
+    return slab.subarray(0, PAGE_BYTES);
+  },
+  give(page: Buffer): void {
+    this.free.push(page);
+  },
+};
+
+/** Bytes held by the shared page pool (in use or free). */
+export function pagePoolBytes(): number {
+  return pagePool.slabs * Math.floor((1 << 20) / PAGE_BYTES) * PAGE_BYTES;
+}
+
 /** Peers of one swarm. Not safe to share between stores with different epochs. */
 export class PeerTable {
-  /** Dense records, `count` of them in use. */
-  private records: Buffer;
-  /** Hash index: slot holds record index + 1, 0 = empty. Length is a power of two. */
+  /** Record pages: page 0 may be small (< PAGE_RECORDS records); all others are full pool pages. */
+  private pages: Buffer[];
+  /** Records that fit in the pages. */
+  private capacity: number;
+  /** Hash index: slot holds record index + 1, 0 = empty. Length is a power of two, >= 2 * count. */
   private index: Uint32Array;
   /** Number of peers. */
   count = 0;
   /** Number of peers that are seeders. */
   seeders = 0;
 
-  constructor(capacity = MIN_CAPACITY) {
-    this.records = Buffer.allocUnsafeSlow(capacity * RECORD_SIZE);
-    this.index = new Uint32Array(nextPowerOfTwo(capacity * 2));
+  constructor() {
+    this.pages = [Buffer.allocUnsafeSlow(MIN_CAPACITY * RECORD_SIZE)];
+    this.capacity = MIN_CAPACITY;
+    this.index = new Uint32Array(MIN_INDEX);
   }
 
-  /** Approximate bytes held by this table's buffers. */
+  /** Approximate bytes held by this table (its pages and index). */
   get byteSize(): number {
-    return this.records.byteLength + this.index.byteLength;
+    let n = this.index.byteLength;
+    for (const p of this.pages) n += p.byteLength;
+    return n;
   }
 
   /** Record index of the peer, or -1. */
   find(peerId: Uint8Array): number {
     const mask = this.index.length - 1;
-    let slot = hashPeerId(peerId, HASH_SEED) & mask;
+    let slot = hashPeerId(peerId, 0) & mask;
     for (;;) {
       const entry = this.index[slot];
       if (entry === 0) return -1;
@@ -76,23 +116,28 @@ export class PeerTable {
   upsert(peerId: Uint8Array, ip: Uint8Array, port: number, seeder: boolean, expiry: number): boolean | undefined {
     let at = this.find(peerId);
     let previous: boolean | undefined;
+    let page: Buffer;
+    let base: number;
     if (at === -1) {
-      if (this.count * RECORD_SIZE === this.records.byteLength) this.resize(this.count * 2);
+      if (this.count === this.capacity) this.grow();
       at = this.count++;
-      this.records.set(peerId, at * RECORD_SIZE);
-      this.insertIndex(at, peerId);
+      if (this.count * 2 > this.index.length) this.rebuildIndex(this.index.length * 2);
+      page = this.pages[at >>> PAGE_SHIFT];
+      base = (at & PAGE_MASK) * RECORD_SIZE;
+      for (let i = 0; i < 20; i++) page[base + i] = peerId[i];
+      this.insertIndex(at, hashPeerId(peerId, 0));
     } else {
-      previous = (this.records[at * RECORD_SIZE + OFFSET_FLAGS] & FLAG_SEEDER) !== 0;
+      page = this.pages[at >>> PAGE_SHIFT];
+      base = (at & PAGE_MASK) * RECORD_SIZE;
+      previous = (page[base + OFFSET_FLAGS] & FLAG_SEEDER) !== 0;
       if (previous) this.seeders--;
     }
-    const base = at * RECORD_SIZE;
-    const r = this.records;
     const ipAt = base + OFFSET_IP;
-    for (let i = 0; i < ip.length; i++) r[ipAt + i] = ip[i];
-    r[ipAt + ip.length] = port >>> 8;
-    r[ipAt + ip.length + 1] = port & 0xff;
-    r[base + OFFSET_FLAGS] = (seeder ? FLAG_SEEDER : 0) | (ip.length === 16 ? FLAG_IPV6 : 0);
-    r.writeUInt32LE(expiry >>> 0, base + OFFSET_EXPIRY);
+    for (let i = 0; i < ip.length; i++) page[ipAt + i] = ip[i];
+    page[ipAt + ip.length] = port >>> 8;
+    page[ipAt + ip.length + 1] = port & 0xff;
+    page[base + OFFSET_FLAGS] = (seeder ? FLAG_SEEDER : 0) | (ip.length === 16 ? FLAG_IPV6 : 0);
+    page.writeUInt32LE(expiry >>> 0, base + OFFSET_EXPIRY);
     if (seeder) this.seeders++;
     return previous;
   }
@@ -102,6 +147,7 @@ export class PeerTable {
     const at = this.find(peerId);
     if (at === -1) return false;
     this.removeAt(at);
+    this.shrink();
     return true;
   }
 
@@ -110,14 +156,25 @@ export class PeerTable {
     let removed = 0;
     let i = 0;
     while (i < this.count) {
-      if (this.records.readUInt32LE(i * RECORD_SIZE + OFFSET_EXPIRY) < now) {
+      if (this.pages[i >>> PAGE_SHIFT].readUInt32LE((i & PAGE_MASK) * RECORD_SIZE + OFFSET_EXPIRY) < now) {
         this.removeAt(i); // the last record moves into i: look at i again
         removed++;
       } else {
         i++;
       }
     }
+    if (removed > 0) this.shrink();
     return removed;
+  }
+
+  /** Give every page back (the table is being dropped). */
+  release(): void {
+    for (let p = this.pages[0].length === PAGE_BYTES ? 0 : 1; p < this.pages.length; p++) pagePool.give(this.pages[p]);
+    this.pages = [Buffer.allocUnsafeSlow(MIN_CAPACITY * RECORD_SIZE)];
+    this.capacity = MIN_CAPACITY;
+    this.count = 0;
+    this.seeders = 0;
+    this.index = new Uint32Array(MIN_INDEX);
   }
 
   /**
@@ -138,11 +195,12 @@ export class PeerTable {
    */
   sampleCompact(k: number, exclude: number, out4: Uint8Array, out6: Uint8Array): number {
     const picks = this.pick(k, exclude);
-    const r = this.records;
     let n4 = 0;
     let n6 = 0;
     for (let i = 0; i < picks.length; i++) {
-      const base = picks[i] * RECORD_SIZE;
+      const at = picks[i];
+      const r = this.pages[at >>> PAGE_SHIFT];
+      const base = (at & PAGE_MASK) * RECORD_SIZE;
       const from = base + OFFSET_IP;
       if (r[base + OFFSET_FLAGS] & FLAG_IPV6) {
         const to = n6++ * 18;
@@ -158,6 +216,29 @@ export class PeerTable {
       }
     }
     return n4 + n6 * 65536;
+  }
+
+  /** A copy of the peer at record index `at`. */
+  peerAt(at: number): Peer {
+    const r = this.pages[at >>> PAGE_SHIFT];
+    const base = (at & PAGE_MASK) * RECORD_SIZE;
+    const size = (r[base + OFFSET_FLAGS] & FLAG_IPV6) !== 0 ? 16 : 4;
+    // One allocation holds both the id and the address.
+    const copy = Buffer.from(r.subarray(base, base + OFFSET_IP + size));
+    const portAt = base + OFFSET_IP + size;
+    return {
+      peerId: copy.subarray(0, 20),
+      ip: copy.subarray(20),
+      port: (r[portAt] << 8) | r[portAt + 1],
+    };
+  }
+
+  /** Iterate over every peer (used by tests). */
+  *peers(): IterableIterator<Peer & { seeder: boolean }> {
+    for (let i = 0; i < this.count; i++) {
+      const seeder = (this.pages[i >>> PAGE_SHIFT][(i & PAGE_MASK) * RECORD_SIZE + OFFSET_FLAGS] & FLAG_SEEDER) !== 0;
+      yield { ...this.peerAt(i), seeder };
+    }
   }
 
   /**
@@ -184,57 +265,68 @@ export class PeerTable {
     return out;
   }
 
-  /** A copy of the peer at record index `at`. */
-  peerAt(at: number): Peer {
-    const base = at * RECORD_SIZE;
-    const r = this.records;
-    const size = (r[base + OFFSET_FLAGS] & FLAG_IPV6) !== 0 ? 16 : 4;
-    // One allocation holds both the id and the address.
-    const copy = Buffer.from(r.subarray(base, base + OFFSET_IP + size));
-    const portAt = base + OFFSET_IP + size;
-    return {
-      peerId: copy.subarray(0, 20),
-      ip: copy.subarray(20),
-      port: (r[portAt] << 8) | r[portAt + 1],
-    };
-  }
-
-  /** Iterate over every peer (used by full scrape and tests). */
-  *peers(): IterableIterator<Peer & { seeder: boolean }> {
-    for (let i = 0; i < this.count; i++) {
-      yield { ...this.peerAt(i), seeder: (this.records[i * RECORD_SIZE + OFFSET_FLAGS] & FLAG_SEEDER) !== 0 };
-    }
-  }
-
   private removeAt(at: number): void {
-    const r = this.records;
-    const base = at * RECORD_SIZE;
-    if (r[base + OFFSET_FLAGS] & FLAG_SEEDER) this.seeders--;
+    const page = this.pages[at >>> PAGE_SHIFT];
+    const base = (at & PAGE_MASK) * RECORD_SIZE;
+    if (page[base + OFFSET_FLAGS] & FLAG_SEEDER) this.seeders--;
     this.deleteIndex(at);
     const last = this.count - 1;
     if (at !== last) {
       // Swap-remove: the last record takes the freed place; its index slot is repointed.
       const slot = this.indexSlotOf(last);
-      r.copy(r, base, last * RECORD_SIZE, last * RECORD_SIZE + RECORD_SIZE);
+      const lastPage = this.pages[last >>> PAGE_SHIFT];
+      const lastBase = (last & PAGE_MASK) * RECORD_SIZE;
+      lastPage.copy(page, base, lastBase, lastBase + RECORD_SIZE);
       this.index[slot] = at + 1;
     }
     this.count = last;
-    const capacity = this.records.byteLength / RECORD_SIZE;
-    if (capacity > MIN_CAPACITY && this.count <= capacity / 4) {
-      this.resize(Math.max(MIN_CAPACITY, capacity >>> 1));
+  }
+
+  /** Add room for at least one more record. */
+  private grow(): void {
+    if (this.capacity < PAGE_RECORDS) {
+      // Double the small first page, or replace it by a full pool page.
+      const next = this.capacity * 2 >= PAGE_RECORDS ? pagePool.take() : Buffer.allocUnsafeSlow(this.capacity * 2 * RECORD_SIZE);
+      this.pages[0].copy(next, 0, 0, this.count * RECORD_SIZE);
+      this.pages[0] = next;
+      this.capacity = next.length / RECORD_SIZE;
+    } else {
+      this.pages.push(pagePool.take());
+      this.capacity += PAGE_RECORDS;
     }
   }
 
+  /** Return pages and index space the table no longer needs (with hysteresis). */
+  private shrink(): void {
+    while (this.pages.length > 1 && this.count <= this.capacity - PAGE_RECORDS - PAGE_RECORDS / 2) {
+      pagePool.give(this.pages.pop()!);
+      this.capacity -= PAGE_RECORDS;
+    }
+    if (this.pages.length === 1 && this.capacity > MIN_CAPACITY && this.count <= this.capacity / 4) {
+      const next = Buffer.allocUnsafeSlow((this.capacity / 2) * RECORD_SIZE);
+      this.pages[0].copy(next, 0, 0, this.count * RECORD_SIZE);
+      if (this.pages[0].length === PAGE_BYTES) pagePool.give(this.pages[0]);
+      this.pages[0] = next;
+      this.capacity /= 2;
+    }
+    if (this.index.length > MIN_INDEX && this.count * 8 <= this.index.length) this.rebuildIndex(this.index.length / 2);
+  }
+
   private idEquals(at: number, peerId: Uint8Array): boolean {
-    const r = this.records;
-    const base = at * RECORD_SIZE;
+    const r = this.pages[at >>> PAGE_SHIFT];
+    const base = (at & PAGE_MASK) * RECORD_SIZE;
     for (let i = 0; i < 20; i++) if (r[base + i] !== peerId[i]) return false;
     return true;
   }
 
-  private insertIndex(at: number, peerId: Uint8Array): void {
+  /** Hash of the peer id stored in record `at`. */
+  private hashOf(at: number): number {
+    return hashPeerId(this.pages[at >>> PAGE_SHIFT], (at & PAGE_MASK) * RECORD_SIZE);
+  }
+
+  private insertIndex(at: number, hash: number): void {
     const mask = this.index.length - 1;
-    let slot = hashPeerId(peerId, HASH_SEED) & mask;
+    let slot = hash & mask;
     while (this.index[slot] !== 0) slot = (slot + 1) & mask;
     this.index[slot] = at + 1;
   }
@@ -242,8 +334,7 @@ export class PeerTable {
   /** The index slot pointing at record `at` (which must be present). */
   private indexSlotOf(at: number): number {
     const mask = this.index.length - 1;
-    const id = this.records.subarray(at * RECORD_SIZE, at * RECORD_SIZE + 20);
-    let slot = hashPeerId(id, HASH_SEED) & mask;
+    let slot = this.hashOf(at) & mask;
     while (this.index[slot] !== at + 1) slot = (slot + 1) & mask;
     return slot;
   }
@@ -257,9 +348,7 @@ export class PeerTable {
     let slot = (hole + 1) & mask;
     while (index[slot] !== 0) {
       const entry = index[slot];
-      const rec = entry - 1;
-      const id = this.records.subarray(rec * RECORD_SIZE, rec * RECORD_SIZE + 20);
-      const home = hashPeerId(id, HASH_SEED) & mask;
+      const home = this.hashOf(entry - 1) & mask;
       // Move the entry into the hole if its home is not cyclically in (hole, slot].
       const inRange = hole <= slot ? home > hole && home <= slot : home > hole || home <= slot;
       if (!inRange) {
@@ -271,14 +360,9 @@ export class PeerTable {
     }
   }
 
-  private resize(capacity: number): void {
-    const records = Buffer.allocUnsafeSlow(capacity * RECORD_SIZE);
-    this.records.copy(records, 0, 0, this.count * RECORD_SIZE);
-    this.records = records;
-    this.index = new Uint32Array(nextPowerOfTwo(capacity * 2));
-    for (let i = 0; i < this.count; i++) {
-      this.insertIndex(i, records.subarray(i * RECORD_SIZE, i * RECORD_SIZE + 20));
-    }
+  private rebuildIndex(length: number): void {
+    this.index = new Uint32Array(Math.max(MIN_INDEX, length));
+    for (let i = 0; i < this.count; i++) this.insertIndex(i, this.hashOf(i));
   }
 }
 
