@@ -14,6 +14,7 @@ import { Command, CommanderError, type OutputConfiguration } from 'commander';
 import { register as registerCreate } from './cli/create.js';
 import { register as registerInfo } from './cli/info.js';
 import { register as registerSeed } from './cli/seed.js';
+import { register as registerServe } from './cli/serve.js';
 
 /**
  * Build the program with every subcommand registered.
@@ -28,6 +29,7 @@ export function createProgram(output?: OutputConfiguration): Command {
   registerCreate(program);
   registerInfo(program);
   registerSeed(program);
+  registerServe(program);
   return program;
 }
 

@@ -1,0 +1,70 @@
+/**
+ * `torrent-tracker serve`: the standalone tracker (plain node:http, same core as the middleware)
+ * until interrupted. SIGINT/SIGTERM close the server and the store.
+ */
+import { Command, InvalidArgumentError } from 'commander';
+import type { AddressInfo } from 'node:net';
+import { createTrackerServer } from '../server.js';
+
+function integer(min: number, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || n < min || n > max) throw new InvalidArgumentError(`must be an integer from ${min} to ${max}`);
+    return n;
+  };
+}
+
+/** Options of the serve command. */
+interface ServeOptions {
+  port: number;
+  host: string;
+  store?: string;
+  interval?: number;
+  trustProxy?: boolean;
+  fullScrape?: boolean;
+}
+
+/** Register `serve` on the program. */
+export function register(program: Command): void {
+  program
+    .command('serve')
+    .description('run a standalone tracker answering /announce and /scrape (no Express needed)')
+    .option('-p, --port <port>', 'TCP port to listen on', integer(0, 65535), 6969)
+    .option('-H, --host <address>', 'address to bind (:: = every IPv4 and IPv6 address)', '::')
+    .option('-s, --store <uri>', 'swarm storage: redis://, rediss://, sqlite://, postgresql://, mysql:// (default: memory)')
+    .option('-i, --interval <seconds>', 'seconds between announces told to clients (default 1800)', integer(1, 86_400))
+    .option('--trust-proxy', 'take the client address from X-Forwarded-For (only behind your own proxy)')
+    .option('--full-scrape', 'answer /scrape without info_hash with every swarm')
+    .addHelpText('after', '\nExample:\n  torrent-tracker serve --port 6969 --store redis://127.0.0.1:6379\n')
+    .action(async (options: ServeOptions, command: Command) => {
+      const out = command.configureOutput().writeOut ?? ((t: string) => process.stdout.write(t));
+      const err = command.configureOutput().writeErr ?? ((t: string) => process.stderr.write(t));
+      const server = createTrackerServer({
+        store: options.store,
+        interval: options.interval,
+        trustProxy: options.trustProxy === true,
+        fullScrape: options.fullScrape === true,
+      });
+      server.tracker.on('failure', (f: { reason: string; error?: unknown }) => {
+        if (f.reason.startsWith('tracker storage')) err(`torrent-tracker: ${f.reason}: ${String((f.error as Error)?.cause ?? f.error)}\n`);
+      });
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(options.port, options.host, () => resolve());
+      });
+      await server.tracker.whenReady();
+      const { port, address } = server.address() as AddressInfo;
+      const host = address.includes(':') ? `[${address === '::' ? '::1' : address}]` : address === '0.0.0.0' ? '127.0.0.1' : address;
+      out(`tracker listening on ${address} port ${port}: announce URL http://${host}:${port}/announce\n`);
+      await new Promise<void>((resolve) => {
+        const stop = (): void => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          void server.shutdown().then(resolve);
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
+      out('tracker stopped\n');
+    });
+}
