@@ -232,7 +232,15 @@ export class RedisSwarmStore implements SwarmStore {
           this.connecting = undefined;
         });
     }
-    if (this.adapter.isCluster() || client.isReady) return client;
+    if (this.adapter.isCluster()) {
+      // A cluster client has no offline state of its own to wait for: wait for its first connection.
+      if (this.connecting) {
+        await withDeadline(this.connecting, Math.max(1, deadline - Date.now()), 'connecting to Redis Cluster');
+      }
+      if (!client.isOpen) throw new RedisStoreError('Redis Cluster is not reachable');
+      return client;
+    }
+    if (client.isReady) return client;
     // One shared listener however many calls wait for the connection.
     this.ready ??= new Promise<void>((resolve) => {
       const onReady = (): void => {
