@@ -31,3 +31,8 @@ export {
 } from './seeder/seeder.js';
 export { webSeedHandler, type WebSeedOptions } from './seeder/webseed.js';
 export { WireProtocolError } from './seeder/wire.js';
+export { createTorrent, type CreateTorrentOptions, type CreatedTorrent, type AnnounceInput } from './torrent/create.js';
+export { parseTorrent } from './torrent/parse.js';
+export { magnetLink, type MagnetInput } from './torrent/magnet.js';
+export { TorrentParseError, TorrentCreateError } from './torrent/errors.js';
+export { defaultPieceLength, MIN_PIECE_LENGTH, MAX_PIECE_LENGTH } from './torrent/piece-length.js';
