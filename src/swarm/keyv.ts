@@ -143,16 +143,38 @@ function decodeRecords(text: string): Rec[] {
 
 const EMPTY = Buffer.alloc(0);
 
+/**
+ * Records per stored value. A shard with more records continues in chunk keys `<shard key>:<n>`:
+ * MySQL's TEXT column holds 64 KiB, and 400 records are at most 27 KiB of base64.
+ */
+const CHUNK_RECORDS = 400;
+
 /** The value stored under a shard key. */
 interface ShardValue {
   /** This instance's `completed` count for the swarm. */
   d: number;
-  /** Records, base64 of the binary encoding. */
+  /** Records, base64 of the binary encoding (the first CHUNK_RECORDS of them). */
+  p: string;
+  /** Number of chunk keys holding the further records (absent = 0). */
+  x?: number;
+}
+
+/** The value stored under a chunk key. */
+interface ChunkValue {
   p: string;
 }
 
 function isShard(value: unknown): value is ShardValue {
   return typeof value === 'object' && value !== null && typeof (value as ShardValue).d === 'number' && typeof (value as ShardValue).p === 'string';
+}
+
+/** A shard as read: its writer, counter and records (chunks included). */
+interface ReadShard {
+  id: string;
+  d: number;
+  /** Chunk keys the shard had when written. */
+  x: number;
+  recs: Rec[];
 }
 
 /** True when `b` should replace `a` as the record of one peer: newer wins; at equal times a tombstone wins. */
@@ -284,6 +306,8 @@ interface Swarm {
   usedAt: number;
   /** Our own shard has been read (or there was nothing to read). */
   loaded: boolean;
+  /** Chunk keys our shard has in the database (to delete those no longer needed). */
+  chunks: number;
 }
 
 /** Lease of an instance slot. */
@@ -402,7 +426,7 @@ export class KeyvSwarmStore implements SwarmStore {
     const now = this.now();
     const counts = new Map<string, SwarmCounts>();
     for (const hex of unique) {
-      const read = (shards.get(hex) ?? []).map((e) => e.shard);
+      const read = shards.get(hex) ?? [];
       const swarm = this.swarms.get(hex);
       if (swarm?.loaded) {
         this.applyRemote(swarm, read, now);
@@ -416,7 +440,7 @@ export class KeyvSwarmStore implements SwarmStore {
         for (const shard of read) downloaded += shard.d;
         let complete = 0;
         let incomplete = 0;
-        for (const rec of mergeRecords(read.map((s) => decodeRecords(s.p))).values()) {
+        for (const rec of mergeRecords(read.map((s) => s.recs)).values()) {
           if (rec.gone || rec.exp < now) continue;
           if (rec.seeder) complete++;
           else incomplete++;
@@ -469,6 +493,10 @@ export class KeyvSwarmStore implements SwarmStore {
 
   private shardKey(hex: string, id: string): string {
     return `${this.prefix}:${hex}:${id}`;
+  }
+
+  private chunkKey(hex: string, id: string, n: number): string {
+    return `${this.prefix}:${hex}:${id}:${n}`;
   }
 
   private leaseKey(id: string): string {
@@ -630,15 +658,13 @@ export class KeyvSwarmStore implements SwarmStore {
    * Read the shards of `hexes` from every listed instance, plus the registry in the same call; reads
    * again for instances the registry reveals. Our own shard is read only where `includeOwn(hex)`.
    */
-  private async readShards(
-    hexes: string[],
-    includeOwn: (hex: string) => boolean,
-  ): Promise<Map<string, Array<{ id: string; shard: ShardValue }>>> {
-    const out = new Map<string, Array<{ id: string; shard: ShardValue }>>();
+  private async readShards(hexes: string[], includeOwn: (hex: string) => boolean): Promise<Map<string, ReadShard[]>> {
+    const out = new Map<string, ReadShard[]>();
     for (const hex of hexes) out.set(hex, []);
     if (hexes.length === 0) return out;
     let ids = this.instances;
     const done = new Set<string>();
+    const chunked: Array<{ hex: string; shard: ReadShard }> = [];
     for (let round = 0; round < 3 && ids.length > 0; round++) {
       const keys: string[] = [this.registryKey];
       const where: Array<[string, string]> = [];
@@ -652,11 +678,27 @@ export class KeyvSwarmStore implements SwarmStore {
       const values = await this.getMany(keys);
       for (const id of ids) done.add(id);
       where.forEach(([hex, id], i) => {
-        const shard = values[i + 1];
-        if (isShard(shard)) out.get(hex)?.push({ id, shard });
+        const value = values[i + 1];
+        if (!isShard(value)) return;
+        const x = Number.isInteger(value.x) && (value.x as number) > 0 ? (value.x as number) : 0;
+        const shard: ReadShard = { id, d: value.d, x, recs: decodeRecords(value.p) };
+        out.get(hex)?.push(shard);
+        if (x > 0) chunked.push({ hex, shard });
       });
       this.mergeRegistry(values[0]);
       ids = this.instances.filter((id) => !done.has(id));
+    }
+    if (chunked.length > 0) {
+      const keys: string[] = [];
+      for (const { hex, shard } of chunked) for (let j = 1; j <= shard.x; j++) keys.push(this.chunkKey(hex, shard.id, j));
+      const values = await this.getMany(keys);
+      let at = 0;
+      for (const { shard } of chunked) {
+        for (let j = 1; j <= shard.x; j++) {
+          const value = values[at++] as ChunkValue | undefined;
+          if (value && typeof value.p === 'string') for (const rec of decodeRecords(value.p)) shard.recs.push(rec);
+        }
+      }
     }
     this.healthy = true;
     return out;
@@ -679,6 +721,7 @@ export class KeyvSwarmStore implements SwarmStore {
         reading: undefined,
         usedAt: Date.now(),
         loaded: false,
+        chunks: 0,
       };
       this.swarms.set(hex, swarm);
     }
@@ -696,29 +739,30 @@ export class KeyvSwarmStore implements SwarmStore {
   private async refresh(swarm: Swarm, withOwn: boolean): Promise<void> {
     const id = this.id;
     const shards = (await this.readShards([swarm.hex], () => withOwn)).get(swarm.hex) ?? [];
-    const remote: ShardValue[] = [];
+    const remote: ReadShard[] = [];
     for (const entry of shards) {
       if (entry.id !== id) {
-        remote.push(entry.shard);
+        remote.push(entry);
         continue;
       }
       // What we wrote in an earlier life, or what the previous owner of the slot wrote: take it over.
-      for (const rec of decodeRecords(entry.shard.p)) {
+      for (const rec of entry.recs) {
         const current = swarm.own.get(rec.key);
         if (!current || newer(rec, current)) swarm.own.set(rec.key, rec);
       }
-      swarm.downloaded += entry.shard.d;
-      swarm.inherited += entry.shard.d;
+      swarm.downloaded += entry.d;
+      swarm.inherited += entry.d;
+      swarm.chunks = Math.max(swarm.chunks, entry.x);
     }
     if (withOwn) swarm.loaded = true;
     this.applyRemote(swarm, remote, this.now());
   }
 
   /** Rebuild the swarm's view from our shard (memory) and the other shards just read. */
-  private applyRemote(swarm: Swarm, remote: ShardValue[], now: number): void {
+  private applyRemote(swarm: Swarm, remote: ReadShard[], now: number): void {
     let remoteDownloaded = 0;
     for (const shard of remote) remoteDownloaded += shard.d;
-    const winners = mergeRecords([swarm.own.values(), ...remote.map((s) => decodeRecords(s.p))]);
+    const winners = mergeRecords([swarm.own.values(), ...remote.map((s) => s.recs)]);
     const live: Rec[] = [];
     let next = Infinity;
     for (const rec of winners.values()) {
@@ -777,21 +821,32 @@ export class KeyvSwarmStore implements SwarmStore {
     }
     if (batch.length === 0) return;
     const now = this.now();
-    const sets: Array<{ key: string; value: ShardValue; ttl?: number }> = [];
+    const sets: Array<{ key: string; value: ShardValue | ChunkValue; ttl?: number }> = [];
     const deletes: string[] = [];
     for (const swarm of batch) {
       swarm.dirty = false;
       for (const [key, rec] of swarm.own) if (rec.exp < now) swarm.own.delete(key);
       const key = this.shardKey(swarm.hex, id);
-      if (swarm.own.size === 0 && swarm.downloaded === 0) {
+      const recs = [...swarm.own.values()];
+      const chunks = Math.max(0, Math.ceil(recs.length / CHUNK_RECORDS) - 1);
+      // chunk keys of a bigger earlier version of the shard
+      for (let j = chunks + 1; j <= swarm.chunks; j++) deletes.push(this.chunkKey(swarm.hex, id, j));
+      swarm.chunks = chunks;
+      if (recs.length === 0 && swarm.downloaded === 0) {
         deletes.push(key);
         continue;
       }
       let last = 0;
-      for (const rec of swarm.own.values()) if (rec.exp > last) last = rec.exp;
-      const value: ShardValue = { d: swarm.downloaded, p: encodeRecords(swarm.own.values()) };
+      for (const rec of recs) if (rec.exp > last) last = rec.exp;
+      const ttl = Math.max(1000, Math.ceil(last - now) + 1000);
+      const value: ShardValue = { d: swarm.downloaded, p: encodeRecords(recs.slice(0, CHUNK_RECORDS)) };
+      if (chunks > 0) value.x = chunks;
       // A shard holding a counter is persistent; otherwise it lives as long as its longest record.
-      sets.push(swarm.downloaded > 0 ? { key, value } : { key, value, ttl: Math.max(1000, Math.ceil(last - now) + 1000) });
+      sets.push(swarm.downloaded > 0 ? { key, value } : { key, value, ttl });
+      for (let j = 1; j <= chunks; j++) {
+        const part = recs.slice(j * CHUNK_RECORDS, (j + 1) * CHUNK_RECORDS);
+        sets.push({ key: this.chunkKey(swarm.hex, id, j), value: { p: encodeRecords(part) }, ttl });
+      }
     }
     const work = (async () => {
       if (sets.length > 0) await this.call(this.kv.setMany(sets));

@@ -36,7 +36,7 @@ function newest(dir: string): number {
 function ensureBuilt(): void {
   const index = join(root, 'dist', 'index.js');
   const open = join(root, 'dist', 'swarm', 'open.js');
-  if (existsSync(index) && existsSync(open) && statSync(open).mtimeMs >= newest(join(root, 'src', 'swarm'))) return;
+  if (existsSync(index) && existsSync(open) && Math.min(statSync(index).mtimeMs, statSync(open).mtimeMs) >= newest(join(root, 'src'))) return;
   try {
     execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'pipe' });
   } catch {

@@ -95,6 +95,31 @@ for (const backend of backends) {
       });
     });
 
+    it('keeps big shards (more peers on one instance than one value holds) and shrinks them again', async () => {
+      const clock = fakeClock();
+      const a = (await openStore(backend.url, { table, prefix: 'big', now: clock.now, claimSettle: 5, writeInterval: 60_000 })).store as KeyvSwarmStore;
+      const keyv = (a as unknown as { keyv: ConstructorParameters<typeof KeyvSwarmStore>[0] }).keyv;
+      const b = new KeyvSwarmStore(keyv, { prefix: 'big', now: clock.now, claimSettle: 5, writeInterval: 60_000 });
+      try {
+        const ih = hash();
+        const peers = Array.from({ length: 2000 }, (_, i) => announceOf(ih, { numwant: 0, seeder: i % 2 === 0, ip: Buffer.alloc(16, i % 7) }));
+        for (const p of peers) await a.announce(p);
+        await a.flush();
+        const chunk = `big:${ih.toString('hex')}:${a.instanceId}:4`; // 2000 records: the value + 4 chunks
+        expect(await keyv.get(chunk)).toBeDefined();
+        expect(await b.scrape([ih])).toEqual([{ complete: 1000, incomplete: 1000, downloaded: 0 }]);
+        for (const p of peers.slice(100)) await a.announce({ ...p, event: 'stopped' });
+        clock.advance(121); // the tombstones expire too: the shard is back to one value
+        await a.announce({ ...peers[0], event: 'update' });
+        await a.flush();
+        expect(await keyv.get(chunk)).toBeUndefined();
+        expect(await b.scrape([ih])).toEqual([{ complete: 1, incomplete: 0, downloaded: 0 }]);
+      } finally {
+        await b.close();
+        await a.close();
+      }
+    });
+
     describe('several instances on one table', () => {
       it('count exactly once flushed, dedupe moved peers, honour stops sent elsewhere', async () => {
         const clock = fakeClock();
