@@ -291,6 +291,8 @@ interface Swarm {
   downloaded: number;
   /** The part of `downloaded` that was loaded from the slot's previous life. */
   inherited: number;
+  /** `downloaded` as last written to the database under the current id. */
+  written: number;
   /** Sum of the other instances' counters at the last read. */
   remoteDownloaded: number;
   /** Live merged peers (own and other instances'). */
@@ -335,6 +337,8 @@ export class KeyvSwarmStore implements SwarmStore {
   private readonly swarms = new Map<string, Swarm>();
   /** Current instance id, once claimed. */
   private id: string | undefined;
+  /** The id whose lease we lost, until we hold a new one. */
+  private lostId: string | undefined;
   /** Known registry (always includes our id once claimed). */
   private instances: string[] = [];
   private starting: Promise<void> | undefined;
@@ -588,21 +592,24 @@ export class KeyvSwarmStore implements SwarmStore {
     throw new KeyvStoreError('could not claim an instance slot');
   }
 
-  /** Become instance `id`: list it, and start over with every swarm (re-read, re-written under the new id). */
+  /** Become instance `id`: list it; after losing a slot, move our swarms to the new one. */
   private async adopt(id: string): Promise<void> {
-    const previous = this.id;
+    const previous = this.id ?? this.lostId;
     this.id = id;
-    await this.ensureListed();
+    this.lostId = undefined;
     if (previous !== undefined && previous !== id) {
-      // Our former slot belongs to someone else now, who inherits what we wrote there: keep only the
-      // counts made since we loaded each swarm, so nothing is counted twice.
+      // Our former slot belongs to someone else now, who inherits what is stored there: carry over
+      // only the completions not written there yet, so nothing is counted twice. Our peers are
+      // written again under the new id (duplicates merge: the newest record wins).
       for (const swarm of this.swarms.values()) {
-        swarm.downloaded -= swarm.inherited;
+        swarm.downloaded -= Math.max(swarm.written, swarm.inherited);
         swarm.inherited = 0;
+        swarm.written = 0;
+        swarm.chunks = 0;
         swarm.dirty = true;
-        swarm.fetchedAt = 0;
       }
     }
+    await this.ensureListed();
   }
 
   private async readRegistry(): Promise<string[]> {
@@ -641,6 +648,8 @@ export class KeyvSwarmStore implements SwarmStore {
     try {
       const lease = (await this.call(this.kv.get(this.leaseKey(this.id)))) as Lease | undefined;
       if (lease && lease.token !== this.token) {
+        // Someone took our slot (we were paused longer than the lease): move to a free one.
+        this.lostId = this.id;
         this.id = undefined;
         await this.start();
         return;
@@ -713,6 +722,7 @@ export class KeyvSwarmStore implements SwarmStore {
         own: new Map(),
         downloaded: 0,
         inherited: 0,
+        written: 0,
         remoteDownloaded: 0,
         view: new View(),
         fetchedAt: 0,
@@ -822,6 +832,7 @@ export class KeyvSwarmStore implements SwarmStore {
     if (batch.length === 0) return;
     const now = this.now();
     const sets: Array<{ key: string; value: ShardValue | ChunkValue; ttl?: number }> = [];
+    const writtenCounts = new Map<Swarm, number>();
     const deletes: string[] = [];
     for (const swarm of batch) {
       swarm.dirty = false;
@@ -832,6 +843,7 @@ export class KeyvSwarmStore implements SwarmStore {
       // chunk keys of a bigger earlier version of the shard
       for (let j = chunks + 1; j <= swarm.chunks; j++) deletes.push(this.chunkKey(swarm.hex, id, j));
       swarm.chunks = chunks;
+      writtenCounts.set(swarm, swarm.downloaded);
       if (recs.length === 0 && swarm.downloaded === 0) {
         deletes.push(key);
         continue;
@@ -859,6 +871,7 @@ export class KeyvSwarmStore implements SwarmStore {
     try {
       await work;
       this.healthy = true;
+      for (const [swarm, d] of writtenCounts) if (this.id === id) swarm.written = d;
     } catch (error) {
       this.healthy = false;
       for (const swarm of batch) swarm.dirty = true;

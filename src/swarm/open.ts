@@ -154,7 +154,7 @@ export async function openRedisKeyv(uri: string, namespace = 'tracker', connectT
 }
 
 /** Dynamic import of an optional adapter, with an error that names the package to install. */
-async function importAdapter(name: string, scheme: string): Promise<unknown> {
+export async function importAdapter(name: string, scheme: string): Promise<unknown> {
   try {
     return await import(name);
   } catch (error) {

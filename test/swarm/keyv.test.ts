@@ -161,6 +161,31 @@ describe('KeyvSwarmStore: several instances on one database', () => {
     expect(await written()).toBe(0);
   });
 
+  it('an instance that lost its slot (paused past its lease) moves to a new one without double counting', async () => {
+    const keyv = new Keyv();
+    const clock = fakeClock();
+    const a = new KeyvSwarmStore(keyv, { now: clock.now, claimSettle: 5, writeInterval: 60_000, heartbeat: 100 });
+    const b = new KeyvSwarmStore(keyv, { now: clock.now, claimSettle: 5, writeInterval: 60_000 });
+    opened.push(a, b);
+    const ih = hash();
+    const p = announceOf(ih);
+    await a.announce(p);
+    await a.announce({ ...p, event: 'completed', seeder: true });
+    await a.flush();
+    const q = announceOf(ih);
+    await a.announce({ ...q, event: 'completed', seeder: true }); // not written yet
+    const old = a.instanceId as string;
+    await keyv.set(`swarm:lease:${old}`, { token: 'someone else' }, 60_000);
+    for (let i = 0; i < 50 && a.instanceId === old; i++) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(a.instanceId).toBeDefined();
+    expect(a.instanceId).not.toBe(old);
+    await a.flush();
+    await b.flush();
+    // the old slot's shard still holds p and one completion; the new one holds p, q and the other
+    expect(await b.scrape([ih])).toEqual([{ complete: 2, incomplete: 0, downloaded: 2 }]);
+  });
+
   it('an instanceId in use by a running instance is refused', async () => {
     const keyv = new Keyv();
     const a = new KeyvSwarmStore(keyv, { instanceId: 'web-1' });
