@@ -5,6 +5,7 @@
 //   npm run bench                       # everything
 //   npm run bench -- --only http        # http | swarm | memory | hash | seeder (comma-separated)
 //   npm run bench -- --rounds 5 --duration 8
+//   npm run bench -- --only http --servers express,middleware   # some servers only (label substrings)
 //
 // Extras are installed on first use: bench/node_modules (bittorrent-tracker, --ignore-scripts) and
 // the Debian packages wrk, opentracker, mktorrent, aria2 (when running as root).
@@ -25,6 +26,7 @@ const { values: args } = parseArgs({
     duration: { type: 'string', default: '5' },
     connections: { type: 'string', default: '32' },
     'hash-size': { type: 'string', default: '1024' },
+    servers: { type: 'string', default: '' },
   },
 });
 const only = new Set(args.only.split(','));
@@ -182,7 +184,9 @@ async function benchHttp() {
     ['ours: standalone, memory', () => startServer('ours-standalone', process.execPath, ['servers/ours-standalone.js']), '/announce'],
   ];
   const running = [];
+  const wanted = args.servers ? args.servers.split(',').map((x) => x.toLowerCase()) : [];
   for (const [label, start, urlPath] of specs) {
+    if (wanted.length && !wanted.some((w) => label.toLowerCase().includes(w))) continue;
     try {
       const t = await start();
       await sanity(t, urlPath, [...raw[0]].map((b) => '%' + b.toString(16).padStart(2, '0')).join(''));
