@@ -471,6 +471,7 @@ export class KeyvSwarmStore implements SwarmStore {
   /** Write pending changes, release the slot and stop timers. Disconnects the Keyv only with `closeKeyv`. */
   async close(): Promise<void> {
     if (this.closed) return;
+    await this.starting?.catch(() => undefined); // a claim in flight would leave a lease behind
     clearInterval(this.timer);
     clearInterval(this.heartbeatTimer);
     try {

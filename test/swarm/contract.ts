@@ -227,6 +227,31 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
       expect(c).toEqual({ complete: 0, incomplete: 0, downloaded: 1 });
     });
 
+    it('a peer that stopped can start again', async () => {
+      const s = await open();
+      const ih = hash();
+      const a = announceOf(ih);
+      const b = announceOf(ih);
+      await s.announce(a);
+      await s.announce(b);
+      await s.announce({ ...a, event: 'stopped' });
+      const again = await s.announce({ ...a, event: 'started', seeder: true });
+      expect(again).toMatchObject({ complete: 1, incomplete: 1 });
+      expect(again.peers.map((p) => hex(p.peerId))).toEqual([hex(b.peerId)]);
+      const [c] = await s.scrape([ih]);
+      expect(c).toEqual({ complete: 1, incomplete: 1, downloaded: 0 });
+    });
+
+    it('scrape answers a repeated info hash at every position', async () => {
+      const s = await open();
+      const ih = hash();
+      await s.announce(announceOf(ih, { seeder: true }));
+      const counts = await s.scrape([ih, hash(), ih]);
+      expect(counts[0]).toEqual({ complete: 1, incomplete: 0, downloaded: 0 });
+      expect(counts[2]).toEqual(counts[0]);
+      expect(counts[1]).toEqual({ complete: 0, incomplete: 0, downloaded: 0 });
+    });
+
     it('loses no update under 200 concurrent announces', async () => {
       const s = await open();
       const ih = hash();
