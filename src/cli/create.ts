@@ -82,7 +82,8 @@ async function createCommand(target: string, options: CreateCommandOptions, comm
       })
     : undefined;
   const controller = new AbortController();
-  const interrupt = (): void => controller.abort(new TorrentCreateError('interrupted'));
+  // Ctrl-C or SIGTERM while hashing: stop the workers, write nothing, exit 130 (see run() in cli.ts).
+  const interrupt = (): void => controller.abort(Object.assign(new TorrentCreateError('interrupted'), { exitCode: 130 }));
   process.once('SIGINT', interrupt);
   process.once('SIGTERM', interrupt);
   let started = false;

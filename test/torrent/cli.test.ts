@@ -74,6 +74,7 @@ describe('torrent-tracker create', () => {
     ['an invalid announce URL', ['create', tree, '-a', 'tracker.example'], /^torrent-tracker: error: invalid announce URL "tracker.example"/],
     ['an invalid web seed URL', ['create', tree, '-w', 'nope://x'], /^torrent-tracker: error: invalid web seed URL "nope:\/\/x"/],
     ['an unknown option', ['create', tree, '--bogus'], /error: unknown option '--bogus'/],
+    ['a path that is not a file or directory', ['create', '/dev/null'], /^torrent-tracker: error: \/dev\/null is neither a regular file nor a directory\n$/],
   ];
   it.each(bad)('fails with one clear line and no output file on %s', async (_label, argv, message) => {
     mkdirSync(path.join(tmp.dir, 'empty'), { recursive: true });
