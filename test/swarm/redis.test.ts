@@ -5,6 +5,10 @@ import { openRedisKeyv, openStore } from '../../src/swarm/open.js';
 import { RedisSwarmStore } from '../../src/swarm/redis.js';
 import type { SwarmStore } from '../../src/swarm/types.js';
 import { describeService, freePort, PrivateRedis, reachable, REDIS_URL, uniqueName } from '../helpers/store-services.js';
+import { randomBytes } from 'node:crypto';
+import { failureOf } from '../helpers/bdecode.js';
+import { escapeAll } from '../helpers/escape.js';
+import { rawGet, startApp } from '../helpers/http.js';
 import { announceOf, describeStoreContract, fakeClock, hash } from './contract.js';
 
 const up = await reachable(REDIS_URL);
@@ -205,6 +209,37 @@ describe('Redis store: outage and recovery (private redis-server)', async () => 
       process.off('unhandledRejection', onError);
       process.off('uncaughtException', onError);
       await store.close?.();
+      await server.kill();
+    }
+  });
+
+  it.skipIf(!ok && process.env.CI !== 'true')('through the middleware: failure reasons within 2 s while down, answers again after restart', async () => {
+    const port = await freePort();
+    const server = new PrivateRedis(port);
+    await server.start();
+    const app = await startApp({ store: server.url });
+    const ih = hash();
+    const url = (pid: Buffer): string =>
+      `/tracker/announce?info_hash=${escapeAll(ih)}&peer_id=${escapeAll(pid)}&port=6881&uploaded=0&downloaded=0&left=0`;
+    try {
+      const first = await rawGet(app.port, url(randomBytes(20)));
+      expect(failureOf(first.body)).toBeUndefined();
+      await server.kill();
+      const t = Date.now();
+      const down = await rawGet(app.port, url(randomBytes(20)));
+      expect(Date.now() - t).toBeLessThan(2000);
+      expect(down.status).toBe(200);
+      expect(failureOf(down.body)).toBeTruthy();
+      await server.start();
+      const deadline = Date.now() + 8000;
+      let back: string | undefined = 'not yet';
+      while (back !== undefined && Date.now() < deadline) {
+        back = failureOf((await rawGet(app.port, url(randomBytes(20)))).body);
+        if (back !== undefined) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(back).toBeUndefined();
+    } finally {
+      await app.close();
       await server.kill();
     }
   });
