@@ -1,7 +1,7 @@
 /**
  * Several app instances, each its own Node process with the tracker middleware, on one shared store:
  * every instance must see one and the same swarm. Runs for Redis (native store) and for the generic
- * Keyv store on SQLite and PostgreSQL.
+ * Keyv store on SQLite, PostgreSQL and MariaDB.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -15,7 +15,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openStore } from '../../src/swarm/open.js';
 import { compactPeers, decodeDict, failureOf } from '../helpers/bdecode.js';
 import { escapeAll } from '../helpers/escape.js';
-import { describeService, POSTGRES_URL, reachable, REDIS_URL, uniqueName } from '../helpers/store-services.js';
+import { describeService, MYSQL_URL, POSTGRES_URL, reachable, REDIS_URL, uniqueName } from '../helpers/store-services.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const fixture = join(root, 'test', 'swarm', 'fixtures', 'instance.mjs');
@@ -48,6 +48,8 @@ interface Instance {
   child: ChildProcess;
   port: number;
   base: string;
+  /** The Keyv store's instance id (null for Redis). */
+  id: string | null;
 }
 
 async function startInstance(env: Record<string, string>): Promise<Instance> {
@@ -62,8 +64,8 @@ async function startInstance(env: Record<string, string>): Promise<Instance> {
     });
     child.once('exit', (code) => reject(new Error(`instance exited (${code}): ${stderr}`)));
   });
-  const { port } = JSON.parse(line) as { port: number };
-  return { child, port, base: `http://127.0.0.1:${port}` };
+  const { port, instance } = JSON.parse(line) as { port: number; instance: string | null };
+  return { child, port, base: `http://127.0.0.1:${port}`, id: instance };
 }
 
 async function stopInstance(instance: Instance): Promise<void> {
@@ -127,6 +129,8 @@ function scenario(env: () => Record<string, string>): void {
   });
 
   it(`${PEERS} peers through ${INSTANCES} processes: exact counts everywhere, completed and stopped through other instances, full samples`, async () => {
+    const ids = instances.map((i) => i.id).filter((id) => id !== null);
+    expect(new Set(ids).size).toBe(ids.length); // Keyv stores: every process writes its own shards
     const ih = randomBytes(20);
     const peers: TestPeer[] = Array.from({ length: PEERS }, (_, i) => ({ id: randomBytes(20), port: 10_000 + i, seeder: i % 4 === 0 }));
     // 1. everybody starts, concurrently, spread over the instances
@@ -194,6 +198,18 @@ describeService('PostgreSQL', postgresUp, 'multi-instance: Keyv store on Postgre
   scenario(() => ({ STORE: POSTGRES_URL, NAMESPACE: 'mi', TABLE: table }));
   afterAll(async () => {
     const { store } = await openStore(POSTGRES_URL, { table });
+    const adapter = (store as unknown as { keyv: { store: { query(s: string): Promise<unknown> } } }).keyv.store;
+    await adapter.query(`DROP TABLE IF EXISTS ${table}`);
+    await store.close?.();
+  });
+});
+
+const mysqlUp = await reachable(MYSQL_URL);
+describeService('MariaDB', mysqlUp, 'multi-instance: Keyv store on MariaDB', () => {
+  const table = uniqueName('ettmi');
+  scenario(() => ({ STORE: MYSQL_URL, NAMESPACE: 'mi', TABLE: table }));
+  afterAll(async () => {
+    const { store } = await openStore(MYSQL_URL, { table });
     const adapter = (store as unknown as { keyv: { store: { query(s: string): Promise<unknown> } } }).keyv.store;
     await adapter.query(`DROP TABLE IF EXISTS ${table}`);
     await store.close?.();
