@@ -170,7 +170,12 @@ describe('Redis store: outage and recovery (private redis-server)', async () => 
   const ok = await new Promise<boolean>((resolve) => {
     import('node:child_process').then(({ spawnSync }) => resolve(spawnSync('redis-server', ['--version']).status === 0));
   });
-  it.skipIf(!ok && process.env.CI !== 'true')('fails fast while Redis is down and recovers with the same store object', async () => {
+  const ways = [
+    { how: 'opened from a URI', keyv: undefined },
+    // an app's own Keyv: default @keyv/redis client (offline queue on, its own reconnect back-off)
+    { how: 'on an app-made Keyv', keyv: (url: string) => new Keyv(new KeyvRedis(url), { namespace: 'outage' }) },
+  ];
+  for (const way of ways) it.skipIf(!ok && process.env.CI !== 'true')(`fails fast while Redis is down and recovers with the same store object (${way.how})`, async () => {
     const errors: unknown[] = [];
     const onError = (e: unknown): void => void errors.push(e);
     process.on('unhandledRejection', onError);
@@ -178,7 +183,9 @@ describe('Redis store: outage and recovery (private redis-server)', async () => 
     const port = await freePort();
     const server = new PrivateRedis(port);
     await server.start();
-    const { store } = await openStore(server.url, { namespace: 'outage' });
+    const appKeyv = way.keyv?.(server.url);
+    appKeyv?.on('error', () => undefined);
+    const { store } = await openStore(appKeyv ?? server.url, { namespace: 'outage' });
     try {
       const ih = hash();
       const a = announceOf(ih);
@@ -209,6 +216,7 @@ describe('Redis store: outage and recovery (private redis-server)', async () => 
       process.off('unhandledRejection', onError);
       process.off('uncaughtException', onError);
       await store.close?.();
+      await appKeyv?.disconnect().catch(() => undefined);
       await server.kill();
     }
   });
