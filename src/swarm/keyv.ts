@@ -532,6 +532,11 @@ export class KeyvSwarmStore implements SwarmStore {
           reject(error instanceof Error ? error : new KeyvStoreError(String(error)));
         },
       );
+    }).catch((error: unknown) => {
+      // From now on announces read the database instead of answering from memory: they fail fast
+      // until it answers again.
+      this.healthy = false;
+      throw error;
     });
     return value;
   }
