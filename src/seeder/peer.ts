@@ -8,7 +8,7 @@
  * request flood) closes this connection only.
  */
 import { EventEmitter } from 'node:events';
-import type { Socket } from 'node:net';
+import { isIPv4, isIPv6, type Socket } from 'node:net';
 import { allowedFastSet } from './allowed-fast.js';
 import { asDict, asInt, asText, bdecode, bencode } from './bencode.js';
 import {
@@ -54,8 +54,12 @@ export interface PeerConnectionOptions {
   peerId: Buffer;
   /** Outgoing connections: the torrent we dialled for. */
   torrent?: SeedTorrent;
-  /** Incoming connections: finds the torrent named by the peer's handshake. */
-  lookup?: (infoHash: Buffer) => SeedTorrent | undefined;
+  /**
+   * Incoming connections: finds the torrent named by the peer's handshake. Returns the torrent,
+   * a string giving the reason to refuse the connection (e.g. a connection limit), or undefined
+   * for an unknown info hash.
+   */
+  lookup?: (infoHash: Buffer) => SeedTorrent | string | undefined;
   /** Our listening port, sent as `p` in the extension handshake. */
   listenPort?: number;
   /** Client name sent as `v` in the extension handshake. */
@@ -64,7 +68,7 @@ export interface PeerConnectionOptions {
   maxRequests?: number;
   /** Milliseconds to complete the handshake; default 10 000. */
   handshakeTimeout?: number;
-  /** Milliseconds without any message before the connection is dropped; default 120 000. */
+  /** Milliseconds without any message before the connection is dropped; default 180 000 (peers send keep-alives every 2 min). */
   idleTimeout?: number;
   /** Milliseconds without sending before we send a keep-alive; default 60 000. */
   keepAliveInterval?: number;
@@ -145,7 +149,7 @@ export class PeerConnection extends EventEmitter {
       clientName: options.clientName ?? 'express-torrent-tracker',
       maxRequests: options.maxRequests ?? 250,
       handshakeTimeout: options.handshakeTimeout ?? 10_000,
-      idleTimeout: options.idleTimeout ?? 120_000,
+      idleTimeout: options.idleTimeout ?? 180_000,
       keepAliveInterval: options.keepAliveInterval ?? 60_000,
       writeHighWater: options.writeHighWater ?? 1024 * 1024,
       allowedFast: options.allowedFast ?? 4,
@@ -217,6 +221,12 @@ export class PeerConnection extends EventEmitter {
 
   private send(buf: Buffer): void {
     if (this.closed || this.socket.destroyed) return;
+    // Blocks are only read while the socket has room, but small answers (rejects, metadata) are
+    // written regardless: a peer that keeps asking and never reads would make this grow forever.
+    if (this.socket.writableLength > this.options.writeHighWater * 4) {
+      this.close('peer is not reading');
+      return;
+    }
     this.socket.write(buf);
     this.lastSent = Date.now();
   }
@@ -292,12 +302,12 @@ export class PeerConnection extends EventEmitter {
 
   private onHandshake(hs: Handshake): void {
     if (this.direction === 'incoming') {
-      const torrent = this.options.lookup?.(hs.infoHash);
-      if (!torrent) {
-        this.close('unknown info hash');
+      const found = this.options.lookup?.(hs.infoHash);
+      if (found === undefined || typeof found === 'string') {
+        this.close(found ?? 'unknown info hash');
         return;
       }
-      this.torrent = torrent;
+      this.torrent = found;
     } else if (!hs.infoHash.equals(this.torrent!.infoHash)) {
       this.close('info hash mismatch');
       return;
@@ -339,6 +349,8 @@ export class PeerConnection extends EventEmitter {
       reqq: this.options.maxRequests,
     };
     if (this.options.listenPort) dict.p = this.options.listenPort;
+    const yourIp = ipBytes(this.address);
+    if (yourIp) dict.yourip = yourIp;
     if (torrent.metadata) dict.metadata_size = torrent.metadata.length;
     this.send(encode.extended(0, bencode(dict)));
   }
@@ -476,6 +488,20 @@ function bdecodeOrThrow(payload: Buffer): unknown {
   } catch (err) {
     throw new WireProtocolError(`malformed extension message: ${(err as Error).message}`);
   }
+}
+
+/** The address as 4 or 16 raw bytes (BEP 10 `yourip`), or undefined if it cannot be parsed. */
+function ipBytes(address: string): Buffer | undefined {
+  if (isIPv4(address)) return Buffer.from(address.split('.').map(Number));
+  if (!isIPv6(address) || address.includes('.') || address.includes('%')) return undefined;
+  const [head, tail = ''] = address.split('::');
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const groups = address.includes('::') ? [...h, ...Array(8 - h.length - t.length).fill('0'), ...t] : h;
+  if (groups.length !== 8) return undefined;
+  const out = Buffer.alloc(16);
+  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
+  return out;
 }
 
 function popcount(byte: number): number {

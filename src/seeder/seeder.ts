@@ -41,7 +41,7 @@ export interface SeederOptions {
   maxRequests?: number;
   /** Milliseconds a peer has to complete the handshake; default 10 000. */
   handshakeTimeout?: number;
-  /** Milliseconds of silence after which a peer is dropped; default 120 000. */
+  /** Milliseconds of silence after which a peer is dropped; default 180 000. */
   idleTimeout?: number;
   /** Milliseconds between keep-alives when idle; default 60 000. */
   keepAliveInterval?: number;
@@ -416,7 +416,8 @@ export class Seeder extends EventEmitter {
         direction: 'incoming',
         lookup: (infoHash) => {
           const entry = this.torrents.get(infoHash.toString('hex'));
-          if (!entry || entry.removing || entry.peers.size >= (this.opts.maxConnectionsPerTorrent ?? 100)) return undefined;
+          if (!entry || entry.removing) return undefined;
+          if (entry.peers.size >= (this.opts.maxConnectionsPerTorrent ?? 100)) return 'too many peers for this torrent';
           return entry.seed;
         },
       }),

@@ -73,6 +73,7 @@ describe('seeder connection: normal exchange', () => {
     expect(Buffer.from(ext.v as Uint8Array).toString()).toMatch(/express-torrent-tracker/);
     expect(ext.metadata_size).toBe(fx.parsed.infoBuffer.length);
     expect((ext.m as Record<string, unknown>).ut_metadata).toBe(1);
+    expect([...(ext.yourip as Uint8Array)]).toEqual([127, 0, 0, 1]);
     await p.waitFor(() => p.ofType('allowed-fast').length === 4);
     p.destroy();
   });
@@ -143,6 +144,26 @@ describe('seeder connection: hostile or broken peers are dropped, others keep be
     await p.waitClosed();
     expect(lastClose().error).toBeInstanceOf(WireProtocolError);
     await goodPeerStillServed();
+  });
+
+  it('connections beyond the per-torrent limit', async () => {
+    const small = await createSeeder({ port: 0, host: '127.0.0.1', announce: false, maxConnectionsPerTorrent: 1 });
+    const refused: PeerCloseEventInfo[] = [];
+    small.on('peer-close', (c: PeerCloseEventInfo) => refused.push(c));
+    try {
+      await small.add(fx.parsed, fx.dir, { verify: false });
+      const a = await FakePeer.connect(small.port);
+      a.handshake(fx.parsed.infoHashBuffer, newId());
+      await a.waitFor(() => a.ofType('bitfield').length === 1);
+      const b = await FakePeer.connect(small.port);
+      b.handshake(fx.parsed.infoHashBuffer, newId());
+      await b.waitClosed();
+      expect(refused.at(-1)?.reason).toBe('too many peers for this torrent');
+      expect(a.closed).toBe(false);
+      a.destroy();
+    } finally {
+      await small.close();
+    }
   });
 
   it('unknown info hash', async () => {
@@ -258,6 +279,19 @@ describe('seeder connection: hostile or broken peers are dropped, others keep be
     p.send(encode.haveAll());
     await p.waitClosed();
     expect(lastClose().reason).toBe('peer is a seed');
+  });
+
+  it('a peer that keeps asking but never reads (write buffer cap)', { timeout: 30_000 }, async () => {
+    const p = await readyPeer({ fast: true }, false);
+    p.socket.pause(); // stop reading: the seeder's answers pile up
+    const burst = Buffer.concat(Array.from({ length: 10_000 }, () => encode.request({ index: 5, begin: 0, length: 16 })));
+    for (let i = 0; i < 100 && !p.closed; i++) {
+      if (!p.socket.write(burst)) await new Promise((r) => setTimeout(r, 10));
+    }
+    p.socket.resume();
+    await p.waitClosed(10_000);
+    expect(closes.some((c) => c.reason === 'peer is not reading')).toBe(true);
+    await goodPeerStillServed();
   });
 
   it('a second connection with the same peer id', async () => {
