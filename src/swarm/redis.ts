@@ -181,6 +181,42 @@ export class RedisSwarmStore implements SwarmStore {
     );
   }
 
+  /**
+   * Counters of up to `limit` live swarms (a "full scrape", only when the tracker's `fullScrape`
+   * option is on). This one does scan: it walks the swarm keys with SCAN on every master node.
+   */
+  async scrapeAll(limit: number): Promise<Array<{ infoHash: Uint8Array } & SwarmCounts>> {
+    const pattern = this.redisKey(`${this.prefix}:{*}:`).replace(/[?[\]\\]/g, '\\$&') + '[sln]';
+    const hashes = new Set<string>();
+    const nodes = (await withDeadline(
+      (this.adapter as unknown as { getMasterNodes(): Promise<RedisClientLike[]> }).getMasterNodes(),
+      this.timeout,
+      'listing Redis nodes',
+    )) as RedisClientLike[];
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        const reply = (await withDeadline(
+          node.sendCommand(['SCAN', cursor, 'MATCH', pattern, 'COUNT', '1000']),
+          this.timeout,
+          'Redis SCAN',
+        )) as [string | Buffer, Array<string | Buffer>];
+        cursor = String(reply[0]);
+        for (const key of reply[1]) {
+          const tag = /\{([0-9a-f]{40})\}:[sln]$/.exec(String(key));
+          if (tag) hashes.add(tag[1]);
+        }
+      } while (cursor !== '0' && hashes.size < limit * 2);
+    }
+    const infoHashes = [...hashes].map((h) => Buffer.from(h, 'hex'));
+    const counts = await this.scrape(infoHashes);
+    const out: Array<{ infoHash: Uint8Array } & SwarmCounts> = [];
+    counts.forEach((c, i) => {
+      if (out.length < limit && c.complete + c.incomplete + c.downloaded > 0) out.push({ infoHash: infoHashes[i], ...c });
+    });
+    return out;
+  }
+
   /** Disconnects the Keyv only when the store was created with `closeKeyv` (as stores opened from a URI are). */
   async close(): Promise<void> {
     if (this.closed) return;

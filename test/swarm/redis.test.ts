@@ -104,6 +104,23 @@ describeService('Redis', up, 'Redis store', () => {
       await store.close?.();
     });
 
+    it('full scrape lists the live swarms of its namespace only, up to the limit', async () => {
+      const ns = uniqueName('ettf');
+      namespaces.push(ns);
+      const { store } = await openStore(REDIS_URL, { namespace: ns });
+      const { store: neighbour } = await openStore(REDIS_URL, { namespace: `${ns}x` });
+      namespaces.push(`${ns}x`);
+      const hashes = Array.from({ length: 5 }, () => hash());
+      for (const ih of hashes) await store.announce(announceOf(ih, { seeder: true }));
+      await neighbour.announce(announceOf(hash()));
+      const all = await store.scrapeAll!(100);
+      expect(all.map((e) => Buffer.from(e.infoHash).toString('hex')).sort()).toEqual(hashes.map((h) => h.toString('hex')).sort());
+      for (const e of all) expect(e).toMatchObject({ complete: 1, incomplete: 0, downloaded: 0 });
+      expect(await store.scrapeAll!(2)).toHaveLength(2);
+      await store.close?.();
+      await neighbour.close?.();
+    });
+
     it('works when Redis forgot its scripts (EVALSHA falls back to EVAL)', async () => {
       const port = await freePort();
       const server = new PrivateRedis(port);
