@@ -98,6 +98,35 @@ describe.skipIf(skipReason !== undefined)('seeder interop with real clients', ()
     expect(seeder.stats().uploaded).toBeGreaterThanOrEqual(SIZE);
   });
 
+  it('aria2 downloads a multi-file torrent (blocks spanning files) from our seeder', { timeout: 120_000 }, async () => {
+    const root = await tempDir('seed-interop-multi');
+    dirs.push(root);
+    const layout = [
+      { path: ['a.bin'], length: 1_000_003 },
+      { path: ['empty.txt'], length: 0 },
+      { path: ['deep', 'er', 'b.bin'], length: 2_500_000 },
+      { path: ['deep', 'c.txt'], length: 17 },
+    ];
+    const fx = await makeTorrent({
+      dir: path.join(root, 'seed'),
+      name: 'bundle',
+      files: layout,
+      pieceLength: PIECE,
+      announce: `http://127.0.0.1:${tracker.port}/tracker/announce`,
+    });
+    await startSeeder(fx);
+    await waitUntil(() => sawAnnounce(fx.parsed.infoHash, '127.0.0.2'), 10_000, 'the seeder to announce');
+    const dl = path.join(root, 'aria2-dl');
+    const aria2 = await aria2Leecher(fx.torrentPath, dl);
+    procs.push(aria2);
+    const code = await Promise.race([aria2.exited, new Promise((r) => setTimeout(() => r('timeout'), DOWNLOAD_TIMEOUT))]);
+    expect(code, await aria2.log()).toBe(0);
+    for (const f of layout) {
+      const rel = path.join('bundle', ...f.path);
+      expect(await fileSha1(path.join(dl, rel)), rel).toBe(await fileSha1(path.join(fx.dir, rel)));
+    }
+  });
+
   it('qBittorrent (libtorrent) downloads from our seeder, byte-identical', { timeout: 120_000 }, async () => {
     const { fx, root, sha1 } = await fixture();
     const dl = path.join(root, 'qb-dl');

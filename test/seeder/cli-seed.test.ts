@@ -78,3 +78,43 @@ describe('torrent-tracker seed', () => {
     );
   });
 });
+
+describe('torrent-tracker seed as a process (dist/cli.js, built by pretest)', () => {
+  it('seeds until SIGTERM, then announces stopped and exits 0', { timeout: 30_000 }, async () => {
+    const { spawn } = await import('node:child_process');
+    const fx = await makeTorrent({ size: 100_000, announce: `http://127.0.0.1:${tracker.port}/tracker/announce` });
+    const child = spawn(process.execPath, ['dist/cli.js', 'seed', fx.dir, '--torrent', fx.torrentPath, '--port', '0', '--bind', '127.0.0.4'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    try {
+      await waitUntil(() => announces.some((a) => a.infoHash === fx.parsed.infoHash && a.ip === '127.0.0.4' && a.event === 'started'), 15_000, `started announce (output: ${out})`);
+      expect(out).toMatch(/^seeding data.bin/);
+      expect(out).not.toContain('\r'); // not a terminal: no live status line
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(out).toMatch(/stopped; uploaded 0 B\n$/);
+      expect(announces.filter((a) => a.infoHash === fx.parsed.infoHash).at(-1)?.event).toBe('stopped');
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+});
+
+describe('live status line', () => {
+  it('redraws one line in place on a terminal', { timeout: 20_000 }, async () => {
+    const fx = await makeTorrent({ size: 50_000 });
+    const io = capture(true);
+    const controller = new AbortController();
+    const running = runSeed(fx.dir, { torrent: fx.torrentPath, port: 0, bind: '127.0.0.1' }, io, controller.signal);
+    await waitUntil(() => /\r\x1b\[Kuploaded 0 B {2}0 B\/s {2}peers 0 \(0 receiving\)/.test(io.out), 10_000, 'a status line');
+    controller.abort();
+    await running;
+    expect(io.out).toContain('verifying 100%');
+    expect(io.err).toContain('no trackers');
+    expect(io.out.split('\n').length).toBeLessThanOrEqual(3); // start line, end line: status never adds lines
+  });
+});
