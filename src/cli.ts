@@ -22,8 +22,7 @@ import { register as registerServe } from './cli/serve.js';
  */
 export function createProgram(output?: OutputConfiguration): Command {
   const program = new Command('torrent-tracker')
-    .description('BitTorrent tracker as Express middleware, .torrent creation and seeding')
-    .showHelpAfterError('(add --help for usage)');
+    .description('BitTorrent tracker as Express middleware, .torrent creation and seeding');
   if (output !== undefined) program.configureOutput(output);
   // Subcommands: one line each.
   registerCreate(program);

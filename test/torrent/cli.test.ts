@@ -82,6 +82,7 @@ describe('torrent-tracker create', () => {
     const { code, out, err } = await cli(...argv, '-o', file);
     expect(code).not.toBe(0);
     expect(err).toMatch(message);
+    expect(err.trimEnd().split('\n')).toHaveLength(1); // one line
     expect(out).toBe('');
     expect(existsSync(file)).toBe(false);
     expect(leftovers()).toEqual([]);
