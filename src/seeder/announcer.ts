@@ -74,6 +74,8 @@ interface Tier {
   failures: number;
   trackerId?: string;
   busy: boolean;
+  /** The announce in flight, if any. */
+  inflight?: Promise<void>;
 }
 
 /**
@@ -105,7 +107,7 @@ export class Announcer extends EventEmitter {
   start(): void {
     if (this.running || this.stopped) return;
     this.running = true;
-    for (const tier of this.tiers) void this.announceTier(tier);
+    for (const tier of this.tiers) this.run(tier);
   }
 
   /** Announces to every tier now (e.g. to find new peers sooner). */
@@ -114,7 +116,7 @@ export class Announcer extends EventEmitter {
     for (const tier of this.tiers) {
       if (tier.busy) continue;
       clearTimeout(tier.timer);
-      void this.announceTier(tier);
+      this.run(tier);
     }
   }
 
@@ -122,12 +124,22 @@ export class Announcer extends EventEmitter {
   async stop(timeout = 5_000): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    const sends: Promise<unknown>[] = [];
-    for (const tier of this.tiers) {
-      clearTimeout(tier.timer);
-      if (tier.started) sends.push(this.send(tier, tier.urls[0], 'stopped', timeout).catch(() => undefined));
-    }
-    await Promise.all(sends);
+    const deadline = Date.now() + timeout;
+    await Promise.all(
+      this.tiers.map(async (tier) => {
+        clearTimeout(tier.timer);
+        // A `started` still in flight may succeed: wait for it (bounded) so the tracker hears `stopped`.
+        if (tier.inflight) await Promise.race([tier.inflight, delay(Math.max(0, deadline - Date.now()))]);
+        const left = deadline - Date.now();
+        if (tier.started && left > 0) await this.send(tier, tier.urls[0], 'stopped', left).catch(() => undefined);
+      }),
+    );
+  }
+
+  private run(tier: Tier): void {
+    tier.inflight = this.announceTier(tier).finally(() => {
+      tier.inflight = undefined;
+    });
   }
 
   private async announceTier(tier: Tier): Promise<void> {
@@ -140,6 +152,7 @@ export class Announcer extends EventEmitter {
       try {
         answered = await this.send(tier, url, event, this.options.timeout ?? 15_000);
         if (i > 0) tier.urls.splice(0, 0, ...tier.urls.splice(i, 1));
+        tier.started = true;
         break;
       } catch {
         // already reported by send(); try the next tracker of the tier
@@ -149,7 +162,6 @@ export class Announcer extends EventEmitter {
     if (this.stopped) return;
     let delayMs: number;
     if (answered) {
-      tier.started = true;
       tier.failures = 0;
       const min = this.options.minInterval ?? 5;
       const max = this.options.maxInterval ?? 3600;
@@ -160,7 +172,7 @@ export class Announcer extends EventEmitter {
       delayMs = Math.min(300_000, base * 2 ** Math.min(tier.failures, 10));
       tier.failures += 1;
     }
-    tier.timer = setTimeout(() => void this.announceTier(tier), delayMs);
+    tier.timer = setTimeout(() => this.run(tier), delayMs);
     tier.timer.unref();
   }
 
@@ -193,4 +205,8 @@ export class Announcer extends EventEmitter {
       throw error;
     }
   }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
