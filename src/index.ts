@@ -28,6 +28,10 @@ export {
   type PeerEventInfo,
   type PeerCloseEventInfo,
   type SeederEventName,
+  type SeederEvents,
+  type SeederAnnounceEvent,
+  type SeederAnnounceErrorEvent,
+  type DialErrorEvent,
 } from './seeder/seeder.js';
 export { webSeedHandler, type WebSeedOptions } from './seeder/webseed.js';
 export { WireProtocolError } from './seeder/wire.js';

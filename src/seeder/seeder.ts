@@ -143,23 +143,55 @@ export interface PeerCloseEventInfo extends PeerEventInfo {
   uploaded: number;
 }
 
+/** Payload of `announce` events: a successful announce of one torrent. */
+export interface SeederAnnounceEvent extends AnnounceResult {
+  /** Info hash (hex). */
+  infoHash: string;
+}
+
+/** Payload of `announce-error` events. */
+export interface SeederAnnounceErrorEvent extends AnnounceFailure {
+  /** Info hash (hex). */
+  infoHash: string;
+}
+
+/** Payload of `dial-error` events: an outgoing connection that could not be made. */
+export interface DialErrorEvent {
+  /** Info hash (hex). */
+  infoHash: string;
+  /** Peer address. */
+  address: string;
+  /** Peer port. */
+  port: number;
+  /** What went wrong. */
+  error: Error;
+}
+
 /**
- * Events of a {@link Seeder}:
- * - `torrent-added` ({@link SeededTorrentInfo}), `torrent-removed` ({ infoHash })
- * - `peer` ({@link PeerEventInfo}) after a handshake; `peer-close` ({@link PeerCloseEventInfo})
- * - `announce` ({ infoHash } & AnnounceResult), `announce-error` ({ infoHash } & AnnounceFailure)
- * - `dial-error` ({ infoHash, address, port, error })
- * - `warning` (Error) for server-level problems; the seeder never emits `error`.
+ * Events of a {@link Seeder} and their listener arguments. The seeder never emits `error`
+ * (server-level problems are `warning`s), so an unlistened seeder cannot crash the process.
  */
-export type SeederEventName =
-  | 'torrent-added'
-  | 'torrent-removed'
-  | 'peer'
-  | 'peer-close'
-  | 'announce'
-  | 'announce-error'
-  | 'dial-error'
-  | 'warning';
+export interface SeederEvents {
+  /** A torrent started seeding. */
+  'torrent-added': [info: SeededTorrentInfo];
+  /** A torrent was removed. */
+  'torrent-removed': [info: { infoHash: string }];
+  /** A peer completed the handshake. */
+  peer: [info: PeerEventInfo];
+  /** A connection ended (including ones dropped before or during the handshake). */
+  'peer-close': [info: PeerCloseEventInfo];
+  /** A tracker answered. */
+  announce: [info: SeederAnnounceEvent];
+  /** A tracker could not be reached or refused the announce. */
+  'announce-error': [info: SeederAnnounceErrorEvent];
+  /** Dialling a peer failed. */
+  'dial-error': [info: DialErrorEvent];
+  /** A server-level problem (e.g. accept errors). */
+  warning: [error: Error];
+}
+
+/** Names of {@link SeederEvents}. */
+export type SeederEventName = keyof SeederEvents;
 
 interface Entry {
   info: SeededTorrentInfo;
@@ -185,7 +217,7 @@ const SEED_BACKOFF = 30 * 60_000;
 const SEED_REASONS = new Set(['peer is a seed', 'peer completed the torrent']);
 
 /** A running seeder. Create with {@link createSeeder}. */
-export class Seeder extends EventEmitter {
+export class Seeder extends EventEmitter<SeederEvents> {
   /** Our peer id. */
   readonly peerId: Buffer;
   /** The TCP server. */
@@ -452,7 +484,7 @@ export class Seeder extends EventEmitter {
       clearTimeout(timer);
       entry.dialing.delete(key);
       this.backoff(entry, key, DIAL_FAILURE_BACKOFF);
-      this.emit('dial-error', { infoHash: entry.info.infoHash, address: host, port: peer.port, error });
+      this.emit('dial-error', { infoHash: entry.info.infoHash, address: host, port: peer.port, error } satisfies DialErrorEvent);
     };
     socket.once('error', fail);
     socket.once('connect', () => {
