@@ -4,9 +4,10 @@
  *
  * Design: single-writer shards.
  * - Every instance owns an id (a numeric slot it claims, or a name it is given). For each swarm it
- *   writes exactly one key, `<prefix>:<infohash>:<id>` (its shard): the peers that announced to it
- *   (and tombstones of peers that stopped through it) plus its own `completed` counter. Nobody else
- *   ever writes that key, so no update can be lost to a concurrent read-modify-write.
+ *   writes exactly one key, `<prefix>:<infohash>:<id>` (its shard; a big shard continues in chunk
+ *   keys `<shard key>:<n>`): the peers that announced to it (and tombstones of peers that stopped
+ *   through it) plus its own `completed` counter. Nobody else ever writes those keys, so no update
+ *   can be lost to a concurrent read-modify-write.
  * - The instance's in-memory copy of its shards is the truth; shards are written behind, at most
  *   `maxWritesPerFlush` keys every `writeInterval` ms, and at once by {@link KeyvSwarmStore.flush}.
  * - A reader finds the shards of a swarm through the instance registry (`<prefix>:instances`, a list
