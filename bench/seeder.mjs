@@ -204,6 +204,10 @@ async function main() {
       log(`run ${run + 1}: aria2 seeder -> aria2: ${theirs.toFixed(1)} MB/s`);
     }
     const best = (xs) => Math.max(...xs);
+    const median = (xs) => {
+      const v = [...xs].sort((a, b) => a - b);
+      return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+    };
     const summary = {
       sizeBytes: SIZE,
       runs: RUNS,
@@ -212,6 +216,9 @@ async function main() {
       bestOursMBps: best(results.ours),
       bestAria2MBps: best(results.aria2),
       ratio: best(results.ours) / best(results.aria2),
+      medianOursMBps: median(results.ours),
+      medianAria2MBps: median(results.aria2),
+      medianRatio: median(results.ours) / median(results.aria2),
     };
     if (JSON_OUT) console.log(JSON.stringify(summary));
     else {
@@ -219,6 +226,7 @@ async function main() {
       console.log(`  ours : ${summary.bestOursMBps.toFixed(1)} MB/s`);
       console.log(`  aria2: ${summary.bestAria2MBps.toFixed(1)} MB/s`);
       console.log(`  ratio: ${summary.ratio.toFixed(2)}x (target >= 0.8x)`);
+      console.log(`  medians: ours ${summary.medianOursMBps.toFixed(1)} MB/s, aria2 ${summary.medianAria2MBps.toFixed(1)} MB/s, ratio ${summary.medianRatio.toFixed(2)}x`);
     }
   } finally {
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
