@@ -278,10 +278,11 @@ export class Seeder extends EventEmitter<SeederEvents> {
   }
 
   /**
-   * Starts seeding a torrent (the .torrent bytes, or a {@link ParsedTorrent}) whose data lives at `dataPath` (the file itself or the directory
-   * holding it for single-file torrents; the directory holding the torrent's root directory, or
-   * that root itself, for multi-file torrents). Verifies every piece first unless told not to;
-   * rejects when data is missing or does not match.
+   * Starts seeding a torrent (the .torrent bytes, or a {@link ParsedTorrent}) whose data lives at
+   * `dataPath`: for a single-file torrent the file itself or the directory holding it; for a
+   * multi-file torrent the directory holding the torrent's root directory, or that root itself.
+   * Verifies every piece first unless told not to; rejects when a torrent path is unsafe, data is
+   * missing or short, or a piece does not match.
    */
   async add(torrent: Uint8Array | ParsedTorrent, dataPath: string, options: AddOptions = {}): Promise<SeededTorrentInfo> {
     if (this.closing) throw new Error('seeder is closed');
