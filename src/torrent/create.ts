@@ -121,15 +121,24 @@ export async function createTorrent(path: string, options: CreateTorrentOptions 
   const infoHashBuffer = createHash('sha1').update(infoBuffer).digest();
   const infoHash = infoHashBuffer.toString('hex');
 
-  const meta: Record<string, unknown> = { info };
-  if (announce.length > 0) meta.announce = announce[0][0];
-  if (announce.flat().length > 1) meta['announce-list'] = announce;
-  if (options.comment !== undefined && options.comment !== '') meta.comment = options.comment;
+  // The outer dictionary's keys sort around "info" (announce, announce-list, comment, created by,
+  // creation date < info < url-list), so the torrent is assembled around the info bytes that were
+  // hashed: they are encoded once and the file holds exactly them.
+  const before: Record<string, unknown> = {};
+  if (announce.length > 0) before.announce = announce[0][0];
+  if (announce.flat().length > 1) before['announce-list'] = announce;
+  if (options.comment !== undefined && options.comment !== '') before.comment = options.comment;
   const createdBy = options.createdBy === undefined ? defaultCreatedBy() : options.createdBy;
-  if (createdBy) meta['created by'] = createdBy;
-  if (creationDate !== undefined) meta['creation date'] = creationDate;
-  if (urlList.length > 0) meta['url-list'] = urlList;
-  const torrent = Buffer.from(bencode.encode(meta));
+  if (createdBy) before['created by'] = createdBy;
+  if (creationDate !== undefined) before['creation date'] = creationDate;
+  const after: Record<string, unknown> = {};
+  if (urlList.length > 0) after['url-list'] = urlList;
+  const torrent = Buffer.concat([
+    Buffer.from(bencode.encode(before)).subarray(0, -1), // "d...", without its closing "e"
+    Buffer.from('4:info'),
+    infoBuffer,
+    Buffer.from(bencode.encode(after)).subarray(1), // "...e", without its opening "d"
+  ]);
 
   let offset = 0;
   const files: TorrentFile[] = set.files.map((file) => {

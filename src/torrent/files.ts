@@ -15,8 +15,8 @@
  * we refuse an empty directory (mktorrent writes a torrent with no pieces) and file names that are
  * not valid UTF-8 (the info dictionary would not be valid UTF-8).
  */
-import { lstat, readdir, stat } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
+import { lstatSync, readdirSync, statSync, type Stats } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { TorrentCreateError, fsReason } from './errors.js';
 
@@ -74,7 +74,7 @@ export async function collectFiles(target: string, name?: string): Promise<FileS
 
   const files: SourceFile[] = [];
   const skipped: string[] = [];
-  await walk(root, [], new Set([identity(info)]), files, skipped);
+  await new Walker(files, skipped).walk(root, [], new Set([identity(info)]));
   if (files.length === 0) throw new TorrentCreateError(`${target} contains no files`, { path: target });
   const keyed = files.map((file) => ({ file, key: Buffer.from(file.path.join('/'), 'utf8') }));
   keyed.sort((a, b) => Buffer.compare(a.key, b.key));
@@ -94,40 +94,77 @@ function identity(info: Stats): string {
   return `${info.dev}:${info.ino}`;
 }
 
-async function walk(dir: string, relative: string[], ancestors: Set<string>, files: SourceFile[], skipped: string[]): Promise<void> {
-  let names: Buffer[];
-  try {
-    names = await readdir(dir, { encoding: 'buffer' });
-  } catch (error) {
-    throw new TorrentCreateError(`cannot read directory ${dir}: ${fsReason(error)}`, { path: dir, cause: error });
+/**
+ * The walk uses synchronous file-system calls (an asynchronous stat costs a thread-pool round trip,
+ * ten times the call itself) but yields to the event loop after every this many calls, so a large
+ * tree never blocks the caller's event loop for more than about a millisecond at a time.
+ */
+const CALLS_PER_SLICE = 200;
+
+class Walker {
+  private calls = 0;
+
+  constructor(
+    readonly files: SourceFile[],
+    readonly skipped: string[],
+  ) {}
+
+  /** Count one file-system call; every CALLS_PER_SLICE calls, let the event loop run. */
+  private async tick(): Promise<void> {
+    if (++this.calls % CALLS_PER_SLICE === 0) await new Promise((resolve) => setImmediate(resolve));
   }
-  for (const raw of names) {
-    let name: string;
+
+  async walk(dir: string, relative: string[], ancestors: Set<string>): Promise<void> {
+    let raw: Buffer[];
     try {
-      name = strictUtf8.decode(raw);
-    } catch {
-      throw new TorrentCreateError(`file name is not valid UTF-8: ${path.join(dir, raw.toString('latin1'))}`, { path: dir });
-    }
-    const full = path.join(dir, name);
-    let info: Stats;
-    try {
-      info = await stat(full);
+      raw = readdirSync(dir, { encoding: 'buffer' });
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      const link = code === 'ENOENT' && (await lstat(full).then((l) => l.isSymbolicLink(), () => false));
-      const reason = link ? 'broken symbolic link' : fsReason(error);
-      throw new TorrentCreateError(`cannot read ${full}: ${reason}`, { path: full, cause: error });
+      throw new TorrentCreateError(`cannot read directory ${dir}: ${fsReason(error)}`, { path: dir, cause: error });
     }
-    if (info.isFile()) {
-      files.push({ absolutePath: full, path: [...relative, name], length: info.size, mtimeMs: info.mtimeMs });
-    } else if (info.isDirectory()) {
-      const id = identity(info);
+    await this.tick();
+    const subdirectories: Array<{ name: string; full: string; id: string }> = [];
+    for (const bytes of raw) {
+      let name: string;
+      try {
+        name = strictUtf8.decode(bytes);
+      } catch {
+        throw new TorrentCreateError(`file name is not valid UTF-8: ${path.join(dir, bytes.toString('latin1'))}`, { path: dir });
+      }
+      const full = path.join(dir, name);
+      const info = statEntry(full);
+      await this.tick();
+      if (info.isFile()) {
+        this.files.push({ absolutePath: full, path: [...relative, name], length: info.size, mtimeMs: info.mtimeMs });
+      } else if (info.isDirectory()) {
+        subdirectories.push({ name, full, id: identity(info) });
+      } else {
+        this.skipped.push(full);
+      }
+    }
+    for (const { name, full, id } of subdirectories) {
       if (ancestors.has(id)) throw new TorrentCreateError(`symbolic link loop at ${full}`, { path: full });
       ancestors.add(id);
-      await walk(full, [...relative, name], ancestors, files, skipped);
+      await this.walk(full, [...relative, name], ancestors);
       ancestors.delete(id);
-    } else {
-      skipped.push(full);
     }
+  }
+}
+
+/** stat (following symbolic links), with a clear message for a broken link. */
+function statEntry(full: string): Stats {
+  try {
+    return statSync(full);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    let link = false;
+    if (code === 'ENOENT') {
+      try {
+        link = lstatSync(full).isSymbolicLink();
+      } catch {
+        link = false;
+      }
+    }
+    const reason = link ? 'broken symbolic link' : fsReason(error);
+    throw new TorrentCreateError(`cannot read ${full}: ${reason}`, { path: full, cause: error });
   }
 }

@@ -14,6 +14,7 @@
  * torrent that matches no data.
  */
 import { createHash } from 'node:crypto';
+import { statSync, type Stats } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -45,8 +46,11 @@ export interface HashPiecesOptions {
 const CHUNK_BYTES = 4 * 1024 * 1024;
 /** Size of one read in a worker: small enough that the bytes are still in cache when hashed. */
 const READ_BYTES = 256 * 1024;
-/** Inputs of at most this many chunks are hashed on the calling thread. */
+/** Inputs of at most this many chunks and files are hashed on the calling thread. */
 const INLINE_CHUNKS = 2;
+const INLINE_FILES = 64;
+/** Files checked between two yields to the event loop at the end of hashing. */
+const STATS_PER_SLICE = 200;
 
 /**
  * The worker's code. It is evaluated from this string (a CommonJS script) rather than loaded from a
@@ -58,7 +62,7 @@ const INLINE_CHUNKS = 2;
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
-const { openSync, readSync, closeSync } = require('node:fs');
+const { openSync, readSync, closeSync, fstatSync } = require('node:fs');
 const { files, total, pieceLength, chunkSize, chunkCount, counter, readBytes } = workerData;
 const next = new Int32Array(counter);
 const buffer = Buffer.allocUnsafe(Math.min(readBytes, chunkSize));
@@ -84,6 +88,12 @@ function fileAt(position) {
   }
   return lo;
 }
+function changed(file, detail) {
+  const error = new Error(detail);
+  error.code = 'CHANGED';
+  error.path = file.path;
+  throw error;
+}
 function hashRange(start, end) {
   const hash = createHash('sha1');
   let position = start;
@@ -100,14 +110,15 @@ function hashRange(start, end) {
       error.path = file.path;
       throw error;
     }
-    if (got === 0) {
-      const error = new Error('shorter than expected');
-      error.code = 'SHRUNK';
-      error.path = file.path;
-      throw error;
-    }
+    if (got === 0) changed(file, 'it is now shorter than ' + file.length + ' bytes');
     hash.update(buffer.subarray(0, got));
     position += got;
+    if (inFile + got === file.length) {
+      // Last byte of this file read: it must still have the size and time it was listed with.
+      const now = fstatSync(fd);
+      if (now.size !== file.length) changed(file, 'its size went from ' + file.length + ' to ' + now.size + ' bytes');
+      if (file.mtimeMs !== undefined && now.mtimeMs !== file.mtimeMs) changed(file, 'it was modified');
+    }
   }
   return hash.digest();
 }
@@ -147,17 +158,22 @@ export async function hashPieces(files: readonly PieceFile[], options: HashPiece
   if (!Number.isSafeInteger(pieceLength) || pieceLength <= 0) throw new RangeError('pieceLength must be a positive integer');
   signal?.throwIfAborted();
   const total = files.reduce((sum, file) => sum + file.length, 0);
-  const piecesPerChunk = Math.max(1, Math.floor(CHUNK_BYTES / pieceLength));
+  const pieceCount = Math.ceil(total / pieceLength);
+  const maxPiecesPerChunk = Math.max(1, Math.floor(CHUNK_BYTES / pieceLength));
+  const wanted = options.threads ?? Math.min(16, availableParallelism());
+  const inline = wanted === 0 || (Math.ceil(pieceCount / maxPiecesPerChunk) <= INLINE_CHUNKS && files.length <= INLINE_FILES);
+  // With workers, cut at least 8 chunks per worker when the input allows it, so that they finish
+  // together (a tree of many small files is slow per byte).
+  const piecesPerChunk = inline ? maxPiecesPerChunk : Math.max(1, Math.min(maxPiecesPerChunk, Math.ceil(pieceCount / (wanted * 8))));
   const layout: Layout = {
     total,
     pieceLength,
     chunkSize: piecesPerChunk * pieceLength,
     piecesPerChunk,
-    chunkCount: Math.ceil(total / (piecesPerChunk * pieceLength)),
+    chunkCount: Math.ceil(pieceCount / piecesPerChunk),
   };
-  const out = Buffer.alloc(Math.ceil(total / pieceLength) * 20);
-  const wanted = options.threads ?? Math.min(16, availableParallelism());
-  const threads = layout.chunkCount <= INLINE_CHUNKS ? 0 : Math.max(0, Math.min(wanted, layout.chunkCount));
+  const out = Buffer.alloc(pieceCount * 20);
+  const threads = inline ? 0 : Math.max(1, Math.min(wanted, layout.chunkCount));
   if (threads === 0) {
     const reader = new ConcatenatedReader(files);
     try {
@@ -168,10 +184,9 @@ export async function hashPieces(files: readonly PieceFile[], options: HashPiece
     }
   } else {
     await hashWithWorkers(files, out, layout, threads, options);
-    for (const file of files) {
-      signal?.throwIfAborted();
-      await verifyUnchanged(file);
-    }
+    // Workers checked each file when they read its last byte; check all once more at the end, so a
+    // change at any moment before hashing completes is noticed (and empty files, never opened).
+    await verifyAll(files, signal);
   }
   return out;
 }
@@ -211,7 +226,7 @@ async function hashWithWorkers(
   const counter = new SharedArrayBuffer(4);
   let offset = 0;
   const workerFiles = files.map((file) => {
-    const entry = { path: file.absolutePath, length: file.length, offset };
+    const entry = { path: file.absolutePath, length: file.length, mtimeMs: file.mtimeMs, offset };
     offset += file.length;
     return entry;
   });
@@ -275,25 +290,30 @@ async function hashWithWorkers(
 
 function workerError(error: { message: string; code?: string; path?: string }): TorrentCreateError {
   const where = error.path ?? 'a file';
-  if (error.code === 'SHRUNK') {
-    return new TorrentCreateError(`${where} changed while it was being hashed: it is now shorter than it was`, { path: error.path });
+  if (error.code === 'CHANGED') {
+    return new TorrentCreateError(`${where} changed while it was being hashed: ${error.message}`, { path: error.path });
   }
   const reason = error.code === undefined ? error.message : fsReason(Object.assign(new Error(error.message), { code: error.code }));
   return new TorrentCreateError(`cannot read ${where}: ${reason}`, { path: error.path });
 }
 
-/** After hashing: the file must still be readable and have the size and time it was listed with. */
-async function verifyUnchanged(file: PieceFile): Promise<void> {
-  let handle: FileHandle;
-  try {
-    handle = await open(file.absolutePath, 'r');
-  } catch (error) {
-    throw new TorrentCreateError(`cannot read ${file.absolutePath}: ${fsReason(error)}`, { path: file.absolutePath, cause: error });
-  }
-  try {
-    await verify(file, handle);
-  } finally {
-    await handle.close();
+/**
+ * After hashing: every file must still have the size and time it was listed with. Synchronous stat
+ * calls (a tenth of the cost of asynchronous ones) in slices, yielding to the event loop in between.
+ */
+async function verifyAll(files: readonly PieceFile[], signal: AbortSignal | undefined): Promise<void> {
+  for (let at = 0; at < files.length; at += STATS_PER_SLICE) {
+    signal?.throwIfAborted();
+    for (const file of files.slice(at, at + STATS_PER_SLICE)) {
+      let now: Stats;
+      try {
+        now = statSync(file.absolutePath);
+      } catch (error) {
+        throw new TorrentCreateError(`cannot read ${file.absolutePath}: ${fsReason(error)}`, { path: file.absolutePath, cause: error });
+      }
+      checkStats(file, now);
+    }
+    if (at + STATS_PER_SLICE < files.length) await new Promise((resolve) => setImmediate(resolve));
   }
 }
 
@@ -372,7 +392,10 @@ class ConcatenatedReader {
 }
 
 async function verify(file: PieceFile, handle: FileHandle): Promise<void> {
-  const now = await handle.stat();
+  checkStats(file, await handle.stat());
+}
+
+function checkStats(file: PieceFile, now: Stats): void {
   if (now.size !== file.length) throw changed(file, `its size went from ${file.length} to ${now.size} bytes`);
   if (file.mtimeMs !== undefined && now.mtimeMs !== file.mtimeMs) throw changed(file, 'it was modified');
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { appendFileSync, truncateSync, statSync } from 'node:fs';
+import { appendFileSync, statSync, truncateSync, utimesSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TorrentCreateError } from '../../src/torrent/errors.js';
@@ -84,6 +84,29 @@ describe('hashPieces', () => {
       },
     });
     await expect(run).rejects.toThrow(/f2 changed while it was being hashed/);
+  });
+
+  it('hashes many small files on workers (per-file reads and checks)', async () => {
+    const sizes = Array.from({ length: 300 }, (_, i) => (i * 7919) % 5000);
+    const many = makeFiles(path.join(tmp.dir, 'many'), sizes);
+    for (const threads of [1, 2]) {
+      expect((await hashPieces(many.files, { pieceLength: 16_384, threads })).equals(reference(many.contents, 16_384))).toBe(true);
+    }
+  });
+
+  it('fails when a file is rewritten in place (same size, new time) while it is hashed (workers)', async () => {
+    const sizes = Array.from({ length: 200 }, () => 4000);
+    const { files } = makeFiles(path.join(tmp.dir, 'touched'), sizes);
+    let touched = false;
+    const run = hashPieces(files, {
+      pieceLength: 16_384,
+      threads: 1,
+      onProgress: () => {
+        if (!touched) utimesSync(files[199].absolutePath, new Date(2_000_000_000_000), new Date(2_000_000_000_000));
+        touched = true;
+      },
+    });
+    await expect(run).rejects.toThrow(/f199 changed while it was being hashed: it was modified/);
   });
 
   it('fails clearly when a file is missing', async () => {
