@@ -71,8 +71,8 @@ export interface AddOptions {
   verify?: boolean;
   /** Announce tiers to use instead of the torrent's own. */
   announce?: string[][];
-  /** Verification progress callback. */
-  onVerifyProgress?: (done: number, total: number) => void;
+  /** Verification progress: bytes hashed so far and the total. */
+  onVerifyProgress?: (doneBytes: number, totalBytes: number) => void;
   /** Aborts verification (the promise rejects with the signal's reason). */
   signal?: AbortSignal;
 }

@@ -2,8 +2,8 @@
  * Read access to one torrent's data: maps (piece, offset, length) onto the torrent's files and
  * verifies pieces against their SHA-1 hashes.
  */
-import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
+import { hashPieces } from '../torrent/pieces.js';
 import type { FilePool } from './file-pool.js';
 import type { LocalFile } from './paths.js';
 
@@ -93,21 +93,25 @@ export class TorrentStorage {
   }
 
   /**
-   * Hashes every piece and compares with `hashes`; returns the indexes of pieces that do not match.
-   * Reads the data sequentially in piece-sized chunks; `signal` aborts between pieces.
+   * Hashes every piece (on worker threads, through the torrent module's `hashPieces`) and compares
+   * with `hashes`; returns the indexes of pieces that do not match. `onProgress` gets bytes hashed
+   * so far and the total; `signal` aborts (the promise rejects with its reason).
    */
-  async verify(hashes: Buffer[], onProgress?: (done: number, total: number) => void, signal?: AbortSignal): Promise<number[]> {
+  async verify(hashes: Buffer[], onProgress?: (doneBytes: number, totalBytes: number) => void, signal?: AbortSignal): Promise<number[]> {
+    let actual: Buffer;
+    try {
+      actual = await hashPieces(
+        this.files.map((f) => ({ absolutePath: f.path, length: f.length })),
+        { pieceLength: this.geometry.pieceLength, onProgress, signal },
+      );
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      throw new TorrentDataError(`cannot verify the data: ${(error as Error).message}`);
+    }
     const bad: number[] = [];
-    const { pieceLength, pieceCount } = this.geometry;
-    const buf = Buffer.allocUnsafe(pieceLength);
-    for (let i = 0; i < pieceCount; i++) {
-      signal?.throwIfAborted();
-      const size = this.pieceSize(i);
-      const view = buf.subarray(0, size);
-      await this.readInto(view, i * pieceLength);
-      const digest = createHash('sha1').update(view).digest();
-      if (!hashes[i] || !digest.equals(hashes[i])) bad.push(i);
-      onProgress?.(i + 1, pieceCount);
+    for (let i = 0; i < this.geometry.pieceCount; i++) {
+      const digest = actual.subarray(i * 20, i * 20 + 20);
+      if (!hashes[i] || digest.length !== 20 || !digest.equals(hashes[i])) bad.push(i);
     }
     return bad;
   }
