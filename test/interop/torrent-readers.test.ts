@@ -7,12 +7,15 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { createTorrent, type CreatedTorrent } from '../../src/torrent/create.js';
+import { parseTorrent } from '../../src/torrent/parse.js';
 import { haveBinary } from '../helpers/clients.js';
 import { bytes, sampleTree, tempDir } from '../torrent/fixtures.js';
 
 const haveTransmission = haveBinary('transmission-show');
 const haveAria2 = haveBinary('aria2c');
+const haveTransmissionCreate = haveBinary('transmission-create');
 
 function tool(command: string, args: string[]): string {
   const r = spawnSync(command, args, { encoding: 'utf8', timeout: 20_000 });
@@ -73,6 +76,26 @@ describe('our torrents in other readers', () => {
     expect(out).toContain(`Hash: ${result.infoHash}`);
     expect(out).toContain('Privacy: Public torrent');
     expect(out).toMatch(/FILES\s+single file\.bin \(/);
+  });
+
+  it.skipIf(!haveTransmissionCreate || !haveTransmission)('we parse torrents made by transmission-create, with the same info hash', async () => {
+    const output = path.join(tmp.dir, 'by-transmission.torrent');
+    tool('transmission-create', ['-o', output, '-t', 'http://127.0.0.1:1/announce', '-s', '32', '-p', '-c', 'from transmission', tree]);
+    const parsed = parseTorrent(readFileSync(output));
+    const shown = tool('transmission-show', [output]);
+    expect(shown).toContain(`Hash: ${parsed.infoHash}`);
+    expect(parsed.name).toBe('Tree ü');
+    expect(parsed.pieceLength).toBe(32_768);
+    expect(parsed.private).toBe(true);
+    expect(parsed.comment).toBe('from transmission');
+    expect(parsed.createdBy).toMatch(/^Transmission/);
+    expect(parsed.announce).toEqual([['http://127.0.0.1:1/announce']]);
+    // transmission-create leaves hidden and empty files out (mktorrent and we keep them);
+    // everything else is there with its size.
+    const ours = (await multi()).result.files.filter((file) => !file.path[0].startsWith('.') && file.length > 0);
+    const key = (file: { path: string[]; length: number }): string => `${file.path.join('/')} ${file.length}`;
+    expect(parsed.files.map(key).sort()).toEqual(ours.map(key).sort());
+    expect(ours.length).toBeGreaterThan(5);
   });
 
   it.skipIf(!haveAria2)('aria2c --show-files reads both', async () => {
