@@ -170,6 +170,17 @@ function scenario(env: () => Record<string, string>): void {
       for (const p of sample) expect(stoppedPorts.has(p)).toBe(false);
       expect(answer.complete).toBe(seeders);
     }
+    const leechers = live - seeders + INSTANCES; // plus the sampling peers of step 4
+
+    // 5. once everything is written, one process crashes (SIGKILL) and another takes its place:
+    // every count survives, completed counters included.
+    await flushAll(instances);
+    const crashed = instances[0];
+    process.kill(crashed.child.pid as number, 'SIGKILL');
+    await new Promise((r) => crashed.child.once('exit', r));
+    instances[0] = await startInstance(env());
+    await flushAll(instances);
+    for (const i of instances) expect(await scrape(i, ih)).toEqual({ complete: seeders, incomplete: leechers, downloaded: 200 });
   }, 120_000);
 }
 
