@@ -1,6 +1,7 @@
 /**
  * Web seed interop: aria2 downloads torrents whose only source is `url-list` pointing at
- * webSeedHandler() in an Express app: no tracker, no peers.
+ * webSeedHandler() in an Express app: no tracker, no peers. The torrents are made with the
+ * project's createTorrent({ webSeeds }), so this checks both ends of BEP 19.
  */
 import express from 'express';
 import http from 'node:http';
@@ -8,8 +9,18 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { webSeedHandler } from '../../src/seeder/webseed.js';
+import { randomBytes } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { createTorrent } from '../../src/torrent/create.js';
 import { aria2Leecher, fileSha1, missingClients, removeDir, tempDir } from '../seeder/helpers/clients.js';
-import { makeTorrent } from '../seeder/helpers/torrent.js';
+
+/** Writes random files under `dir` (relative paths) and returns nothing. */
+async function writeFiles(dir: string, files: Array<[string, number]>): Promise<void> {
+  for (const [rel, size] of files) {
+    await mkdir(path.dirname(path.join(dir, rel)), { recursive: true });
+    await writeFile(path.join(dir, rel), randomBytes(size));
+  }
+}
 
 const skipReason = missingClients('aria2c');
 
@@ -41,42 +52,40 @@ describe.skipIf(skipReason !== undefined)('web seed interop (aria2)', () => {
   });
 
   it('single-file torrent, url-list ending in / (client appends the name)', { timeout: 90_000 }, async () => {
-    const fx = await makeTorrent({
-      dir: path.join(root, 'content'),
-      name: 'single.bin',
-      size: 3 * 1024 * 1024 + 777,
-      pieceLength: 256 * 1024,
-      urlList: [`http://127.0.0.1:${port}/seed/`],
-    });
+    const content = path.join(root, 'content');
+    await writeFiles(content, [['single.bin', 3 * 1024 * 1024 + 777]]);
+    const made = await createTorrent(path.join(content, 'single.bin'), { pieceLength: 256 * 1024, webSeeds: `http://127.0.0.1:${port}/seed/` });
+    const torrentPath = path.join(root, 'single.torrent');
+    await writeFile(torrentPath, made.torrent);
     const dl = path.join(root, 'dl-single', 'files');
     const before = rangeRequests;
-    const aria2 = await aria2Leecher(fx.torrentPath, dl);
+    const aria2 = await aria2Leecher(torrentPath, dl);
     const code = await Promise.race([aria2.exited, new Promise((r) => setTimeout(() => r('timeout'), 60_000))]);
     await aria2.kill();
     expect(code, await aria2.log()).toBe(0);
-    expect(await fileSha1(path.join(dl, 'single.bin'))).toBe(await fileSha1(path.join(fx.dir, 'single.bin')));
+    expect(await fileSha1(path.join(dl, 'single.bin'))).toBe(await fileSha1(path.join(content, 'single.bin')));
     expect(rangeRequests).toBeGreaterThan(before);
   });
 
   it('multi-file torrent (client requests <name>/<path>)', { timeout: 90_000 }, async () => {
-    const fx = await makeTorrent({
-      dir: path.join(root, 'content'),
-      name: 'bundle',
-      files: [
-        { path: ['a.bin'], length: 1_500_000 },
-        { path: ['docs', 'b.txt'], length: 40_000 },
-        { path: ['docs', 'c.bin'], length: 2_000_001 },
-      ],
-      pieceLength: 256 * 1024,
-      urlList: [`http://127.0.0.1:${port}/seed/`],
-    });
+    const content = path.join(root, 'content');
+    const files: Array<[string, number]> = [
+      ['bundle/a.bin', 1_500_000],
+      ['bundle/docs/b.txt', 40_000],
+      ['bundle/docs/c.bin', 2_000_001],
+    ];
+    await writeFiles(content, files);
+    const made = await createTorrent(path.join(content, 'bundle'), { pieceLength: 256 * 1024, webSeeds: [`http://127.0.0.1:${port}/seed/`] });
+    expect(made.multiFile).toBe(true);
+    const torrentPath = path.join(root, 'bundle.torrent');
+    await writeFile(torrentPath, made.torrent);
     const dl = path.join(root, 'dl-multi', 'files');
-    const aria2 = await aria2Leecher(fx.torrentPath, dl);
+    const aria2 = await aria2Leecher(torrentPath, dl);
     const code = await Promise.race([aria2.exited, new Promise((r) => setTimeout(() => r('timeout'), 60_000))]);
     await aria2.kill();
     expect(code, await aria2.log()).toBe(0);
-    for (const f of ['a.bin', 'docs/b.txt', 'docs/c.bin']) {
-      expect(await fileSha1(path.join(dl, 'bundle', f)), f).toBe(await fileSha1(path.join(fx.dir, 'bundle', f)));
+    for (const [rel] of files) {
+      expect(await fileSha1(path.join(dl, rel)), rel).toBe(await fileSha1(path.join(content, rel)));
     }
     expect(requests).toBeGreaterThan(0);
   });
