@@ -24,9 +24,9 @@ export type AnnounceInput = string | readonly string[] | readonly (readonly stri
 /** Options of {@link createTorrent}. */
 export interface CreateTorrentOptions {
   /**
-   * Tracker URLs (http, https or udp). The first URL is written as `announce`; when there is more
-   * than one URL the tiers are also written as `announce-list` (BEP 12). Omit for a trackerless
-   * torrent.
+   * Tracker URLs (http, https, udp, or ws/wss for WebTorrent trackers). The first URL is written as
+   * `announce`; when there is more than one URL the tiers are also written as `announce-list`
+   * (BEP 12). Omit for a trackerless torrent.
    */
   announce?: AnnounceInput;
   /**
@@ -168,7 +168,7 @@ function normalizeAnnounce(input: AnnounceInput | undefined): string[][] {
     typeof input === 'string' ? [[input]] : input.map((entry) => (typeof entry === 'string' ? [entry] : [...entry]));
   for (const tier of tiers) {
     if (!Array.isArray(tier) || tier.length === 0) throw new TorrentCreateError('invalid announce option: empty tracker tier');
-    for (const url of tier) checkUrl(url, 'announce', ['http:', 'https:', 'udp:']);
+    for (const url of tier) checkUrl(url, 'announce', ['http:', 'https:', 'udp:', 'ws:', 'wss:']);
   }
   return tiers;
 }

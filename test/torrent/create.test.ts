@@ -97,8 +97,8 @@ describe('createTorrent', () => {
     expect(parsed.name).toBe('renamed.bin');
     expect(made.magnet).toContain('&tr=udp%3A%2F%2Fa2%3A6969&tr=https%3A%2F%2Fb%2Fannounce&ws=http%3A%2F%2Fws.example%2Ffiles%2F');
     // A flat list: one tier per URL.
-    const flat = await createTorrent(single, { announce: ['http://a/1', 'http://b/2'], creationDate: false });
-    expect(parseTorrent(flat.torrent).announce).toEqual([['http://a/1'], ['http://b/2']]);
+    const flat = await createTorrent(single, { announce: ['http://a/1', 'wss://b/2'], creationDate: false });
+    expect(parseTorrent(flat.torrent).announce).toEqual([['http://a/1'], ['wss://b/2']]);
     // Privacy changes the info hash; announce and comments do not.
     const plain = await createTorrent(single, { creationDate: false, name: 'renamed.bin' });
     const privateOnly = await createTorrent(single, { creationDate: false, name: 'renamed.bin', private: true, pieceLength: plain.pieceLength });
