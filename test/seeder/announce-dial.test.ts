@@ -10,6 +10,7 @@ import { createSeeder, type Seeder } from '../../src/seeder/seeder.js';
 import { encode } from '../../src/seeder/wire.js';
 import type { AnnounceEventInfo } from '../../src/tracker.js';
 import { rawGet, startApp, type RunningApp } from '../helpers/http.js';
+import { waitUntil } from './helpers/clients.js';
 import { FakePeer } from './helpers/fake-peer.js';
 import { makeTorrent, type TorrentFixture } from './helpers/torrent.js';
 import { percentEncodeBytes } from '../../src/seeder/tracker-http.js';
@@ -68,5 +69,40 @@ describe('seeder announce and dial-out', () => {
     await seeder.close();
     expect(announces.filter((a) => a.ip === '127.0.0.2').at(-1)?.event).toBe('stopped');
     await peer.waitClosed();
+  });
+
+  it('drops an outgoing connection whose peer answers with another info hash, and backs off', { timeout: 30_000 }, async () => {
+    const other = await makeTorrent({ size: 20_000, announce: `http://127.0.0.1:${tracker.port}/tracker/announce` });
+    const liar = net.createServer();
+    let dialled = 0;
+    const gotPeer = new Promise<FakePeer>((resolve) =>
+      liar.on('connection', (s) => {
+        dialled++;
+        resolve(FakePeer.wrap(s));
+      }),
+    );
+    await new Promise<void>((r) => liar.listen(0, '127.0.0.1', r));
+    toClose.push({ close: () => liar.close() });
+    const id = Buffer.concat([Buffer.from('-TS0001-'), randomBytes(12)]);
+    const port = (liar.address() as net.AddressInfo).port;
+    const q = `info_hash=${percentEncodeBytes(other.parsed.infoHashBuffer)}&peer_id=${percentEncodeBytes(id)}&port=${port}&uploaded=0&downloaded=0&left=1&compact=1&event=started`;
+    expect((await rawGet(tracker.port, `/tracker/announce?${q}`)).status).toBe(200);
+
+    const seeder: Seeder = await createSeeder({ port: 0, host: '127.0.0.2', minAnnounceInterval: 1 });
+    toClose.push(seeder);
+    const closes: Array<{ reason: string; direction: string }> = [];
+    seeder.on('peer-close', (c) => closes.push(c));
+    await seeder.add(other.torrentBuffer, other.dir);
+    const peer = await gotPeer;
+    await peer.waitFor(() => peer.ofType('handshake').length === 1);
+    peer.handshake(randomBytes(20), id);
+    await peer.waitClosed();
+    expect(closes).toEqual([expect.objectContaining({ reason: 'info hash mismatch', direction: 'outgoing' })]);
+    // The tracker returns the liar again at the next re-announce; the seeder does not redial it.
+    const announced = (): number => announces.filter((a) => a.infoHash === other.parsed.infoHash && a.ip === '127.0.0.2').length;
+    const start = announced();
+    await waitUntil(() => announced() > start, 15_000, 'a re-announce');
+    await new Promise((r) => setTimeout(r, 200)); // let a (wrong) redial reach the listener
+    expect(dialled).toBe(1);
   });
 });
