@@ -161,7 +161,8 @@ export async function hashPieces(files: readonly PieceFile[], options: HashPiece
   const pieceCount = Math.ceil(total / pieceLength);
   const maxPiecesPerChunk = Math.max(1, Math.floor(CHUNK_BYTES / pieceLength));
   const wanted = options.threads ?? Math.min(16, availableParallelism());
-  const inline = wanted === 0 || (Math.ceil(pieceCount / maxPiecesPerChunk) <= INLINE_CHUNKS && files.length <= INLINE_FILES);
+  if (!Number.isSafeInteger(wanted) || wanted < 0) throw new RangeError('threads must be a non-negative integer');
+  const inline = wanted === 0 || pieceCount === 0 || (Math.ceil(pieceCount / maxPiecesPerChunk) <= INLINE_CHUNKS && files.length <= INLINE_FILES);
   // With workers, cut at least 8 chunks per worker when the input allows it, so that they finish
   // together (a tree of many small files is slow per byte).
   const piecesPerChunk = inline ? maxPiecesPerChunk : Math.max(1, Math.min(maxPiecesPerChunk, Math.ceil(pieceCount / (wanted * 8))));

@@ -125,7 +125,8 @@ describe('hashPieces', () => {
     await expect(hashPieces(big.files, { pieceLength: 16_384, signal: already })).rejects.toBe(reason);
   });
 
-  it('rejects a non-positive piece length', async () => {
+  it('rejects a non-positive piece length and a negative thread count', async () => {
     await expect(hashPieces(big.files, { pieceLength: 0 })).rejects.toThrow(RangeError);
+    await expect(hashPieces(big.files, { pieceLength: 16_384, threads: -1 })).rejects.toThrow(RangeError);
   });
 });
