@@ -410,11 +410,22 @@ export class KeyvSwarmStore implements SwarmStore {
       const rec: Rec = { id, key, ip: Buffer.from(request.ip), port: request.port, seeder: request.seeder, at: now, exp, gone: false };
       swarm.own.set(key, rec);
       swarm.view.upsert(rec);
-      if (request.event === 'completed') swarm.downloaded++;
     }
     if (exp < swarm.nextExpiry) swarm.nextExpiry = exp;
     swarm.dirty = true;
     swarm.usedAt = Date.now();
+    if (request.event === 'completed') {
+      // A completion cannot be recovered from a later announce: write it through before answering,
+      // so a crash cannot lose it. If the write fails the client gets a failure and sends it again.
+      swarm.downloaded++;
+      try {
+        await this.writeBehind(Infinity, swarm);
+      } catch (error) {
+        swarm.downloaded--;
+        swarm.dirty = true;
+        throw error;
+      }
+    }
     const counts = {
       complete: swarm.view.seeders,
       incomplete: swarm.view.count - swarm.view.seeders,
@@ -823,18 +834,23 @@ export class KeyvSwarmStore implements SwarmStore {
     this.evict();
   }
 
-  /** Write up to `limit` dirty shards (one setMany, one deleteMany). */
-  private async writeBehind(limit: number): Promise<void> {
-    if (this.flushing) {
-      await this.flushing;
-      if (limit !== Infinity) return;
-    }
+  /**
+   * Write up to `limit` dirty shards, or only `only` (one setMany, one deleteMany). Writes never
+   * overlap, so two versions of one shard cannot land in the wrong order.
+   */
+  private async writeBehind(limit: number, only?: Swarm): Promise<void> {
+    if (this.flushing && limit !== Infinity && !only) return; // the timer: next round
+    while (this.flushing) await this.flushing;
     const id = this.id;
     if (id === undefined) return;
     const batch: Swarm[] = [];
-    for (const swarm of this.swarms.values()) {
-      if (swarm.dirty) batch.push(swarm);
-      if (batch.length >= limit) break;
+    if (only) {
+      if (only.dirty) batch.push(only);
+    } else {
+      for (const swarm of this.swarms.values()) {
+        if (swarm.dirty) batch.push(swarm);
+        if (batch.length >= limit) break;
+      }
     }
     if (batch.length === 0) return;
     const now = this.now();

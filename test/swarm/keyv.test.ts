@@ -186,6 +186,36 @@ describe('KeyvSwarmStore: several instances on one database', () => {
     expect(await b.scrape([ih])).toEqual([{ complete: 2, incomplete: 0, downloaded: 2 }]);
   });
 
+  it('writes completions through: a crash right after cannot lose them; a failed write is not counted', async () => {
+    const map = new Map<string, unknown>();
+    let failSets = false;
+    const adapter = {
+      get: async (k: string) => map.get(k),
+      set: async (k: string, v: unknown) => {
+        if (failSets) throw new Error('write failed');
+        map.set(k, v);
+      },
+      delete: async (k: string) => map.delete(k),
+      clear: async () => map.clear(),
+    };
+    const keyv = new Keyv(adapter as never);
+    const clock = fakeClock();
+    const a = new KeyvSwarmStore(keyv, { now: clock.now, claimSettle: 5, writeInterval: 60_000 });
+    const ih = hash();
+    const p = announceOf(ih);
+    await a.announce(p);
+    failSets = true;
+    await expect(a.announce({ ...p, event: 'completed', seeder: true })).rejects.toThrow(/write failed/);
+    failSets = false;
+    const r = await a.announce({ ...p, event: 'completed', seeder: true }); // the client's retry
+    expect(r.downloaded).toBe(1);
+    // "crash": a is never flushed nor closed; another instance reads what is stored
+    const b = new KeyvSwarmStore(keyv, { now: clock.now, claimSettle: 5 });
+    opened.push(b);
+    expect(await b.scrape([ih])).toEqual([{ complete: 1, incomplete: 0, downloaded: 1 }]);
+    opened.push(a);
+  });
+
   it('an instanceId in use by a running instance is refused', async () => {
     const keyv = new Keyv();
     const a = new KeyvSwarmStore(keyv, { instanceId: 'web-1' });
