@@ -45,7 +45,7 @@ export interface KeyvSwarmStoreOptions extends SwarmStoreOptions {
   instanceId?: string;
   /** Milliseconds between write-behind flushes. Default 1000. */
   writeInterval?: number;
-  /** Most shard keys written per flush (bounds the write rate). Default 1000. */
+  /** Most shards (swarms) written per flush (bounds the write rate). Default 1000. */
   maxWritesPerFlush?: number;
   /**
    * Milliseconds an announce may reuse the last read of other instances' shards of its swarm before
