@@ -8,7 +8,7 @@
  * the whole command in-process with {@link run}. An action that throws gets a one-line
  * `torrent-tracker: error: <message>` on stderr and exit code 1.
  */
-import { realpathSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, type OutputConfiguration } from 'commander';
 import { register as registerCreate } from './cli/create.js';
@@ -22,7 +22,8 @@ import { register as registerServe } from './cli/serve.js';
  */
 export function createProgram(output?: OutputConfiguration): Command {
   const program = new Command('torrent-tracker')
-    .description('BitTorrent tracker as Express middleware, .torrent creation and seeding');
+    .description('BitTorrent tracker as Express middleware, .torrent creation and seeding')
+    .version(packageVersion(), '-V, --version', 'print the version');
   if (output !== undefined) program.configureOutput(output);
   // Subcommands: one line each.
   registerCreate(program);
@@ -51,6 +52,16 @@ export async function run(argv: readonly string[], output?: OutputConfiguration)
     const write = program.configureOutput().writeErr ?? ((text: string) => process.stderr.write(text));
     write(`torrent-tracker: error: ${message.split('\n')[0]}\n`);
     return typeof (error as { exitCode?: unknown }).exitCode === 'number' ? (error as { exitCode: number }).exitCode : 1;
+  }
+}
+
+/** The version in the package's package.json (`unknown` if it cannot be read). */
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+  } catch {
+    return 'unknown';
   }
 }
 

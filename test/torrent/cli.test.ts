@@ -115,6 +115,9 @@ describe('torrent-tracker create', () => {
     for (const flag of ['--announce', '--piece-length', '--private', '--comment', '--web-seed', '--output', '--no-date']) {
       expect(create.out).toContain(flag);
     }
+    const version = await cli('--version');
+    expect(version.code).toBe(0);
+    expect(version.out).toBe(`${JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version}\n`);
     const info = await cli('info', '--help');
     expect(info.code).toBe(0);
     expect(info.out).toMatch(/Usage: torrent-tracker info \[options\] <file>/);
