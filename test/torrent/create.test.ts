@@ -117,6 +117,14 @@ describe('createTorrent', () => {
     expect(stamped.creationDate!.getTime()).toBeLessThanOrEqual(Date.now());
   });
 
+  it('reports hashing progress up to the total', async () => {
+    const seen: Array<[number, number]> = [];
+    const made = await createTorrent(tree, { onProgress: (done, total) => seen.push([done, total]) });
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.at(-1)).toEqual([made.length, made.length]);
+    for (let i = 1; i < seen.length; i++) expect(seen[i][0]).toBeGreaterThan(seen[i - 1][0]);
+  });
+
   it('chooses the piece length from the total size by default', async () => {
     expect((await createTorrent(single)).pieceLength).toBe(16_384);
   });
