@@ -40,3 +40,6 @@ export { parseTorrent } from './torrent/parse.js';
 export { magnetLink, type MagnetInput } from './torrent/magnet.js';
 export { TorrentParseError, TorrentCreateError } from './torrent/errors.js';
 export { defaultPieceLength, MIN_PIECE_LENGTH, MAX_PIECE_LENGTH } from './torrent/piece-length.js';
+export { RedisSwarmStore, isRedisKeyv, RedisStoreError, type RedisSwarmStoreOptions } from './swarm/redis.js';
+export { KeyvSwarmStore, KeyvStoreError, type KeyvSwarmStoreOptions } from './swarm/keyv.js';
+export { openStore, openRedisKeyv, type StoreOption, type OpenStoreOptions, type OpenedStore } from './swarm/open.js';
