@@ -10,6 +10,7 @@ import { TrackerFailure } from './protocol/errors.js';
 import { encodeAnnounce, encodeCompactAnnounce, encodeFailure, encodeScrape } from './protocol/response.js';
 import { parseScrape } from './protocol/scrape.js';
 import { MemorySwarmStore } from './swarm/memory.js';
+import { withDeadline } from './swarm/deadline.js';
 import { openStore, type StoreOption } from './swarm/open.js';
 import type { SwarmAnnounce, SwarmAnnounceResult, SwarmCounts, SwarmStore } from './swarm/types.js';
 
@@ -279,18 +280,8 @@ export class Tracker extends EventEmitter {
   }
 
   private withTimeout<T>(promise: Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new StorageError(STORE_TIMEOUT)), this.options.storeTimeout);
-      promise.then(
-        (value) => {
-          clearTimeout(timer);
-          resolve(value);
-        },
-        (error: unknown) => {
-          clearTimeout(timer);
-          reject(new StorageError(STORE_FAILED, error));
-        },
-      );
+    return withDeadline(promise, this.options.storeTimeout, () => new StorageError(STORE_TIMEOUT)).catch((error: unknown) => {
+      throw error instanceof StorageError ? error : new StorageError(STORE_FAILED, error);
     });
   }
 

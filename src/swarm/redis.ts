@@ -7,6 +7,7 @@
  * Keys live under that Keyv's namespace (exactly where Keyv itself would put a key of the same name).
  * Peer ids and addresses travel as binary strings (Buffers), never hex.
  */
+import { withDeadline as settleWithin } from './deadline.js';
 import { createHash } from 'node:crypto';
 import type Keyv from 'keyv';
 import { ANNOUNCE_LUA, SCRAPE_LUA } from './redis-lua.js';
@@ -295,17 +296,5 @@ export class RedisSwarmStore implements SwarmStore {
 
 /** `promise`, or a rejection after `ms` milliseconds (the late result is ignored). */
 export function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new RedisStoreError(`${what} timed out after ${ms} ms`)), ms);
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
+  return settleWithin(promise, ms, () => new RedisStoreError(`${what} timed out after ${ms} ms`));
 }
