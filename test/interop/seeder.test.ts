@@ -7,6 +7,7 @@
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createSeeder, type Seeder } from '../../src/seeder/seeder.js';
+import { magnetLink } from '../../src/torrent/magnet.js';
 import type { AnnounceEventInfo } from '../../src/tracker.js';
 import { startApp, type RunningApp } from '../helpers/http.js';
 import {
@@ -125,6 +126,20 @@ describe.skipIf(skipReason !== undefined)('seeder interop with real clients', ()
       const rel = path.join('bundle', ...f.path);
       expect(await fileSha1(path.join(dl, rel)), rel).toBe(await fileSha1(path.join(fx.dir, rel)));
     }
+  });
+
+  it('aria2 starts from a magnet link: fetches the info dictionary from our seeder (BEP 9), then the data', { timeout: 120_000 }, async () => {
+    const { fx, root, sha1 } = await fixture();
+    await startSeeder(fx);
+    await waitUntil(() => sawAnnounce(fx.parsed.infoHash, '127.0.0.2'), 10_000, 'the seeder to announce');
+    const dl = path.join(root, 'aria2-magnet');
+    const magnet = magnetLink({ infoHash: fx.parsed.infoHash, announce: fx.parsed.announce });
+    expect(magnet).not.toContain('dn='); // the name must come from the metadata
+    const aria2 = await aria2Leecher(magnet, dl, ['--bt-save-metadata=false', '--bt-metadata-only=false']);
+    procs.push(aria2);
+    const code = await Promise.race([aria2.exited, new Promise((r) => setTimeout(() => r('timeout'), DOWNLOAD_TIMEOUT))]);
+    expect(code, await aria2.log()).toBe(0);
+    expect(await fileSha1(path.join(dl, 'payload.bin'))).toBe(sha1);
   });
 
   it('qBittorrent (libtorrent) downloads from our seeder, byte-identical', { timeout: 120_000 }, async () => {
