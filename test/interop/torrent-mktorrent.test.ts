@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/cli.js';
 import { createTorrent, type CreateTorrentOptions } from '../../src/torrent/create.js';
 import { parseTorrent } from '../../src/torrent/parse.js';
@@ -17,8 +17,12 @@ const available = haveBinary('mktorrent');
 const ANNOUNCE = 'http://127.0.0.1:1/announce';
 
 describe.skipIf(!available)('byte compatibility with mktorrent', () => {
-  const tmp = tempDir('ett-mktorrent-');
-  afterAll(() => tmp.cleanup());
+  // Made in beforeAll, not while collecting, so a skipped suite leaves nothing behind.
+  let tmp: ReturnType<typeof tempDir>;
+  beforeAll(() => {
+    tmp = tempDir('ett-mktorrent-');
+  });
+  afterAll(() => tmp?.cleanup());
   let counter = 0;
 
   /** Run mktorrent on `target` and return the .torrent bytes. */

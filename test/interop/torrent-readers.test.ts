@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { createTorrent, type CreatedTorrent } from '../../src/torrent/create.js';
 import { parseTorrent } from '../../src/torrent/parse.js';
@@ -24,12 +24,18 @@ function tool(command: string, args: string[]): string {
 }
 
 describe('our torrents in other readers', () => {
-  const tmp = tempDir('ett-readers-');
-  afterAll(() => tmp.cleanup());
-  const tree = path.join(tmp.dir, 'Tree ü');
-  sampleTree(tree);
-  const single = path.join(tmp.dir, 'single file.bin');
-  writeFileSync(single, bytes(200_000, 21));
+  // Made in beforeAll, not while collecting, so a skipped suite leaves nothing behind.
+  let tmp: ReturnType<typeof tempDir>;
+  let tree: string;
+  let single: string;
+  beforeAll(() => {
+    tmp = tempDir('ett-readers-');
+    tree = path.join(tmp.dir, 'Tree ü');
+    sampleTree(tree);
+    single = path.join(tmp.dir, 'single file.bin');
+    writeFileSync(single, bytes(200_000, 21));
+  });
+  afterAll(() => tmp?.cleanup());
   const made: Record<string, { torrent: string; result: CreatedTorrent }> = {};
 
   async function make(key: string, target: string, options: Parameters<typeof createTorrent>[1]): Promise<{ torrent: string; result: CreatedTorrent }> {

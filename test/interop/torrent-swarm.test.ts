@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTorrent } from '../../src/torrent/create.js';
 import type { AnnounceEventInfo } from '../../src/tracker.js';
 import {
@@ -28,14 +28,18 @@ import { bytes, tempDir, writeTree } from '../torrent/fixtures.js';
 const available = ['aria2c', 'transmission-daemon', 'transmission-remote'].every((binary) => haveBinary(binary));
 
 describe.skipIf(!available)('a created torrent in a real swarm', () => {
-  const tmp = tempDir('ett-swarm-');
+  // Made in beforeAll, not while collecting, so a skipped suite leaves nothing behind.
+  let tmp: ReturnType<typeof tempDir>;
+  beforeAll(() => {
+    tmp = tempDir('ett-swarm-');
+  });
   const started: ClientProcess[] = [];
   let app: RunningApp | undefined;
 
   afterAll(async () => {
     await Promise.all(started.map((client) => client.stop()));
     await app?.close();
-    tmp.cleanup();
+    tmp?.cleanup();
   });
 
   it('aria2 seeds it; Transmission and aria2 download it byte-identical through the tracker', async () => {
