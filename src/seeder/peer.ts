@@ -72,6 +72,11 @@ export interface PeerConnectionOptions {
   idleTimeout?: number;
   /** Milliseconds without sending before we send a keep-alive; default 60 000. */
   keepAliveInterval?: number;
+  /**
+   * Milliseconds a peer may stay connected without being interested before we drop it (a seeder
+   * has nothing else to offer, and the connection slot can serve someone else); default 300 000.
+   */
+  uninterestedTimeout?: number;
   /** Bytes buffered in the socket above which we stop reading blocks; default 1 MiB. */
   writeHighWater?: number;
   /** Size of the BEP 6 allowed-fast set offered to Fast-capable peers; default 4 (0 disables). */
@@ -125,6 +130,7 @@ export class PeerConnection extends EventEmitter {
   private readonly createdAt = Date.now();
   private lastReceived = Date.now();
   private lastSent = Date.now();
+  private lastInterested = Date.now();
   private sentHandshake = false;
   private queue: BlockRef[] = [];
   private reading = 0;
@@ -151,6 +157,7 @@ export class PeerConnection extends EventEmitter {
       handshakeTimeout: options.handshakeTimeout ?? 10_000,
       idleTimeout: options.idleTimeout ?? 180_000,
       keepAliveInterval: options.keepAliveInterval ?? 60_000,
+      uninterestedTimeout: options.uninterestedTimeout ?? 300_000,
       writeHighWater: options.writeHighWater ?? 1024 * 1024,
       allowedFast: options.allowedFast ?? 4,
     };
@@ -205,6 +212,11 @@ export class PeerConnection extends EventEmitter {
     }
     if (now - this.lastReceived > this.options.idleTimeout) {
       this.close('idle timeout');
+      return;
+    }
+    if (this.peerInterested) this.lastInterested = now;
+    else if (this.ready && now - this.lastInterested > this.options.uninterestedTimeout) {
+      this.close('not interested');
       return;
     }
     if (this.ready && now - this.lastSent > this.options.keepAliveInterval) this.send(encode.keepAlive());
@@ -273,6 +285,7 @@ export class PeerConnection extends EventEmitter {
         const interested = msg.type === 'interested';
         if (interested !== this.peerInterested) {
           this.peerInterested = interested;
+          this.lastInterested = Date.now();
           this.emit('interest', interested);
         }
         return;
@@ -338,6 +351,7 @@ export class PeerConnection extends EventEmitter {
       this.send(encode.bitfield(fullBitfield(torrent.pieceCount)));
     }
     this.ready = true;
+    this.lastInterested = Date.now();
     this.emit('ready');
   }
 

@@ -45,6 +45,8 @@ export interface SeederOptions {
   idleTimeout?: number;
   /** Milliseconds between keep-alives when idle; default 60 000. */
   keepAliveInterval?: number;
+  /** Milliseconds a connected peer may stay uninterested before it is dropped; default 300 000. */
+  uninterestedTimeout?: number;
   /** Milliseconds to wait for an outgoing TCP connection; default 10 000. */
   connectTimeout?: number;
   /** Dial peers learned from trackers; default true. */
@@ -526,6 +528,7 @@ export class Seeder extends EventEmitter<SeederEvents> {
       handshakeTimeout: this.opts.handshakeTimeout,
       idleTimeout: this.opts.idleTimeout,
       keepAliveInterval: this.opts.keepAliveInterval,
+      uninterestedTimeout: this.opts.uninterestedTimeout,
     };
   }
 

@@ -47,7 +47,15 @@ async function goodPeerStillServed(): Promise<void> {
 
 beforeAll(async () => {
   fx = await makeTorrent({ size: 200_000, pieceLength: 16384 });
-  seeder = await createSeeder({ port: 0, host: '127.0.0.1', announce: false, handshakeTimeout: 400, idleTimeout: 2000, maxRequests: 50 });
+  seeder = await createSeeder({
+    port: 0,
+    host: '127.0.0.1',
+    announce: false,
+    handshakeTimeout: 400,
+    idleTimeout: 2000,
+    uninterestedTimeout: 1500,
+    maxRequests: 50,
+  });
   seeder.on('peer-close', (info: PeerCloseEventInfo) => closes.push(info));
   await seeder.add(fx.parsed, fx.dir);
 });
@@ -269,9 +277,19 @@ describe('seeder connection: hostile or broken peers are dropped, others keep be
   });
 
   it('a peer that goes silent after the handshake (idle timeout)', async () => {
-    const p = await readyPeer({}, false);
+    const p = await readyPeer({}); // interested, so only the idle timeout applies
     await p.waitClosed(6000);
     expect(lastClose().reason).toBe('idle timeout');
+  });
+
+  it('a peer that stays uninterested is let go, an interested one is kept', async () => {
+    const lazy = await readyPeer({}, false);
+    const keen = await readyPeer({});
+    lazy.send(encode.keepAlive());
+    await lazy.waitClosed(6000);
+    expect(lastClose().reason).toBe('not interested');
+    expect(keen.closed).toBe(false);
+    keen.destroy();
   });
 
   it('a peer that is already a seed is let go', async () => {
