@@ -4,7 +4,6 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import type { AddressInfo } from 'node:net';
-import { createTrackerServer } from '../server.js';
 
 function integer(min: number, max: number) {
   return (value: string): number => {
@@ -39,6 +38,8 @@ export function register(program: Command): void {
     .action(async (options: ServeOptions, command: Command) => {
       const out = command.configureOutput().writeOut ?? ((t: string) => process.stdout.write(t));
       const err = command.configureOutput().writeErr ?? ((t: string) => process.stderr.write(t));
+      // Loaded here, not at the top: other subcommands need not pay for the storage backends.
+      const { createTrackerServer } = await import('../server.js');
       const server = createTrackerServer({
         store: options.store,
         interval: options.interval,
