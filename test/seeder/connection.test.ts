@@ -144,13 +144,22 @@ describe('seeder connection: normal exchange', () => {
 });
 
 describe('seeder connection: hostile or broken peers are dropped, others keep being served', () => {
-  const lastClose = (): PeerCloseEventInfo => closes[closes.length - 1];
+  /** Resolves once the seeder has reported closing this peer's connection. */
+  const waitForClose = (p: FakePeer): Promise<void> =>
+    p.waitFor(() => closes.some((c) => c.port === p.localPort), 5000, 'the seeder close event');
+  /** The seeder's close event for this peer's connection (matched by port, not by order). */
+  const closeOf = (p: FakePeer): PeerCloseEventInfo => {
+    const found = closes.find((c) => c.port === p.localPort);
+    if (!found) throw new Error(`no close event for port ${p.localPort}`);
+    return found;
+  };
 
   it('wrong protocol string', async () => {
     const p = await connect();
     p.send(Buffer.concat([Buffer.from([19]), Buffer.from('BitTorrent protocoX'), Buffer.alloc(48)]));
     await p.waitClosed();
-    expect(lastClose().error).toBeInstanceOf(WireProtocolError);
+    await waitForClose(p);
+    expect(closeOf(p).error).toBeInstanceOf(WireProtocolError);
     await goodPeerStillServed();
   });
 
@@ -178,8 +187,9 @@ describe('seeder connection: hostile or broken peers are dropped, others keep be
     const p = await connect();
     p.handshake(randomBytes(20), newId());
     await p.waitClosed();
+    await waitForClose(p);
     expect(p.ofType('handshake')).toHaveLength(0);
-    expect(lastClose().reason).toBe('unknown info hash');
+    expect(closeOf(p).reason).toBe('unknown info hash');
   });
 
   it('oversized message', async () => {
@@ -189,7 +199,8 @@ describe('seeder connection: hostile or broken peers are dropped, others keep be
     head[4] = 7;
     p.send(head);
     await p.waitClosed();
-    expect(String(lastClose().error)).toMatch(/exceeds the limit/);
+    await waitForClose(p);
+    expect(String(closeOf(p).error)).toMatch(/exceeds the limit/);
     await goodPeerStillServed();
   });
 
@@ -200,7 +211,8 @@ describe('seeder connection: hostile or broken peers are dropped, others keep be
     bad[4] = 6;
     p.send(bad);
     await p.waitClosed();
-    expect(String(lastClose().error)).toMatch(/request message has payload length 11/);
+    await waitForClose(p);
+    expect(String(closeOf(p).error)).toMatch(/request message has payload length 11/);
     await goodPeerStillServed();
   });
 
@@ -208,14 +220,16 @@ describe('seeder connection: hostile or broken peers are dropped, others keep be
     const p = await readyPeer({ extended: true });
     p.send(encode.extended(0, Buffer.from('d1:mi')));
     await p.waitClosed();
-    expect(String(lastClose().error)).toMatch(/malformed extension message/);
+    await waitForClose(p);
+    expect(String(closeOf(p).error)).toMatch(/malformed extension message/);
   });
 
   it('request outside the piece', async () => {
     const p = await readyPeer({ fast: true });
     p.send(encode.request({ index: 12, begin: 0, length: 16384 })); // last piece is 3392 bytes
     await p.waitClosed();
-    expect(String(lastClose().error)).toMatch(/outside piece 12/);
+    await waitForClose(p);
+    expect(String(closeOf(p).error)).toMatch(/outside piece 12/);
     expect(p.ofType('piece')).toHaveLength(0);
     await goodPeerStillServed();
   });
@@ -224,7 +238,8 @@ describe('seeder connection: hostile or broken peers are dropped, others keep be
     const p = await readyPeer({ fast: true });
     p.send(encode.request({ index: 13, begin: 0, length: 1 }));
     await p.waitClosed();
-    expect(String(lastClose().error)).toMatch(/piece 13 of 13/);
+    await waitForClose(p);
+    expect(String(closeOf(p).error)).toMatch(/piece 13 of 13/);
   });
 
   it('request longer than 128 KiB', async () => {
@@ -240,7 +255,8 @@ describe('seeder connection: hostile or broken peers are dropped, others keep be
     expect(p.ofType('piece')[0].block).toEqual(big.data.subarray(0, 128 * 1024));
     p.send(encode.request({ index: 0, begin: 0, length: 128 * 1024 + 1 }));
     await p.waitClosed();
-    expect(String(lastClose().error)).toMatch(/request of 131073 bytes/);
+    await waitForClose(p);
+    expect(String(closeOf(p).error)).toMatch(/request of 131073 bytes/);
     await seeder.remove(big.parsed.infoHash);
   });
 
@@ -250,7 +266,8 @@ describe('seeder connection: hostile or broken peers are dropped, others keep be
     for (let i = 0; i < 5000; i++) burst.push(encode.request({ index: i % 13, begin: 0, length: 1024 }));
     p.send(Buffer.concat(burst));
     await p.waitClosed();
-    expect(String(lastClose().error)).toMatch(/more than 50 outstanding requests/);
+    await waitForClose(p);
+    expect(String(closeOf(p).error)).toMatch(/more than 50 outstanding requests/);
     expect(p.ofType('piece').length).toBeLessThan(5000);
     await goodPeerStillServed();
   });
@@ -259,35 +276,42 @@ describe('seeder connection: hostile or broken peers are dropped, others keep be
     const p = await readyPeer({}, false);
     p.send(encode.haveNone());
     await p.waitClosed();
-    expect(String(lastClose().error)).toMatch(/without the Fast extension/);
+    await waitForClose(p);
+    expect(String(closeOf(p).error)).toMatch(/without the Fast extension/);
   });
 
   it('a bitfield of the wrong size', async () => {
     const p = await readyPeer({}, false);
     p.send(encode.bitfield(Buffer.alloc(3)));
     await p.waitClosed();
-    expect(String(lastClose().error)).toMatch(/bitfield of 3 bytes/);
+    await waitForClose(p);
+    expect(String(closeOf(p).error)).toMatch(/bitfield of 3 bytes/);
   });
 
   it('a peer that never sends anything (handshake timeout)', async () => {
     const p = await connect();
     await p.waitClosed(5000);
-    expect(lastClose().reason).toBe('handshake timeout');
+    await waitForClose(p);
+    expect(closeOf(p).reason).toBe('handshake timeout');
     await goodPeerStillServed();
   });
 
   it('a peer that goes silent after the handshake (idle timeout)', async () => {
     const p = await readyPeer({}); // interested, so only the idle timeout applies
     await p.waitClosed(6000);
-    expect(lastClose().reason).toBe('idle timeout');
+    await waitForClose(p);
+    expect(closeOf(p).reason).toBe('idle timeout');
   });
 
   it('a peer that stays uninterested is let go, an interested one is kept', async () => {
     const lazy = await readyPeer({}, false);
     const keen = await readyPeer({});
     lazy.send(encode.keepAlive());
+    const timer = setInterval(() => keen.send(encode.keepAlive()), 200);
     await lazy.waitClosed(6000);
-    expect(lastClose().reason).toBe('not interested');
+    clearInterval(timer);
+    await waitForClose(lazy);
+    expect(closeOf(lazy).reason).toBe('not interested');
     expect(keen.closed).toBe(false);
     keen.destroy();
   });
@@ -296,7 +320,8 @@ describe('seeder connection: hostile or broken peers are dropped, others keep be
     const p = await readyPeer({ fast: true }, false);
     p.send(encode.haveAll());
     await p.waitClosed();
-    expect(lastClose().reason).toBe('peer is a seed');
+    await waitForClose(p);
+    expect(closeOf(p).reason).toBe('peer is a seed');
   });
 
   it('a peer that keeps asking but never reads (write buffer cap)', { timeout: 30_000 }, async () => {
@@ -308,6 +333,7 @@ describe('seeder connection: hostile or broken peers are dropped, others keep be
     }
     p.socket.resume();
     await p.waitClosed(10_000);
+    await waitForClose(p);
     expect(closes.some((c) => c.reason === 'peer is not reading')).toBe(true);
     await goodPeerStillServed();
   });
@@ -320,7 +346,8 @@ describe('seeder connection: hostile or broken peers are dropped, others keep be
     const b = await connect();
     b.handshake(fx.parsed.infoHashBuffer, id);
     await b.waitClosed();
-    expect(lastClose().reason).toBe('duplicate connection');
+    await waitForClose(b);
+    expect(closeOf(b).reason).toBe('duplicate connection');
     expect(a.closed).toBe(false);
     a.destroy();
   });

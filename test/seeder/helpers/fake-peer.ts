@@ -16,7 +16,11 @@ export class FakePeer {
   private readonly parser = new WireParser({ maxMessageLength: 1 << 20 });
   private waiters: Array<() => void> = [];
 
+  /** Our local port (the seeder sees it as the remote port), kept after the socket closes. */
+  readonly localPort: number;
+
   private constructor(readonly socket: net.Socket) {
+    this.localPort = socket.localPort ?? 0;
     socket.on('data', (chunk: Buffer) => {
       try {
         this.messages.push(...this.parser.push(chunk));
@@ -60,21 +64,29 @@ export class FakePeer {
     return this.messages.filter((m) => m.type === type) as Array<Extract<Handshake | WireMessage, { type: T }>>;
   }
 
-  /** Resolves when `predicate` holds, rejects after `timeout` ms. */
+  /**
+   * Resolves when `predicate` holds (checked on every event of this peer and every 50 ms, for
+   * conditions on other objects), rejects after `timeout` ms.
+   */
   waitFor(predicate: () => boolean, timeout = 5000, what = 'condition'): Promise<void> {
     return new Promise((resolve, reject) => {
       if (predicate()) return resolve();
-      const timer = setTimeout(() => {
+      const finish = (): void => {
+        clearTimeout(timer);
+        clearInterval(poll);
         this.waiters = this.waiters.filter((w) => w !== check);
+      };
+      const timer = setTimeout(() => {
+        finish();
         reject(new Error(`timed out waiting for ${what}; got ${this.messages.map((m) => m.type).join(',')}`));
       }, timeout);
       const check = (): void => {
         if (predicate()) {
-          clearTimeout(timer);
-          this.waiters = this.waiters.filter((w) => w !== check);
+          finish();
           resolve();
         }
       };
+      const poll = setInterval(check, 50);
       this.waiters.push(check);
     });
   }
