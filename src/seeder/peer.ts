@@ -101,6 +101,8 @@ export class PeerConnection extends EventEmitter {
   readonly address: string;
   /** Remote port. */
   readonly port: number;
+  /** Our address on this connection (IPv4-mapped addresses normalised). */
+  readonly localAddress: string;
   /** The torrent, once known (after the handshake for incoming connections). */
   torrent: SeedTorrent | undefined;
   /** Remote peer id, after the handshake. */
@@ -148,6 +150,8 @@ export class PeerConnection extends EventEmitter {
     const addr = options.socket.remoteAddress ?? '';
     this.address = addr.startsWith('::ffff:') ? addr.slice(7) : addr;
     this.port = options.socket.remotePort ?? 0;
+    const local = options.socket.localAddress ?? '';
+    this.localAddress = local.startsWith('::ffff:') ? local.slice(7) : local;
     this.options = {
       peerId: options.peerId,
       lookup: options.lookup,

@@ -235,6 +235,8 @@ export class Seeder extends EventEmitter<SeederEvents> {
   private uploadedTotal = 0;
   private closing: Promise<void> | undefined;
   private listenPort = 0;
+  /** Addresses at which we reached ourselves (a tracker listed us under them); never dialled again. */
+  private readonly selfAddresses = new Set<string>();
 
   /** Use {@link createSeeder}. */
   constructor(options: SeederOptions = {}) {
@@ -467,7 +469,7 @@ export class Seeder extends EventEmitter<SeederEvents> {
     if (family === 0 || peer.port <= 0 || peer.port > 65535) return;
     const bind = this.host;
     if (bind && net.isIP(bind) !== family) return; // cannot reach that family from our bind address
-    if (peer.port === this.port && (host === bind || (!bind && isLoopback(host)))) return; // ourselves
+    if (peer.port === this.port && (host === bind || this.selfAddresses.has(host))) return; // ourselves
     const key = `${host}|${peer.port}`;
     if (entry.dialing.has(key)) return;
     for (const p of entry.peers) if (p.address === host && p.port === peer.port) return;
@@ -565,16 +567,15 @@ export class Seeder extends EventEmitter<SeederEvents> {
       if (entry) entry.uploaded += bytes;
     });
     peer.on('close', (info: PeerCloseInfo) => {
+      if (info.reason === 'connected to ourselves' && peer.direction === 'incoming' && this.selfAddresses.size < 64) {
+        this.selfAddresses.add(peer.localAddress);
+      }
       this.connections.delete(peer);
       this.choker.remove(peer);
       entry?.peers.delete(peer);
       this.emit('peer-close', { ...describe(), reason: info.reason, error: info.error, uploaded: peer.uploaded });
     });
   }
-}
-
-function isLoopback(host: string): boolean {
-  return host.startsWith('127.') || host === '::1';
 }
 
 /**

@@ -3,7 +3,9 @@
  * binary info hash, it dials the peers the tracker returns (a scripted peer listening on a
  * socket), and it sends `stopped` on close.
  */
+import http from 'node:http';
 import net from 'node:net';
+import bencode from 'bencode';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSeeder, type Seeder } from '../../src/seeder/seeder.js';
@@ -104,5 +106,27 @@ describe('seeder announce and dial-out', () => {
     await waitUntil(() => announced() > start, 15_000, 'a re-announce');
     await new Promise((r) => setTimeout(r, 200)); // let a (wrong) redial reach the listener
     expect(dialled).toBe(1);
+  });
+
+  it('recognises itself when a tracker lists it (peer id), and does not keep dialling itself', { timeout: 20_000 }, async () => {
+    let seederPort = 0;
+    let hits = 0;
+    const fake = http.createServer((_req, res) => {
+      hits++;
+      const peer = Buffer.from([127, 0, 0, 1, seederPort >> 8, seederPort & 0xff]);
+      res.end(Buffer.from(bencode.encode({ interval: 1, peers: peer })));
+    });
+    await new Promise<void>((r) => fake.listen(0, '127.0.0.1', r));
+    toClose.push({ close: () => fake.close() });
+    const own = await makeTorrent({ size: 20_000, announce: `http://127.0.0.1:${(fake.address() as net.AddressInfo).port}/announce` });
+    const seeder: Seeder = await createSeeder({ port: 0, minAnnounceInterval: 1 }); // all interfaces
+    toClose.push(seeder);
+    seederPort = seeder.port;
+    const closes: string[] = [];
+    seeder.on('peer-close', (c) => closes.push(`${c.direction}:${c.reason}`));
+    await seeder.add(own.torrentBuffer, own.dir);
+    await waitUntil(() => hits >= 3, 10_000, 'three announces listing the seeder itself');
+    expect(closes.filter((c) => c === 'incoming:connected to ourselves')).toHaveLength(1);
+    expect(seeder.stats().peers).toBe(0);
   });
 });
