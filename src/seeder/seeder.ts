@@ -502,8 +502,14 @@ export class Seeder extends EventEmitter<SeederEvents> {
       }
       const peerConn = new PeerConnection({ ...this.peerOptions(), socket, direction: 'outgoing', torrent: entry.seed });
       peerConn.once('close', (info: PeerCloseInfo) => {
-        // A peer that has everything, or that turned us away, is not worth redialling soon.
-        this.backoff(entry, key, SEED_REASONS.has(info.reason) ? SEED_BACKOFF : peerConn.ready ? 0 : DIAL_FAILURE_BACKOFF);
+        // A peer that has everything, that turned us away, or that is already connected to us
+        // (it dialled us first) is not worth redialling soon.
+        const ms = SEED_REASONS.has(info.reason)
+          ? SEED_BACKOFF
+          : !peerConn.ready || info.reason === 'duplicate connection'
+            ? DIAL_FAILURE_BACKOFF
+            : 0;
+        this.backoff(entry, key, ms);
       });
       this.track(peerConn);
     });
