@@ -29,11 +29,9 @@ export type TrackerServer = http.Server & {
   shutdown(): Promise<void>;
 };
 
-const HEADERS = { 'Content-Type': 'text/plain; charset=binary', 'Cache-Control': 'no-store' };
-
 function send(res: http.ServerResponse, body: Buffer): void {
   if (res.headersSent || res.destroyed) return;
-  res.writeHead(200, { ...HEADERS, 'Content-Length': body.length });
+  res.writeHead(200, ['Content-Type', 'text/plain', 'Content-Length', String(body.length), 'Cache-Control', 'no-store']);
   res.end(body);
 }
 
@@ -63,7 +61,9 @@ export function createTrackerServer(options: TrackerServerOptions = {}): Tracker
     }
     if (path === '/announce') {
       const address = (trustProxy ? forwardedFor(req) : undefined) ?? req.socket.remoteAddress;
-      void tracker.announce(query, address).then((body) => send(res, body));
+      const now = tracker.announceNow(query, address);
+      if (now) send(res, now);
+      else void tracker.announce(query, address).then((body) => send(res, body));
     } else if (path === '/scrape') {
       void tracker.scrape(query).then((body) => send(res, body));
     } else {

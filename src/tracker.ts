@@ -7,7 +7,13 @@ import { EventEmitter } from 'node:events';
 import { parseAddress, formatAddress } from './protocol/address.js';
 import { parseAnnounce, type AnnounceRequest } from './protocol/announce.js';
 import { TrackerFailure } from './protocol/errors.js';
-import { encodeAnnounce, encodeCompactAnnounce, encodeFailure, encodeScrape } from './protocol/response.js';
+import {
+  encodeAnnounce,
+  encodeCompactAnnounce,
+  encodeFailure,
+  encodeScrape,
+  type AnnounceAnswerOptions,
+} from './protocol/response.js';
 import { parseScrape } from './protocol/scrape.js';
 import { MemorySwarmStore } from './swarm/memory.js';
 import { withDeadline } from './swarm/deadline.js';
@@ -155,53 +161,82 @@ export class Tracker extends EventEmitter {
    * address as Node reports it (`req.ip`, `socket.remoteAddress`).
    */
   async announce(rawQuery: string, remoteAddress: string | undefined): Promise<Buffer> {
-    let request: AnnounceRequest;
-    let swarmRequest: SwarmAnnounce;
-    try {
-      if (rawQuery.length > this.options.maxQueryLength) {
-        throw new TrackerFailure(`request too long (limit ${this.options.maxQueryLength} characters)`);
-      }
-      request = parseAnnounce(rawQuery, this.options);
-      const ip =
-        (this.options.allowIpParameter ? request.ipParameter : undefined) ?? parseAddress(remoteAddress);
-      if (!ip) throw new TrackerFailure('cannot determine your IP address');
-      const numwant =
-        request.event === 'stopped'
-          ? 0
-          : Math.min(request.numwant ?? this.options.numwant, this.options.maxNumwant);
-      swarmRequest = {
-        infoHash: request.infoHash,
-        peerId: request.peerId,
-        ip,
-        port: request.port,
-        seeder: request.left === 0,
-        event: request.event,
-        numwant,
-        ttl: this.options.peerTtl,
-      };
-    } catch (error) {
-      return this.fail(error);
-    }
-    if (this.memory && request.compact) return this.announceMemoryCompact(this.memory, request, swarmRequest);
+    const prepared = this.prepareAnnounce(rawQuery, remoteAddress);
+    if (Buffer.isBuffer(prepared)) return prepared;
+    const [request, swarmRequest] = prepared;
+    if (this.memory) return this.answerFromMemory(this.memory, request, swarmRequest);
     let result: SwarmAnnounceResult;
     try {
-      if (this.memory) {
-        result = this.memory.announceSync(swarmRequest);
-      } else {
-        const store = await this.openedStore();
-        result = await this.withTimeout(store.announce(swarmRequest));
-      }
+      const store = await this.openedStore();
+      result = await this.withTimeout(store.announce(swarmRequest));
     } catch (error) {
       return this.fail(error);
     }
     this.announced(swarmRequest);
-    return encodeAnnounce(result, result.peers, {
+    return encodeAnnounce(result, result.peers, this.answerOptions(request));
+  }
+
+  /**
+   * The answer to an announce when it needs no I/O (the in-memory store is open): computed at once,
+   * without a promise. `undefined` means: use {@link announce}.
+   */
+  announceNow(rawQuery: string, remoteAddress: string | undefined): Buffer | undefined {
+    if (!this.memory) return undefined;
+    const prepared = this.prepareAnnounce(rawQuery, remoteAddress);
+    if (Buffer.isBuffer(prepared)) return prepared;
+    return this.answerFromMemory(this.memory, prepared[0], prepared[1]);
+  }
+
+  /** Validate an announce into the request and the store call, or a failure answer. */
+  private prepareAnnounce(rawQuery: string, remoteAddress: string | undefined): [AnnounceRequest, SwarmAnnounce] | Buffer {
+    try {
+      if (rawQuery.length > this.options.maxQueryLength) {
+        throw new TrackerFailure(`request too long (limit ${this.options.maxQueryLength} characters)`);
+      }
+      const request = parseAnnounce(rawQuery, this.options);
+      const ip = (this.options.allowIpParameter ? request.ipParameter : undefined) ?? parseAddress(remoteAddress);
+      if (!ip) throw new TrackerFailure('cannot determine your IP address');
+      const numwant =
+        request.event === 'stopped' ? 0 : Math.min(request.numwant ?? this.options.numwant, this.options.maxNumwant);
+      return [
+        request,
+        {
+          infoHash: request.infoHash,
+          peerId: request.peerId,
+          ip,
+          port: request.port,
+          seeder: request.left === 0,
+          event: request.event,
+          numwant,
+          ttl: this.options.peerTtl,
+        },
+      ];
+    } catch (error) {
+      return this.fail(error);
+    }
+  }
+
+  private answerOptions(request: AnnounceRequest): AnnounceAnswerOptions {
+    return {
       interval: this.options.interval,
       minInterval: this.options.minInterval,
       compact: request.compact,
       noPeerId: request.noPeerId,
       warning: this.options.warning,
-    });
+    };
+  }
+
+  /** Answer from the in-memory store: synchronous, compact answers without peer objects. */
+  private answerFromMemory(memory: MemorySwarmStore, request: AnnounceRequest, swarmRequest: SwarmAnnounce): Buffer {
+    if (request.compact) return this.announceMemoryCompact(memory, request, swarmRequest);
+    let result: SwarmAnnounceResult;
+    try {
+      result = memory.announceSync(swarmRequest);
+    } catch (error) {
+      return this.fail(error);
+    }
+    this.announced(swarmRequest);
+    return encodeAnnounce(result, result.peers, this.answerOptions(request));
   }
 
   /**
@@ -218,13 +253,12 @@ export class Tracker extends EventEmitter {
     this.announced(swarmRequest);
     const n4 = packed & 0xffff;
     const n6 = packed >>> 16;
-    return encodeCompactAnnounce(this.scratchCounts, this.scratch4.subarray(0, n4 * 6), this.scratch6.subarray(0, n6 * 18), {
-      interval: this.options.interval,
-      minInterval: this.options.minInterval,
-      compact: true,
-      noPeerId: request.noPeerId,
-      warning: this.options.warning,
-    });
+    return encodeCompactAnnounce(
+      this.scratchCounts,
+      this.scratch4.subarray(0, n4 * 6),
+      this.scratch6.subarray(0, n6 * 18),
+      this.answerOptions(request),
+    );
   }
 
   /** Emit `announce` (hex at the edges) when someone listens. */

@@ -4,6 +4,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { decodeDict } from './helpers/bdecode.js';
 import { escapeAll } from './helpers/escape.js';
 import { rawGet } from './helpers/http.js';
+import { waitFor } from './helpers/clients.js';
+import { parseTorrent } from '../src/torrent/parse.js';
 
 /** Start example-app/server.js (built dist/ is made by `pretest`) and read its port from stdout. */
 async function startExample(env: Record<string, string>): Promise<{ child: ChildProcess; port: number }> {
@@ -43,5 +45,25 @@ describe('example app', () => {
     expect(d).toMatchObject({ complete: 1, incomplete: 0 });
     const again = await rawGet(started.port, '/');
     expect(again.body.toString()).toContain(ih.toString('hex'));
+  });
+
+  it('publishes its files as torrents with this tracker and itself as a web seed', async () => {
+    const started = await startExample({ PORT: '0', PUBLIC_URL: 'http://127.0.0.1:1234' });
+    child = started.child;
+    const home = await waitFor('the demo files to be hashed', async () => {
+      const page = (await rawGet(started.port, '/')).body.toString();
+      return page.includes('welcome.txt.torrent') ? page : undefined;
+    }, 15_000);
+    expect(home).toContain('magnet:?xt=urn:btih:');
+    const file = await rawGet(started.port, '/torrents/welcome.txt.torrent');
+    expect(file.headers['content-type']).toBe('application/x-bittorrent');
+    const t = parseTorrent(file.body);
+    expect(t.announce).toEqual([['http://127.0.0.1:1234/tracker/announce']]);
+    expect(t.urlList).toEqual(['http://127.0.0.1:1234/webseed/']);
+    // The web seed answers Range requests with the exact bytes.
+    const range = await rawGet(started.port, '/webseed/welcome.txt', { headers: { Range: 'bytes=0-6' } });
+    expect(range.status).toBe(206);
+    expect(range.body.toString()).toBe('Welcome');
+    expect([403, 404]).toContain((await rawGet(started.port, '/webseed/../server.js')).status);
   });
 });

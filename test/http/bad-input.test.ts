@@ -5,22 +5,11 @@ import http from 'node:http';
 import { escapeAll } from '../helpers/escape.js';
 import { decodeDict, failureOf } from '../helpers/bdecode.js';
 import { rawGet, startApp, type RunningApp } from '../helpers/http.js';
+import { prng } from '../helpers/prng.js';
 
 const ih = escapeAll(randomBytes(20));
 const pid = escapeAll(randomBytes(20));
 const ok = `info_hash=${ih}&peer_id=${pid}&port=6881&uploaded=0&downloaded=0&left=0`;
-
-/** Deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('bad input gets HTTP 200 and a failure reason naming the problem', () => {
   let app: RunningApp;
