@@ -6,7 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError } from 'commander';
-import { createSeeder, type Seeder } from '../seeder/seeder.js';
+import type { Seeder } from '../seeder/seeder.js';
 import { TorrentParseError, fsReason } from '../torrent/errors.js';
 import { parseTorrent } from '../torrent/parse.js';
 import type { ParsedTorrent } from '../torrent/types.js';
@@ -78,6 +78,8 @@ export function statusLine(seeder: Seeder, rate: number): string {
  */
 export async function runSeed(dataPath: string, options: SeedCommandOptions, io: SeedCommandIO, signal: AbortSignal): Promise<void> {
   const torrent = await loadTorrent(options.torrent);
+  // Loaded here, not at the top: other subcommands need not pay for the seeder.
+  const { createSeeder } = await import('../seeder/seeder.js');
   const seeder = await createSeeder({ port: options.port ?? 6881, host: options.bind, uploadSlots: options.slots });
   let timer: NodeJS.Timeout | undefined;
   try {
