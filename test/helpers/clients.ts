@@ -11,16 +11,24 @@ import net from 'node:net';
 import path from 'node:path';
 
 /**
- * True when `binary` is on PATH. Without it a test may skip with a visible reason on a laptop, but
- * under CI=true a missing client is a failure: this throws.
+ * True when every one of `binaries` is on PATH. Without them a test may skip with a visible reason
+ * (a warning naming all the missing ones) on a laptop, but under CI=true a missing client is a
+ * failure: this throws.
  */
-export function haveBinary(binary: string): boolean {
-  const found = spawnSync('sh', ['-c', `command -v ${binary}`]).status === 0;
-  if (!found && process.env.CI === 'true') {
-    throw new Error(`${binary} is required under CI=true (install it: see .ci/run)`);
+export function haveBinaries(...binaries: string[]): boolean {
+  const missing = binaries.filter((binary) => spawnSync('sh', ['-c', `command -v ${binary}`], { stdio: 'ignore' }).status !== 0);
+  if (missing.length === 0) return true;
+  const list = missing.join(', ');
+  if (process.env.CI === 'true') {
+    throw new Error(`${list} ${missing.length === 1 ? 'is' : 'are'} required under CI=true (install: see .ci/run)`);
   }
-  if (!found) console.warn(`[skip] ${binary} is not installed; skipping the tests that need it`);
-  return found;
+  console.warn(`[skip] ${list} ${missing.length === 1 ? 'is' : 'are'} not installed; skipping the tests that need ${missing.length === 1 ? 'it' : 'them'}`);
+  return false;
+}
+
+/** True when `binary` is on PATH; see haveBinaries (throws under CI=true when it is missing). */
+export function haveBinary(binary: string): boolean {
+  return haveBinaries(binary);
 }
 
 /** A TCP port that was free a moment ago (bind port 0, read it, release it). */
@@ -53,12 +61,19 @@ export async function waitFor<T>(what: string, check: () => T | Promise<T>, time
   }
 }
 
-/** SHA-1 of a file's content as hex, or undefined if it does not exist. */
+/**
+ * SHA-1 of a file's content as hex, or undefined if it does not exist or cannot be read (yet: a
+ * client may be renaming or creating it).
+ */
 export async function sha1File(file: string): Promise<string | undefined> {
   if (!existsSync(file)) return undefined;
-  const hash = createHash('sha1');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
+  try {
+    const hash = createHash('sha1');
+    for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+    return hash.digest('hex');
+  } catch {
+    return undefined;
+  }
 }
 
 /** A client process in its own process group, with its output kept for failure messages. */
@@ -66,6 +81,8 @@ export class ClientProcess {
   readonly child: ChildProcess;
   output = '';
   exited = false;
+  /** Resolves with the exit code when the process exits (null after a signal, -1 if it could not be spawned). */
+  readonly exit: Promise<number | null>;
 
   constructor(
     readonly name: string,
@@ -79,12 +96,16 @@ export class ClientProcess {
     };
     this.child.stdout?.on('data', keep);
     this.child.stderr?.on('data', keep);
-    this.child.on('exit', () => {
-      this.exited = true;
-    });
-    this.child.on('error', (error) => {
-      this.output += `\nspawn error: ${error.message}`;
-      this.exited = true;
+    this.exit = new Promise((resolve) => {
+      this.child.on('exit', (code) => {
+        this.exited = true;
+        resolve(code);
+      });
+      this.child.on('error', (error) => {
+        this.output += `\nspawn error: ${error.message}`;
+        this.exited = true;
+        resolve(-1);
+      });
     });
   }
 
@@ -121,53 +142,50 @@ const ARIA2_QUIET = [
   '--bt-hash-check-seed=true',
 ];
 
-/** aria2 seeding `dataDir` (which holds the torrent's content) forever. */
-export function aria2Seeder(options: {
+/** Options for aria2Seeder and aria2Leecher. */
+export interface Aria2Options {
+  /** A .torrent file or a magnet link. */
   torrent: string;
   dataDir: string;
   listenPort: number;
   iface?: string;
+  /** aria2's own log (level info). */
   logFile?: string;
-}): ClientProcess {
+  /** More aria2c arguments, placed before the torrent. */
+  extraArgs?: string[];
+}
+
+function aria2(name: string, mode: string[], options: Aria2Options): ClientProcess {
   const args = [
-    '-V',
+    ...mode,
     '-d',
     options.dataDir,
-    '--seed-ratio=0.0',
     `--listen-port=${options.listenPort}`,
     ...ARIA2_QUIET,
     ...(options.iface ? [`--interface=${options.iface}`] : []),
     ...(options.logFile ? [`--log=${options.logFile}`, '--log-level=info'] : []),
+    ...(options.extraArgs ?? []),
     options.torrent,
   ];
-  return new ClientProcess('aria2 seeder', 'aria2c', args);
+  return new ClientProcess(name, 'aria2c', args);
 }
 
-/** aria2 downloading into `dataDir` and exiting when done. */
-export function aria2Leecher(options: {
-  torrent: string;
-  dataDir: string;
-  listenPort: number;
-  iface?: string;
-  logFile?: string;
-}): ClientProcess {
-  const args = [
-    '-d',
-    options.dataDir,
-    '--seed-time=0',
-    `--listen-port=${options.listenPort}`,
-    ...ARIA2_QUIET,
-    ...(options.iface ? [`--interface=${options.iface}`] : []),
-    ...(options.logFile ? [`--log=${options.logFile}`, '--log-level=info'] : []),
-    options.torrent,
-  ];
-  return new ClientProcess('aria2 leecher', 'aria2c', args);
+/** aria2 seeding `dataDir` (which holds the torrent's content) forever, after verifying it. */
+export function aria2Seeder(options: Aria2Options): ClientProcess {
+  return aria2('aria2 seeder', ['-V', '--seed-ratio=0.0'], options);
 }
 
-/** qBittorrent-nox (libtorrent 2.x) with its own HOME, downloading `torrent` into `saveDir`. */
+/** aria2 downloading into `dataDir` (created if missing) and exiting when done. */
+export function aria2Leecher(options: Aria2Options): ClientProcess {
+  mkdirSync(options.dataDir, { recursive: true });
+  return aria2('aria2 leecher', ['--seed-time=0'], options);
+}
+
+/** qBittorrent-nox (libtorrent 2.x) with its own HOME, downloading `torrent` into `saveDir` (created if missing). */
 export function qbittorrent(options: { home: string; torrent: string; saveDir: string; port: number; webuiPort: number }): ClientProcess {
   const configDir = path.join(options.home, '.config', 'qBittorrent');
   mkdirSync(configDir, { recursive: true });
+  mkdirSync(options.saveDir, { recursive: true });
   writeFileSync(
     path.join(configDir, 'qBittorrent.conf'),
     [
@@ -182,7 +200,9 @@ export function qbittorrent(options: { home: string; torrent: string; saveDir: s
       'Session\\SSRFMitigation=false',
       `Session\\Port=${options.port}`,
       'Session\\AnnounceToAllTrackers=true',
+      'Session\\AnonymousModeEnabled=false',
       '[Preferences]',
+      'General\\Locale=en',
       'Connection\\UPnP=false',
       'WebUI\\LocalHostAuth=false',
       '',
@@ -192,7 +212,13 @@ export function qbittorrent(options: { home: string; torrent: string; saveDir: s
     'qBittorrent',
     'qbittorrent-nox',
     [`--webui-port=${options.webuiPort}`, `--save-path=${options.saveDir}`, options.torrent],
-    { ...process.env, HOME: options.home, XDG_CONFIG_HOME: path.join(options.home, '.config'), XDG_DATA_HOME: path.join(options.home, '.local', 'share') },
+    {
+      ...process.env,
+      HOME: options.home,
+      XDG_CONFIG_HOME: path.join(options.home, '.config'),
+      XDG_DATA_HOME: path.join(options.home, '.local', 'share'),
+      XDG_CACHE_HOME: path.join(options.home, '.cache'),
+    },
   );
 }
 
@@ -209,6 +235,7 @@ export function transmission(options: { configDir: string; rpcPort: number; peer
       'port-forwarding-enabled': false,
       'rename-partial-files': false,
       'rpc-authentication-required': false,
+      'rpc-bind-address': '127.0.0.1',
       'rpc-whitelist-enabled': false,
       'rpc-host-whitelist-enabled': false,
       'message-level': 2,
@@ -228,6 +255,17 @@ export function transmission(options: { configDir: string; rpcPort: number; peer
     '-w',
     options.downloadDir,
   ]);
+}
+
+/** A Transmission daemon on ports of its own, with the RPC port to drive it (transmissionAdd, transmissionRemote). */
+export type TransmissionDaemon = ClientProcess & { rpcPort: number; peerPort: number };
+
+/** Start transmission-daemon on free ports, config in `configDir`, downloading into `downloadDir` (created if missing). */
+export async function transmissionDaemon(options: { configDir: string; downloadDir: string }): Promise<TransmissionDaemon> {
+  mkdirSync(options.downloadDir, { recursive: true });
+  const rpcPort = await freePort();
+  const peerPort = await freePort();
+  return Object.assign(transmission({ configDir: options.configDir, rpcPort, peerPort, downloadDir: options.downloadDir }), { rpcPort, peerPort });
 }
 
 /** Run transmission-remote against a daemon; returns stdout (throws on a non-zero exit). */

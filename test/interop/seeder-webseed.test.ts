@@ -12,7 +12,8 @@ import { webSeedHandler } from '../../src/seeder/webseed.js';
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createTorrent } from '../../src/torrent/create.js';
-import { aria2Leecher, fileSha1, missingClients, removeDir, tempDir } from '../seeder/helpers/clients.js';
+import { aria2Leecher, freePort, haveBinary, sha1File } from '../helpers/clients.js';
+import { tempDir } from '../torrent/fixtures.js';
 
 /** Writes random files under `dir` (relative paths) and returns nothing. */
 async function writeFiles(dir: string, files: Array<[string, number]>): Promise<void> {
@@ -22,17 +23,19 @@ async function writeFiles(dir: string, files: Array<[string, number]>): Promise<
   }
 }
 
-const skipReason = missingClients('aria2c');
+const available = haveBinary('aria2c');
 
-describe.skipIf(skipReason !== undefined)('web seed interop (aria2)', () => {
+describe.skipIf(!available)('web seed interop (aria2)', () => {
   let server: http.Server;
   let port: number;
+  let tmp: ReturnType<typeof tempDir> | undefined;
   let root: string;
   let requests = 0;
   let rangeRequests = 0;
 
   beforeAll(async () => {
-    root = await tempDir('webseed');
+    tmp = tempDir('ett-webseed-');
+    root = tmp.dir;
     const app = express();
     app.use('/seed', (req, _res, next) => {
       requests++;
@@ -48,7 +51,7 @@ describe.skipIf(skipReason !== undefined)('web seed interop (aria2)', () => {
   afterAll(async () => {
     server?.closeAllConnections();
     await new Promise((r) => server?.close(r));
-    await removeDir(root);
+    tmp?.cleanup();
   });
 
   it('single-file torrent, url-list ending in / (client appends the name)', { timeout: 90_000 }, async () => {
@@ -59,11 +62,11 @@ describe.skipIf(skipReason !== undefined)('web seed interop (aria2)', () => {
     await writeFile(torrentPath, made.torrent);
     const dl = path.join(root, 'dl-single', 'files');
     const before = rangeRequests;
-    const aria2 = await aria2Leecher(torrentPath, dl);
-    const code = await Promise.race([aria2.exited, new Promise((r) => setTimeout(() => r('timeout'), 60_000))]);
-    await aria2.kill();
-    expect(code, await aria2.log()).toBe(0);
-    expect(await fileSha1(path.join(dl, 'single.bin'))).toBe(await fileSha1(path.join(content, 'single.bin')));
+    const aria2 = aria2Leecher({ torrent: torrentPath, dataDir: dl, listenPort: await freePort(), logFile: path.join(dl, '..', 'aria2.log') });
+    const code = await Promise.race([aria2.exit, new Promise((r) => setTimeout(() => r('timeout'), 60_000))]);
+    await aria2.stop('SIGTERM', 3000);
+    expect(code, aria2.output).toBe(0);
+    expect(await sha1File(path.join(dl, 'single.bin'))).toBe(await sha1File(path.join(content, 'single.bin')));
     expect(rangeRequests).toBeGreaterThan(before);
   });
 
@@ -80,12 +83,12 @@ describe.skipIf(skipReason !== undefined)('web seed interop (aria2)', () => {
     const torrentPath = path.join(root, 'bundle.torrent');
     await writeFile(torrentPath, made.torrent);
     const dl = path.join(root, 'dl-multi', 'files');
-    const aria2 = await aria2Leecher(torrentPath, dl);
-    const code = await Promise.race([aria2.exited, new Promise((r) => setTimeout(() => r('timeout'), 60_000))]);
-    await aria2.kill();
-    expect(code, await aria2.log()).toBe(0);
+    const aria2 = aria2Leecher({ torrent: torrentPath, dataDir: dl, listenPort: await freePort(), logFile: path.join(dl, '..', 'aria2.log') });
+    const code = await Promise.race([aria2.exit, new Promise((r) => setTimeout(() => r('timeout'), 60_000))]);
+    await aria2.stop('SIGTERM', 3000);
+    expect(code, aria2.output).toBe(0);
     for (const [rel] of files) {
-      expect(await fileSha1(path.join(dl, rel)), rel).toBe(await fileSha1(path.join(content, rel)));
+      expect(await sha1File(path.join(dl, rel)), rel).toBe(await sha1File(path.join(content, rel)));
     }
     expect(requests).toBeGreaterThan(0);
   });

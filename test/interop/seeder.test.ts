@@ -12,28 +12,29 @@ import type { AnnounceEventInfo } from '../../src/tracker.js';
 import { startApp, type RunningApp } from '../helpers/http.js';
 import {
   aria2Leecher,
-  fileSha1,
-  missingClients,
-  qbittorrentLeecher,
-  removeDir,
-  tempDir,
+  freePort,
+  haveBinaries,
+  qbittorrent,
+  sha1File,
+  transmissionAdd,
   transmissionDaemon,
-  waitUntil,
-  type Spawned,
-} from '../seeder/helpers/clients.js';
+  waitFor,
+  type ClientProcess,
+} from '../helpers/clients.js';
 import { makeTorrent, type TorrentFixture } from '../seeder/helpers/torrent.js';
+import { tempDir } from '../torrent/fixtures.js';
 
 const SIZE = 4 * 1024 * 1024 + 12_345; // odd size: a short last piece
 const PIECE = 256 * 1024;
 const DOWNLOAD_TIMEOUT = 90_000;
 
-const skipReason = missingClients('aria2c', 'qbittorrent-nox', 'transmission-daemon', 'transmission-remote');
+const available = haveBinaries('aria2c', 'qbittorrent-nox', 'transmission-daemon', 'transmission-remote');
 
-describe.skipIf(skipReason !== undefined)('seeder interop with real clients', () => {
+describe.skipIf(!available)('seeder interop with real clients', () => {
   let tracker: RunningApp;
   const announces: AnnounceEventInfo[] = [];
-  const dirs: string[] = [];
-  let procs: Spawned[] = [];
+  const dirs: Array<ReturnType<typeof tempDir>> = [];
+  let procs: ClientProcess[] = [];
   let seeders: Seeder[] = [];
 
   beforeAll(async () => {
@@ -42,7 +43,7 @@ describe.skipIf(skipReason !== undefined)('seeder interop with real clients', ()
   });
 
   afterEach(async () => {
-    await Promise.all(procs.map((p) => p.kill()));
+    await Promise.all(procs.map((p) => p.stop('SIGTERM', 3000)));
     await Promise.all(seeders.map((s) => s.close()));
     procs = [];
     seeders = [];
@@ -50,12 +51,13 @@ describe.skipIf(skipReason !== undefined)('seeder interop with real clients', ()
 
   afterAll(async () => {
     await tracker?.close();
-    for (const d of dirs) await removeDir(d);
+    for (const d of dirs) d.cleanup();
   });
 
   async function fixture(): Promise<{ fx: TorrentFixture; root: string; sha1: string }> {
-    const root = await tempDir('seed-interop');
-    dirs.push(root);
+    const tmp = tempDir('ett-seed-interop-');
+    dirs.push(tmp);
+    const root = tmp.dir;
     const fx = await makeTorrent({
       dir: path.join(root, 'seed'),
       size: SIZE,
@@ -63,7 +65,7 @@ describe.skipIf(skipReason !== undefined)('seeder interop with real clients', ()
       name: 'payload.bin',
       announce: `http://127.0.0.1:${tracker.port}/tracker/announce`,
     });
-    const sha1 = (await fileSha1(path.join(fx.dir, 'payload.bin')))!;
+    const sha1 = (await sha1File(path.join(fx.dir, 'payload.bin')))!;
     return { fx, root, sha1 };
   }
 
@@ -78,30 +80,36 @@ describe.skipIf(skipReason !== undefined)('seeder interop with real clients', ()
     return announces.some((a) => a.infoHash === infoHash && a.ip === ip && a.event !== 'stopped');
   }
 
-  async function expectDownloaded(file: string, sha1: string, who: Spawned, seeder: Seeder): Promise<void> {
+  async function expectDownloaded(file: string, sha1: string, who: ClientProcess, seeder: Seeder): Promise<void> {
     try {
-      await waitUntil(async () => (await fileSha1(file)) === sha1, DOWNLOAD_TIMEOUT, `${file} to be complete`, 500);
+      await waitFor(`${file} to be complete`, async () => (await sha1File(file)) === sha1, DOWNLOAD_TIMEOUT, 500);
     } catch (err) {
-      throw new Error(`${(err as Error).message}\nseeder: ${JSON.stringify(seeder.stats())}\nclient log:\n${(await who.log()).slice(-3000)}`);
+      throw new Error(`${(err as Error).message}\nseeder: ${JSON.stringify(seeder.stats())}\nclient log:\n${who.output.slice(-3000)}`);
     }
+  }
+
+  /** aria2 downloads `torrent` (a file or a magnet link) into `dl` and must exit 0 (its output is the failure message). */
+  async function aria2Downloads(torrent: string, dl: string, extraArgs: string[] = []): Promise<void> {
+    const aria2 = aria2Leecher({ torrent, dataDir: dl, listenPort: await freePort(), logFile: path.join(dl, '..', 'aria2.log'), extraArgs });
+    procs.push(aria2);
+    const code = await Promise.race([aria2.exit, new Promise((r) => setTimeout(() => r('timeout'), DOWNLOAD_TIMEOUT))]);
+    expect(code, aria2.output).toBe(0);
   }
 
   it('aria2 downloads from our seeder, byte-identical', { timeout: 120_000 }, async () => {
     const { fx, root, sha1 } = await fixture();
     const seeder = await startSeeder(fx);
-    await waitUntil(() => sawAnnounce(fx.parsed.infoHash, '127.0.0.2'), 10_000, 'the seeder to announce');
+    await waitFor('the seeder to announce', () => sawAnnounce(fx.parsed.infoHash, '127.0.0.2'), 10_000);
     const dl = path.join(root, 'aria2-dl');
-    const aria2 = await aria2Leecher(fx.torrentPath, dl);
-    procs.push(aria2);
-    const code = await Promise.race([aria2.exited, new Promise((r) => setTimeout(() => r('timeout'), DOWNLOAD_TIMEOUT))]);
-    expect(code, await aria2.log()).toBe(0);
-    expect(await fileSha1(path.join(dl, 'payload.bin'))).toBe(sha1);
+    await aria2Downloads(fx.torrentPath, dl);
+    expect(await sha1File(path.join(dl, 'payload.bin'))).toBe(sha1);
     expect(seeder.stats().uploaded).toBeGreaterThanOrEqual(SIZE);
   });
 
   it('aria2 downloads a multi-file torrent (blocks spanning files) from our seeder', { timeout: 120_000 }, async () => {
-    const root = await tempDir('seed-interop-multi');
-    dirs.push(root);
+    const tmp = tempDir('ett-seed-interop-multi-');
+    dirs.push(tmp);
+    const root = tmp.dir;
     const layout = [
       { path: ['a.bin'], length: 1_000_003 },
       { path: ['empty.txt'], length: 0 },
@@ -116,36 +124,30 @@ describe.skipIf(skipReason !== undefined)('seeder interop with real clients', ()
       announce: `http://127.0.0.1:${tracker.port}/tracker/announce`,
     });
     await startSeeder(fx);
-    await waitUntil(() => sawAnnounce(fx.parsed.infoHash, '127.0.0.2'), 10_000, 'the seeder to announce');
+    await waitFor('the seeder to announce', () => sawAnnounce(fx.parsed.infoHash, '127.0.0.2'), 10_000);
     const dl = path.join(root, 'aria2-dl');
-    const aria2 = await aria2Leecher(fx.torrentPath, dl);
-    procs.push(aria2);
-    const code = await Promise.race([aria2.exited, new Promise((r) => setTimeout(() => r('timeout'), DOWNLOAD_TIMEOUT))]);
-    expect(code, await aria2.log()).toBe(0);
+    await aria2Downloads(fx.torrentPath, dl);
     for (const f of layout) {
       const rel = path.join('bundle', ...f.path);
-      expect(await fileSha1(path.join(dl, rel)), rel).toBe(await fileSha1(path.join(fx.dir, rel)));
+      expect(await sha1File(path.join(dl, rel)), rel).toBe(await sha1File(path.join(fx.dir, rel)));
     }
   });
 
   it('aria2 starts from a magnet link: fetches the info dictionary from our seeder (BEP 9), then the data', { timeout: 120_000 }, async () => {
     const { fx, root, sha1 } = await fixture();
     await startSeeder(fx);
-    await waitUntil(() => sawAnnounce(fx.parsed.infoHash, '127.0.0.2'), 10_000, 'the seeder to announce');
+    await waitFor('the seeder to announce', () => sawAnnounce(fx.parsed.infoHash, '127.0.0.2'), 10_000);
     const dl = path.join(root, 'aria2-magnet');
     const magnet = magnetLink({ infoHash: fx.parsed.infoHash, announce: fx.parsed.announce });
     expect(magnet).not.toContain('dn='); // the name must come from the metadata
-    const aria2 = await aria2Leecher(magnet, dl, ['--bt-save-metadata=false', '--bt-metadata-only=false']);
-    procs.push(aria2);
-    const code = await Promise.race([aria2.exited, new Promise((r) => setTimeout(() => r('timeout'), DOWNLOAD_TIMEOUT))]);
-    expect(code, await aria2.log()).toBe(0);
-    expect(await fileSha1(path.join(dl, 'payload.bin'))).toBe(sha1);
+    await aria2Downloads(magnet, dl, ['--bt-save-metadata=false', '--bt-metadata-only=false']);
+    expect(await sha1File(path.join(dl, 'payload.bin'))).toBe(sha1);
   });
 
   it('qBittorrent (libtorrent) downloads from our seeder, byte-identical', { timeout: 120_000 }, async () => {
     const { fx, root, sha1 } = await fixture();
     const dl = path.join(root, 'qb-dl');
-    const qb = await qbittorrentLeecher(fx.torrentPath, root, dl);
+    const qb = qbittorrent({ home: path.join(root, 'qbhome'), torrent: fx.torrentPath, saveDir: dl, port: await freePort(), webuiPort: await freePort() });
     procs.push(qb);
     const seeder = await startSeeder(fx);
     await expectDownloaded(path.join(dl, 'payload.bin'), sha1, qb, seeder);
@@ -155,16 +157,11 @@ describe.skipIf(skipReason !== undefined)('seeder interop with real clients', ()
   it('Transmission (which never dials loopback peers) downloads because the seeder dials it', { timeout: 120_000 }, async () => {
     const { fx, root, sha1 } = await fixture();
     const dl = path.join(root, 'tr-dl');
-    const tr = await transmissionDaemon(root, dl);
+    const tr = await transmissionDaemon({ configDir: path.join(root, 'transmission'), downloadDir: dl });
     procs.push(tr);
-    await waitUntil(
-      () => tr.remote(['-a', fx.torrentPath]).then(() => true, () => false),
-      20_000,
-      'transmission-daemon RPC to accept the torrent',
-      300,
-    );
+    await transmissionAdd(tr.rpcPort, fx.torrentPath);
     // Leecher first: it announces and finds nobody; the seeder's first announce returns it.
-    await waitUntil(() => announces.some((a) => a.infoHash === fx.parsed.infoHash && a.ip === '127.0.0.1'), 20_000, 'Transmission to announce');
+    await waitFor('Transmission to announce', () => announces.some((a) => a.infoHash === fx.parsed.infoHash && a.ip === '127.0.0.1'), 20_000);
     const seeder = await startSeeder(fx);
     const outgoing: string[] = [];
     seeder.on('peer', (p: { direction: string; client?: string }) => outgoing.push(p.direction));

@@ -12,7 +12,7 @@ import { createSeeder, type Seeder } from '../../src/seeder/seeder.js';
 import { encode } from '../../src/seeder/wire.js';
 import type { AnnounceEventInfo } from '../../src/tracker.js';
 import { rawGet, startApp, type RunningApp } from '../helpers/http.js';
-import { waitUntil } from './helpers/clients.js';
+import { waitFor } from '../helpers/clients.js';
 import { FakePeer } from './helpers/fake-peer.js';
 import { makeTorrent, type TorrentFixture } from './helpers/torrent.js';
 import { percentEncodeBytes } from '../../src/seeder/tracker-http.js';
@@ -103,7 +103,7 @@ describe('seeder announce and dial-out', () => {
     // The tracker returns the liar again at the next re-announce; the seeder does not redial it.
     const announced = (): number => announces.filter((a) => a.infoHash === other.parsed.infoHash && a.ip === '127.0.0.2').length;
     const start = announced();
-    await waitUntil(() => announced() > start, 15_000, 'a re-announce');
+    await waitFor('a re-announce', () => announced() > start, 15_000);
     await new Promise((r) => setTimeout(r, 200)); // let a (wrong) redial reach the listener
     expect(dialled).toBe(1);
   });
@@ -125,7 +125,7 @@ describe('seeder announce and dial-out', () => {
     const closes: string[] = [];
     seeder.on('peer-close', (c) => closes.push(`${c.direction}:${c.reason}`));
     await seeder.add(own.torrentBuffer, own.dir);
-    await waitUntil(() => hits >= 3, 10_000, 'three announces listing the seeder itself');
+    await waitFor('three announces listing the seeder itself', () => hits >= 3, 10_000);
     expect(closes.filter((c) => c === 'incoming:connected to ourselves')).toHaveLength(1);
     expect(seeder.stats().peers).toBe(0);
   });

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import bencode from 'bencode';
 import { Announcer, type AnnounceFailure, type AnnounceResult } from '../../src/seeder/announcer.js';
-import { freePort, waitUntil } from './helpers/clients.js';
+import { freePort, waitFor } from '../helpers/clients.js';
 
 interface Hit {
   path: string;
@@ -59,7 +59,7 @@ describe('Announcer', () => {
     const peers: unknown[] = [];
     a.on('peers', (p: unknown[]) => peers.push(...p));
     a.start();
-    await waitUntil(() => t.hits.length >= 2, 5000, 'a re-announce');
+    await waitFor('a re-announce', () => t.hits.length >= 2, 5000);
     expect(t.hits[0].query.get('event')).toBe('started');
     expect(t.hits[0].query.get('uploaded')).toBe('1234');
     expect(t.hits[0].query.get('left')).toBe('0');
@@ -81,7 +81,7 @@ describe('Announcer', () => {
     a.on('announce-error', (f: AnnounceFailure) => errors.push(f));
     a.on('announce', (r: AnnounceResult) => ok.push(r));
     a.start();
-    await waitUntil(() => ok.length >= 2, 5000, 'two answers');
+    await waitFor('two answers', () => ok.length >= 2, 5000);
     expect(errors).toHaveLength(1);
     expect(errors[0].url).toBe(dead);
     expect(ok.map((r) => r.url)).toEqual([t.url, t.url]);
@@ -93,7 +93,7 @@ describe('Announcer', () => {
     const errors: AnnounceFailure[] = [];
     a.on('announce-error', (f: AnnounceFailure) => errors.push(f));
     a.start();
-    await waitUntil(() => t.hits.length >= 2, 5000, 'a retry');
+    await waitFor('a retry', () => t.hits.length >= 2, 5000);
     expect(errors[0].error.message).toBe('try later');
     expect(t.hits[1].query.get('event')).toBe('started'); // started was never acknowledged
   });
@@ -102,7 +102,7 @@ describe('Announcer', () => {
     const t = await fakeTracker((_hit, n) => ({ body: { interval: 60 }, delayMs: n === 1 ? 300 : 0 }));
     const a = announcer([[t.url]]);
     a.start();
-    await waitUntil(() => t.hits.length === 1, 5000, 'started to arrive');
+    await waitFor('started to arrive', () => t.hits.length === 1, 5000);
     await a.stop();
     expect(t.hits.map((h) => h.query.get('event'))).toEqual(['started', 'stopped']);
   });

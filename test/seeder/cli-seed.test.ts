@@ -5,7 +5,7 @@ import { run } from '../../src/cli.js';
 import { runSeed, type SeedCommandIO } from '../../src/cli/seed.js';
 import type { AnnounceEventInfo } from '../../src/tracker.js';
 import { startApp, type RunningApp } from '../helpers/http.js';
-import { waitUntil } from './helpers/clients.js';
+import { waitFor } from '../helpers/clients.js';
 import { makeTorrent } from './helpers/torrent.js';
 
 let tracker: RunningApp;
@@ -59,7 +59,7 @@ describe('torrent-tracker seed', () => {
     const io = capture(false);
     const controller = new AbortController();
     const running = runSeed(fx.dir, { torrent: fx.torrentPath, port: 0, bind: '127.0.0.3' }, io, controller.signal);
-    await waitUntil(() => announces.some((a) => a.infoHash === fx.parsed.infoHash && a.event === 'started'), 10_000, 'started');
+    await waitFor('started', () => announces.some((a) => a.infoHash === fx.parsed.infoHash && a.event === 'started'), 10_000);
     const started = announces.find((a) => a.infoHash === fx.parsed.infoHash)!;
     expect(started.ip).toBe('127.0.0.3');
     controller.abort();
@@ -91,7 +91,7 @@ describe('torrent-tracker seed as a process (dist/cli.js, built by pretest)', ()
     child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
     try {
-      await waitUntil(() => announces.some((a) => a.infoHash === fx.parsed.infoHash && a.ip === '127.0.0.4' && a.event === 'started'), 15_000, `started announce (output: ${out})`);
+      await waitFor(`started announce (output: ${out})`, () => announces.some((a) => a.infoHash === fx.parsed.infoHash && a.ip === '127.0.0.4' && a.event === 'started'), 15_000);
       expect(out).toMatch(/^seeding data.bin/);
       expect(out).not.toContain('\r'); // not a terminal: no live status line
       child.kill('SIGTERM');
@@ -110,7 +110,7 @@ describe('live status line', () => {
     const io = capture(true);
     const controller = new AbortController();
     const running = runSeed(fx.dir, { torrent: fx.torrentPath, port: 0, bind: '127.0.0.1' }, io, controller.signal);
-    await waitUntil(() => /\r\x1b\[Kuploaded 0 B {2}0 B\/s {2}peers 0 \(0 receiving\)/.test(io.out), 10_000, 'a status line');
+    await waitFor('a status line', () => /\r\x1b\[Kuploaded 0 B {2}0 B\/s {2}peers 0 \(0 receiving\)/.test(io.out), 10_000);
     controller.abort();
     await running;
     expect(io.out).toContain('verifying 100%');
