@@ -3,10 +3,11 @@
  * package directly (independent of the project's torrent creator), and the ParsedTorrent view of it.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import bencode from 'bencode';
+import { afterAll } from 'vitest';
 import { parseTorrent } from '../../../src/torrent/parse.js';
 import type { ParsedTorrent } from '../../../src/torrent/types.js';
 
@@ -42,9 +43,20 @@ export interface MakeTorrentOptions {
   dir?: string;
 }
 
+/** Temp dirs made by {@link makeTorrent} for the current test file, removed after its tests. */
+const madeDirs = new Set<string>();
+afterAll(async () => {
+  await Promise.all([...madeDirs].map((dir) => rm(dir, { recursive: true, force: true })));
+  madeDirs.clear();
+});
+
 /** Writes random data and builds a torrent for it. */
 export async function makeTorrent(options: MakeTorrentOptions = {}): Promise<TorrentFixture> {
-  const dir = options.dir ?? (await mkdtemp(path.join(os.tmpdir(), 'ett-seeder-')));
+  let dir = options.dir;
+  if (dir === undefined) {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'ett-seeder-'));
+    madeDirs.add(dir);
+  }
   const name = options.name ?? 'data.bin';
   const pieceLength = options.pieceLength ?? 16 * 1024;
   const multi = options.files !== undefined;
