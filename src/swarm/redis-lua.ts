@@ -19,9 +19,9 @@
  * ARGV: now (ms), peer id, packed address+port, seeder ('1'/'0'), event ('u' update, 's' started,
  * 'c' completed, 'x' stopped), numwant, peer ttl (ms), downloaded counter ttl (ms, 0 = forever).
  *
- * Returns { complete, incomplete, downloaded, id1, data1, id2, data2, ... } where the pairs are a
- * uniform random sample of up to numwant + 1 peers (the caller drops the requester, or one random
- * extra peer).
+ * Returns { complete, incomplete, downloaded, packed } where `packed` concatenates, for a uniform
+ * random sample of up to numwant + 1 peers minus the requester, id (20 bytes) + data length
+ * (1 byte) + data (the caller drops one random extra peer when the requester was not drawn).
  */
 export const ANNOUNCE_LUA = `
 local S, L, D, N = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
@@ -87,11 +87,19 @@ if downloaded > 0 and doneTtl > 0 then
   redis.call('PEXPIRE', N, math.max(doneTtl, life))
 end
 
--- 4. the sample
-local out = { complete, incomplete, downloaded }
+-- 4. the sample, packed into one string (one reply to decode instead of two per peer):
+--    for each peer other than the requester: id (20 bytes), length of data (1 byte), data
+local out = { complete, incomplete, downloaded, '' }
 if event ~= 'x' and numwant > 0 and complete + incomplete > 1 then
   local pick = redis.call('HRANDFIELD', D, numwant + 1, 'WITHVALUES')
-  for i = 1, #pick do out[#out + 1] = pick[i] end
+  local parts = {}
+  for i = 1, #pick, 2 do
+    local v = pick[i + 1]
+    if pick[i] ~= id and #pick[i] == 20 and (#v == 6 or #v == 18) then
+      parts[#parts + 1] = pick[i] .. string.char(#v) .. v
+    end
+  end
+  out[4] = table.concat(parts)
 end
 return out
 `;

@@ -151,17 +151,18 @@ export class RedisSwarmStore implements SwarmStore {
       String(Math.round(request.ttl * 1000)),
       String(this.downloadedTtlMs),
     ])) as Array<number | Buffer>;
+    const packed = reply[3] as Buffer;
     const peers: Peer[] = [];
-    let self = -1;
-    for (let i = 3; i + 1 < reply.length; i += 2) {
-      const id = reply[i] as Buffer;
-      const value = reply[i + 1] as Buffer;
-      if (self === -1 && id.equals(request.peerId)) {
-        self = peers.length;
-        continue;
-      }
-      if (value.length !== 6 && value.length !== 18) continue; // not written by this store
-      peers.push({ peerId: id, ip: value.subarray(0, value.length - 2), port: value.readUInt16BE(value.length - 2) });
+    for (let at = 0; at + 21 <= packed.length; ) {
+      const size = packed[at + 20];
+      const end = at + 21 + size;
+      if (end > packed.length) break;
+      peers.push({
+        peerId: packed.subarray(at, at + 20),
+        ip: packed.subarray(at + 21, end - 2),
+        port: (packed[end - 2] << 8) | packed[end - 1],
+      });
+      at = end;
     }
     // The script asked for numwant + 1 so that dropping the requester still leaves numwant; when the
     // requester was not among them, drop a random one (keeps the sample uniform).
