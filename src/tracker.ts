@@ -128,10 +128,16 @@ export class Tracker extends EventEmitter {
   private readonly scratch4: Buffer;
   private readonly scratch6: Buffer;
   private readonly scratchCounts: SwarmCounts = { complete: 0, incomplete: 0, downloaded: 0 };
+  /** Answer options indexed by (compact ? 2 : 0) + (noPeerId ? 1 : 0). */
+  private readonly answerShapes: AnnounceAnswerOptions[];
 
   constructor(options: TrackerOptions = {}) {
     super();
     this.options = resolveOptions(options);
+    const { interval, minInterval, warning } = this.options;
+    this.answerShapes = [false, true].flatMap((compact) =>
+      [false, true].map((noPeerId) => ({ interval, minInterval, compact, noPeerId, warning })),
+    );
     this.scratch4 = Buffer.alloc(this.options.maxNumwant * 6);
     this.scratch6 = Buffer.alloc(this.options.maxNumwant * 18);
     this.ready = openStore(options.store).then(
@@ -216,14 +222,9 @@ export class Tracker extends EventEmitter {
     }
   }
 
+  /** The answer shape for a request: one of four objects built once (compact × no_peer_id). */
   private answerOptions(request: AnnounceRequest): AnnounceAnswerOptions {
-    return {
-      interval: this.options.interval,
-      minInterval: this.options.minInterval,
-      compact: request.compact,
-      noPeerId: request.noPeerId,
-      warning: this.options.warning,
-    };
+    return this.answerShapes[(request.compact ? 2 : 0) + (request.noPeerId ? 1 : 0)];
   }
 
   /** Answer from the in-memory store: synchronous, compact answers without peer objects. */

@@ -7,8 +7,9 @@
  * (bad handshake, oversized or malformed message, request outside the piece or over 128 KiB,
  * request flood) closes this connection only.
  */
+import { parseAddress } from '../protocol/address.js';
 import { EventEmitter } from 'node:events';
-import { isIPv4, isIPv6, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { allowedFastSet } from './allowed-fast.js';
 import { asDict, asInt, asText, bdecode, bencode } from './bencode.js';
 import {
@@ -367,7 +368,7 @@ export class PeerConnection extends EventEmitter {
       reqq: this.options.maxRequests,
     };
     if (this.options.listenPort) dict.p = this.options.listenPort;
-    const yourIp = ipBytes(this.address);
+    const yourIp = parseAddress(this.address); // BEP 10 `yourip`: 4 or 16 raw bytes
     if (yourIp) dict.yourip = yourIp;
     if (torrent.metadata) dict.metadata_size = torrent.metadata.length;
     this.send(encode.extended(0, bencode(dict)));
@@ -506,20 +507,6 @@ function bdecodeOrThrow(payload: Buffer): unknown {
   } catch (err) {
     throw new WireProtocolError(`malformed extension message: ${(err as Error).message}`);
   }
-}
-
-/** The address as 4 or 16 raw bytes (BEP 10 `yourip`), or undefined if it cannot be parsed. */
-function ipBytes(address: string): Buffer | undefined {
-  if (isIPv4(address)) return Buffer.from(address.split('.').map(Number));
-  if (!isIPv6(address) || address.includes('.') || address.includes('%')) return undefined;
-  const [head, tail = ''] = address.split('::');
-  const h = head ? head.split(':') : [];
-  const t = tail ? tail.split(':') : [];
-  const groups = address.includes('::') ? [...h, ...Array(8 - h.length - t.length).fill('0'), ...t] : h;
-  if (groups.length !== 8) return undefined;
-  const out = Buffer.alloc(16);
-  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
-  return out;
 }
 
 function popcount(byte: number): number {

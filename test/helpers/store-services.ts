@@ -9,6 +9,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer, Socket } from 'node:net';
 import { describe, it } from 'vitest';
+import { freePort } from './clients.js';
+
+export { freePort };
 
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const POSTGRES_URL = process.env.TEST_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/test';
@@ -51,18 +54,6 @@ export function describeService(service: string, up: boolean, name: string, body
   } else {
     describe.skip(`${name} — SKIPPED: ${service} is not reachable (set CI=true to make this a failure)`, body);
   }
-}
-
-/** A free TCP port on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** A private redis-server (no persistence) on `port`, killed by PID. */
