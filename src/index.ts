@@ -5,6 +5,12 @@
 export type {
   AnnounceEvent,
   Peer,
+  PeerRefusal,
+  PeerState,
+  PrivateAnnounce,
+  StoreBus,
+  TorrentRegistry,
+  TorrentRules,
   SwarmAnnounce,
   SwarmAnnounceResult,
   SwarmCounts,
@@ -13,7 +19,11 @@ export type {
 } from './swarm/types.js';
 export type { ParsedTorrent, TorrentFile } from './torrent/types.js';
 export { trackerMiddleware, type TrackerRouter } from './middleware.js';
-export { Tracker, type TrackerOptions, type AnnounceEventInfo } from './tracker.js';
+export { Tracker, type TrackerOptions, type AnnounceEventInfo, type TorrentInput } from './tracker.js';
+export { MAX_PASSKEY_LENGTH, type PasskeyVerifier, type PasskeyAnswer, type UserId } from './policy/passkey.js';
+export type { TorrentVerifier, TorrentAnswer } from './policy/torrents.js';
+export type { ClientRules } from './policy/clients.js';
+export type { TrafficRecord, TrafficCallback } from './policy/traffic.js';
 export { MemorySwarmStore, type MemorySwarmStoreOptions } from './swarm/memory.js';
 export { isSwarmStore } from './swarm/types.js';
 export { createTrackerServer, type TrackerServer, type TrackerServerOptions } from './server.js';

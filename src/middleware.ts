@@ -7,7 +7,9 @@
  * comparison, and with the in-memory store the answer is computed synchronously.
  */
 import { Router, type NextFunction, type Request, type Response } from 'express';
-import { Tracker, type TrackerOptions } from './tracker.js';
+import { parseTrackerPath } from './protocol/path.js';
+import { Tracker, type TorrentInput, type TrackerOptions } from './tracker.js';
+import type { TorrentRules } from './swarm/types.js';
 
 /** The Router returned by {@link trackerMiddleware}, with a handle on the tracker behind it. */
 export type TrackerRouter = Router & {
@@ -15,6 +17,14 @@ export type TrackerRouter = Router & {
   tracker: Tracker;
   /** Close the store if the tracker opened it (a URI or the default memory store). */
   close(): Promise<void>;
+  /** {@link Tracker.forgetPasskey}. */
+  forgetPasskey(passkey: string): Promise<void>;
+  /** {@link Tracker.forgetTorrent}. */
+  forgetTorrent(torrent: TorrentInput): Promise<void>;
+  /** {@link Tracker.addTorrent}. */
+  addTorrent(torrent: TorrentInput, rules?: TorrentRules): Promise<void>;
+  /** {@link Tracker.removeTorrent}. */
+  removeTorrent(torrent: TorrentInput): Promise<boolean>;
 };
 
 function send(res: Response, body: Buffer): void {
@@ -36,8 +46,9 @@ function clientAddress(req: Request): string | undefined {
 /**
  * A BitTorrent tracker as an Express Router answering `GET announce` and `GET scrape` relative to
  * where it is mounted: `app.use('/tracker', trackerMiddleware())` serves `/tracker/announce` and
- * `/tracker/scrape`. It touches no app setting and parses no bodies; other paths and methods pass
- * through to the next handler.
+ * `/tracker/scrape`. With a `passkey` option the tracker is private and serves
+ * `/tracker/<passkey>/announce` and `/tracker/<passkey>/scrape` instead. It touches no app setting
+ * and parses no bodies; other paths and methods pass through to the next handler.
  */
 export function trackerMiddleware(options: TrackerOptions = {}): TrackerRouter {
   const tracker = new Tracker(options);
@@ -49,25 +60,22 @@ export function trackerMiddleware(options: TrackerOptions = {}): TrackerRouter {
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     const query = q === -1 ? '' : url.slice(q + 1);
-    const route = path === '/announce' || path === '/scrape' ? path : normalise(path);
-    if (route === '/announce') {
-      const address = clientAddress(req);
-      const now = tracker.announceNow(query, address);
-      if (now) send(res, now);
-      else void tracker.announce(query, address).then((body) => send(res, body));
-    } else if (route === '/scrape') {
-      void tracker.scrape(query).then((body) => send(res, body));
+    const target = parseTrackerPath(path);
+    // A passkey segment on a public tracker is not ours: leave it to the app (404 by default).
+    if (!target || (target.passkey !== undefined && !tracker.isPrivate)) return next();
+    if (target.endpoint === 'announce') {
+      const answer = tracker.answerAnnounce(query, clientAddress(req), target.passkey);
+      if (Buffer.isBuffer(answer)) send(res, answer);
+      else void answer.then((body) => send(res, body));
     } else {
-      next();
+      void tracker.scrape(query, target.passkey).then((body) => send(res, body));
     }
   });
   router.tracker = tracker;
   router.close = () => tracker.close();
+  router.forgetPasskey = (passkey) => tracker.forgetPasskey(passkey);
+  router.forgetTorrent = (torrent) => tracker.forgetTorrent(torrent);
+  router.addTorrent = (torrent, rules) => tracker.addTorrent(torrent, rules);
+  router.removeTorrent = (torrent) => tracker.removeTorrent(torrent);
   return router;
-}
-
-/** Express routing is case-insensitive and tolerates a trailing slash by default: do the same. */
-function normalise(path: string): string {
-  const lower = path.toLowerCase();
-  return lower.endsWith('/') ? lower.slice(0, -1) : lower;
 }

@@ -4,6 +4,7 @@
  */
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
+import { parseTrackerPath } from './protocol/path.js';
 import { encodeFailure } from './protocol/response.js';
 import { Tracker, type TrackerOptions } from './tracker.js';
 
@@ -45,7 +46,8 @@ function forwardedFor(req: http.IncomingMessage): string | undefined {
 
 /**
  * Create (but do not start) a standalone tracker: call `.listen(port, host)` on the result.
- * `GET /announce` and `GET /scrape` are answered; other paths get 404.
+ * `GET /announce` and `GET /scrape` are answered (with a `passkey` option, `/<passkey>/announce` and
+ * `/<passkey>/scrape`); other paths get 404.
  */
 export function createTrackerServer(options: TrackerServerOptions = {}): TrackerServer {
   const tracker = new Tracker(options);
@@ -59,13 +61,14 @@ export function createTrackerServer(options: TrackerServerOptions = {}): Tracker
       res.writeHead(405, { Allow: 'GET, HEAD' }).end();
       return;
     }
-    if (path === '/announce') {
+    const target = path === '/announce' || path === '/scrape' || tracker.isPrivate ? parseTrackerPath(path) : undefined;
+    if (target?.endpoint === 'announce' && (target.passkey === undefined || tracker.isPrivate)) {
       const address = (trustProxy ? forwardedFor(req) : undefined) ?? req.socket.remoteAddress;
-      const now = tracker.announceNow(query, address);
-      if (now) send(res, now);
-      else void tracker.announce(query, address).then((body) => send(res, body));
-    } else if (path === '/scrape') {
-      void tracker.scrape(query).then((body) => send(res, body));
+      const answer = tracker.answerAnnounce(query, address, target.passkey);
+      if (Buffer.isBuffer(answer)) send(res, answer);
+      else void answer.then((body) => send(res, body));
+    } else if (target?.endpoint === 'scrape') {
+      void tracker.scrape(query, target.passkey).then((body) => send(res, body));
     } else {
       res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found: this server answers /announce and /scrape\n');
     }

@@ -15,10 +15,26 @@ import {
   type AnnounceAnswerOptions,
 } from './protocol/response.js';
 import { parseScrape } from './protocol/scrape.js';
-import { MemorySwarmStore } from './swarm/memory.js';
+import { LookupError } from './policy/cache.js';
+import { PolicyChain, type Grant } from './policy/chain.js';
+import type { ClientRules } from './policy/clients.js';
+import { intervalReason } from './policy/interval.js';
+import { OWNER_REASON } from './policy/owner.js';
+import { passkeyDigest, type PasskeyVerifier, type UserId } from './policy/passkey.js';
+import { normaliseRules, type TorrentVerifier } from './policy/torrents.js';
+import { creditAnnounce, TrafficLedger, type TrafficCallback } from './policy/traffic.js';
+import { MemorySwarmStore, type CompactOutcome } from './swarm/memory.js';
 import { withDeadline } from './swarm/deadline.js';
 import { openStore, type StoreOption } from './swarm/open.js';
-import type { SwarmAnnounce, SwarmAnnounceResult, SwarmCounts, SwarmStore } from './swarm/types.js';
+import type {
+  PeerRefusal,
+  PeerState,
+  SwarmAnnounce,
+  SwarmAnnounceResult,
+  SwarmCounts,
+  SwarmStore,
+  TorrentRules,
+} from './swarm/types.js';
 
 /** Options of {@link trackerMiddleware} and {@link createTrackerServer}. Every field is optional. */
 export interface TrackerOptions {
@@ -59,6 +75,48 @@ export interface TrackerOptions {
   storeTimeout?: number;
   /** Optional `warning message` added to every announce answer. */
   warning?: string;
+
+  // ---- access control (private trackers) -------------------------------------------------------
+
+  /**
+   * Makes the tracker private: maps a passkey to the site's user id (or `null`/`undefined`/`false` to
+   * refuse it); may be async. Clients then announce to `<mount>/<passkey>/announce` and scrape at
+   * `<mount>/<passkey>/scrape`; the bare paths answer a failure reason. Passkeys must be 1 to 128
+   * URL-safe characters (`A-Z a-z 0-9 - _ . ~`); others are refused without calling this function.
+   * Answers are cached (`policyCacheTtl`, refusals `policyRefusalTtl`); a function that throws or
+   * does not answer within `storeTimeout` gives a failure reason.
+   */
+  passkey?: PasskeyVerifier;
+  /**
+   * Registered torrents only: a function of the info hash (lowercase hex) returning `true`, rules
+   * (`{ uploadFactor, downloadFactor }`; freeleech is `downloadFactor: 0`) or a falsy value for an
+   * unregistered torrent; or `'registry'` for the tracker's built-in registry in the store (see
+   * {@link Tracker.addTorrent}). Unregistered torrents get `unregistered torrent`, are never stored,
+   * and scrapes leave them out. Works in public and private mode. Cached like `passkey`.
+   */
+  torrents?: TorrentVerifier | 'registry';
+  /** Allowed / denied clients by peer_id prefix (compared on the raw bytes), e.g. `{ deny: ['-XL'] }`. */
+  clients?: ClientRules;
+  /**
+   * Refuse a regular announce (no event) that comes sooner than `min interval` after the same peer's
+   * previous accepted one; the refusal says how long to wait and changes nothing. Default: on in
+   * private mode, off otherwise.
+   */
+  enforceInterval?: boolean;
+  /**
+   * Per-user traffic accounting (needs `passkey`): receives records summed per (user, info hash),
+   * every `trafficInterval` seconds and at {@link Tracker.close}. A call that throws or rejects is
+   * retried with the next batch (its records merged in): nothing is lost or counted twice.
+   */
+  onTraffic?: TrafficCallback;
+  /** Seconds between `onTraffic` batches. Default 60. */
+  trafficInterval?: number;
+  /** Seconds a `passkey` / `torrents` answer is reused. Default 60. */
+  policyCacheTtl?: number;
+  /** Seconds a refusal (unknown passkey, unregistered torrent) is reused. Default 5. */
+  policyRefusalTtl?: number;
+  /** Most cached answers per function. Default 100 000. */
+  policyCacheSize?: number;
 }
 
 /** An announce as reported by the `announce` event (hex at the edges). */
@@ -72,11 +130,15 @@ export interface AnnounceEventInfo {
   port: number;
   event: SwarmAnnounce['event'];
   seeder: boolean;
+  /** Private mode: the user the passkey belongs to (never the passkey itself). */
+  user?: UserId;
 }
 
+/** Options that are functions or objects of the site, kept as given. */
+type FunctionOptions = 'store' | 'warning' | 'passkey' | 'torrents' | 'clients' | 'onTraffic';
+
 /** Options after defaults are applied. */
-export type ResolvedTrackerOptions = Required<Omit<TrackerOptions, 'store' | 'warning'>> &
-  Pick<TrackerOptions, 'warning'>;
+export type ResolvedTrackerOptions = Required<Omit<TrackerOptions, FunctionOptions>> & Pick<TrackerOptions, 'warning'>;
 
 function positiveInteger(name: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
@@ -105,11 +167,45 @@ export function resolveOptions(options: TrackerOptions = {}): ResolvedTrackerOpt
     maxParameters: positiveInteger('maxParameters', options.maxParameters, 128),
     storeTimeout: Math.max(1, positiveInteger('storeTimeout', options.storeTimeout, 1000)),
     warning: options.warning,
+    enforceInterval: options.enforceInterval ?? options.passkey !== undefined,
+    trafficInterval: Math.max(1, positiveInteger('trafficInterval', options.trafficInterval, 60)),
+    policyCacheTtl: positiveInteger('policyCacheTtl', options.policyCacheTtl, 60),
+    policyRefusalTtl: positiveInteger('policyRefusalTtl', options.policyRefusalTtl, 5),
+    policyCacheSize: Math.max(1, positiveInteger('policyCacheSize', options.policyCacheSize, 100_000)),
   };
+}
+
+function checkFunctions(options: TrackerOptions): void {
+  if (options.passkey !== undefined && typeof options.passkey !== 'function') {
+    throw new TypeError('options.passkey must be a function (passkey) => user id | null');
+  }
+  if (options.torrents !== undefined && typeof options.torrents !== 'function' && options.torrents !== 'registry') {
+    throw new TypeError("options.torrents must be a function (infoHash) => boolean | rules, or 'registry'");
+  }
+  if (options.onTraffic !== undefined) {
+    if (typeof options.onTraffic !== 'function') throw new TypeError('options.onTraffic must be a function');
+    if (!options.passkey) throw new TypeError('options.onTraffic needs options.passkey (traffic is accounted per user)');
+  }
 }
 
 const STORE_FAILED = 'tracker storage is unavailable, try again later';
 const STORE_TIMEOUT = 'tracker storage did not answer in time, try again later';
+
+/** Something a transport passes for a torrent: hex or raw info hash, or a `createTorrent()` / `parseTorrent()` result. */
+export type TorrentInput = string | Uint8Array | { infoHash: string };
+
+function infoHashBytes(torrent: TorrentInput): Buffer {
+  const hex = typeof torrent === 'string' ? torrent : torrent instanceof Uint8Array ? undefined : torrent?.infoHash;
+  if (hex !== undefined) {
+    if (typeof hex !== 'string' || !/^[0-9a-fA-F]{40}$/.test(hex)) throw new TypeError('info hash: expected 40 hex digits');
+    return Buffer.from(hex, 'hex');
+  }
+  if (torrent instanceof Uint8Array && torrent.length === 20) return Buffer.from(torrent);
+  throw new TypeError('info hash: expected 40 hex digits, 20 bytes, or a torrent with an infoHash');
+}
+
+/** A prepared announce: the validated request, the store call, the passkey segment. */
+type Prepared = [AnnounceRequest, SwarmAnnounce];
 
 /**
  * The protocol core. Events: `announce` ({@link AnnounceEventInfo}) after each successful announce,
@@ -127,12 +223,22 @@ export class Tracker extends EventEmitter {
   /** Scratch space for the compact fast path (one announce at a time: the path is synchronous). */
   private readonly scratch4: Buffer;
   private readonly scratch6: Buffer;
-  private readonly scratchCounts: SwarmCounts = { complete: 0, incomplete: 0, downloaded: 0 };
+  private readonly scratchCounts: CompactOutcome = { complete: 0, incomplete: 0, downloaded: 0 };
   /** Answer options indexed by (compact ? 2 : 0) + (noPeerId ? 1 : 0). */
   private readonly answerShapes: AnnounceAnswerOptions[];
+  /** The policy chain, or undefined in public mode without rules (then nothing of it runs). */
+  private readonly policy: PolicyChain | undefined;
+  /** Private mode (a `passkey` function): URLs carry passkeys, peers have owners. */
+  readonly isPrivate: boolean;
+  /** Peer state is kept in the store (private mode or interval enforcement). */
+  private readonly stateful: boolean;
+  private readonly ledger: TrafficLedger | undefined;
+  private unsubscribe: (() => Promise<void>) | undefined;
+  private subscribeTimer: NodeJS.Timeout | undefined;
 
   constructor(options: TrackerOptions = {}) {
     super();
+    checkFunctions(options);
     this.options = resolveOptions(options);
     const { interval, minInterval, warning } = this.options;
     this.answerShapes = [false, true].flatMap((compact) =>
@@ -140,11 +246,35 @@ export class Tracker extends EventEmitter {
     );
     this.scratch4 = Buffer.alloc(this.options.maxNumwant * 6);
     this.scratch6 = Buffer.alloc(this.options.maxNumwant * 18);
+    this.isPrivate = options.passkey !== undefined;
+    this.stateful = this.isPrivate || this.options.enforceInterval;
+    const torrents = options.torrents === 'registry' ? (hex: string) => this.registryRules(hex) : options.torrents;
+    const chain = new PolicyChain(
+      { passkey: options.passkey, torrents, clients: options.clients },
+      {
+        ttl: this.options.policyCacheTtl * 1000,
+        refusalTtl: this.options.policyRefusalTtl * 1000,
+        maxEntries: this.options.policyCacheSize,
+        timeout: this.options.storeTimeout,
+      },
+    );
+    this.policy = chain.active ? chain : undefined;
+    if (options.onTraffic) {
+      this.ledger = new TrafficLedger(options.onTraffic, this.options.trafficInterval * 1000, (error) => {
+        if (this.listenerCount('failure') > 0) this.emit('failure', { reason: 'onTraffic failed; its records are kept for the next batch', error });
+      });
+    }
     this.ready = openStore(options.store).then(
       (opened) => {
         this.store = opened.store;
         this.owned = opened.owned;
+        if (this.stateful && !opened.store.privateMode) {
+          this.openError = new Error('this store does not support private mode (passkeys, enforced intervals)');
+          this.store = undefined;
+          return;
+        }
         if (opened.store instanceof MemorySwarmStore) this.memory = opened.store;
+        if (this.policy && opened.store.bus) this.subscribe(opened.store.bus);
       },
       (error: unknown) => {
         this.openError = error;
@@ -164,13 +294,65 @@ export class Tracker extends EventEmitter {
 
   /**
    * Answer an announce. `rawQuery` is the query string after `?`; `remoteAddress` the client's
-   * address as Node reports it (`req.ip`, `socket.remoteAddress`).
+   * address as Node reports it (`req.ip`, `socket.remoteAddress`); `passkey` the path segment before
+   * `announce` (private trackers).
    */
-  async announce(rawQuery: string, remoteAddress: string | undefined): Promise<Buffer> {
+  async announce(rawQuery: string, remoteAddress: string | undefined, passkey?: string): Promise<Buffer> {
+    return this.answerAnnounce(rawQuery, remoteAddress, passkey);
+  }
+
+  /**
+   * The answer to an announce when it needs no I/O (the in-memory store is open and every policy
+   * answer is cached): computed at once, without a promise. `undefined` means: use {@link announce}.
+   */
+  announceNow(rawQuery: string, remoteAddress: string | undefined, passkey?: string): Buffer | undefined {
+    if (!this.memory) return undefined;
+    return this.answerAnnounce(rawQuery, remoteAddress, passkey, true) as Buffer | undefined;
+  }
+
+  /**
+   * The transports' entry point: the answer at once when no I/O is needed (memory store, cached
+   * policy answers), else a promise of it. Never throws, never rejects.
+   */
+  answerAnnounce(rawQuery: string, remoteAddress: string | undefined, passkey?: string): Buffer | Promise<Buffer>;
+  /** With `syncOnly`: undefined instead of starting anything asynchronous. */
+  answerAnnounce(rawQuery: string, remoteAddress: string | undefined, passkey: string | undefined, syncOnly: true): Buffer | undefined;
+  answerAnnounce(
+    rawQuery: string,
+    remoteAddress: string | undefined,
+    passkey?: string,
+    syncOnly = false,
+  ): Buffer | Promise<Buffer> | undefined {
     const prepared = this.prepareAnnounce(rawQuery, remoteAddress);
     if (Buffer.isBuffer(prepared)) return prepared;
+    let grant: Grant | undefined;
+    if (this.policy) {
+      try {
+        grant = this.policy.grantNow(passkey, () => prepared[0].infoHash.toString('hex'), prepared[0].peerId);
+      } catch (error) {
+        return this.fail(error);
+      }
+      if (!grant) return syncOnly ? undefined : this.announceAfterPolicy(prepared, passkey);
+      this.applyGrant(prepared, grant);
+    }
+    if (this.memory) return this.answerFromMemory(this.memory, prepared, grant);
+    return syncOnly ? undefined : this.announceToStore(prepared, grant);
+  }
+
+  private async announceAfterPolicy(prepared: Prepared, passkey: string | undefined): Promise<Buffer> {
+    let grant: Grant;
+    try {
+      grant = await this.policy!.grant(passkey, prepared[0].infoHash.toString('hex'), prepared[0].peerId);
+    } catch (error) {
+      return this.fail(error);
+    }
+    this.applyGrant(prepared, grant);
+    if (this.memory) return this.answerFromMemory(this.memory, prepared, grant);
+    return this.announceToStore(prepared, grant);
+  }
+
+  private async announceToStore(prepared: Prepared, grant: Grant | undefined): Promise<Buffer> {
     const [request, swarmRequest] = prepared;
-    if (this.memory) return this.answerFromMemory(this.memory, request, swarmRequest);
     let result: SwarmAnnounceResult;
     try {
       const store = await this.openedStore();
@@ -178,23 +360,26 @@ export class Tracker extends EventEmitter {
     } catch (error) {
       return this.fail(error);
     }
-    this.announced(swarmRequest);
+    if (result.refusal) return this.refuse(result.refusal);
+    this.accepted(prepared, grant, result.previous);
     return encodeAnnounce(result, result.peers, this.answerOptions(request));
   }
 
-  /**
-   * The answer to an announce when it needs no I/O (the in-memory store is open): computed at once,
-   * without a promise. `undefined` means: use {@link announce}.
-   */
-  announceNow(rawQuery: string, remoteAddress: string | undefined): Buffer | undefined {
-    if (!this.memory) return undefined;
-    const prepared = this.prepareAnnounce(rawQuery, remoteAddress);
-    if (Buffer.isBuffer(prepared)) return prepared;
-    return this.answerFromMemory(this.memory, prepared[0], prepared[1]);
+  /** Private mode / interval enforcement: what the store must judge and remember about the peer. */
+  private applyGrant(prepared: Prepared, grant: Grant): void {
+    if (!this.stateful) return;
+    const [request, swarmRequest] = prepared;
+    swarmRequest.private = {
+      owner: grant.user === undefined ? '' : String(grant.user),
+      minInterval: this.options.enforceInterval ? this.options.minInterval * 1000 : 0,
+      uploaded: request.uploaded,
+      downloaded: request.downloaded,
+      counters: this.ledger !== undefined,
+    };
   }
 
   /** Validate an announce into the request and the store call, or a failure answer. */
-  private prepareAnnounce(rawQuery: string, remoteAddress: string | undefined): [AnnounceRequest, SwarmAnnounce] | Buffer {
+  private prepareAnnounce(rawQuery: string, remoteAddress: string | undefined): Prepared | Buffer {
     try {
       if (rawQuery.length > this.options.maxQueryLength) {
         throw new TrackerFailure(`request too long (limit ${this.options.maxQueryLength} characters)`);
@@ -204,19 +389,27 @@ export class Tracker extends EventEmitter {
       if (!ip) throw new TrackerFailure('cannot determine your IP address');
       const numwant =
         request.event === 'stopped' ? 0 : Math.min(request.numwant ?? this.options.numwant, this.options.maxNumwant);
-      return [
-        request,
-        {
-          infoHash: request.infoHash,
-          peerId: request.peerId,
-          ip,
-          port: request.port,
-          seeder: request.left === 0,
-          event: request.event,
-          numwant,
-          ttl: this.options.peerTtl,
-        },
-      ];
+      const swarmRequest: SwarmAnnounce = {
+        infoHash: request.infoHash,
+        peerId: request.peerId,
+        ip,
+        port: request.port,
+        seeder: request.left === 0,
+        event: request.event,
+        numwant,
+        ttl: this.options.peerTtl,
+      };
+      if (this.stateful && !this.policy) {
+        // Interval enforcement in public mode: peers have no owner.
+        swarmRequest.private = {
+          owner: '',
+          minInterval: this.options.minInterval * 1000,
+          uploaded: request.uploaded,
+          downloaded: request.downloaded,
+          counters: false,
+        };
+      }
+      return [request, swarmRequest];
     } catch (error) {
       return this.fail(error);
     }
@@ -228,15 +421,17 @@ export class Tracker extends EventEmitter {
   }
 
   /** Answer from the in-memory store: synchronous, compact answers without peer objects. */
-  private answerFromMemory(memory: MemorySwarmStore, request: AnnounceRequest, swarmRequest: SwarmAnnounce): Buffer {
-    if (request.compact) return this.announceMemoryCompact(memory, request, swarmRequest);
+  private answerFromMemory(memory: MemorySwarmStore, prepared: Prepared, grant: Grant | undefined): Buffer {
+    const [request, swarmRequest] = prepared;
+    if (request.compact) return this.announceMemoryCompact(memory, prepared, grant);
     let result: SwarmAnnounceResult;
     try {
       result = memory.announceSync(swarmRequest);
     } catch (error) {
       return this.fail(error);
     }
-    this.announced(swarmRequest);
+    if (result.refusal) return this.refuse(result.refusal);
+    this.accepted(prepared, grant, result.previous);
     return encodeAnnounce(result, result.peers, this.answerOptions(request));
   }
 
@@ -244,26 +439,52 @@ export class Tracker extends EventEmitter {
    * The hot path: memory store and a compact answer. The sample is written straight into reused
    * scratch buffers and copied once into the answer; no peer objects, no promise from the store.
    */
-  private announceMemoryCompact(memory: MemorySwarmStore, request: AnnounceRequest, swarmRequest: SwarmAnnounce): Buffer {
+  private announceMemoryCompact(memory: MemorySwarmStore, prepared: Prepared, grant: Grant | undefined): Buffer {
+    const [request, swarmRequest] = prepared;
+    const counts = this.scratchCounts;
     let packed: number;
     try {
-      packed = memory.announceCompact(swarmRequest, this.scratch4, this.scratch6, this.scratchCounts);
+      packed = memory.announceCompact(swarmRequest, this.scratch4, this.scratch6, counts);
     } catch (error) {
       return this.fail(error);
     }
-    this.announced(swarmRequest);
+    if (packed < 0) return this.refuse(counts.refusal!);
+    if (swarmRequest.private) this.accepted(prepared, grant, counts.previous);
+    else this.announced(swarmRequest, undefined);
     const n4 = packed & 0xffff;
     const n6 = packed >>> 16;
     return encodeCompactAnnounce(
-      this.scratchCounts,
+      counts,
       this.scratch4.subarray(0, n4 * 6),
       this.scratch6.subarray(0, n6 * 18),
       this.answerOptions(request),
     );
   }
 
+  /** After an accepted announce: credit traffic, emit `announce`. */
+  private accepted(prepared: Prepared, grant: Grant | undefined, previous: PeerState | undefined): void {
+    const [request, swarmRequest] = prepared;
+    if (this.ledger && grant?.user !== undefined) {
+      const credit = creditAnnounce(
+        previous,
+        { event: request.event, uploaded: request.uploaded, downloaded: request.downloaded, at: Date.now() },
+        grant.rules,
+        this.options.peerTtl * 1000,
+      );
+      this.ledger.add(grant.user, request.infoHash.toString('hex'), credit);
+    }
+    this.announced(swarmRequest, grant?.user);
+  }
+
+  /** The failure answer for a store's refusal of a private announce. */
+  private refuse(refusal: PeerRefusal): Buffer {
+    const reason =
+      refusal.kind === 'owner' ? OWNER_REASON : intervalReason(refusal.retryIn, this.options.minInterval * 1000);
+    return this.fail(new TrackerFailure(reason));
+  }
+
   /** Emit `announce` (hex at the edges) when someone listens. */
-  private announced(request: SwarmAnnounce): void {
+  private announced(request: SwarmAnnounce, user: UserId | undefined): void {
     if (this.listenerCount('announce') === 0) return;
     const info: AnnounceEventInfo = {
       infoHash: Buffer.from(request.infoHash).toString('hex'),
@@ -273,35 +494,148 @@ export class Tracker extends EventEmitter {
       event: request.event,
       seeder: request.seeder,
     };
+    if (user !== undefined) info.user = user;
     this.emit('announce', info);
   }
 
-  /** Answer a scrape. `rawQuery` is the query string after `?`. */
-  async scrape(rawQuery: string): Promise<Buffer> {
+  /** Answer a scrape. `rawQuery` is the query string after `?`; `passkey` as for {@link announce}. */
+  async scrape(rawQuery: string, passkey?: string): Promise<Buffer> {
     try {
       if (rawQuery.length > this.options.maxQueryLength) {
         throw new TrackerFailure(`request too long (limit ${this.options.maxQueryLength} characters)`);
       }
       const hashes = parseScrape(rawQuery, this.options);
+      if (this.policy) await this.policy.user(passkey);
       const store = await this.openedStore();
       if (hashes.length === 0) {
         if (!this.options.fullScrape) throw new TrackerFailure('scrape needs at least one info_hash (full scrape is off)');
         if (!store.scrapeAll) throw new TrackerFailure('full scrape is not supported by this tracker storage');
-        return encodeScrape(await this.withTimeout(store.scrapeAll(this.options.maxScrapeHashes)));
+        const all = await this.withTimeout(store.scrapeAll(this.options.maxScrapeHashes));
+        const known = this.policy ? await this.policy.registered(all.map((f) => Buffer.from(f.infoHash).toString('hex'))) : undefined;
+        return encodeScrape(known ? all.filter((_, i) => known[i]) : all);
       }
-      const counts = await this.withTimeout(store.scrape(hashes));
-      return encodeScrape(hashes.map((infoHash, i) => ({ infoHash, ...counts[i] })));
+      const known = this.policy ? await this.policy.registered(hashes.map((h) => h.toString('hex'))) : undefined;
+      const asked = known ? hashes.filter((_, i) => known[i]) : hashes;
+      const counts = asked.length > 0 ? await this.withTimeout(store.scrape(asked)) : [];
+      return encodeScrape(asked.map((infoHash, i) => ({ infoHash, ...counts[i] })));
     } catch (error) {
       return this.fail(error);
     }
   }
 
-  /** Close the store if the tracker opened it (a URI or the default memory store). Idempotent. */
+  // ---- registered torrents and cached answers --------------------------------------------------
+
+  /**
+   * Add a torrent to the built-in registry (used with `torrents: 'registry'`), kept in the store so
+   * every instance sharing it sees the torrent. `torrent` is an info hash (hex or 20 bytes) or a
+   * `createTorrent()` / `parseTorrent()` result; `rules` sets credit factors (freeleech:
+   * `{ downloadFactor: 0 }`). Adding again replaces the rules.
+   */
+  async addTorrent(torrent: TorrentInput, rules: TorrentRules = {}): Promise<void> {
+    const infoHash = infoHashBytes(torrent);
+    const clean = normaliseRules(rules);
+    const store = await this.openedStore();
+    if (!store.registry) throw new Error('this store has no torrent registry');
+    await this.withTimeout(store.registry.add(infoHash, clean));
+    await this.forgetTorrent(infoHash);
+  }
+
+  /** Remove a torrent from the built-in registry; resolves true when it was registered. */
+  async removeTorrent(torrent: TorrentInput): Promise<boolean> {
+    const infoHash = infoHashBytes(torrent);
+    const store = await this.openedStore();
+    if (!store.registry) throw new Error('this store has no torrent registry');
+    const removed = await this.withTimeout(store.registry.remove(infoHash));
+    await this.forgetTorrent(infoHash);
+    return removed;
+  }
+
+  /**
+   * Drop the cached answer for a passkey at once (after the site banned a user or changed a
+   * passkey), on every instance sharing a Redis store (pub/sub; only a digest of the passkey is
+   * sent). Resolves once sent.
+   */
+  async forgetPasskey(passkey: string): Promise<void> {
+    const passkeys = this.policy?.passkeys;
+    if (!passkeys || typeof passkey !== 'string') return;
+    passkeys.forget(passkey);
+    await this.broadcast({ p: passkeyDigest(passkey) });
+  }
+
+  /** Drop the cached answer for a torrent at once, on every instance sharing a Redis store. */
+  async forgetTorrent(torrent: TorrentInput): Promise<void> {
+    const torrents = this.policy?.torrents;
+    if (!torrents) return;
+    const hex = infoHashBytes(torrent).toString('hex');
+    torrents.forget(hex);
+    await this.broadcast({ t: hex });
+  }
+
+  /** Hand pending `onTraffic` records over now (rejects with the callback's error; records are kept). */
+  async flushTraffic(): Promise<void> {
+    await this.ledger?.flush();
+  }
+
+  private async registryRules(hex: string): Promise<TorrentRules | undefined> {
+    const store = await this.openedStore();
+    if (!store.registry) throw new Error('this store has no torrent registry');
+    return store.registry.get(Buffer.from(hex, 'hex'));
+  }
+
+  private async broadcast(message: { p?: string; t?: string }): Promise<void> {
+    const bus = this.store?.bus;
+    if (!bus || !this.unsubscribe) return;
+    await this.withTimeout(bus.publish(JSON.stringify(message)));
+  }
+
+  /** Listen for other instances' forget messages; retried every few seconds until it works. */
+  private subscribe(bus: NonNullable<SwarmStore['bus']>): void {
+    const attempt = (): void => {
+      this.subscribeTimer = undefined;
+      if (this.closed) return;
+      bus.subscribe((text) => this.onBusMessage(text)).then(
+        (unsubscribe) => {
+          if (this.closed) void unsubscribe();
+          else this.unsubscribe = unsubscribe;
+        },
+        () => {
+          if (this.closed) return;
+          this.subscribeTimer = setTimeout(attempt, 2000);
+          this.subscribeTimer.unref();
+        },
+      );
+    };
+    attempt();
+  }
+
+  private onBusMessage(text: string): void {
+    let message: { p?: unknown; t?: unknown };
+    try {
+      message = JSON.parse(text) as { p?: unknown; t?: unknown };
+    } catch {
+      return;
+    }
+    if (typeof message.p === 'string') this.policy?.passkeys?.forgetDigest(message.p);
+    if (typeof message.t === 'string' && /^[0-9a-f]{40}$/.test(message.t)) this.policy?.torrents?.forget(message.t);
+  }
+
+  /**
+   * Hand over the last `onTraffic` batch, stop listening to other instances, and close the store if
+   * the tracker opened it (a URI or the default memory store). Idempotent. Rejects when the last
+   * `onTraffic` call fails (after closing everything else).
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    let trafficError: unknown;
+    await this.ledger?.close().catch((error: unknown) => {
+      trafficError = error;
+    });
+    if (this.subscribeTimer) clearTimeout(this.subscribeTimer);
     await this.ready;
+    await this.unsubscribe?.().catch(() => undefined);
     if (this.owned && this.store?.close) await this.store.close();
+    if (trafficError !== undefined) throw trafficError;
   }
 
   private async openedStore(): Promise<SwarmStore> {
@@ -324,6 +658,7 @@ export class Tracker extends EventEmitter {
     let reason: string;
     if (error instanceof TrackerFailure) reason = error.message;
     else if (error instanceof StorageError) reason = error.publicReason;
+    else if (error instanceof LookupError) reason = error.publicReason;
     else reason = 'internal tracker error';
     if (this.listenerCount('failure') > 0) this.emit('failure', { reason, error });
     return encodeFailure(reason);

@@ -26,13 +26,17 @@
  */
 import { randomBytes } from 'node:crypto';
 import Keyv from 'keyv';
+import { PeerStateTable, peerStateKey } from './peer-state.js';
+import { keyvTorrentRegistry } from './registry.js';
 import type {
   Peer,
+  PeerState,
   SwarmAnnounce,
   SwarmAnnounceResult,
   SwarmCounts,
   SwarmStore,
   SwarmStoreOptions,
+  TorrentRegistry,
 } from './types.js';
 
 /** Options of {@link KeyvSwarmStore}. */
@@ -320,6 +324,17 @@ interface Lease {
 
 /** Multi-instance {@link SwarmStore} on any Keyv adapter. See the module comment for the design. */
 export class KeyvSwarmStore implements SwarmStore {
+  /**
+   * Private mode: owners, enforced intervals and traffic baselines are kept in this instance's
+   * memory. Exact for a peer that keeps announcing to the same instance; a peer that a load balancer
+   * moves to another instance starts a new baseline there (no double credit, but the interval and
+   * owner rules only see what that instance saw). Use the Redis store for rules that hold across
+   * instances.
+   */
+  readonly privateMode = true;
+  /** The built-in torrent registry, in the same database (`<prefix>:torrent:<hex>`). */
+  readonly registry: TorrentRegistry;
+  private states: PeerStateTable | undefined;
   /** The Keyv used for every call: the given one's adapter, namespace and serializer, throwing on errors. */
   private readonly kv: Keyv;
   private readonly now: () => number;
@@ -377,6 +392,7 @@ export class KeyvSwarmStore implements SwarmStore {
     if (this.fixedId !== undefined && !/^[\w.-]{1,64}$/.test(this.fixedId)) {
       throw new TypeError('instanceId: 1 to 64 letters, digits, "_", "-" or "."');
     }
+    this.registry = keyvTorrentRegistry(this.kv, this.prefix);
     this.timer = setInterval(() => void this.tick(), this.writeInterval);
     this.timer.unref();
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.heartbeatMs);
@@ -399,6 +415,14 @@ export class KeyvSwarmStore implements SwarmStore {
     const hex = Buffer.from(request.infoHash).toString('hex');
     const swarm = await this.fresh(hex);
     const now = this.now();
+    let previous: PeerState | undefined;
+    const states = request.private ? (this.states ??= new PeerStateTable(now)) : undefined;
+    const stateKey = states ? peerStateKey(request.infoHash, request.peerId) : '';
+    if (states) {
+      const verdict = states.check(stateKey, request.private!, request.event, now);
+      if (verdict.refusal) return { complete: 0, incomplete: 0, downloaded: 0, peers: [], refusal: verdict.refusal };
+      previous = verdict.previous;
+    }
     this.maybeSweep(swarm, now);
     const id = Buffer.from(request.peerId);
     const key = id.toString('latin1');
@@ -426,12 +450,16 @@ export class KeyvSwarmStore implements SwarmStore {
         throw error;
       }
     }
+    // Recorded only now: a failed write-through of a completion leaves the peer's state untouched.
+    states?.record(stateKey, request.private!, request.event, request.seeder, now, request.ttl * 1000);
     const counts = {
       complete: swarm.view.seeders,
       incomplete: swarm.view.count - swarm.view.seeders,
       downloaded: swarm.downloaded + swarm.remoteDownloaded,
     };
-    return { ...counts, peers: request.event === 'stopped' ? [] : swarm.view.sample(request.numwant, key) };
+    const result: SwarmAnnounceResult = { ...counts, peers: request.event === 'stopped' ? [] : swarm.view.sample(request.numwant, key) };
+    if (previous) result.previous = previous;
+    return result;
   }
 
   async scrape(infoHashes: Uint8Array[]): Promise<SwarmCounts[]> {

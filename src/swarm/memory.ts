@@ -7,12 +7,17 @@
  * timer sweeps swarms nobody touches any more so that dead swarms free their memory.
  */
 import { PeerTable } from './peer-table.js';
+import { PeerStateTable, peerStateKey, type PeerVerdict } from './peer-state.js';
 import type {
+  PeerRefusal,
+  PeerState,
   SwarmAnnounce,
   SwarmAnnounceResult,
   SwarmCounts,
   SwarmStore,
   SwarmStoreOptions,
+  TorrentRegistry,
+  TorrentRules,
 } from './types.js';
 
 /** Options of {@link MemorySwarmStore}. */
@@ -38,9 +43,31 @@ function swarmKey(infoHash: Uint8Array): string {
   return Buffer.from(infoHash.buffer, infoHash.byteOffset, infoHash.byteLength).toString('latin1');
 }
 
+/** Counters plus the private-mode outcome, filled by {@link MemorySwarmStore.announceCompact}. */
+export interface CompactOutcome extends SwarmCounts {
+  /** The peer's state before the announce (private mode). */
+  previous?: PeerState;
+  /** Set when the announce was refused (private mode); nothing changed. */
+  refusal?: PeerRefusal;
+}
+
+const NO_VERDICT: PeerVerdict = { previous: undefined, refusal: undefined };
+
 /** In-memory {@link SwarmStore}: the default, for one process. */
 export class MemorySwarmStore implements SwarmStore {
+  readonly privateMode = true;
   private readonly swarms = new Map<string, Swarm>();
+  /** Private-mode peer state; created by the first private announce. */
+  private states: PeerStateTable | undefined;
+  private readonly torrents = new Map<string, TorrentRules>();
+  /** The built-in torrent registry (one process: a Map). */
+  readonly registry: TorrentRegistry = {
+    get: async (infoHash) => this.torrents.get(swarmKey(infoHash)),
+    add: async (infoHash, rules) => {
+      this.torrents.set(swarmKey(infoHash), { ...rules });
+    },
+    remove: async (infoHash) => this.torrents.delete(swarmKey(infoHash)),
+  };
   private readonly now: () => number;
   private readonly epoch: number;
   private readonly timer: NodeJS.Timeout;
@@ -70,20 +97,43 @@ export class MemorySwarmStore implements SwarmStore {
 
   /** Synchronous core of {@link announce}, for callers in the same process that want no promise. */
   announceSync(request: SwarmAnnounce): SwarmAnnounceResult {
+    const verdict = request.private ? this.judge(request) : NO_VERDICT;
+    if (verdict.refusal) return { complete: 0, incomplete: 0, downloaded: 0, peers: [], refusal: verdict.refusal };
     const swarm = this.update(request);
-    if (!swarm) return { complete: 0, incomplete: 0, downloaded: 0, peers: [] };
-    const table = swarm.table;
-    const peers = request.event === 'stopped' ? [] : table.sample(request.numwant, table.find(request.peerId));
-    return this.counts(swarm, peers);
+    const result: SwarmAnnounceResult = swarm
+      ? this.counts(
+          swarm,
+          request.event === 'stopped' ? [] : swarm.table.sample(request.numwant, swarm.table.find(request.peerId)),
+        )
+      : { complete: 0, incomplete: 0, downloaded: 0, peers: [] };
+    if (verdict.previous) result.previous = verdict.previous;
+    return result;
+  }
+
+  /** Private mode: judge the announce and, when it passes, record the peer's new state. */
+  private judge(request: SwarmAnnounce): PeerVerdict {
+    const now = this.now();
+    const states = (this.states ??= new PeerStateTable(now));
+    const key = peerStateKey(request.infoHash, request.peerId);
+    const verdict = states.check(key, request.private!, request.event, now);
+    if (!verdict.refusal) states.record(key, request.private!, request.event, request.seeder, now, request.ttl * 1000);
+    return verdict;
   }
 
   /**
    * The tracker's fast path for compact answers: like {@link announceSync}, but the peer sample is
    * written into `out4` (6-byte IPv4 entries) and `out6` (18-byte IPv6 entries), each large enough
    * for `numwant` entries, and the counters into `counts`. Returns the number of IPv4 entries plus
-   * 65536 times the number of IPv6 entries.
+   * 65536 times the number of IPv6 entries, or -1 when a private announce was refused
+   * (`counts.refusal` says why). In private mode `counts.previous` is the peer's state before.
    */
-  announceCompact(request: SwarmAnnounce, out4: Uint8Array, out6: Uint8Array, counts: SwarmCounts): number {
+  announceCompact(request: SwarmAnnounce, out4: Uint8Array, out6: Uint8Array, counts: CompactOutcome): number {
+    if (request.private) {
+      const verdict = this.judge(request);
+      counts.previous = verdict.previous;
+      counts.refusal = verdict.refusal;
+      if (verdict.refusal) return -1;
+    }
     const swarm = this.update(request);
     if (!swarm) {
       counts.complete = counts.incomplete = counts.downloaded = 0;
@@ -149,6 +199,7 @@ export class MemorySwarmStore implements SwarmStore {
 
   async close(): Promise<void> {
     clearInterval(this.timer);
+    this.states?.clear();
     for (const swarm of this.swarms.values()) swarm.table.release();
     this.swarms.clear();
   }

@@ -6,6 +6,8 @@
  *   L  sorted set  leechers: same layout; a peer id is in at most one of S and L
  *   D  hash        peer data: field = peer id, value = address (4 or 16 bytes) + port (2 bytes, BE)
  *   N  string      downloaded counter (number of `completed` events)
+ *   P  hash        private mode only: field = peer id, value = the peer's state as text,
+ *                  "<at ms> <seeder 0|1> <uploaded> <downloaded> <owner>" (owner last: any text)
  *
  * Expired peers are removed by score (ZREMRANGEBYSCORE) in the announce script itself, and every
  * key's TTL is set to the expiry of the swarm's longest-lived peer, so expired peers and empty
@@ -15,16 +17,23 @@
 /**
  * One announce, atomically.
  *
- * KEYS: S, L, D, N.
+ * KEYS: S, L, D, N, P.
  * ARGV: now (ms), peer id, packed address+port, seeder ('1'/'0'), event ('u' update, 's' started,
- * 'c' completed, 'x' stopped), numwant, peer ttl (ms), downloaded counter ttl (ms, 0 = forever).
+ * 'c' completed, 'x' stopped), numwant, peer ttl (ms), downloaded counter ttl (ms, 0 = forever),
+ * private ('p' or ''), owner, min interval (ms, 0 = off), uploaded, downloaded.
  *
- * Returns { complete, incomplete, downloaded, packed } where `packed` concatenates, for a uniform
- * random sample of up to numwant + 1 peers minus the requester, id (20 bytes) + data length
- * (1 byte) + data (the caller drops one random extra peer when the requester was not drawn).
+ * Returns { complete, incomplete, downloaded, packed, previous } where `packed` concatenates, for a
+ * uniform random sample of up to numwant + 1 peers minus the requester, id (20 bytes) + data length
+ * (1 byte) + data (the caller drops one random extra peer when the requester was not drawn), and
+ * `previous` is the peer's state before this announce ('' when none or public).
+ *
+ * Private mode: a peer owned by another owner gives { -1, 'o', 0 } and an update sooner than the
+ * min interval gives { -1, 'i', ms to wait }; neither changes the peer. (The same rules as
+ * policy/owner.ts and policy/interval.ts.)
  */
 export const ANNOUNCE_LUA = `
-local S, L, D, N = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local S, L, D, N, P = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local private = ARGV[9] == 'p'
 local now = tonumber(ARGV[1])
 local id = ARGV[2]
 local event = ARGV[5]
@@ -40,15 +49,32 @@ for _, set in ipairs({S, L}) do
     redis.call('ZREMRANGEBYSCORE', set, '-inf', expired)
     for i = 1, #gone, 500 do
       redis.call('HDEL', D, unpack(gone, i, math.min(i + 499, #gone)))
+      if private then redis.call('HDEL', P, unpack(gone, i, math.min(i + 499, #gone))) end
     end
   end
 end
 
--- 2. upsert or remove the requesting peer
+-- 2. private mode: the owner and interval rules, before anything of the peer changes
+local previous = false
+if private then
+  previous = redis.call('HGET', P, id)
+  if previous then
+    local at, owner = string.match(previous, '^(%d+) [01] %S+ %S+ (.*)$')
+    if owner ~= ARGV[10] then return { -1, 'o', 0 } end
+    local minInterval = tonumber(ARGV[11])
+    if event == 'u' and minInterval > 0 then
+      local wait = tonumber(at) + minInterval - now
+      if wait > 0 then return { -1, 'i', wait } end
+    end
+  end
+end
+
+-- 3. upsert or remove the requesting peer
 if event == 'x' then
   redis.call('ZREM', S, id)
   redis.call('ZREM', L, id)
   redis.call('HDEL', D, id)
+  if private then redis.call('HDEL', P, id) end
 else
   local expiry = now + ttl
   if ARGV[4] == '1' then
@@ -59,13 +85,16 @@ else
     redis.call('ZREM', S, id)
   end
   redis.call('HSET', D, id, ARGV[3])
+  if private then
+    redis.call('HSET', P, id, ARGV[1] .. ' ' .. ARGV[4] .. ' ' .. ARGV[12] .. ' ' .. ARGV[13] .. ' ' .. ARGV[10])
+  end
   if event == 'c' then redis.call('INCR', N) end
 end
 
 local complete = redis.call('ZCARD', S)
 local incomplete = redis.call('ZCARD', L)
 
--- 3. the swarm's keys live exactly as long as its longest-lived peer
+-- 4. the swarm's keys live exactly as long as its longest-lived peer
 local last = 0
 for _, set in ipairs({S, L}) do
   local top = redis.call('ZRANGE', set, -1, -1, 'WITHSCORES')
@@ -80,6 +109,7 @@ if last > 0 then
   redis.call('PEXPIRE', S, life)
   redis.call('PEXPIRE', L, life)
   redis.call('PEXPIRE', D, life)
+  if private then redis.call('PEXPIRE', P, life) end
 end
 
 local downloaded = tonumber(redis.call('GET', N) or '0')
@@ -87,9 +117,9 @@ if downloaded > 0 and doneTtl > 0 then
   redis.call('PEXPIRE', N, math.max(doneTtl, life))
 end
 
--- 4. the sample, packed into one string (one reply to decode instead of two per peer):
+-- 5. the sample, packed into one string (one reply to decode instead of two per peer):
 --    for each peer other than the requester: id (20 bytes), length of data (1 byte), data
-local out = { complete, incomplete, downloaded, '' }
+local out = { complete, incomplete, downloaded, '', previous or '' }
 if event ~= 'x' and numwant > 0 and complete + incomplete > 1 then
   local pick = redis.call('HRANDFIELD', D, numwant + 1, 'WITHVALUES')
   local parts = {}

@@ -11,13 +11,17 @@ import { withDeadline as settleWithin } from './deadline.js';
 import { createHash } from 'node:crypto';
 import type Keyv from 'keyv';
 import { ANNOUNCE_LUA, SCRAPE_LUA } from './redis-lua.js';
+import { keyvTorrentRegistry } from './registry.js';
 import type {
   Peer,
+  PeerState,
+  StoreBus,
   SwarmAnnounce,
   SwarmAnnounceResult,
   SwarmCounts,
   SwarmStore,
   SwarmStoreOptions,
+  TorrentRegistry,
 } from './types.js';
 
 /** Options of {@link RedisSwarmStore}. */
@@ -43,6 +47,11 @@ export interface RedisSwarmStoreOptions extends SwarmStoreOptions {
 /** The parts of a node-redis client (v5) the store uses; a cluster client has a different `sendCommand`. */
 interface RedisClientLike {
   readonly isOpen: boolean;
+  duplicate?(): RedisClientLike;
+  connect?(): Promise<unknown>;
+  subscribe?(channel: string, listener: (message: string) => void): Promise<unknown>;
+  unsubscribe?(channel: string): Promise<unknown>;
+  destroy?(): void;
   readonly isReady?: boolean;
   sendCommand(...args: unknown[]): Promise<unknown>;
   on(event: string, listener: (...args: unknown[]) => void): unknown;
@@ -96,6 +105,11 @@ const EVENT_CODES = { update: 'u', started: 's', completed: 'c', stopped: 'x' } 
 
 /** Native, atomic, multi-instance {@link SwarmStore} on Redis (through a Keyv over @keyv/redis). */
 export class RedisSwarmStore implements SwarmStore {
+  readonly privateMode = true;
+  /** The built-in torrent registry, in the same Redis (`<prefix>:torrent:<hex>` keys of the Keyv). */
+  readonly registry: TorrentRegistry;
+  /** Pub/sub between the instances on this Redis (a second connection, opened on first subscribe). */
+  readonly bus: StoreBus;
   private readonly adapter: KeyvRedisLike;
   private readonly now: () => number;
   private readonly timeout: number;
@@ -120,7 +134,43 @@ export class RedisSwarmStore implements SwarmStore {
     this.downloadedTtlMs = Math.round((options.downloadedTtl ?? 30 * 24 * 3600) * 1000);
     this.prefix = options.prefix ?? 'swarm';
     this.closeKeyv = options.closeKeyv ?? false;
+    this.registry = keyvTorrentRegistry(keyv, this.prefix);
+    this.bus = {
+      publish: async (message) => {
+        const channel = this.channel;
+        await this.command(channel, ['PUBLISH', channel, message]);
+      },
+      subscribe: (listener) => this.subscribe(listener),
+    };
   }
+
+  /** The pub/sub channel of the tracker's instances. */
+  private get channel(): string {
+    return this.redisKey(`${this.prefix}:bus`);
+  }
+
+  /** Subscribe on a duplicate of the adapter's client (a subscribed connection serves nothing else). */
+  private async subscribe(listener: (message: string) => void): Promise<() => Promise<void>> {
+    const base = this.adapter.client;
+    if (typeof base.duplicate !== 'function') throw new RedisStoreError('this Redis client cannot open a subscriber connection');
+    const sub = base.duplicate();
+    sub.on('error', () => undefined); // it reconnects by itself; missed messages only delay a cache expiry
+    const channel = this.channel;
+    try {
+      await withDeadline(Promise.resolve(sub.connect?.()), this.timeout, 'connecting the Redis subscriber');
+      await withDeadline(Promise.resolve(sub.subscribe?.(channel, listener)), this.timeout, 'Redis SUBSCRIBE');
+    } catch (error) {
+      sub.destroy?.();
+      throw error;
+    }
+    this.subscribers.add(sub);
+    return async () => {
+      if (!this.subscribers.delete(sub)) return;
+      sub.destroy?.();
+    };
+  }
+
+  private readonly subscribers = new Set<RedisClientLike>();
 
   /**
    * The full Redis key of `name`: where the Keyv would store a key of that name (its namespace and
@@ -130,10 +180,10 @@ export class RedisSwarmStore implements SwarmStore {
     return this.adapter.createKeyPrefix(this.keyv._getKeyPrefix(name), this.adapter.namespace);
   }
 
-  /** The Redis keys of one swarm: seeders, leechers, peer data, downloaded counter. */
-  swarmKeys(infoHash: Uint8Array): [string, string, string, string] {
+  /** The Redis keys of one swarm: seeders, leechers, peer data, downloaded counter, private peer state. */
+  swarmKeys(infoHash: Uint8Array): [string, string, string, string, string] {
     const base = this.redisKey(`${this.prefix}:{${Buffer.from(infoHash).toString('hex')}}:`);
-    return [`${base}s`, `${base}l`, `${base}d`, `${base}n`];
+    return [`${base}s`, `${base}l`, `${base}d`, `${base}n`, `${base}p`];
   }
 
   async announce(request: SwarmAnnounce): Promise<SwarmAnnounceResult> {
@@ -141,6 +191,7 @@ export class RedisSwarmStore implements SwarmStore {
     const data = Buffer.allocUnsafe(request.ip.length + 2);
     data.set(request.ip, 0);
     data.writeUInt16BE(request.port, request.ip.length);
+    const own = request.private;
     const reply = (await this.evalScript(ANNOUNCE, keys, [
       String(Math.floor(this.now())),
       Buffer.from(request.peerId.buffer, request.peerId.byteOffset, request.peerId.byteLength),
@@ -150,7 +201,22 @@ export class RedisSwarmStore implements SwarmStore {
       String(Math.max(0, Math.floor(request.numwant))),
       String(Math.round(request.ttl * 1000)),
       String(this.downloadedTtlMs),
+      own ? 'p' : '',
+      own ? own.owner : '',
+      own ? String(Math.max(0, Math.floor(own.minInterval))) : '0',
+      own?.counters ? String(own.uploaded) : '0',
+      own?.counters ? String(own.downloaded) : '0',
     ])) as Array<number | Buffer>;
+    if (Number(reply[0]) === -1) {
+      const kind = String(reply[1]);
+      return {
+        complete: 0,
+        incomplete: 0,
+        downloaded: 0,
+        peers: [],
+        refusal: kind === 'o' ? { kind: 'owner' } : { kind: 'interval', retryIn: Number(reply[2]) },
+      };
+    }
     const packed = reply[3] as Buffer;
     const peers: Peer[] = [];
     for (let at = 0; at + 21 <= packed.length; ) {
@@ -167,7 +233,10 @@ export class RedisSwarmStore implements SwarmStore {
     // The script asked for numwant + 1 so that dropping the requester still leaves numwant; when the
     // requester was not among them, drop a random one (keeps the sample uniform).
     if (peers.length > request.numwant) peers.splice(Math.floor(Math.random() * peers.length), 1);
-    return { complete: Number(reply[0]), incomplete: Number(reply[1]), downloaded: Number(reply[2]), peers };
+    const result: SwarmAnnounceResult = { complete: Number(reply[0]), incomplete: Number(reply[1]), downloaded: Number(reply[2]), peers };
+    const previous = own && reply[4] ? parseState(reply[4] as Buffer) : undefined;
+    if (previous) result.previous = previous;
+    return result;
   }
 
   async scrape(infoHashes: Uint8Array[]): Promise<SwarmCounts[]> {
@@ -223,6 +292,8 @@ export class RedisSwarmStore implements SwarmStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const sub of this.subscribers) sub.destroy?.();
+    this.subscribers.clear();
     if (this.closeKeyv) {
       try {
         await this.keyv.disconnect();
@@ -293,6 +364,13 @@ export class RedisSwarmStore implements SwarmStore {
     });
     return client;
   }
+}
+
+/** A peer state as the script keeps it: "<at> <seeder> <uploaded> <downloaded> <owner>". */
+function parseState(raw: Buffer): PeerState | undefined {
+  const m = /^(\d+) ([01]) (\d+) (\d+) ([\s\S]*)$/.exec(raw.toString('utf8'));
+  if (!m) return undefined;
+  return { at: Number(m[1]), seeder: m[2] === '1', uploaded: Number(m[3]), downloaded: Number(m[4]), owner: m[5] };
 }
 
 /** `promise`, or a rejection after `ms` milliseconds (the late result is ignored). */

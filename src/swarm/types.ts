@@ -27,7 +27,56 @@ export interface SwarmAnnounce {
   numwant: number;
   /** Seconds this peer stays in the swarm without announcing again. */
   ttl: number;
+  /**
+   * Private mode only (absent in public mode, where a store keeps no per-peer state beyond the
+   * peer itself). The store keeps a {@link PeerState} per peer, refuses the announce (changing
+   * nothing) when the peer belongs to another owner or announces too soon, and reports the state
+   * before this announce so the tracker can credit traffic.
+   */
+  private?: PrivateAnnounce;
 }
+
+/** The private-mode part of an announce ({@link SwarmAnnounce.private}). */
+export interface PrivateAnnounce {
+  /** Who announces: the user id the passkey belongs to, as a string. */
+  owner: string;
+  /**
+   * Milliseconds a regular announce (`update`) must wait after the peer's previous accepted
+   * announce; 0 = not enforced. `started`, `completed` and `stopped` always pass.
+   */
+  minInterval: number;
+  /** The client's `uploaded` counter; stored only when traffic is accounted (`counters` true). */
+  uploaded: number;
+  /** The client's `downloaded` counter; stored only when traffic is accounted. */
+  downloaded: number;
+  /** Keep the counters in the peer's state (traffic accounting is on). */
+  counters: boolean;
+}
+
+/**
+ * What a store remembers about one peer in private mode, as of its last accepted announce. Times are
+ * milliseconds of the store's clock.
+ */
+export interface PeerState {
+  /** The owner (user id as a string) that first announced the peer. */
+  owner: string;
+  /** When the accepted announce happened. */
+  at: number;
+  /** Whether the peer was a seeder then. */
+  seeder: boolean;
+  /** The client's counters then (0 when traffic is not accounted). */
+  uploaded: number;
+  downloaded: number;
+}
+
+/** Why a store refused a private announce (nothing was changed). */
+export type PeerRefusal =
+  | { kind: 'owner' }
+  | {
+      kind: 'interval';
+      /** Milliseconds until a regular announce of this peer is accepted again. */
+      retryIn: number;
+    };
 
 /** A peer returned by a store. */
 export interface Peer {
@@ -56,6 +105,10 @@ export interface SwarmAnnounceResult extends SwarmCounts {
    * requester itself. Empty for `stopped`.
    */
   peers: Peer[];
+  /** Private mode: the peer's state before this announce (absent for a peer the store did not know). */
+  previous?: PeerState;
+  /** Private mode: the announce was refused and changed nothing (counts and peers are then empty). */
+  refusal?: PeerRefusal;
 }
 
 /**
@@ -75,6 +128,44 @@ export interface SwarmStore {
   scrapeAll?(limit: number): Promise<Array<{ infoHash: Uint8Array } & SwarmCounts>>;
   /** Optional: release timers and connections. The tracker never calls it on stores it did not open. */
   close?(): Promise<void>;
+  /**
+   * True when the store honours {@link SwarmAnnounce.private} (owners, enforced intervals, peer
+   * state). A private tracker refuses to start on a store without it. All built-in stores have it.
+   */
+  readonly privateMode?: boolean;
+  /** Optional: the built-in registry of torrents (`torrents: 'registry'`), shared by every instance on the store. */
+  readonly registry?: TorrentRegistry;
+  /**
+   * Optional: a message bus between the instances that share the store (Redis pub/sub). The tracker
+   * uses it to drop cached passkey and torrent answers on every instance at once.
+   */
+  readonly bus?: StoreBus;
+}
+
+/** Per-torrent rules: traffic credit factors (freeleech is `downloadFactor: 0`). */
+export interface TorrentRules {
+  /** Multiplies credited upload. Default 1. */
+  uploadFactor?: number;
+  /** Multiplies credited download. Default 1 (0 = freeleech). */
+  downloadFactor?: number;
+}
+
+/** Torrents registered with the tracker itself, kept in the store (see `tracker.addTorrent`). */
+export interface TorrentRegistry {
+  /** The rules of a registered torrent, or undefined when it is not registered. */
+  get(infoHash: Uint8Array): Promise<TorrentRules | undefined>;
+  /** Register a torrent (again: replaces its rules). */
+  add(infoHash: Uint8Array, rules: TorrentRules): Promise<void>;
+  /** Unregister a torrent; resolves true when it was registered. */
+  remove(infoHash: Uint8Array): Promise<boolean>;
+}
+
+/** A broadcast channel between the instances sharing a store. */
+export interface StoreBus {
+  /** Send a message to every instance (this one included). */
+  publish(message: string): Promise<void>;
+  /** Receive every message; resolves once subscribed. The returned function unsubscribes. */
+  subscribe(listener: (message: string) => void): Promise<() => Promise<void>>;
 }
 
 /** Options shared by the built-in stores. */

@@ -1,0 +1,151 @@
+/**
+ * Traffic accounting (`onTraffic`): the credit of one announce from the peer's previous accepted
+ * announce (pure), and the ledger that sums credits per (user, info hash) and hands them to the site
+ * in batches.
+ *
+ * Credit rules:
+ * - the first announce of a peer, or `started`, sets the baseline and credits nothing;
+ * - a counter lower than before (the client restarted) sets a new baseline and credits nothing;
+ * - otherwise the deltas of `uploaded` and `downloaded` are credited, multiplied by the torrent's
+ *   `uploadFactor` / `downloadFactor` (raw deltas are reported too);
+ * - `seedSeconds`: the time since the previous announce when the peer was a seeder then, capped at
+ *   the peer TTL (a peer that vanished for longer was not seeding all along);
+ * - `completed`: one per `completed` event.
+ */
+import type { AnnounceEvent, PeerState, TorrentRules } from '../swarm/types.js';
+import type { UserId } from './passkey.js';
+
+/** One accounting record: what one user did on one torrent since the last batch. */
+export interface TrafficRecord {
+  /** The user id the passkey function returned. */
+  user: UserId;
+  /** Info hash, lowercase hex. */
+  infoHash: string;
+  /** Credited upload (raw × uploadFactor), bytes. */
+  uploaded: number;
+  /** Credited download (raw × downloadFactor), bytes. */
+  downloaded: number;
+  /** Uploaded bytes as the client reported them (sum of deltas). */
+  rawUploaded: number;
+  /** Downloaded bytes as the client reported them (sum of deltas). */
+  rawDownloaded: number;
+  /** Seconds spent seeding. */
+  seedSeconds: number;
+  /** `completed` events. */
+  completed: number;
+}
+
+/** The credit of one announce. */
+export type Credit = Omit<TrafficRecord, 'user' | 'infoHash'>;
+
+/** What the accounting needs of the current announce. */
+export interface CreditInput {
+  event: AnnounceEvent;
+  uploaded: number;
+  downloaded: number;
+  /** Store clock, ms. */
+  at: number;
+}
+
+/** The credit of an accepted announce, given the peer's state before it (see the module comment). */
+export function creditAnnounce(previous: PeerState | undefined, current: CreditInput, rules: TorrentRules, peerTtl: number): Credit {
+  const completed = current.event === 'completed' ? 1 : 0;
+  const credit: Credit = { uploaded: 0, downloaded: 0, rawUploaded: 0, rawDownloaded: 0, seedSeconds: 0, completed };
+  if (!previous || current.event === 'started') return credit;
+  if (current.uploaded < previous.uploaded || current.downloaded < previous.downloaded) return credit;
+  credit.rawUploaded = current.uploaded - previous.uploaded;
+  credit.rawDownloaded = current.downloaded - previous.downloaded;
+  credit.uploaded = Math.round(credit.rawUploaded * (rules.uploadFactor ?? 1));
+  credit.downloaded = Math.round(credit.rawDownloaded * (rules.downloadFactor ?? 1));
+  if (previous.seeder) credit.seedSeconds = Math.min(peerTtl, Math.max(0, current.at - previous.at)) / 1000;
+  return credit;
+}
+
+/** True when a credit carries nothing (a baseline). */
+export function isEmptyCredit(c: Credit): boolean {
+  return c.rawUploaded === 0 && c.rawDownloaded === 0 && c.seedSeconds === 0 && c.completed === 0;
+}
+
+/** Add `b` into `a`. */
+function addInto(a: Credit, b: Credit): void {
+  a.uploaded += b.uploaded;
+  a.downloaded += b.downloaded;
+  a.rawUploaded += b.rawUploaded;
+  a.rawDownloaded += b.rawDownloaded;
+  a.seedSeconds += b.seedSeconds;
+  a.completed += b.completed;
+}
+
+/** The `onTraffic` callback. */
+export type TrafficCallback = (records: TrafficRecord[]) => void | Promise<void>;
+
+/**
+ * Sums credits per (user, info hash) and hands them over every `interval` ms. One hand-over at a
+ * time; a batch whose callback throws or rejects is kept and merged into the next one, so nothing is
+ * lost and nothing is counted twice.
+ */
+export class TrafficLedger {
+  private pending = new Map<string, TrafficRecord>();
+  private running: Promise<void> | undefined;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly callback: TrafficCallback,
+    interval: number,
+    private readonly onError: (error: unknown) => void = () => undefined,
+  ) {
+    this.timer = setInterval(() => void this.flush().catch(() => undefined), interval);
+    this.timer.unref();
+  }
+
+  /** Records waiting for the next hand-over. */
+  get size(): number {
+    return this.pending.size;
+  }
+
+  /** Add the credit of one announce. */
+  add(user: UserId, infoHash: string, credit: Credit): void {
+    if (isEmptyCredit(credit)) return;
+    const key = `${typeof user === 'number' ? 'n' : 's'}${user}\n${infoHash}`;
+    const record = this.pending.get(key);
+    if (record) addInto(record, credit);
+    else this.pending.set(key, { user, infoHash, ...credit });
+  }
+
+  /**
+   * Hand the pending records to the callback now (after any hand-over in progress). Rejects with the
+   * callback's error; the records are then kept for the next hand-over.
+   */
+  async flush(): Promise<void> {
+    while (this.running) await this.running.catch(() => undefined);
+    if (this.pending.size === 0) return;
+    const batch = this.pending;
+    this.pending = new Map();
+    const run = (async () => {
+      try {
+        await this.callback([...batch.values()]);
+      } catch (error) {
+        // Keep the batch: merge it back under whatever arrived meanwhile.
+        for (const [key, record] of batch) {
+          const newer = this.pending.get(key);
+          if (newer) addInto(record, newer);
+          this.pending.set(key, record);
+        }
+        this.onError(error);
+        throw error;
+      }
+    })();
+    this.running = run;
+    try {
+      await run;
+    } finally {
+      if (this.running === run) this.running = undefined;
+    }
+  }
+
+  /** Stop the timer and hand over the last batch (rejects if the callback fails). */
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.flush();
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * The built-in torrent registry on any Keyv (`<prefix>:torrent:<info hash hex>` → rules), used by
+ * the Redis and Keyv stores so that a torrent added on one instance is known to every instance that
+ * shares the store. (The memory store keeps its registry in a Map.)
+ */
+import type Keyv from 'keyv';
+import type { TorrentRegistry, TorrentRules } from './types.js';
+
+/** A {@link TorrentRegistry} kept in `keyv` under `<prefix>:torrent:<hex>` (no TTL). */
+export function keyvTorrentRegistry(keyv: Keyv, prefix: string): TorrentRegistry {
+  const key = (infoHash: Uint8Array) => `${prefix}:torrent:${Buffer.from(infoHash).toString('hex')}`;
+  return {
+    async get(infoHash) {
+      const value = (await keyv.get(key(infoHash))) as unknown;
+      if (value === undefined || value === null) return undefined;
+      return typeof value === 'object' ? pickRules(value as TorrentRules) : {};
+    },
+    async add(infoHash, rules) {
+      await keyv.set(key(infoHash), pickRules(rules));
+    },
+    async remove(infoHash) {
+      return keyv.delete(key(infoHash));
+    },
+  };
+}
+
+/** Only the known rule fields, numbers only. */
+function pickRules(rules: TorrentRules): TorrentRules {
+  const out: TorrentRules = {};
+  if (typeof rules.uploadFactor === 'number') out.uploadFactor = rules.uploadFactor;
+  if (typeof rules.downloadFactor === 'number') out.downloadFactor = rules.downloadFactor;
+  return out;
+}
