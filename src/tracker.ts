@@ -27,6 +27,7 @@ import { MemorySwarmStore, type CompactOutcome } from './swarm/memory.js';
 import { withDeadline } from './swarm/deadline.js';
 import { openStore, type StoreOption } from './swarm/open.js';
 import type {
+  Peer,
   PeerRefusal,
   PeerState,
   SwarmAnnounce,
@@ -204,8 +205,26 @@ function infoHashBytes(torrent: TorrentInput): Buffer {
   throw new TypeError('info hash: expected 40 hex digits, 20 bytes, or a torrent with an infoHash');
 }
 
-/** A prepared announce: the validated request, the store call, the passkey segment. */
+/** A prepared announce: the validated request and the store call. */
 type Prepared = [AnnounceRequest, SwarmAnnounce];
+
+/**
+ * How a transport turns the core's result into its own answer (bencoded bytes, a UDP datagram, a
+ * JSON frame). The core calls exactly one method per announce.
+ */
+export interface AnswerWriter<T> {
+  /**
+   * A success with peers in compact form: whole 6-byte IPv4 and 18-byte IPv6 entries (views into
+   * scratch memory: copy them before returning). Optional: without it, {@link peers} is used.
+   */
+  compact?(counts: SwarmCounts, peers4: Buffer, peers6: Buffer, request: AnnounceRequest): T;
+  /** Use {@link compact} even when the request did not ask for compact answers (UDP). */
+  alwaysCompact?: boolean;
+  /** A success with peers as objects. */
+  peers(counts: SwarmCounts, peers: Peer[], request: AnnounceRequest): T;
+  /** A failure, with the reason to tell the client. */
+  failure(reason: string): T;
+}
 
 /**
  * The protocol core. Events: `announce` ({@link AnnounceEventInfo}) after each successful announce,
@@ -311,8 +330,8 @@ export class Tracker extends EventEmitter {
   }
 
   /**
-   * The transports' entry point: the answer at once when no I/O is needed (memory store, cached
-   * policy answers), else a promise of it. Never throws, never rejects.
+   * The HTTP transports' entry point: the bencoded answer at once when no I/O is needed (memory
+   * store, cached policy answers), else a promise of it. Never throws, never rejects.
    */
   answerAnnounce(rawQuery: string, remoteAddress: string | undefined, passkey?: string): Buffer | Promise<Buffer>;
   /** With `syncOnly`: undefined instead of starting anything asynchronous. */
@@ -323,46 +342,71 @@ export class Tracker extends EventEmitter {
     passkey?: string,
     syncOnly = false,
   ): Buffer | Promise<Buffer> | undefined {
-    const prepared = this.prepareAnnounce(rawQuery, remoteAddress);
-    if (Buffer.isBuffer(prepared)) return prepared;
+    let request: AnnounceRequest;
+    try {
+      if (rawQuery.length > this.options.maxQueryLength) {
+        throw new TrackerFailure(`request too long (limit ${this.options.maxQueryLength} characters)`);
+      }
+      request = parseAnnounce(rawQuery, this.options);
+    } catch (error) {
+      return encodeFailure(this.fail(error));
+    }
+    return this.announceRequest(request, remoteAddress, passkey, this.httpWriter, syncOnly);
+  }
+
+  /**
+   * Any transport's entry point: one validated announce, answered through `writer` (which turns the
+   * core's result into the transport's bytes). The answer at once when no I/O is needed, else a
+   * promise; with `syncOnly`, undefined instead of a promise (nothing was started). Never throws,
+   * never rejects.
+   */
+  announceRequest<T>(
+    request: AnnounceRequest,
+    remoteAddress: string | undefined,
+    passkey: string | undefined,
+    writer: AnswerWriter<T>,
+    syncOnly = false,
+  ): T | Promise<T> | undefined {
+    const prepared = this.prepareAnnounce(request, remoteAddress);
+    if (typeof prepared === 'string') return writer.failure(prepared);
     let grant: Grant | undefined;
     if (this.policy) {
       try {
-        grant = this.policy.grantNow(passkey, () => prepared[0].infoHash.toString('hex'), prepared[0].peerId);
+        grant = this.policy.grantNow(passkey, () => request.infoHash.toString('hex'), request.peerId);
       } catch (error) {
-        return this.fail(error);
+        return writer.failure(this.fail(error));
       }
-      if (!grant) return syncOnly ? undefined : this.announceAfterPolicy(prepared, passkey);
+      if (!grant) return syncOnly ? undefined : this.announceAfterPolicy(prepared, passkey, writer);
       this.applyGrant(prepared, grant);
     }
-    if (this.memory) return this.answerFromMemory(this.memory, prepared, grant);
-    return syncOnly ? undefined : this.announceToStore(prepared, grant);
+    if (this.memory) return this.answerFromMemory(this.memory, prepared, grant, writer);
+    return syncOnly ? undefined : this.announceToStore(prepared, grant, writer);
   }
 
-  private async announceAfterPolicy(prepared: Prepared, passkey: string | undefined): Promise<Buffer> {
+  private async announceAfterPolicy<T>(prepared: Prepared, passkey: string | undefined, writer: AnswerWriter<T>): Promise<T> {
     let grant: Grant;
     try {
       grant = await this.policy!.grant(passkey, prepared[0].infoHash.toString('hex'), prepared[0].peerId);
     } catch (error) {
-      return this.fail(error);
+      return writer.failure(this.fail(error));
     }
     this.applyGrant(prepared, grant);
-    if (this.memory) return this.answerFromMemory(this.memory, prepared, grant);
-    return this.announceToStore(prepared, grant);
+    if (this.memory) return this.answerFromMemory(this.memory, prepared, grant, writer);
+    return this.announceToStore(prepared, grant, writer);
   }
 
-  private async announceToStore(prepared: Prepared, grant: Grant | undefined): Promise<Buffer> {
+  private async announceToStore<T>(prepared: Prepared, grant: Grant | undefined, writer: AnswerWriter<T>): Promise<T> {
     const [request, swarmRequest] = prepared;
     let result: SwarmAnnounceResult;
     try {
       const store = await this.openedStore();
       result = await this.withTimeout(store.announce(swarmRequest));
     } catch (error) {
-      return this.fail(error);
+      return writer.failure(this.fail(error));
     }
-    if (result.refusal) return this.refuse(result.refusal);
+    if (result.refusal) return writer.failure(this.refuse(result.refusal));
     this.accepted(prepared, grant, result.previous);
-    return encodeAnnounce(result, result.peers, this.answerOptions(request));
+    return writer.peers(result, result.peers, request);
   }
 
   /** Private mode / interval enforcement: what the store must judge and remember about the peer. */
@@ -378,87 +422,80 @@ export class Tracker extends EventEmitter {
     };
   }
 
-  /** Validate an announce into the request and the store call, or a failure answer. */
-  private prepareAnnounce(rawQuery: string, remoteAddress: string | undefined): Prepared | Buffer {
-    try {
-      if (rawQuery.length > this.options.maxQueryLength) {
-        throw new TrackerFailure(`request too long (limit ${this.options.maxQueryLength} characters)`);
-      }
-      const request = parseAnnounce(rawQuery, this.options);
-      const ip = (this.options.allowIpParameter ? request.ipParameter : undefined) ?? parseAddress(remoteAddress);
-      if (!ip) throw new TrackerFailure('cannot determine your IP address');
-      const numwant =
-        request.event === 'stopped' ? 0 : Math.min(request.numwant ?? this.options.numwant, this.options.maxNumwant);
-      const swarmRequest: SwarmAnnounce = {
-        infoHash: request.infoHash,
-        peerId: request.peerId,
-        ip,
-        port: request.port,
-        seeder: request.left === 0,
-        event: request.event,
-        numwant,
-        ttl: this.options.peerTtl,
+  /** The store call for a validated announce, or a failure reason. */
+  private prepareAnnounce(request: AnnounceRequest, remoteAddress: string | undefined): Prepared | string {
+    const ip = (this.options.allowIpParameter ? request.ipParameter : undefined) ?? parseAddress(remoteAddress);
+    if (!ip) return this.fail(new TrackerFailure('cannot determine your IP address'));
+    const numwant = request.event === 'stopped' ? 0 : Math.min(request.numwant ?? this.options.numwant, this.options.maxNumwant);
+    const swarmRequest: SwarmAnnounce = {
+      infoHash: request.infoHash,
+      peerId: request.peerId,
+      ip,
+      port: request.port,
+      seeder: request.left === 0,
+      event: request.event,
+      numwant,
+      ttl: this.options.peerTtl,
+    };
+    if (this.stateful && !this.policy) {
+      // Interval enforcement in public mode: peers have no owner.
+      swarmRequest.private = {
+        owner: '',
+        minInterval: this.options.minInterval * 1000,
+        uploaded: request.uploaded,
+        downloaded: request.downloaded,
+        counters: false,
       };
-      if (this.stateful && !this.policy) {
-        // Interval enforcement in public mode: peers have no owner.
-        swarmRequest.private = {
-          owner: '',
-          minInterval: this.options.minInterval * 1000,
-          uploaded: request.uploaded,
-          downloaded: request.downloaded,
-          counters: false,
-        };
-      }
-      return [request, swarmRequest];
-    } catch (error) {
-      return this.fail(error);
     }
+    return [request, swarmRequest];
   }
 
-  /** The answer shape for a request: one of four objects built once (compact × no_peer_id). */
-  private answerOptions(request: AnnounceRequest): AnnounceAnswerOptions {
-    return this.answerShapes[(request.compact ? 2 : 0) + (request.noPeerId ? 1 : 0)];
-  }
-
-  /** Answer from the in-memory store: synchronous, compact answers without peer objects. */
-  private answerFromMemory(memory: MemorySwarmStore, prepared: Prepared, grant: Grant | undefined): Buffer {
+  /** Answer from the in-memory store: synchronous; compact answers without peer objects. */
+  private answerFromMemory<T>(memory: MemorySwarmStore, prepared: Prepared, grant: Grant | undefined, writer: AnswerWriter<T>): T {
     const [request, swarmRequest] = prepared;
-    if (request.compact) return this.announceMemoryCompact(memory, prepared, grant);
+    if (writer.compact && (request.compact || writer.alwaysCompact)) return this.announceMemoryCompact(memory, prepared, grant, writer);
     let result: SwarmAnnounceResult;
     try {
       result = memory.announceSync(swarmRequest);
     } catch (error) {
-      return this.fail(error);
+      return writer.failure(this.fail(error));
     }
-    if (result.refusal) return this.refuse(result.refusal);
+    if (result.refusal) return writer.failure(this.refuse(result.refusal));
     this.accepted(prepared, grant, result.previous);
-    return encodeAnnounce(result, result.peers, this.answerOptions(request));
+    return writer.peers(result, result.peers, request);
   }
 
   /**
    * The hot path: memory store and a compact answer. The sample is written straight into reused
-   * scratch buffers and copied once into the answer; no peer objects, no promise from the store.
+   * scratch buffers and handed to the writer (which copies it); no peer objects, no promise.
    */
-  private announceMemoryCompact(memory: MemorySwarmStore, prepared: Prepared, grant: Grant | undefined): Buffer {
+  private announceMemoryCompact<T>(memory: MemorySwarmStore, prepared: Prepared, grant: Grant | undefined, writer: AnswerWriter<T>): T {
     const [request, swarmRequest] = prepared;
     const counts = this.scratchCounts;
     let packed: number;
     try {
       packed = memory.announceCompact(swarmRequest, this.scratch4, this.scratch6, counts);
     } catch (error) {
-      return this.fail(error);
+      return writer.failure(this.fail(error));
     }
-    if (packed < 0) return this.refuse(counts.refusal!);
+    if (packed < 0) return writer.failure(this.refuse(counts.refusal!));
     if (swarmRequest.private) this.accepted(prepared, grant, counts.previous);
     else this.announced(swarmRequest, undefined);
     const n4 = packed & 0xffff;
     const n6 = packed >>> 16;
-    return encodeCompactAnnounce(
-      counts,
-      this.scratch4.subarray(0, n4 * 6),
-      this.scratch6.subarray(0, n6 * 18),
-      this.answerOptions(request),
-    );
+    return writer.compact!(counts, this.scratch4.subarray(0, n4 * 6), this.scratch6.subarray(0, n6 * 18), request);
+  }
+
+  /** Writes HTTP (bencoded) answers. */
+  private readonly httpWriter: AnswerWriter<Buffer> = {
+    compact: (counts, peers4, peers6, request) => encodeCompactAnnounce(counts, peers4, peers6, this.answerOptions(request)),
+    peers: (counts, peers, request) => encodeAnnounce(counts, peers, this.answerOptions(request)),
+    failure: (reason) => encodeFailure(reason),
+  };
+
+  /** The answer shape for a request: one of four objects built once (compact × no_peer_id). */
+  private answerOptions(request: AnnounceRequest): AnnounceAnswerOptions {
+    return this.answerShapes[(request.compact ? 2 : 0) + (request.noPeerId ? 1 : 0)];
   }
 
   /** After an accepted announce: credit traffic, emit `announce`. */
@@ -476,8 +513,8 @@ export class Tracker extends EventEmitter {
     this.announced(swarmRequest, grant?.user);
   }
 
-  /** The failure answer for a store's refusal of a private announce. */
-  private refuse(refusal: PeerRefusal): Buffer {
+  /** The failure reason for a store's refusal of a private announce. */
+  private refuse(refusal: PeerRefusal): string {
     const reason =
       refusal.kind === 'owner' ? OWNER_REASON : intervalReason(refusal.retryIn, this.options.minInterval * 1000);
     return this.fail(new TrackerFailure(reason));
@@ -505,22 +542,48 @@ export class Tracker extends EventEmitter {
         throw new TrackerFailure(`request too long (limit ${this.options.maxQueryLength} characters)`);
       }
       const hashes = parseScrape(rawQuery, this.options);
-      if (this.policy) await this.policy.user(passkey);
-      const store = await this.openedStore();
-      if (hashes.length === 0) {
-        if (!this.options.fullScrape) throw new TrackerFailure('scrape needs at least one info_hash (full scrape is off)');
-        if (!store.scrapeAll) throw new TrackerFailure('full scrape is not supported by this tracker storage');
-        const all = await this.withTimeout(store.scrapeAll(this.options.maxScrapeHashes));
-        const known = this.policy ? await this.policy.registered(all.map((f) => Buffer.from(f.infoHash).toString('hex'))) : undefined;
-        return encodeScrape(known ? all.filter((_, i) => known[i]) : all);
-      }
-      const known = this.policy ? await this.policy.registered(hashes.map((h) => h.toString('hex'))) : undefined;
-      const asked = known ? hashes.filter((_, i) => known[i]) : hashes;
-      const counts = asked.length > 0 ? await this.withTimeout(store.scrape(asked)) : [];
-      return encodeScrape(asked.map((infoHash, i) => ({ infoHash, ...counts[i] })));
+      if (hashes.length === 0) return encodeScrape(await this.fullScrape(passkey));
+      const counts = await this.scrapeHashes(hashes, passkey);
+      const files: Array<{ infoHash: Uint8Array } & SwarmCounts> = [];
+      hashes.forEach((infoHash, i) => {
+        const c = counts[i];
+        if (c) files.push({ infoHash, ...c });
+      });
+      return encodeScrape(files);
     } catch (error) {
-      return this.fail(error);
+      return encodeFailure(this.fail(error));
     }
+  }
+
+  /**
+   * Any transport's scrape: the counters of each info hash in the order given, `undefined` for a
+   * torrent that is not registered (when `torrents` is set). Rejects with the failure to answer
+   * (pass it to {@link failureReason}).
+   */
+  async scrapeHashes(hashes: Buffer[], passkey: string | undefined): Promise<Array<SwarmCounts | undefined>> {
+    if (this.policy) await this.policy.user(passkey);
+    const store = await this.openedStore();
+    const known = this.policy ? await this.policy.registered(hashes.map((h) => h.toString('hex'))) : undefined;
+    const asked = known ? hashes.filter((_, i) => known[i]) : hashes;
+    const counts = asked.length > 0 ? await this.withTimeout(store.scrape(asked)) : [];
+    let next = 0;
+    return hashes.map((_, i) => (known && !known[i] ? undefined : counts[next++]));
+  }
+
+  /** The failure reason for an error of {@link scrapeHashes} (emits `failure`). */
+  failureReason(error: unknown): string {
+    return this.fail(error);
+  }
+
+  private async fullScrape(passkey: string | undefined): Promise<Array<{ infoHash: Uint8Array } & SwarmCounts>> {
+    if (this.policy) await this.policy.user(passkey);
+    const store = await this.openedStore();
+    if (!this.options.fullScrape) throw new TrackerFailure('scrape needs at least one info_hash (full scrape is off)');
+    if (!store.scrapeAll) throw new TrackerFailure('full scrape is not supported by this tracker storage');
+    const all = await this.withTimeout(store.scrapeAll(this.options.maxScrapeHashes));
+    if (!this.policy) return all;
+    const known = await this.policy.registered(all.map((f) => Buffer.from(f.infoHash).toString('hex')));
+    return all.filter((_, i) => known[i]);
   }
 
   // ---- registered torrents and cached answers --------------------------------------------------
@@ -654,14 +717,15 @@ export class Tracker extends EventEmitter {
     });
   }
 
-  private fail(error: unknown): Buffer {
+  /** The failure reason for `error`; emits `failure`. */
+  private fail(error: unknown): string {
     let reason: string;
     if (error instanceof TrackerFailure) reason = error.message;
     else if (error instanceof StorageError) reason = error.publicReason;
     else if (error instanceof LookupError) reason = error.publicReason;
     else reason = 'internal tracker error';
     if (this.listenerCount('failure') > 0) this.emit('failure', { reason, error });
-    return encodeFailure(reason);
+    return reason;
   }
 }
 
