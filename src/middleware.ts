@@ -25,6 +25,8 @@ export type TrackerRouter = Router & {
   addTorrent(torrent: TorrentInput, rules?: TorrentRules): Promise<void>;
   /** {@link Tracker.removeTorrent}. */
   removeTorrent(torrent: TorrentInput): Promise<boolean>;
+  /** {@link Tracker.flushTraffic}. */
+  flushTraffic(): Promise<void>;
 };
 
 function send(res: Response, body: Buffer): void {
@@ -77,5 +79,6 @@ export function trackerMiddleware(options: TrackerOptions = {}): TrackerRouter {
   router.forgetTorrent = (torrent) => tracker.forgetTorrent(torrent);
   router.addTorrent = (torrent, rules) => tracker.addTorrent(torrent, rules);
   router.removeTorrent = (torrent) => tracker.removeTorrent(torrent);
+  router.flushTraffic = () => tracker.flushTraffic();
   return router;
 }

@@ -647,7 +647,7 @@ export class Tracker extends EventEmitter {
 
   private async broadcast(message: { p?: string; t?: string }): Promise<void> {
     const bus = this.store?.bus;
-    if (!bus || !this.unsubscribe) return;
+    if (!bus) return;
     await this.withTimeout(bus.publish(JSON.stringify(message)));
   }
 

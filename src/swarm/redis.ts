@@ -11,7 +11,6 @@ import { withDeadline as settleWithin } from './deadline.js';
 import { createHash } from 'node:crypto';
 import type Keyv from 'keyv';
 import { ANNOUNCE_LUA, SCRAPE_LUA } from './redis-lua.js';
-import { keyvTorrentRegistry } from './registry.js';
 import type {
   Peer,
   PeerState,
@@ -22,6 +21,7 @@ import type {
   SwarmStore,
   SwarmStoreOptions,
   TorrentRegistry,
+  TorrentRules,
 } from './types.js';
 
 /** Options of {@link RedisSwarmStore}. */
@@ -134,7 +134,22 @@ export class RedisSwarmStore implements SwarmStore {
     this.downloadedTtlMs = Math.round((options.downloadedTtl ?? 30 * 24 * 3600) * 1000);
     this.prefix = options.prefix ?? 'swarm';
     this.closeKeyv = options.closeKeyv ?? false;
-    this.registry = keyvTorrentRegistry(keyv, this.prefix);
+    this.registry = {
+      // Through the store's own command path: bounded waiting for the connection, errors surface.
+      get: async (infoHash) => {
+        const key = this.registryKey(infoHash);
+        const value = await this.command(key, ['GET', key]);
+        return value === null || value === undefined ? undefined : parseRules(String(value));
+      },
+      add: async (infoHash, rules) => {
+        const key = this.registryKey(infoHash);
+        await this.command(key, ['SET', key, JSON.stringify(rules)]);
+      },
+      remove: async (infoHash) => {
+        const key = this.registryKey(infoHash);
+        return Number(await this.command(key, ['DEL', key])) > 0;
+      },
+    };
     this.bus = {
       publish: async (message) => {
         const channel = this.channel;
@@ -142,6 +157,11 @@ export class RedisSwarmStore implements SwarmStore {
       },
       subscribe: (listener) => this.subscribe(listener),
     };
+  }
+
+  /** Redis key of a registered torrent (value: its rules as JSON). */
+  private registryKey(infoHash: Uint8Array): string {
+    return this.redisKey(`${this.prefix}:torrent:${Buffer.from(infoHash).toString('hex')}`);
   }
 
   /** The pub/sub channel of the tracker's instances. */
@@ -364,6 +384,21 @@ export class RedisSwarmStore implements SwarmStore {
     });
     return client;
   }
+}
+
+/** Rules of a registered torrent as stored (JSON); unknown fields ignored. */
+function parseRules(text: string): TorrentRules {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return {};
+  }
+  const rules: TorrentRules = {};
+  const v = value as TorrentRules | null;
+  if (typeof v?.uploadFactor === 'number') rules.uploadFactor = v.uploadFactor;
+  if (typeof v?.downloadFactor === 'number') rules.downloadFactor = v.downloadFactor;
+  return rules;
 }
 
 /** A peer state as the script keeps it: "<at> <seeder> <uploaded> <downloaded> <owner>". */
