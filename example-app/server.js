@@ -7,13 +7,14 @@
 //
 // Environment: PORT (default 3000), TRACKER_STORE (a store URI; unset = memory), FILES_DIR (default
 // example-app/files), PUBLIC_URL (how clients reach this site; default http://localhost:PORT),
-// SEED_PORT (set it to also seed the torrents as a BitTorrent peer on that port).
+// SEED_PORT (set it to also seed the torrents as a BitTorrent peer on that port), UDP_PORT (set it to
+// also answer UDP announces on that port: the same swarms, udp:// in every published torrent).
 // Run from the repository root (npm start builds the library first).
 import express from 'express';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createSeeder, createTorrent, trackerMiddleware, webSeedHandler } from '../dist/index.js';
+import { createSeeder, createTorrent, createUdpTracker, trackerMiddleware, webSeedHandler } from '../dist/index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const port = Number(process.env.PORT ?? 3000);
@@ -22,6 +23,8 @@ const filesDir = path.resolve(process.env.FILES_DIR ?? path.join(here, 'files'))
 
 const app = express();
 const tracker = trackerMiddleware({ store });
+// One core, two doors: UDP announces land in the same swarms as HTTP ones.
+const udp = process.env.UDP_PORT ? createUdpTracker({ tracker: tracker.tracker }) : undefined;
 app.use('/tracker', tracker);
 app.use('/webseed', webSeedHandler(filesDir));
 
@@ -78,12 +81,14 @@ ${rows ? `<table>${rows}</table>` : '<p>None yet.</p>'}
 </body></html>`);
 });
 
+let udpUrl;
+
 /** Make a torrent for every top-level entry of FILES_DIR (and seed them if SEED_PORT is set). */
 async function publish(publicUrl) {
   const entries = (await readdir(filesDir, { withFileTypes: true })).filter((e) => !e.name.startsWith('.'));
   for (const entry of entries) {
     const t = await createTorrent(path.join(filesDir, entry.name), {
-      announce: `${publicUrl}/tracker/announce`,
+      announce: udpUrl ? [[udpUrl], [`${publicUrl}/tracker/announce`]] : `${publicUrl}/tracker/announce`,
       webSeeds: `${publicUrl}/webseed/`,
       createdBy: 'express-torrent-tracker demo',
     });
@@ -98,6 +103,11 @@ const server = app.listen(port, async () => {
   const publicUrl = (process.env.PUBLIC_URL ?? `http://localhost:${actual}`).replace(/\/$/, '');
   console.log(`express-torrent-tracker demo on http://localhost:${actual} (tracker at /tracker/announce)`);
   try {
+    if (udp) {
+      const bound = await udp.listen(Number(process.env.UDP_PORT));
+      udpUrl = `udp://${new URL(publicUrl).hostname}:${bound.port}/announce`;
+      console.log(`UDP tracker on port ${bound.port}: ${udpUrl}`);
+    }
     if (process.env.SEED_PORT) seeder = await createSeeder({ port: Number(process.env.SEED_PORT) });
     await publish(publicUrl);
   } catch (error) {
@@ -107,6 +117,7 @@ const server = app.listen(port, async () => {
 
 async function shutdown() {
   server.close();
+  await udp?.close();
   await seeder?.close();
   await tracker.close();
   process.exit(0);

@@ -19,7 +19,8 @@ export type {
 } from './swarm/types.js';
 export type { ParsedTorrent, TorrentFile } from './torrent/types.js';
 export { trackerMiddleware, type TrackerRouter } from './middleware.js';
-export { Tracker, type TrackerOptions, type AnnounceEventInfo, type TorrentInput } from './tracker.js';
+export { Tracker, type TrackerOptions, type AnnounceEventInfo, type TorrentInput, type AnswerWriter } from './tracker.js';
+export type { AnnounceRequest } from './protocol/announce.js';
 export { MAX_PASSKEY_LENGTH, type PasskeyVerifier, type PasskeyAnswer, type UserId } from './policy/passkey.js';
 export type { TorrentVerifier, TorrentAnswer } from './policy/torrents.js';
 export type { ClientRules } from './policy/clients.js';
@@ -27,6 +28,7 @@ export type { TrafficRecord, TrafficCallback } from './policy/traffic.js';
 export { MemorySwarmStore, type MemorySwarmStoreOptions } from './swarm/memory.js';
 export { isSwarmStore } from './swarm/types.js';
 export { createTrackerServer, type TrackerServer, type TrackerServerOptions } from './server.js';
+export { createUdpTracker, UdpTracker, type UdpTrackerOptions } from './transport/udp.js';
 export {
   createSeeder,
   Seeder,

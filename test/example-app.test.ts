@@ -5,6 +5,7 @@ import { decodeDict } from './helpers/bdecode.js';
 import { escapeAll } from './helpers/escape.js';
 import { rawGet } from './helpers/http.js';
 import { waitFor } from './helpers/clients.js';
+import { announcePacket, decodeAnnounce, UdpTestClient } from './helpers/udp.js';
 import { parseTorrent } from '../src/torrent/parse.js';
 
 /** Start example-app/server.js (built dist/ is made by `pretest`) and read its port from stdout. */
@@ -65,5 +66,27 @@ describe('example app', () => {
     expect(range.status).toBe(206);
     expect(range.body.toString()).toBe('Welcome');
     expect([403, 404]).toContain((await rawGet(started.port, '/webseed/../server.js')).status);
+  });
+
+  it('UDP_PORT opens a UDP tracker on the same swarms and puts it first in published torrents', async () => {
+    const started = await startExample({ PORT: '0', PUBLIC_URL: 'http://127.0.0.1:1234', UDP_PORT: '0' });
+    child = started.child;
+    await waitFor('the demo files to be hashed', async () => (await rawGet(started.port, '/')).body.toString().includes('welcome.txt.torrent'), 15_000);
+    const t = parseTorrent((await rawGet(started.port, '/torrents/welcome.txt.torrent')).body);
+    const udpUrl = /^udp:\/\/127\.0\.0\.1:(\d+)\/announce$/.exec(t.announce[0][0]);
+    expect(udpUrl).not.toBeNull();
+    expect(t.announce[1]).toEqual(['http://127.0.0.1:1234/tracker/announce']);
+    const udpPort = Number(udpUrl![1]);
+    const ih = randomBytes(20);
+    await rawGet(started.port, `/tracker/announce?info_hash=${escapeAll(ih)}&peer_id=${escapeAll(randomBytes(20))}&port=6881&left=0`);
+    const c = new UdpTestClient(4, '127.0.0.1', udpPort);
+    await c.bind();
+    try {
+      const id = await c.connect();
+      const answer = decodeAnnounce(await c.request(announcePacket({ connectionId: id, tx: 9, infoHash: ih, peerId: randomBytes(20), port: 6882 })), 4);
+      expect(answer.peers).toEqual(['127.0.0.1:6881']);
+    } finally {
+      await c.close();
+    }
   });
 });

@@ -21,6 +21,7 @@ interface ServeOptions {
   interval?: number;
   trustProxy?: boolean;
   fullScrape?: boolean;
+  udpPort?: number;
 }
 
 /** Register `serve` on the program. */
@@ -34,7 +35,8 @@ export function register(program: Command): void {
     .option('-i, --interval <seconds>', 'seconds between announces told to clients (default 1800)', integer(1, 86_400))
     .option('--trust-proxy', 'take the client address from X-Forwarded-For (only behind your own proxy)')
     .option('--full-scrape', 'answer /scrape without info_hash with every swarm')
-    .addHelpText('after', '\nExample:\n  torrent-tracker serve --port 6969 --store redis://127.0.0.1:6379\n')
+    .option('-u, --udp-port <port>', 'also answer UDP announces (BEP 15) on this port, same swarms', integer(0, 65535))
+    .addHelpText('after', '\nExamples:\n  torrent-tracker serve --port 6969 --store redis://127.0.0.1:6379\n  torrent-tracker serve --port 8000 --udp-port 6969\n')
     .action(async (options: ServeOptions, command: Command) => {
       const out = command.configureOutput().writeOut ?? ((t: string) => process.stdout.write(t));
       const err = command.configureOutput().writeErr ?? ((t: string) => process.stderr.write(t));
@@ -57,11 +59,18 @@ export function register(program: Command): void {
       const { port, address } = server.address() as AddressInfo;
       const host = address.includes(':') ? `[${address === '::' ? '::1' : address}]` : address === '0.0.0.0' ? '127.0.0.1' : address;
       out(`tracker listening on ${address} port ${port}: announce URL http://${host}:${port}/announce\n`);
+      let udp: import('../transport/udp.js').UdpTracker | undefined;
+      if (options.udpPort !== undefined) {
+        const { createUdpTracker } = await import('../transport/udp.js');
+        udp = createUdpTracker({ tracker: server.tracker });
+        const bound = await udp.listen(options.udpPort, options.host === '::' ? undefined : options.host);
+        out(`UDP tracker on ${bound.address} port ${bound.port}: announce URL udp://${host}:${bound.port}/announce\n`);
+      }
       await new Promise<void>((resolve) => {
         const stop = (): void => {
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);
-          void server.shutdown().then(resolve);
+          void (udp?.close() ?? Promise.resolve()).then(() => server.shutdown()).then(resolve);
         };
         process.on('SIGINT', stop);
         process.on('SIGTERM', stop);

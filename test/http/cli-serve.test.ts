@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { decodeDict } from '../helpers/bdecode.js';
 import { escapeAll } from '../helpers/escape.js';
 import { rawGet } from '../helpers/http.js';
+import { announcePacket, decodeAnnounce, UdpTestClient } from '../helpers/udp.js';
 
 describe('torrent-tracker serve', () => {
   let child: ChildProcess | undefined;
@@ -30,6 +31,36 @@ describe('torrent-tracker serve', () => {
     });
     expect(code).toBe(0);
     expect(out).toContain('tracker stopped');
+  });
+
+  it('--udp-port also answers UDP announces on the same swarms', async () => {
+    child = spawn(process.execPath, ['dist/cli.js', 'serve', '--port', '0', '--host', '127.0.0.1', '--udp-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const [httpPort, udpPort] = await new Promise<[number, number]>((resolve, reject) => {
+      child!.stdout!.on('data', (c: Buffer) => {
+        out += c.toString();
+        const http = /port (\d+): announce URL http:/.exec(out);
+        const udp = /UDP tracker on 127\.0\.0\.1 port (\d+): announce URL udp:\/\/127\.0\.0\.1:(\d+)\/announce/.exec(out);
+        if (http && udp) resolve([Number(http[1]), Number(udp[1])]);
+      });
+      child!.on('exit', (code) => reject(new Error(`exited ${code}: ${out}`)));
+    });
+    const ih = randomBytes(20);
+    await rawGet(httpPort, `/announce?info_hash=${escapeAll(ih)}&peer_id=${escapeAll(randomBytes(20))}&port=4242&left=0`);
+    const c = new UdpTestClient(4, '127.0.0.1', udpPort);
+    await c.bind();
+    try {
+      const id = await c.connect();
+      const answer = decodeAnnounce(await c.request(announcePacket({ connectionId: id, tx: 5, infoHash: ih, peerId: randomBytes(20), port: 4343 })), 4);
+      expect(answer).toMatchObject({ seeders: 1, leechers: 1, peers: ['127.0.0.1:4242'] });
+    } finally {
+      await c.close();
+    }
+    const code = await new Promise<number | null>((resolve) => {
+      child!.on('exit', (c) => resolve(c));
+      child!.kill('SIGTERM');
+    });
+    expect(code).toBe(0);
   });
 
   it('rejects a bad port with a one-line error and a non-zero exit', async () => {

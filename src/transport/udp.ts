@@ -1,0 +1,258 @@
+/**
+ * `createUdpTracker()`: the UDP door (BEP 15, with BEP 41 URL data) to the same tracker core as the
+ * Express middleware: same store, same policies (passkeys from the URL data, registered torrents,
+ * client rules, intervals, accounting), same events.
+ *
+ * Datagrams are turned into the core's validated announce / scrape and the core's answer into a
+ * datagram; nothing else happens here. Against spoofed senders:
+ * - a connect answer is exactly as long as the connect request (16 bytes);
+ * - a datagram with an invalid or expired connection id gets an error packet no longer than itself,
+ *   never peers or counts;
+ * - anything shorter than 16 bytes, a connect without the protocol id, and anything else that
+ *   cannot be answered is dropped.
+ * So the largest answer-to-request size ratio an unauthenticated sender can cause is 1.
+ */
+import dgram from 'node:dgram';
+import { EventEmitter } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { parseAddress } from '../protocol/address.js';
+import type { AnnounceRequest } from '../protocol/announce.js';
+import { TrackerFailure } from '../protocol/errors.js';
+import { parseTrackerPath } from '../protocol/path.js';
+import {
+  ACTION_ANNOUNCE,
+  ACTION_CONNECT,
+  ACTION_SCRAPE,
+  encodeConnect,
+  encodeUdpAnnounce,
+  encodeUdpError,
+  encodeUdpScrape,
+  isConnect,
+  parseUdpAnnounce,
+  parseUdpScrape,
+  readHeader,
+  UdpPacketError,
+} from '../protocol/udp.js';
+import type { Peer, SwarmCounts } from '../swarm/types.js';
+import { Tracker, type AnswerWriter, type TrackerOptions } from '../tracker.js';
+import { ConnectionIds } from './connection-id.js';
+
+/** Options of {@link createUdpTracker}. */
+export interface UdpTrackerOptions extends TrackerOptions {
+  /**
+   * An existing tracker core to serve (`router.tracker` of a {@link trackerMiddleware}, or
+   * `server.tracker`): one store, one set of policies for HTTP and UDP. When given, the tracker
+   * options above are ignored. Default: a new core from these options.
+   */
+  tracker?: Tracker;
+  /**
+   * Secret for connection ids (at least 16 bytes). Several instances behind one UDP address need the
+   * same secret to accept each other's ids. Default: random per process.
+   */
+  connectionSecret?: string | Uint8Array;
+  /** Seconds per connection-id slot; an id lives one to two slots. Default 60 (BEP 15: two minutes at most). */
+  connectionIdSlot?: number;
+  /** Most announces and scrapes waiting for the store at once; more datagrams are dropped. Default 10 000. */
+  maxPending?: number;
+}
+
+/** A running (or not yet started) UDP tracker. Events: `error` (socket errors). */
+export class UdpTracker extends EventEmitter {
+  /** The tracker core behind this socket. */
+  readonly tracker: Tracker;
+  private readonly ids: ConnectionIds;
+  private readonly owned: boolean;
+  private readonly maxPending: number;
+  private pending = 0;
+  private socket: dgram.Socket | undefined;
+  private closed = false;
+  /** The interval told to clients, in seconds. */
+  private readonly interval: number;
+
+  constructor(options: UdpTrackerOptions = {}) {
+    super();
+    this.owned = options.tracker === undefined;
+    this.tracker = options.tracker ?? new Tracker(options);
+    this.ids = new ConnectionIds({ secret: options.connectionSecret, slotSeconds: options.connectionIdSlot });
+    this.maxPending = options.maxPending ?? 10_000;
+    this.interval = this.tracker.options.interval;
+  }
+
+  /**
+   * Start listening. Without `host` the socket is dual-stack (`::`, IPv4 clients included); with an
+   * IPv4 host it is IPv4 only. Resolves with the bound address.
+   */
+  listen(port = 0, host?: string): Promise<AddressInfo> {
+    if (this.socket) throw new Error('this UDP tracker is already listening');
+    const ipv4 = host !== undefined && !host.includes(':');
+    const socket = dgram.createSocket({ type: ipv4 ? 'udp4' : 'udp6', ipv6Only: false });
+    this.socket = socket;
+    socket.on('message', (msg, rinfo) => this.receive(msg, rinfo));
+    socket.on('error', (error) => {
+      if (this.listenerCount('error') > 0) this.emit('error', error);
+    });
+    return new Promise((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(port, host ?? '::', () => {
+        socket.off('error', reject);
+        resolve(socket.address());
+      });
+    });
+  }
+
+  /** The bound address (after {@link listen}). */
+  address(): AddressInfo {
+    if (!this.socket) throw new Error('not listening');
+    return this.socket.address();
+  }
+
+  /** Stop listening; closes the tracker core too when this UDP tracker created it. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const socket = this.socket;
+    if (socket) await new Promise<void>((resolve) => socket.close(() => resolve()));
+    if (this.owned) await this.tracker.close();
+  }
+
+  /** Answer one datagram (never throws). Exposed for tests: `reply` receives each answer. */
+  handle(msg: Buffer, address: string, reply: (answer: Buffer) => void): void {
+    try {
+      this.answer(msg, address, reply);
+    } catch {
+      // A bug must never take the socket down; the datagram is dropped.
+    }
+  }
+
+  private receive(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    if (this.closed) return;
+    this.handle(msg, rinfo.address, (answer) => {
+      if (!this.closed) this.socket?.send(answer, rinfo.port, rinfo.address);
+    });
+  }
+
+  private answer(msg: Buffer, address: string, reply: (answer: Buffer) => void): void {
+    const header = readHeader(msg);
+    if (!header) return; // too short to answer
+    const ip = parseAddress(address);
+    if (!ip) return;
+    if (header.action === ACTION_CONNECT) {
+      if (isConnect(msg)) reply(encodeConnect(header.transactionId, this.ids.issue(ip)));
+      return; // a connect without the protocol id: not a tracker client
+    }
+    if (header.action !== ACTION_ANNOUNCE && header.action !== ACTION_SCRAPE) {
+      reply(encodeUdpError(header.transactionId, 'unknown action', msg.length));
+      return;
+    }
+    if (!this.ids.verify(header.connectionId, ip)) {
+      reply(encodeUdpError(header.transactionId, 'connection id expired or invalid: connect again', msg.length));
+      return;
+    }
+    if (this.pending >= this.maxPending) return; // overloaded: the client retries
+    const fail = (reason: string) => reply(encodeUdpError(header.transactionId, reason));
+    if (header.action === ACTION_SCRAPE) {
+      let hashes: Buffer[];
+      try {
+        hashes = parseUdpScrape(msg, header).infoHashes;
+        if (this.tracker.isPrivate) throw new TrackerFailure('scrape over UDP is not available on this private tracker (no passkey): use HTTP');
+      } catch (error) {
+        fail(error instanceof UdpPacketError ? error.message : this.tracker.failureReason(error));
+        return;
+      }
+      this.pending++;
+      this.tracker
+        .scrapeHashes(hashes, undefined)
+        .then(
+          (counts) => reply(encodeUdpScrape(header.transactionId, counts.map((c) => c ?? ZERO))),
+          (error: unknown) => fail(this.tracker.failureReason(error)),
+        )
+        .finally(() => this.pending--);
+      return;
+    }
+    let request: AnnounceRequest;
+    let passkey: string | undefined;
+    try {
+      const announce = parseUdpAnnounce(msg, header);
+      passkey = this.passkeyOf(announce.urlData);
+      request = {
+        infoHash: announce.infoHash,
+        peerId: announce.peerId,
+        port: announce.port,
+        uploaded: announce.uploaded,
+        downloaded: announce.downloaded,
+        left: announce.left,
+        event: announce.event,
+        numwant: announce.numwant,
+        compact: true,
+        noPeerId: true,
+        ipParameter: announce.ip ? Buffer.from(announce.ip) : undefined,
+      };
+    } catch (error) {
+      fail(error instanceof UdpPacketError ? error.message : this.tracker.failureReason(error));
+      return;
+    }
+    const writer = ip.length === 4 ? this.writer4 : this.writer6;
+    const answer = this.tracker.announceRequest(request, address, passkey, writer);
+    if (answer === undefined) return;
+    if (!(answer instanceof Promise)) {
+      reply(withTransaction(answer, header.transactionId));
+      return;
+    }
+    this.pending++;
+    answer.then((a) => reply(withTransaction(a, header.transactionId))).finally(() => this.pending--);
+  }
+
+  /** The passkey from BEP 41 URL data (`/<passkey>/announce[?…]`) on a private tracker. */
+  private passkeyOf(urlData: string): string | undefined {
+    if (!this.tracker.isPrivate || urlData === '') return undefined;
+    const q = urlData.indexOf('?');
+    const target = parseTrackerPath(q === -1 ? urlData : urlData.slice(0, q));
+    if (!target || target.endpoint !== 'announce') throw new TrackerFailure('URL data must be /<passkey>/announce');
+    return target.passkey;
+  }
+
+  /** Answers for IPv4 requesters: 6-byte peers. The transaction id is filled in by the caller. */
+  private readonly writer4 = this.makeWriter(4);
+  /** Answers for IPv6 requesters: 18-byte peers. */
+  private readonly writer6 = this.makeWriter(6);
+
+  private makeWriter(family: 4 | 6): AnswerWriter<Buffer> {
+    const entry = family === 4 ? 6 : 18;
+    return {
+      alwaysCompact: true,
+      compact: (counts, peers4, peers6) => encodeUdpAnnounce(0, this.interval, counts, family === 4 ? peers4 : peers6),
+      peers: (counts, peers) => encodeUdpAnnounce(0, this.interval, counts, packPeers(peers, entry)),
+      failure: (reason) => encodeUdpError(0, reason),
+    };
+  }
+}
+
+const ZERO: SwarmCounts = { complete: 0, incomplete: 0, downloaded: 0 };
+
+/** Set the transaction id of an answer built with 0. */
+function withTransaction(answer: Buffer, transactionId: number): Buffer {
+  answer.writeUInt32BE(transactionId, 4);
+  return answer;
+}
+
+/** Compact entries (6 or 18 bytes) of the peers of one family. */
+function packPeers(peers: Peer[], entry: 6 | 18): Buffer {
+  const size = entry - 2;
+  const out = Buffer.allocUnsafe(peers.length * entry);
+  let at = 0;
+  for (const p of peers) {
+    if (p.ip.length !== size) continue;
+    out.set(p.ip, at);
+    out.writeUInt16BE(p.port, at + size);
+    at += entry;
+  }
+  return out.subarray(0, at);
+}
+
+/**
+ * Create a UDP tracker; call `.listen(port, host)` on it. Pass `{ tracker: router.tracker }` to
+ * serve the same swarms and policies as an Express tracker in the same process.
+ */
+export function createUdpTracker(options: UdpTrackerOptions = {}): UdpTracker {
+  return new UdpTracker(options);
+}
