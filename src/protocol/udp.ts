@@ -120,7 +120,9 @@ export function parseUdpAnnounce(datagram: Buffer, header: UdpHeader): UdpAnnoun
   const ipField = datagram.readUInt32BE(84);
   const numwant = datagram.readInt32BE(92);
   return {
-    ...header,
+    connectionId: header.connectionId,
+    action: header.action,
+    transactionId: header.transactionId,
     infoHash: datagram.subarray(16, 36),
     peerId: datagram.subarray(36, 56),
     downloaded: counter(datagram, 56),

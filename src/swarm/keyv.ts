@@ -510,6 +510,7 @@ export class KeyvSwarmStore implements SwarmStore {
 
   /** Write pending changes, release the slot and stop timers. Disconnects the Keyv only with `closeKeyv`. */
   async close(): Promise<void> {
+    this.states?.clear();
     if (this.closed) return;
     await this.starting?.catch(() => undefined); // a claim in flight would leave a lease behind
     clearInterval(this.timer);

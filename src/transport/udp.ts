@@ -85,7 +85,8 @@ export class UdpTracker extends EventEmitter {
   listen(port = 0, host?: string): Promise<AddressInfo> {
     if (this.socket) throw new Error('this UDP tracker is already listening');
     const ipv4 = host !== undefined && !host.includes(':');
-    const socket = dgram.createSocket({ type: ipv4 ? 'udp4' : 'udp6', ipv6Only: false });
+    // Large buffers ride out bursts instead of dropping datagrams (the kernel caps them at rmem_max / wmem_max).
+    const socket = dgram.createSocket({ type: ipv4 ? 'udp4' : 'udp6', ipv6Only: false, recvBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
     this.socket = socket;
     socket.on('message', (msg, rinfo) => this.receive(msg, rinfo));
     socket.on('error', (error) => {
