@@ -5,13 +5,20 @@
  * dictionary with a UTF-8 `name`, a positive `piece length`, `pieces` holding exactly one 20-byte
  * hash per piece, and either `length` (single file) or a non-empty `files` list whose paths are safe
  * relative paths (no empty, `.` or `..` components, no `/` or NUL inside a component, no duplicates,
- * no file that is also a directory). The info hash is the SHA-1 of the exact bytes of the `info`
- * value in the input; nothing is re-encoded. Any violation throws {@link TorrentParseError} with a
- * message naming the field; no input makes it hang or throw anything else.
+ * no file that is also a directory) within {@link PATH_LIMITS} (256 components, 255 bytes a
+ * component, 4096 bytes a path). The info hash is the SHA-1 of the exact bytes of the `info` value
+ * in the input; nothing is re-encoded. Any violation throws {@link TorrentParseError} with a message
+ * naming the field; no input makes it hang or throw anything else.
+ *
+ * Cost is linear in the size of the input whatever its shape: limits are checked before anything
+ * is decoded, and repeated or conflicting paths are found with a tree walked once per component
+ * (see file-tree.ts), never by rebuilding prefixes.
  */
 import { createHash } from 'node:crypto';
-import { asSafeInteger, bdecode, type BDict, type BValue } from './bdecode.js';
+import { asSafeInteger, bdecode, type BBytes, type BDict, type BValue } from './bdecode.js';
 import { TorrentParseError } from './errors.js';
+import { FileTree } from './file-tree.js';
+import { PATH_LIMITS } from './path-rules.js';
 import type { ParsedTorrent, TorrentFile } from './types.js';
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
@@ -33,7 +40,7 @@ export function parseTorrent(input: Uint8Array): ParsedTorrent {
   if (infoValue === undefined) throw new TorrentParseError('missing "info" dictionary');
   const info = expectDict(infoValue, 'info');
 
-  const name = pathComponent(expectString(required(info, 'name', 'info'), 'info.name'), 'info.name');
+  const name = pathComponent(expectByteString(required(info, 'name', 'info'), 'info.name'), 'info.name');
   const pieceLength = integer(required(info, 'piece length', 'info'), 'info.piece length');
   if (pieceLength <= 0 || pieceLength > MAX_PIECE_LENGTH) {
     throw new TorrentParseError(`"info.piece length" must be from 1 to ${MAX_PIECE_LENGTH}, got ${pieceLength}`);
@@ -115,29 +122,51 @@ function readFiles(info: BDict, name: string): { files: TorrentFile[]; multiFile
   const list = expectList(filesValue, 'info.files');
   if (list.length === 0) throw new TorrentParseError('"info.files" is empty');
   const files: TorrentFile[] = [];
-  const seenFiles = new Set<string>();
-  const seenDirs = new Set<string>();
+  const tree = new FileTree();
   let offset = 0;
-  list.forEach((item, index) => {
+  for (let index = 0; index < list.length; index++) {
     const where = `info.files[${index}]`;
-    const entry = expectDict(item, where);
+    const entry = expectDict(list[index], where);
     const length = nonNegative(required(entry, 'length', where), `${where}.length`);
-    const components = expectList(required(entry, 'path', where), `${where}.path`);
-    if (components.length === 0) throw new TorrentParseError(`"${where}.path" is empty`);
-    const path = components.map((component, i) => pathComponent(expectString(component, `${where}.path[${i}]`), `${where}.path[${i}]`));
-    const key = path.join('/');
-    if (seenFiles.has(key) || seenDirs.has(key)) throw new TorrentParseError(`"${where}.path" repeats or conflicts with the path ${JSON.stringify(key)}`);
-    for (let i = 1; i < path.length; i++) {
-      const dir = path.slice(0, i).join('/');
-      if (seenFiles.has(dir)) throw new TorrentParseError(`"${where}.path" puts a file under ${JSON.stringify(dir)}, which is a file`);
-      seenDirs.add(dir);
+    const path = readPath(required(entry, 'path', where), `${where}.path`);
+    const conflict = tree.add(path);
+    if (conflict?.kind === 'repeats') {
+      throw new TorrentParseError(`"${where}.path" repeats or conflicts with the path ${JSON.stringify(path.join('/'))}`);
     }
-    seenFiles.add(key);
+    if (conflict?.kind === 'under-file') {
+      throw new TorrentParseError(`"${where}.path" puts a file under ${JSON.stringify(conflict.file.join('/'))}, which is a file`);
+    }
     files.push({ path, length, offset });
     offset += length;
     if (!Number.isSafeInteger(offset)) throw new TorrentParseError('total length is too large');
-  });
+  }
   return { files, multiFile: true };
+}
+
+/**
+ * Reads one file's `path` list, enforcing the limits of {@link PATH_LIMITS} before decoding
+ * anything, so the cost is linear in the bytes of the list.
+ */
+function readPath(value: BValue, what: string): string[] {
+  const components = expectList(value, what);
+  if (components.length === 0) throw new TorrentParseError(`"${what}" is empty`);
+  if (components.length > PATH_LIMITS.components) {
+    throw new TorrentParseError(`"${what}" has ${components.length} components; the limit is ${PATH_LIMITS.components}`, value.start);
+  }
+  const path: string[] = new Array<string>(components.length);
+  let bytes = components.length - 1; // the "/" separators
+  for (let i = 0; i < components.length; i++) {
+    const component = components[i];
+    if (component.type !== 'bytes') {
+      throw new TorrentParseError(`"${what}[${i}]" must be a byte string, got ${describe(component)}`, component.start);
+    }
+    bytes += component.value.length;
+    if (bytes > PATH_LIMITS.pathBytes) {
+      throw new TorrentParseError(`"${what}" is longer than ${PATH_LIMITS.pathBytes} bytes`, value.start);
+    }
+    path[i] = pathComponent(component, what, i);
+  }
+  return path;
 }
 
 function readAnnounce(root: BDict): string[][] {
@@ -187,9 +216,13 @@ function expectList(value: BValue, what: string): BValue[] {
   return value.items;
 }
 
-function expectBytes(value: BValue, what: string): Buffer {
+function expectByteString(value: BValue, what: string): BBytes {
   if (value.type !== 'bytes') throw new TorrentParseError(`"${what}" must be a byte string, got ${describe(value)}`, value.start);
-  return value.value;
+  return value;
+}
+
+function expectBytes(value: BValue, what: string): Buffer {
+  return expectByteString(value, what).value;
 }
 
 function expectString(value: BValue, what: string): string {
@@ -214,9 +247,24 @@ function nonNegative(value: BValue, what: string): number {
   return number;
 }
 
-function pathComponent(text: string, what: string): string {
+/**
+ * Decodes one path component (or the name) and checks it: valid UTF-8, at most
+ * {@link PATH_LIMITS}.componentBytes bytes, a safe component. The label for messages is only built
+ * on failure (`what`, plus `[index]` when given).
+ */
+function pathComponent(value: BBytes, what: string, index?: number): string {
+  const label = (): string => (index === undefined ? what : `${what}[${index}]`);
+  if (value.value.length > PATH_LIMITS.componentBytes) {
+    throw new TorrentParseError(`"${label()}" is longer than ${PATH_LIMITS.componentBytes} bytes`, value.start);
+  }
+  let text: string;
+  try {
+    text = strictUtf8.decode(value.value);
+  } catch {
+    throw new TorrentParseError(`"${label()}" is not valid UTF-8`, value.start);
+  }
   if (text === '' || text === '.' || text === '..' || text.includes('/') || text.includes('\0')) {
-    throw new TorrentParseError(`"${what}" is not a safe path component: ${JSON.stringify(text)}`);
+    throw new TorrentParseError(`"${label()}" is not a safe path component: ${JSON.stringify(text)}`, value.start);
   }
   return text;
 }
