@@ -1,10 +1,12 @@
 /**
  * Maps a torrent's file list onto the local file system without ever leaving the data directory.
- * Torrent paths come from strangers: every component is checked (no `..`, `.`, empty components,
- * separators, NUL bytes or drive prefixes) before anything is joined.
+ * Torrent paths come from strangers: every component is checked with the rule `parseTorrent()`
+ * applies (no `..`, `.`, empty components, separators, control characters, drive prefixes or
+ * Windows device names) before anything is joined.
  */
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
+import { quote, unsafeComponentReason } from '../torrent/path-rules.js';
 import type { ParsedTorrent } from '../torrent/types.js';
 
 /** A torrent file with the absolute local path it is read from. */
@@ -26,20 +28,15 @@ export class TorrentPathError extends Error {
   }
 }
 
-/** Throws {@link TorrentPathError} unless `component` is one safe path component. */
+/**
+ * Throws {@link TorrentPathError} unless `component` is one safe path component: the rule of
+ * `parseTorrent()` ({@link unsafeComponentReason}), checked again here because a caller may hand
+ * the seeder a {@link ParsedTorrent} it built itself.
+ */
 export function assertSafeComponent(component: string): void {
-  if (typeof component !== 'string' || component.length === 0) {
-    throw new TorrentPathError('torrent path has an empty component');
-  }
-  if (component === '.' || component === '..') {
-    throw new TorrentPathError(`torrent path component "${component}" is not allowed`);
-  }
-  if (/[/\\\0]/.test(component)) {
-    throw new TorrentPathError(`torrent path component ${JSON.stringify(component)} contains a separator or NUL`);
-  }
-  if (/^[a-zA-Z]:/.test(component)) {
-    throw new TorrentPathError(`torrent path component ${JSON.stringify(component)} looks like a drive prefix`);
-  }
+  if (typeof component !== 'string') throw new TorrentPathError('torrent path has a component that is not a string');
+  const unsafe = unsafeComponentReason(component);
+  if (unsafe !== undefined) throw new TorrentPathError(`torrent path component ${quote(component)} is not safe: ${unsafe}`);
 }
 
 async function kind(p: string): Promise<'file' | 'dir' | undefined> {

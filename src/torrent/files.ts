@@ -12,13 +12,15 @@
  *   (so `sub dir/x` < `sub-x` < `sub/x`).
  * Where mktorrent fails we fail too, with a clearer message: a broken symbolic link, and a symbolic
  * link loop (mktorrent walks it until the OS reports ELOOP; we detect the cycle). Unlike mktorrent
- * we refuse an empty directory (mktorrent writes a torrent with no pieces) and file names that are
- * not valid UTF-8 (the info dictionary would not be valid UTF-8).
+ * we refuse an empty directory (mktorrent writes a torrent with no pieces), file names that are
+ * not valid UTF-8 (the info dictionary would not be valid UTF-8), and names or paths that
+ * `parseTorrent()` would refuse (not portable, see path-rules.ts, or beyond its limits).
  */
 import { lstatSync, readdirSync, statSync, type Stats } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { TorrentCreateError, fsReason } from './errors.js';
+import { PATH_LIMITS, quote, unsafeComponentReason } from './path-rules.js';
 
 /** One file to be included. */
 export interface SourceFile {
@@ -53,7 +55,8 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
  * @param target file or directory to share
  * @param name torrent name; defaults to the base name of `target`
  * @throws {TorrentCreateError} for a missing or unreadable path, a broken link, a link loop, an
- *   empty directory, a non-UTF-8 file name or an invalid name.
+ *   empty directory, a non-UTF-8 file name, an invalid name, or a file name or path that
+ *   `parseTorrent()` would refuse.
  */
 export async function collectFiles(target: string, name?: string): Promise<FileSet> {
   if (target === '') throw new TorrentCreateError('no path given');
@@ -76,6 +79,7 @@ export async function collectFiles(target: string, name?: string): Promise<FileS
   const skipped: string[] = [];
   await new Walker(files, skipped).walk(root, [], new Set([identity(info)]));
   if (files.length === 0) throw new TorrentCreateError(`${target} contains no files`, { path: target });
+  for (const file of files) validatePath(file);
   const keyed = files.map((file) => ({ file, key: Buffer.from(file.path.join('/'), 'utf8') }));
   keyed.sort((a, b) => Buffer.compare(a.key, b.key));
   const ordered = keyed.map((entry) => entry.file);
@@ -83,10 +87,37 @@ export async function collectFiles(target: string, name?: string): Promise<FileS
   return { name: torrentName, multiFile: true, files: ordered, skipped, length };
 }
 
-/** A torrent name must be usable as a single path component. */
+/** A torrent name must be usable as a single path component (the rule of `parseTorrent()`). */
 function validateName(name: string): void {
-  if (name === '' || name === '.' || name === '..' || name.includes('/') || name.includes('\0')) {
-    throw new TorrentCreateError(`invalid torrent name ${JSON.stringify(name)}: it must be a single, non-empty path component`);
+  const unsafe = unsafeComponentReason(name);
+  if (unsafe !== undefined) {
+    throw new TorrentCreateError(`invalid torrent name ${quote(name)}: ${unsafe}; it must be a single, portable path component`);
+  }
+  if (Buffer.byteLength(name) > PATH_LIMITS.componentBytes) {
+    throw new TorrentCreateError(`invalid torrent name: longer than ${PATH_LIMITS.componentBytes} bytes`);
+  }
+}
+
+/**
+ * The paths `parseTorrent()` accepts are the only ones a torrent may hold: refuse a file whose name
+ * is not portable (a Windows device name, a control character, a backslash...) or whose path is
+ * beyond {@link PATH_LIMITS}, naming it, rather than write a torrent nobody can read safely.
+ */
+function validatePath(file: SourceFile): void {
+  for (const component of file.path) {
+    const unsafe = unsafeComponentReason(component);
+    if (unsafe !== undefined) {
+      throw new TorrentCreateError(`cannot put ${quote(file.absolutePath)} in a torrent: the name ${quote(component)} is not portable (${unsafe})`, {
+        path: file.absolutePath,
+      });
+    }
+  }
+  const bytes = Buffer.byteLength(file.path.join('/'));
+  if (file.path.length > PATH_LIMITS.components || bytes > PATH_LIMITS.pathBytes) {
+    throw new TorrentCreateError(
+      `cannot put ${quote(file.absolutePath)} in a torrent: its path is deeper than ${PATH_LIMITS.components} components or longer than ${PATH_LIMITS.pathBytes} bytes`,
+      { path: file.absolutePath },
+    );
   }
 }
 

@@ -4,9 +4,11 @@
  * The input must be canonical bencode (see bdecode.ts) and a valid v1 metainfo file: an `info`
  * dictionary with a UTF-8 `name`, a positive `piece length`, `pieces` holding exactly one 20-byte
  * hash per piece, and either `length` (single file) or a non-empty `files` list whose paths are safe
- * relative paths (no empty, `.` or `..` components, no `/` or NUL inside a component, no duplicates,
- * no file that is also a directory) within {@link PATH_LIMITS} (256 components, 255 bytes a
- * component, 4096 bytes a path). The info hash is the SHA-1 of the exact bytes of the `info` value
+ * relative paths on every common operating system (each component and the name pass
+ * {@link unsafeComponentReason}: no empty, `.` or `..` components, no `/` or `\` separators, no
+ * control characters, no drive letters, no Windows device names; no duplicates, no file that is
+ * also a directory) within {@link PATH_LIMITS} (256 components, 255 bytes a component, 4096 bytes a
+ * path). The info hash is the SHA-1 of the exact bytes of the `info` value
  * in the input; nothing is re-encoded. Any violation throws {@link TorrentParseError} with a message
  * naming the field; no input makes it hang or throw anything else.
  *
@@ -18,7 +20,7 @@ import { createHash } from 'node:crypto';
 import { asSafeInteger, bdecode, type BBytes, type BDict, type BValue } from './bdecode.js';
 import { TorrentParseError } from './errors.js';
 import { FileTree } from './file-tree.js';
-import { PATH_LIMITS } from './path-rules.js';
+import { PATH_LIMITS, quote, unsafeComponentReason } from './path-rules.js';
 import type { ParsedTorrent, TorrentFile } from './types.js';
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
@@ -131,10 +133,10 @@ function readFiles(info: BDict, name: string): { files: TorrentFile[]; multiFile
     const path = readPath(required(entry, 'path', where), `${where}.path`);
     const conflict = tree.add(path);
     if (conflict?.kind === 'repeats') {
-      throw new TorrentParseError(`"${where}.path" repeats or conflicts with the path ${JSON.stringify(path.join('/'))}`);
+      throw new TorrentParseError(`"${where}.path" repeats or conflicts with the path ${quote(path.join('/'))}`);
     }
     if (conflict?.kind === 'under-file') {
-      throw new TorrentParseError(`"${where}.path" puts a file under ${JSON.stringify(conflict.file.join('/'))}, which is a file`);
+      throw new TorrentParseError(`"${where}.path" puts a file under ${quote(conflict.file.join('/'))}, which is a file`);
     }
     files.push({ path, length, offset });
     offset += length;
@@ -263,9 +265,8 @@ function pathComponent(value: BBytes, what: string, index?: number): string {
   } catch {
     throw new TorrentParseError(`"${label()}" is not valid UTF-8`, value.start);
   }
-  if (text === '' || text === '.' || text === '..' || text.includes('/') || text.includes('\0')) {
-    throw new TorrentParseError(`"${label()}" is not a safe path component: ${JSON.stringify(text)}`, value.start);
-  }
+  const unsafe = unsafeComponentReason(text);
+  if (unsafe !== undefined) throw new TorrentParseError(`"${label()}" is not a safe path component (${unsafe}): ${quote(text)}`, value.start);
   return text;
 }
 

@@ -19,8 +19,8 @@ async function seeder(): Promise<Seeder> {
 }
 
 describe('torrent paths', () => {
-  it('rejects .., ., empty components, separators, NUL and drive prefixes', () => {
-    for (const bad of ['..', '.', '', 'a/b', 'a\\b', 'x\0y', 'C:evil']) {
+  it('rejects .., ., empty components, separators, control characters, drive prefixes and Windows device names', () => {
+    for (const bad of ['..', '.', '', 'a/b', 'a\\b', 'x\0y', 'C:evil', '...', 'AUX', 'nul.txt', 'COM1', 'esc\u001b[2J', 'c1\u009b']) {
       expect(() => assertSafeComponent(bad), JSON.stringify(bad)).toThrow(TorrentPathError);
     }
     expect(() => assertSafeComponent('ok name.bin')).not.toThrow();
@@ -34,6 +34,7 @@ describe('torrent paths', () => {
       await expect(s.add(parsed, fx.dir, { verify: false })).rejects.toThrow(TorrentPathError);
     }
     await expect(s.add({ ...fx.parsed, name: '..' }, fx.dir, { verify: false })).rejects.toThrow(TorrentPathError);
+    await expect(s.add({ ...fx.parsed, name: 'AUX' }, fx.dir, { verify: false })).rejects.toThrow(/is not safe: it is a reserved device name/);
     expect(s.list()).toEqual([]);
   });
 

@@ -191,6 +191,23 @@ describe('createTorrent', () => {
     ['an empty tier', () => createTorrent(single, { announce: [[]] }), /empty tracker tier/],
     ['an invalid web seed', () => createTorrent(single, { webSeeds: ['udp://x/'] }), /invalid web seed URL/],
     ['a name with a slash', () => createTorrent(single, { name: 'a/b' }), /invalid torrent name "a\/b"/],
+    ['a Windows device name as the name', () => createTorrent(single, { name: 'CON' }), /invalid torrent name "CON": it is a reserved device name on Windows/],
+    [
+      'a file name parseTorrent would refuse (a Windows device name)',
+      async () => {
+        writeTree(path.join(tmp.dir, 'device'), { 'sub/AUX.txt': 'x', ok: 'y' });
+        return createTorrent(path.join(tmp.dir, 'device'));
+      },
+      /cannot put ".*device\/sub\/AUX.txt" in a torrent: the name "AUX.txt" is not portable \(it is a reserved device name on Windows\)/,
+    ],
+    [
+      'a file name with a terminal escape',
+      async () => {
+        writeTree(path.join(tmp.dir, 'escape'), { 'a\u001b[2J': 'x' });
+        return createTorrent(path.join(tmp.dir, 'escape'));
+      },
+      /the name "a\\u001b\[2J" is not portable \(it contains a control character\)/,
+    ],
     ['an invalid creation date', () => createTorrent(single, { creationDate: new Date(Number.NaN) }), /invalid creation date/],
   ];
   it.each(failures)('fails clearly on %s', async (_label, make, message) => {
