@@ -34,8 +34,30 @@ function hexValue(code: number): number {
   return code < 128 ? HEX[code] : -1;
 }
 
+/**
+ * Throw a {@link TrackerFailure} for the first malformed or truncated %-escape anywhere in the
+ * query, in a parameter the tracker uses or not (a request with broken escaping is broken).
+ */
+function checkEscapes(raw: string): void {
+  for (let i = raw.indexOf('%'); i !== -1; i = raw.indexOf('%', i + 3)) {
+    // The escape ends where its parameter ends (the next `&`) or where the query does.
+    const amp = raw.indexOf('&', i);
+    const end = amp === -1 || amp > i + 2 ? raw.length : amp;
+    const hi = i + 1 < end ? hexValue(raw.charCodeAt(i + 1)) : -2;
+    const lo = i + 2 < end ? hexValue(raw.charCodeAt(i + 2)) : -2;
+    if (hi >= 0 && lo >= 0) continue;
+    const start = raw.lastIndexOf('&', i) + 1;
+    const eq = raw.indexOf('=', start);
+    const inValue = eq !== -1 && eq < i;
+    const name = inValue ? decodeName(raw.slice(start, eq)) : 'a parameter name';
+    const field = /^[\x20-\x7e]{1,40}$/.test(name) ? name : 'a parameter';
+    throw new TrackerFailure(`${hi === -2 || lo === -2 ? 'truncated' : 'malformed'} %-escape in ${field}`);
+  }
+}
+
 /** Split a raw query string (the part after `?`, without it) into parameters. */
 export function splitQuery(raw: string, limits: QueryLimits): RawQuery {
+  checkEscapes(raw);
   const names: string[] = [];
   const values: string[] = [];
   let start = 0;

@@ -64,3 +64,16 @@ describe('parseAnnounce', () => {
     expect(failure(query)).toBe(reason);
   });
 });
+
+describe('escapes in parameters the tracker does not use', () => {
+  const base = `info_hash=${'%41'.repeat(20)}&peer_id=${'%42'.repeat(20)}&port=1`;
+  it('a malformed or truncated %-escape anywhere is a failure naming the parameter', () => {
+    const limits = { maxParameters: 128 };
+    expect(() => parseAnnounce(`${base}&key=%zz`, limits)).toThrow('malformed %-escape in key');
+    expect(() => parseAnnounce(`${base}&trackerid=ab%4`, limits)).toThrow('truncated %-escape in trackerid');
+    expect(() => parseAnnounce(`${base}&corrupt=%4&left=0`, limits)).toThrow('truncated %-escape in corrupt');
+    expect(() => parseAnnounce(`${base}&%zz=1`, limits)).toThrow('malformed %-escape in a parameter name');
+    expect(() => parseAnnounce(`${base}&x%E9=%G0`, limits)).toThrow(/malformed %-escape in (x.|a parameter)$/);
+    expect(parseAnnounce(`${base}&key=%7E%41`, limits).port).toBe(1);
+  });
+});
