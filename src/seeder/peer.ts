@@ -13,7 +13,6 @@ import type { Socket } from 'node:net';
 import { allowedFastSet } from './allowed-fast.js';
 import { asDict, asInt, asText, bdecode, bencode } from './bencode.js';
 import {
-  DEFAULT_MAX_MESSAGE_LENGTH,
   MAX_BLOCK_LENGTH,
   Reserved,
   WireParser,
@@ -30,6 +29,13 @@ import {
 const METADATA_PIECE = 16 * 1024;
 /** Our local extended-message id for ut_metadata. */
 const UT_METADATA_ID = 1;
+/**
+ * Largest frame we take from a peer (after the length prefix), unless the torrent's bitfield is
+ * larger. We only upload, so no message we accept is big: requests, cancels, haves, interest, the
+ * extension handshake and ut_metadata requests (clients send a few hundred bytes). Unsolicited
+ * `piece` messages and anything bigger close the connection at the length prefix.
+ */
+export const MAX_INCOMING_MESSAGE = 16 * 1024;
 
 /** What a connection needs from the torrent it serves. */
 export interface SeedTorrent {
@@ -129,7 +135,9 @@ export class PeerConnection extends EventEmitter {
 
   private readonly options: Required<Omit<PeerConnectionOptions, 'torrent' | 'lookup' | 'socket' | 'direction' | 'listenPort'>> &
     Pick<PeerConnectionOptions, 'lookup' | 'listenPort'>;
-  private readonly parser = new WireParser();
+  private readonly parser: WireParser;
+  /** The incoming handshake's lookup result, found as soon as the handshake is parsed. */
+  private lookedUp: SeedTorrent | string | undefined;
   private readonly createdAt = Date.now();
   private lastReceived = Date.now();
   private lastSent = Date.now();
@@ -166,6 +174,7 @@ export class PeerConnection extends EventEmitter {
       writeHighWater: options.writeHighWater ?? 1024 * 1024,
       allowedFast: options.allowedFast ?? 4,
     };
+    this.parser = new WireParser({ maxMessageLength: MAX_INCOMING_MESSAGE, onHandshake: (hs) => this.frameLimitFor(hs) });
     this.socket.setNoDelay(true);
     this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
     this.socket.on('drain', () => this.pump());
@@ -318,9 +327,19 @@ export class PeerConnection extends EventEmitter {
     }
   }
 
+  /**
+   * Called by the parser as soon as the handshake is decoded, before the frames after it: finds
+   * the torrent (incoming connections) and allows frames as large as its bitfield.
+   */
+  private frameLimitFor(hs: Handshake): void {
+    if (this.direction === 'incoming') this.lookedUp = this.options.lookup?.(hs.infoHash);
+    const torrent = this.direction === 'incoming' ? this.lookedUp : this.torrent;
+    if (typeof torrent === 'object') this.parser.maxMessageLength = Math.max(MAX_INCOMING_MESSAGE, Math.ceil(torrent.pieceCount / 8) + 1);
+  }
+
   private onHandshake(hs: Handshake): void {
     if (this.direction === 'incoming') {
-      const found = this.options.lookup?.(hs.infoHash);
+      const found = this.lookedUp;
       if (found === undefined || typeof found === 'string') {
         this.close(found ?? 'unknown info hash');
         return;
@@ -338,11 +357,6 @@ export class PeerConnection extends EventEmitter {
     this.remotePeerId = hs.peerId;
     this.fast = hasReservedBit(hs.reserved, Reserved.fast);
     this.extended = hasReservedBit(hs.reserved, Reserved.extended);
-    this.parser.maxMessageLength = Math.max(
-      DEFAULT_MAX_MESSAGE_LENGTH,
-      Math.ceil(torrent.pieceCount / 8) + 1,
-      (torrent.metadata?.length ?? 0) + 1024,
-    );
     this.peerHave = Buffer.alloc(Math.ceil(torrent.pieceCount / 8));
     this.sendHandshake();
     if (this.extended) this.sendExtendedHandshake();

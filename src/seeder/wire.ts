@@ -319,6 +319,12 @@ export interface WireParserOptions {
   expectHandshake?: boolean;
   /** Largest frame length (after the 4-byte length prefix) accepted; default {@link DEFAULT_MAX_MESSAGE_LENGTH}. */
   maxMessageLength?: number;
+  /**
+   * Called with the handshake as soon as it is decoded, before any frame after it is looked at, so
+   * the caller can set {@link WireParser.maxMessageLength} for this torrent (its bitfield size)
+   * even when the peer's first messages arrive in the same chunk as its handshake.
+   */
+  onHandshake?: (handshake: Handshake) => void;
 }
 
 /**
@@ -326,68 +332,145 @@ export interface WireParserOptions {
  * they finish (the handshake first, when expected) and keeps at most one partial frame buffered.
  * Throws {@link WireProtocolError} on a wrong protocol string, an oversized frame or a malformed
  * message; after a throw the parser must not be used again.
+ *
+ * Work is linear in the bytes received, however the peer splits its frames: the chunks of an
+ * unfinished frame are kept as they are (never re-copied on each arrival) and joined once, when
+ * the frame is complete; a frame's length prefix is checked against the limit as soon as its four
+ * bytes are in, before anything more is kept.
  */
 export class WireParser {
-  /** Maximum frame length accepted; may be raised once the torrent (and its bitfield size) is known. */
+  /** Maximum frame length accepted; may be changed between chunks (e.g. once the torrent is known). */
   maxMessageLength: number;
+  /**
+   * Bytes this parser has copied so far (joining the chunks of split frames, keeping unfinished
+   * tails): a diagnostic of the work done, at most about twice the bytes received.
+   */
+  copiedBytes = 0;
   private awaitingHandshake: boolean;
-  private pending: Buffer = Buffer.alloc(0);
+  private readonly onHandshake: ((handshake: Handshake) => void) | undefined;
+  /** Chunks of the unfinished handshake or frame, in order. */
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  /** Total size of the unfinished unit (handshake or frame with its prefix), once known. */
+  private pendingNeed = 0;
   private failed = false;
 
   /** @param options see {@link WireParserOptions} */
   constructor(options: WireParserOptions = {}) {
     this.awaitingHandshake = options.expectHandshake ?? true;
     this.maxMessageLength = options.maxMessageLength ?? DEFAULT_MAX_MESSAGE_LENGTH;
+    this.onHandshake = options.onHandshake;
   }
 
   /** Number of bytes currently buffered (a partial frame). */
   get buffered(): number {
-    return this.pending.length;
+    return this.pendingBytes;
   }
 
   /** Consumes a chunk; returns the messages it completes, in order. */
   push(chunk: Buffer): Array<Handshake | WireMessage> {
     if (this.failed) throw new WireProtocolError('parser used after a protocol error');
-    const buf = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
     const out: Array<Handshake | WireMessage> = [];
     try {
-      let offset = 0;
-      if (this.awaitingHandshake) {
-        // Check the protocol string as soon as its bytes arrive, before waiting for all 68.
-        const have = Math.min(buf.length, 20);
-        if (have >= 1 && buf[0] !== PROTOCOL.length) throw new WireProtocolError('wrong protocol string in handshake');
-        if (have > 1 && !buf.subarray(1, have).equals(PROTOCOL.subarray(0, have - 1))) {
-          throw new WireProtocolError('wrong protocol string in handshake');
-        }
-        if (buf.length < HANDSHAKE_LENGTH) {
-          this.pending = Buffer.from(buf);
-          return out;
-        }
-        out.push(decodeHandshake(buf.subarray(0, HANDSHAKE_LENGTH)));
-        this.awaitingHandshake = false;
-        offset = HANDSHAKE_LENGTH;
+      let rest = chunk;
+      if (this.pendingBytes > 0) {
+        this.pending.push(chunk);
+        this.pendingBytes += chunk.length;
+        const need = this.needed();
+        if (need === 0 || this.pendingBytes < need) return out;
+        // The unit is complete: join its chunks once (only its own bytes), then go on in place.
+        const fromChunk = need - (this.pendingBytes - chunk.length);
+        const unit = Buffer.concat(this.pending, need);
+        this.copiedBytes += need;
+        this.pending = [];
+        this.pendingBytes = 0;
+        this.pendingNeed = 0;
+        this.parse(unit, out); // exactly one handshake or frame
+        rest = chunk.subarray(fromChunk);
       }
-      while (buf.length - offset >= 4) {
-        const length = buf.readUInt32BE(offset);
-        if (length > this.maxMessageLength) {
-          throw new WireProtocolError(`message of ${length} bytes exceeds the limit of ${this.maxMessageLength}`);
-        }
-        if (buf.length - offset - 4 < length) break;
-        if (length === 0) {
-          out.push({ type: 'keep-alive' });
-        } else {
-          const id = buf[offset + 4];
-          out.push(decodeMessage(id, buf.subarray(offset + 5, offset + 4 + length)));
-        }
-        offset += 4 + length;
+      const used = this.parse(rest, out);
+      if (used < rest.length) {
+        // Keep only the unfinished tail, copied so the big chunk it came from can be freed.
+        const tail = Buffer.from(rest.subarray(used));
+        this.copiedBytes += tail.length;
+        this.pending = [tail];
+        this.pendingBytes = tail.length;
+        this.pendingNeed = 0;
+        this.needed(); // checks the handshake prefix or the frame limit of the tail at once
       }
-      // Keep only the unfinished tail, copied so the big chunk it came from can be freed.
-      this.pending = offset === buf.length ? Buffer.alloc(0) : Buffer.from(buf.subarray(offset));
       return out;
     } catch (err) {
       this.failed = true;
-      this.pending = Buffer.alloc(0);
+      this.pending = [];
+      this.pendingBytes = 0;
       throw err;
     }
+  }
+
+  /**
+   * Size of the unfinished unit (handshake, or frame with its prefix) from the pending chunks; 0
+   * while the frame's length prefix is incomplete. Throws as soon as the bytes at hand show a
+   * wrong protocol string or an oversized frame.
+   */
+  private needed(): number {
+    if (this.pendingNeed > 0) return this.pendingNeed;
+    if (this.awaitingHandshake) {
+      this.checkProtocol(this.peek(Math.min(this.pendingBytes, 20)));
+      this.pendingNeed = HANDSHAKE_LENGTH;
+      return this.pendingNeed;
+    }
+    if (this.pendingBytes < 4) return 0;
+    const length = this.peek(4).readUInt32BE(0);
+    this.checkLength(length);
+    this.pendingNeed = 4 + length;
+    return this.pendingNeed;
+  }
+
+  /** The first `n` pending bytes (n is at most 20), joined only when they span chunks. */
+  private peek(n: number): Buffer {
+    const first = this.pending[0];
+    if (first.length >= n) return first.subarray(0, n);
+    this.copiedBytes += n;
+    return Buffer.concat(this.pending, n);
+  }
+
+  private checkProtocol(prefix: Buffer): void {
+    // Check the protocol string as soon as its bytes arrive, before waiting for all 68.
+    if (prefix.length >= 1 && prefix[0] !== PROTOCOL.length) throw new WireProtocolError('wrong protocol string in handshake');
+    if (prefix.length > 1 && !prefix.subarray(1).equals(PROTOCOL.subarray(0, prefix.length - 1))) {
+      throw new WireProtocolError('wrong protocol string in handshake');
+    }
+  }
+
+  private checkLength(length: number): void {
+    if (length > this.maxMessageLength) {
+      throw new WireProtocolError(`message of ${length} bytes exceeds the limit of ${this.maxMessageLength}`);
+    }
+  }
+
+  /** Decodes every complete unit at the start of `buf` into `out`; returns the bytes consumed. */
+  private parse(buf: Buffer, out: Array<Handshake | WireMessage>): number {
+    let offset = 0;
+    if (this.awaitingHandshake) {
+      this.checkProtocol(buf.subarray(0, Math.min(buf.length, 20)));
+      if (buf.length < HANDSHAKE_LENGTH) return 0;
+      const handshake = decodeHandshake(buf.subarray(0, HANDSHAKE_LENGTH));
+      this.awaitingHandshake = false;
+      out.push(handshake);
+      this.onHandshake?.(handshake);
+      offset = HANDSHAKE_LENGTH;
+    }
+    while (buf.length - offset >= 4) {
+      const length = buf.readUInt32BE(offset);
+      this.checkLength(length);
+      if (buf.length - offset - 4 < length) break;
+      if (length === 0) {
+        out.push({ type: 'keep-alive' });
+      } else {
+        out.push(decodeMessage(buf[offset + 4], buf.subarray(offset + 5, offset + 4 + length)));
+      }
+      offset += 4 + length;
+    }
+    return offset;
   }
 }
