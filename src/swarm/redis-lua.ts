@@ -42,14 +42,20 @@ local ttl = tonumber(ARGV[7])
 local doneTtl = tonumber(ARGV[8])
 local expired = '(' .. ARGV[1]
 
--- 1. trim expired peers (score < now) from both sets and their data
+-- 1. trim expired peers (score < now) from both sets and their data: at most TRIM per set and
+--    call, so a swarm with a huge backlog of expired peers never blocks Redis (later announces
+--    trim the rest; until then counts use ZCOUNT and samples skip expired peers)
+local TRIM = 1000
+local backlog = false
 for _, set in ipairs({S, L}) do
-  local gone = redis.call('ZRANGEBYSCORE', set, '-inf', expired)
+  local gone = redis.call('ZRANGEBYSCORE', set, '-inf', expired, 'LIMIT', 0, TRIM)
   if #gone > 0 then
-    redis.call('ZREMRANGEBYSCORE', set, '-inf', expired)
+    if #gone == TRIM then backlog = true end
     for i = 1, #gone, 500 do
-      redis.call('HDEL', D, unpack(gone, i, math.min(i + 499, #gone)))
-      if private then redis.call('HDEL', P, unpack(gone, i, math.min(i + 499, #gone))) end
+      local last = math.min(i + 499, #gone)
+      redis.call('ZREM', set, unpack(gone, i, last))
+      redis.call('HDEL', D, unpack(gone, i, last))
+      if private then redis.call('HDEL', P, unpack(gone, i, last)) end
     end
   end
 end
@@ -91,8 +97,14 @@ else
   if event == 'c' then redis.call('INCR', N) end
 end
 
-local complete = redis.call('ZCARD', S)
-local incomplete = redis.call('ZCARD', L)
+local complete, incomplete
+if backlog then
+  complete = redis.call('ZCOUNT', S, ARGV[1], '+inf')
+  incomplete = redis.call('ZCOUNT', L, ARGV[1], '+inf')
+else
+  complete = redis.call('ZCARD', S)
+  incomplete = redis.call('ZCARD', L)
+end
 
 -- 4. the swarm's keys live exactly as long as its longest-lived peer
 local last = 0
@@ -125,7 +137,12 @@ if event ~= 'x' and numwant > 0 and complete + incomplete > 1 then
   local parts = {}
   for i = 1, #pick, 2 do
     local v = pick[i + 1]
-    if pick[i] ~= id and #pick[i] == 20 and (#v == 6 or #v == 18) then
+    local live = true
+    if backlog then
+      local score = redis.call('ZSCORE', S, pick[i]) or redis.call('ZSCORE', L, pick[i])
+      live = score and tonumber(score) >= now
+    end
+    if live and pick[i] ~= id and #pick[i] == 20 and (#v == 6 or #v == 18) then
       parts[#parts + 1] = pick[i] .. string.char(#v) .. v
     end
   end

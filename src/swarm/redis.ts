@@ -276,12 +276,28 @@ export class RedisSwarmStore implements SwarmStore {
    * Counters of up to `limit` live swarms (a "full scrape", only when the tracker's `fullScrape`
    * option is on). This one does scan: it walks the swarm keys with SCAN on every master node.
    */
-  async scrapeAll(limit: number): Promise<Array<{ infoHash: Uint8Array } & SwarmCounts>> {
+  scrapeAll(limit: number): Promise<Array<{ infoHash: Uint8Array } & SwarmCounts>> {
+    // One full scrape at a time (concurrent callers share it), bounded by one overall deadline: a
+    // client that gave up never leaves SCANs running behind it.
+    this.fullScrape ??= this.scanSwarms(limit, Date.now() + this.timeout).finally(() => {
+      this.fullScrape = undefined;
+    });
+    return this.fullScrape;
+  }
+
+  private fullScrape: Promise<Array<{ infoHash: Uint8Array } & SwarmCounts>> | undefined;
+
+  private async scanSwarms(limit: number, deadline: number): Promise<Array<{ infoHash: Uint8Array } & SwarmCounts>> {
+    const left = (): number => {
+      const ms = deadline - Date.now();
+      if (ms <= 0) throw new RedisStoreError(`full scrape did not finish within ${this.timeout} ms`);
+      return ms;
+    };
     const pattern = this.redisKey(`${this.prefix}:{*}:`).replace(/[?[\]\\]/g, '\\$&') + '[sln]';
     const hashes = new Set<string>();
     const nodes = (await withDeadline(
       (this.adapter as unknown as { getMasterNodes(): Promise<RedisClientLike[]> }).getMasterNodes(),
-      this.timeout,
+      left(),
       'listing Redis nodes',
     )) as RedisClientLike[];
     for (const node of nodes) {
@@ -289,7 +305,7 @@ export class RedisSwarmStore implements SwarmStore {
       do {
         const reply = (await withDeadline(
           node.sendCommand(['SCAN', cursor, 'MATCH', pattern, 'COUNT', '1000']),
-          this.timeout,
+          left(),
           'Redis SCAN',
         )) as [string | Buffer, Array<string | Buffer>];
         cursor = String(reply[0]);
@@ -300,6 +316,7 @@ export class RedisSwarmStore implements SwarmStore {
       } while (cursor !== '0' && hashes.size < limit * 2);
     }
     const infoHashes = [...hashes].map((h) => Buffer.from(h, 'hex'));
+    left();
     const counts = await this.scrape(infoHashes);
     const out: Array<{ infoHash: Uint8Array } & SwarmCounts> = [];
     counts.forEach((c, i) => {

@@ -82,6 +82,52 @@ describeService('Redis', up, 'Redis store', () => {
     },
   });
 
+  describe('bounded work', () => {
+    it('trims at most 1000 expired peers per set and announce; counts and samples never show an expired peer', async () => {
+      const ns = uniqueName('etttrim');
+      namespaces.push(ns);
+      let t = 1_000_000_000_000;
+      const { store } = await openStore(REDIS_URL, { namespace: ns, now: () => t });
+      const redis = store as RedisSwarmStore;
+      const ih = randomBytes(20);
+      const [, L] = redis.swarmKeys(ih);
+      const ip = Buffer.from([10, 0, 0, 1]);
+      for (let i = 0; i < 2500; i += 250) {
+        await Promise.all(
+          Array.from({ length: 250 }, (_, k) =>
+            store.announce({ infoHash: ih, peerId: randomBytes(20), ip, port: 1 + i + k, seeder: false, event: 'started', numwant: 0, ttl: 60 }),
+          ),
+        );
+      }
+      const fresh = randomBytes(20);
+      t += 61_000; // every peer above expired
+      const first = await store.announce({ infoHash: ih, peerId: fresh, ip, port: 9999, seeder: false, event: 'started', numwant: 50, ttl: 60 });
+      expect(first).toMatchObject({ complete: 0, incomplete: 1, peers: [] });
+      expect(await raw.zCard(L)).toBe(2500 - 1000 + 1); // bounded: the rest waits for later announces
+      const second = await store.announce({ infoHash: ih, peerId: randomBytes(20), ip, port: 9998, seeder: false, event: 'started', numwant: 50, ttl: 60 });
+      expect(second.incomplete).toBe(2);
+      // While a backlog is being trimmed the sample may be short, but never holds an expired peer.
+      for (const p of second.peers) expect(p.port).toBe(9999);
+      expect(await raw.zCard(L)).toBe(2500 - 2000 + 2);
+      expect((await store.scrape([ih]))[0]).toEqual({ complete: 0, incomplete: 2, downloaded: 0 });
+      await store.announce({ infoHash: ih, peerId: fresh, ip, port: 9999, seeder: false, event: 'update', numwant: 0, ttl: 60 });
+      expect(await raw.zCard(L)).toBe(2);
+      await store.close?.();
+    });
+
+    it('one full scrape at a time, shared by concurrent callers', async () => {
+      const ns = uniqueName('ettfull');
+      namespaces.push(ns);
+      const { store } = await openStore(REDIS_URL, { namespace: ns });
+      await store.announce({ infoHash: randomBytes(20), peerId: randomBytes(20), ip: Buffer.from([1, 2, 3, 4]), port: 1, seeder: true, event: 'started', numwant: 0, ttl: 60 });
+      const a = store.scrapeAll!(10);
+      const b = store.scrapeAll!(10);
+      expect(b).toBe(a);
+      expect(await a).toHaveLength(1);
+      await store.close?.();
+    });
+  });
+
   describe('layout', () => {
     it('keeps every key of a swarm under the Keyv namespace with one hash tag, peer data binary', async () => {
       const ns = uniqueName('ettl');
