@@ -16,6 +16,19 @@ export interface TrackerServerOptions extends TrackerOptions {
    */
   keepAliveTimeout?: number;
   /**
+   * Milliseconds a client may take to send a request's headers (slow-header attacks). Connections
+   * that stay silent are closed after this time too, or after `storeTimeout` + 1 s if that is
+   * longer. Default 10 000.
+   */
+  headersTimeout?: number;
+  /** Milliseconds a whole request may take. Default 15 000. */
+  requestTimeout?: number;
+  /**
+   * Most open connections; connections beyond it are closed at once (real clients retry, idle ones
+   * time out). Default 10 000.
+   */
+  maxConnections?: number;
+  /**
    * Take the client address from the last entry of `X-Forwarded-For` (the one your own reverse
    * proxy appended). Default false: the socket's address. Only enable it behind a proxy you run.
    */
@@ -52,7 +65,9 @@ function forwardedFor(req: http.IncomingMessage): string | undefined {
 export function createTrackerServer(options: TrackerServerOptions = {}): TrackerServer {
   const tracker = new Tracker(options);
   const trustProxy = options.trustProxy === true;
-  const server = http.createServer((req, res) => {
+  const headersTimeout = options.headersTimeout ?? 10_000;
+  const requestTimeout = Math.max(options.requestTimeout ?? 15_000, headersTimeout);
+  const handle = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
@@ -72,8 +87,21 @@ export function createTrackerServer(options: TrackerServerOptions = {}): Tracker
     } else {
       res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found: this server answers /announce and /scrape\n');
     }
-  }) as TrackerServer;
+  };
+  const server = http.createServer(
+    {
+      headersTimeout,
+      requestTimeout,
+      // How often Node checks those timeouts (its default, 30 s, would let idle sockets pile up).
+      connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(headersTimeout / 2))),
+    },
+    handle,
+  ) as TrackerServer;
   server.keepAliveTimeout = options.keepAliveTimeout ?? 30_000;
+  server.maxConnections = options.maxConnections ?? 10_000;
+  // Node applies headersTimeout only once a request has begun: a connection that never sends a byte
+  // is closed by the inactivity timeout instead (never shorter than a storage call may take).
+  server.timeout = Math.max(headersTimeout, tracker.options.storeTimeout + 1000);
   // A request line longer than Node's header limit never reaches the handler: answer it the way the
   // protocol wants (HTTP 200 + failure reason) instead of a bare 431.
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
