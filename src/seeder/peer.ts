@@ -88,6 +88,12 @@ export interface PeerConnectionOptions {
   writeHighWater?: number;
   /** Size of the BEP 6 allowed-fast set offered to Fast-capable peers; default 4 (0 disables). */
   allowedFast?: number;
+  /**
+   * Bytes of each allowed-fast piece already served to this peer's host while it was choked, kept
+   * by the caller across connections (called once the torrent is known). Each allowed-fast piece
+   * is served at most once while choked; without this option the count is per connection.
+   */
+  allowedFastServed?: (infoHash: Buffer) => Map<number, number>;
 }
 
 /** Why a connection ended. */
@@ -133,8 +139,10 @@ export class PeerConnection extends EventEmitter {
   /** Number of pieces the peer says it has. */
   peerPieces = 0;
 
-  private readonly options: Required<Omit<PeerConnectionOptions, 'torrent' | 'lookup' | 'socket' | 'direction' | 'listenPort'>> &
-    Pick<PeerConnectionOptions, 'lookup' | 'listenPort'>;
+  private readonly options: Required<
+    Omit<PeerConnectionOptions, 'torrent' | 'lookup' | 'socket' | 'direction' | 'listenPort' | 'allowedFastServed'>
+  > &
+    Pick<PeerConnectionOptions, 'lookup' | 'listenPort' | 'allowedFastServed'>;
   private readonly parser: WireParser;
   /** The incoming handshake's lookup result, found as soon as the handshake is parsed. */
   private lookedUp: SeedTorrent | string | undefined;
@@ -148,6 +156,8 @@ export class PeerConnection extends EventEmitter {
   private readingBytes = 0;
   private peerHave: Buffer | undefined;
   private allowed = new Set<number>();
+  /** Bytes of each allowed-fast piece served while choked (shared by the host's connections when the seeder keeps it). */
+  private fastServed = new Map<number, number>();
   private remoteMetadataId = 0;
 
   /** @param options see {@link PeerConnectionOptions} */
@@ -173,6 +183,7 @@ export class PeerConnection extends EventEmitter {
       uninterestedTimeout: options.uninterestedTimeout ?? 300_000,
       writeHighWater: options.writeHighWater ?? 1024 * 1024,
       allowedFast: options.allowedFast ?? 4,
+      allowedFastServed: options.allowedFastServed,
     };
     this.parser = new WireParser({ maxMessageLength: MAX_INCOMING_MESSAGE, onHandshake: (hs) => this.frameLimitFor(hs) });
     this.socket.setNoDelay(true);
@@ -361,6 +372,7 @@ export class PeerConnection extends EventEmitter {
     this.sendHandshake();
     if (this.extended) this.sendExtendedHandshake();
     if (this.fast) {
+      this.fastServed = this.options.allowedFastServed?.(torrent.infoHash) ?? this.fastServed;
       this.send(encode.haveAll());
       for (const index of allowedFastSet(this.address, torrent.infoHash, torrent.pieceCount, this.options.allowedFast)) {
         this.allowed.add(index);
@@ -422,9 +434,9 @@ export class PeerConnection extends EventEmitter {
       throw new WireProtocolError(`request outside piece ${req.index}: ${req.begin}+${req.length}`);
     }
     const ref = { index: req.index, begin: req.begin, length: req.length };
-    if (this.amChoking && !this.allowed.has(req.index)) {
+    if (this.amChoking && !this.fastBudgetLeft(ref)) {
       if (this.fast) this.send(encode.reject(ref));
-      return; // BEP 3: requests while choked are discarded
+      return; // BEP 3: requests while choked are discarded; BEP 6: allowed-fast pieces, once each
     }
     if (this.queue.length >= this.options.maxRequests) {
       if (!this.fast) throw new WireProtocolError(`more than ${this.options.maxRequests} outstanding requests`);
@@ -442,7 +454,17 @@ export class PeerConnection extends EventEmitter {
     if (this.fast) this.send(encode.reject(ref));
   }
 
-  /** Serves queued requests while the socket has room. */
+  /** True when serving `req` while choked stays within its allowed-fast piece's budget (one piece). */
+  private fastBudgetLeft(req: BlockRef): boolean {
+    if (!this.allowed.has(req.index)) return false;
+    return (this.fastServed.get(req.index) ?? 0) + req.length <= this.torrent!.pieceSize(req.index);
+  }
+
+  /**
+   * Serves queued requests while the socket has room. While we choke the peer only allowed-fast
+   * requests within budget are served (the budget is charged here); a block read for an unchoked
+   * peer that got choked meanwhile is not sent.
+   */
   private pump(): void {
     const torrent = this.torrent;
     if (!torrent) return;
@@ -453,6 +475,14 @@ export class PeerConnection extends EventEmitter {
       this.socket.writableLength + this.readingBytes < this.options.writeHighWater
     ) {
       const req = this.queue.shift()!;
+      const whileChoked = this.amChoking;
+      if (whileChoked) {
+        if (!this.fastBudgetLeft(req)) {
+          if (this.fast) this.send(encode.reject(req));
+          continue;
+        }
+        this.fastServed.set(req.index, (this.fastServed.get(req.index) ?? 0) + req.length);
+      }
       this.reading += 1;
       this.readingBytes += req.length;
       torrent.readBlock(req.index, req.begin, req.length).then(
@@ -460,6 +490,12 @@ export class PeerConnection extends EventEmitter {
           this.reading -= 1;
           this.readingBytes -= req.length;
           if (this.closed) return;
+          if (this.amChoking && !whileChoked) {
+            // Choked while the block was read: choking allows no more.
+            if (this.fast) this.send(encode.reject(req));
+            this.pump();
+            return;
+          }
           this.socket.cork();
           this.send(encode.pieceHeader(req.index, req.begin, block.length));
           this.send(block);

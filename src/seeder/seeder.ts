@@ -13,6 +13,7 @@ import type { ParsedTorrent } from '../torrent/types.js';
 import { Announcer, type AnnounceFailure, type AnnounceResult } from './announcer.js';
 import { Choker } from './choker.js';
 import { FilePool } from './file-pool.js';
+import { hostKey } from './host-key.js';
 import { resolveLocalFiles } from './paths.js';
 import { PeerConnection, type PeerCloseInfo, type SeedTorrent } from './peer.js';
 import { TorrentDataError, TorrentStorage } from './storage.js';
@@ -217,6 +218,8 @@ const DIAL_FAILURE_BACKOFF = 60_000;
 const SEED_BACKOFF = 30 * 60_000;
 /** Close reasons (from PeerConnection) meaning the remote peer has the whole torrent. */
 const SEED_REASONS = new Set(['peer is a seed', 'peer completed the torrent']);
+/** Hosts × torrents whose allowed-fast use is remembered. */
+const FAST_LEDGER_SIZE = 4096;
 
 /** A running seeder. Create with {@link createSeeder}. */
 export class Seeder extends EventEmitter<SeederEvents> {
@@ -237,6 +240,11 @@ export class Seeder extends EventEmitter<SeederEvents> {
   private listenPort = 0;
   /** Addresses at which we reached ourselves (a tracker listed us under them); never dialled again. */
   private readonly selfAddresses = new Set<string>();
+  /**
+   * `<info hash hex>|<host>` → bytes of each allowed-fast piece served to that host while choked,
+   * so reconnecting does not renew the allowance (the oldest entries go beyond FAST_LEDGER_SIZE).
+   */
+  private readonly fastLedgers = new Map<string, Map<number, number>>();
 
   /** Use {@link createSeeder}. */
   constructor(options: SeederOptions = {}) {
@@ -448,7 +456,7 @@ export class Seeder extends EventEmitter<SeederEvents> {
     }
     this.track(
       new PeerConnection({
-        ...this.peerOptions(),
+        ...this.peerOptions(socket),
         socket,
         direction: 'incoming',
         lookup: (infoHash) => {
@@ -500,7 +508,7 @@ export class Seeder extends EventEmitter<SeederEvents> {
         socket.destroy();
         return;
       }
-      const peerConn = new PeerConnection({ ...this.peerOptions(), socket, direction: 'outgoing', torrent: entry.seed });
+      const peerConn = new PeerConnection({ ...this.peerOptions(socket), socket, direction: 'outgoing', torrent: entry.seed });
       peerConn.once('close', (info: PeerCloseInfo) => {
         // A peer that has everything, that turned us away, or that is already connected to us
         // (it dialled us first) is not worth redialling soon.
@@ -527,8 +535,23 @@ export class Seeder extends EventEmitter<SeederEvents> {
     return n;
   }
 
-  private peerOptions() {
+  /** The allowed-fast ledger of one host for one torrent (see {@link Seeder.fastLedgers}). */
+  private fastLedger(infoHash: Buffer, address: string | undefined): Map<number, number> {
+    const key = `${infoHash.toString('hex')}|${hostKey(address ?? '')}`;
+    let ledger = this.fastLedgers.get(key);
+    if (ledger === undefined) {
+      ledger = new Map();
+      if (this.fastLedgers.size >= FAST_LEDGER_SIZE) this.fastLedgers.delete(this.fastLedgers.keys().next().value!);
+    } else {
+      this.fastLedgers.delete(key); // most recently used last
+    }
+    this.fastLedgers.set(key, ledger);
+    return ledger;
+  }
+
+  private peerOptions(socket: net.Socket) {
     return {
+      allowedFastServed: (infoHash: Buffer) => this.fastLedger(infoHash, socket.remoteAddress),
       peerId: this.peerId,
       listenPort: this.port,
       clientName: this.opts.clientName ?? 'express-torrent-tracker',
