@@ -189,6 +189,9 @@ function checkFunctions(options: TrackerOptions): void {
   }
 }
 
+/** The failure for an announce that would move or remove someone else's peer. */
+const ADDRESS_REASON = 'this peer_id is listed from another address: announce from it, or with the same key';
+
 const STORE_FAILED = 'tracker storage is unavailable, try again later';
 const STORE_TIMEOUT = 'tracker storage did not answer in time, try again later';
 
@@ -436,6 +439,7 @@ export class Tracker extends EventEmitter {
       event: request.event,
       numwant,
       ttl: this.options.peerTtl,
+      key: request.key,
     };
     if (this.stateful && !this.policy) {
       // Interval enforcement in public mode: peers have no owner.
@@ -516,7 +520,11 @@ export class Tracker extends EventEmitter {
   /** The failure reason for a store's refusal of a private announce. */
   private refuse(refusal: PeerRefusal): string {
     const reason =
-      refusal.kind === 'owner' ? OWNER_REASON : intervalReason(refusal.retryIn, this.options.minInterval * 1000);
+      refusal.kind === 'owner'
+        ? OWNER_REASON
+        : refusal.kind === 'address'
+          ? ADDRESS_REASON
+          : intervalReason(refusal.retryIn, this.options.minInterval * 1000);
     return this.fail(new TrackerFailure(reason));
   }
 

@@ -4,7 +4,7 @@
  */
 import { parseAddress } from './address.js';
 import { TrackerFailure } from './errors.js';
-import { decodeFixed, decodeText, splitQuery, type QueryLimits } from './query.js';
+import { decodeBytes, decodeFixed, decodeText, splitQuery, type QueryLimits } from './query.js';
 import type { AnnounceEvent } from '../swarm/types.js';
 
 /** A validated announce. */
@@ -29,6 +29,15 @@ export interface AnnounceRequest {
   noPeerId: boolean;
   /** Address bytes from the `ip` parameter, when present and a valid IP literal. */
   ipParameter: Buffer | undefined;
+  /** The `key` parameter reduced to 32 bits (FNV-1a of its bytes), when sent. */
+  key?: number;
+}
+
+/** FNV-1a over the bytes of a `key` value: any length in, 32 bits out. */
+export function keyHash(bytes: Uint8Array): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i], 0x01000193);
+  return h >>> 0;
 }
 
 const COUNTER = /^\d{1,20}$/;
@@ -41,7 +50,7 @@ function counter(raw: string, field: string): number {
 
 /** Parameters that may appear only once, each with its bit. */
 const SINGLE = new Map(
-  ['info_hash', 'peer_id', 'port', 'uploaded', 'downloaded', 'left', 'event', 'numwant'].map((name, i) => [name, 1 << i]),
+  ['info_hash', 'peer_id', 'port', 'uploaded', 'downloaded', 'left', 'event', 'numwant', 'key'].map((name, i) => [name, 1 << i]),
 );
 
 const EVENTS: Record<string, AnnounceEvent> = {
@@ -66,6 +75,7 @@ export function parseAnnounce(rawQuery: string, limits: QueryLimits): AnnounceRe
   let compact = true;
   let noPeerId = false;
   let ipParameter: Buffer | undefined;
+  let key: number | undefined;
   let seen = 0;
   for (let i = 0; i < names.length; i++) {
     const name = names[i];
@@ -117,12 +127,16 @@ export function parseAnnounce(rawQuery: string, limits: QueryLimits): AnnounceRe
       case 'ip':
         ipParameter = parseAddress(decodeText(raw, 'ip'));
         break;
+      case 'key':
+        if (raw.length > 256) throw new TrackerFailure('key is too long (limit 256 characters)');
+        key = keyHash(decodeBytes(raw, 'key'));
+        break;
       default:
-      // Unknown parameters (key, trackerid, supportcrypto, corrupt, redundant, passkeys…) are ignored.
+      // Unknown parameters (trackerid, supportcrypto, corrupt, redundant, passkeys…) are ignored.
     }
   }
   if (!infoHash) throw new TrackerFailure('info_hash is missing');
   if (!peerId) throw new TrackerFailure('peer_id is missing');
   if (port === undefined) throw new TrackerFailure('port is missing');
-  return { infoHash, peerId, port, uploaded, downloaded, left, event, numwant, compact, noPeerId, ipParameter };
+  return { infoHash, peerId, port, uploaded, downloaded, left, event, numwant, compact, noPeerId, ipParameter, key };
 }

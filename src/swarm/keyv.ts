@@ -90,27 +90,35 @@ interface Rec {
   exp: number;
   /** A tombstone: the peer stopped at `at`. */
   gone: boolean;
+  /** The client's `key` (32 bits), when it sent one: it may move the peer to another address. */
+  k?: number;
 }
 
 const FLAG_SEEDER = 1;
 const FLAG_V6 = 2;
 const FLAG_GONE = 4;
+const FLAG_KEY = 8;
 
-/** Binary shard encoding: per record id(20) flags(1) [ip(4|16) port(2)] at(6) exp(6). */
+/** Binary shard encoding: per record id(20) flags(1) [ip(4|16) port(2) [key(4)]] at(6) exp(6). */
 function encodeRecords(recs: Iterable<Rec>): string {
   const parts: Buffer[] = [];
   for (const r of recs) {
     const v6 = r.ip.length === 16;
-    const size = 21 + (r.gone ? 0 : r.ip.length + 2) + 12;
+    const keyed = !r.gone && r.k !== undefined;
+    const size = 21 + (r.gone ? 0 : r.ip.length + 2) + (keyed ? 4 : 0) + 12;
     const b = Buffer.allocUnsafe(size);
     r.id.copy(b, 0);
-    b[20] = (r.seeder ? FLAG_SEEDER : 0) | (v6 ? FLAG_V6 : 0) | (r.gone ? FLAG_GONE : 0);
+    b[20] = (r.seeder ? FLAG_SEEDER : 0) | (v6 ? FLAG_V6 : 0) | (r.gone ? FLAG_GONE : 0) | (keyed ? FLAG_KEY : 0);
     let o = 21;
     if (!r.gone) {
       r.ip.copy(b, o);
       o += r.ip.length;
       b.writeUInt16BE(r.port, o);
       o += 2;
+      if (keyed) {
+        b.writeUInt32BE(r.k! >>> 0, o);
+        o += 4;
+      }
     }
     b.writeUIntBE(Math.max(0, Math.floor(r.at)), o, 6);
     b.writeUIntBE(Math.max(0, Math.floor(r.exp)), o + 6, 6);
@@ -130,18 +138,26 @@ function decodeRecords(text: string): Rec[] {
     const gone = (flags & FLAG_GONE) !== 0;
     let ip = EMPTY;
     let port = 0;
+    let k: number | undefined;
     if (!gone) {
       const len = flags & FLAG_V6 ? 16 : 4;
-      if (o + len + 14 > b.length) break;
+      const keyed = (flags & FLAG_KEY) !== 0;
+      if (o + len + (keyed ? 18 : 14) > b.length) break;
       ip = Buffer.from(b.subarray(o, o + len));
       o += len;
       port = b.readUInt16BE(o);
       o += 2;
+      if (keyed) {
+        k = b.readUInt32BE(o);
+        o += 4;
+      }
     }
     const at = b.readUIntBE(o, 6);
     const exp = b.readUIntBE(o + 6, 6);
     o += 12;
-    out.push({ id, key: id.toString('latin1'), ip, port, seeder: (flags & FLAG_SEEDER) !== 0, at, exp, gone });
+    const rec: Rec = { id, key: id.toString('latin1'), ip, port, seeder: (flags & FLAG_SEEDER) !== 0, at, exp, gone };
+    if (k !== undefined) rec.k = k;
+    out.push(rec);
   }
   return out;
 }
@@ -180,6 +196,12 @@ interface ReadShard {
   /** Chunk keys the shard had when written. */
   x: number;
   recs: Rec[];
+}
+
+/** May an announce from `ip` with `key` change the listed record `rec` (same address, or same key)? */
+function mayChange(rec: Rec, ip: Uint8Array, key: number | undefined): boolean {
+  if (rec.ip.length === ip.length && rec.ip.equals(ip)) return true;
+  return key !== undefined && rec.k !== undefined && rec.k === key >>> 0;
 }
 
 /** True when `b` should replace `a` as the record of one peer: newer wins; at equal times a tombstone wins. */
@@ -221,6 +243,12 @@ class View {
       this.recs[at] = rec;
     }
     if (rec.seeder) this.seeders++;
+  }
+
+  /** The live record of a peer, if listed. */
+  get(key: string): Rec | undefined {
+    const at = this.index.get(key);
+    return at === undefined ? undefined : this.recs[at];
   }
 
   remove(key: string): void {
@@ -415,6 +443,13 @@ export class KeyvSwarmStore implements SwarmStore {
     const hex = Buffer.from(request.infoHash).toString('hex');
     const swarm = await this.fresh(hex);
     const now = this.now();
+    const id = Buffer.from(request.peerId);
+    const key = id.toString('latin1');
+    // No hijacking: a listed peer may be changed only from its own address or with its key.
+    const listed = swarm.view.get(key);
+    if (listed && listed.exp >= now && !mayChange(listed, request.ip, request.key)) {
+      return { complete: 0, incomplete: 0, downloaded: 0, peers: [], refusal: { kind: 'address' } };
+    }
     let previous: PeerState | undefined;
     const states = request.private ? (this.states ??= new PeerStateTable(now)) : undefined;
     const stateKey = states ? peerStateKey(request.infoHash, request.peerId) : '';
@@ -424,14 +459,15 @@ export class KeyvSwarmStore implements SwarmStore {
       previous = verdict.previous;
     }
     this.maybeSweep(swarm, now);
-    const id = Buffer.from(request.peerId);
-    const key = id.toString('latin1');
     const exp = now + request.ttl * 1000;
     if (request.event === 'stopped') {
       swarm.own.set(key, { id, key, ip: EMPTY, port: 0, seeder: false, at: now, exp, gone: true });
       swarm.view.remove(key);
     } else {
       const rec: Rec = { id, key, ip: Buffer.from(request.ip), port: request.port, seeder: request.seeder, at: now, exp, gone: false };
+      // An announce without a key keeps the key the peer has.
+      const k = request.key ?? (listed && listed.exp >= now ? listed.k : undefined);
+      if (k !== undefined) rec.k = k;
       swarm.own.set(key, rec);
       swarm.view.upsert(rec);
     }

@@ -52,11 +52,17 @@ export interface CompactOutcome extends SwarmCounts {
 }
 
 const NO_VERDICT: PeerVerdict = { previous: undefined, refusal: undefined };
+/** {@link MemorySwarmStore.locate}: the peer is listed from another address without the matching key. */
+const REFUSED = -2;
+const ADDRESS_REFUSAL: PeerRefusal = Object.freeze({ kind: 'address' });
 
 /** In-memory {@link SwarmStore}: the default, for one process. */
 export class MemorySwarmStore implements SwarmStore {
   readonly privateMode = true;
   private readonly swarms = new Map<string, Swarm>();
+  /** The swarm key and swarm {@link locate} found, for the {@link update} that follows it. */
+  private locatedKey = '';
+  private locatedSwarm: Swarm | undefined;
   /** Private-mode peer state; created by the first private announce. */
   private states: PeerStateTable | undefined;
   private readonly torrents = new Map<string, TorrentRules>();
@@ -97,9 +103,11 @@ export class MemorySwarmStore implements SwarmStore {
 
   /** Synchronous core of {@link announce}, for callers in the same process that want no promise. */
   announceSync(request: SwarmAnnounce): SwarmAnnounceResult {
+    const found = this.locate(request);
+    if (found === REFUSED) return { complete: 0, incomplete: 0, downloaded: 0, peers: [], refusal: ADDRESS_REFUSAL };
     const verdict = request.private ? this.judge(request) : NO_VERDICT;
     if (verdict.refusal) return { complete: 0, incomplete: 0, downloaded: 0, peers: [], refusal: verdict.refusal };
-    const swarm = this.update(request);
+    const swarm = this.update(request, found);
     const result: SwarmAnnounceResult = swarm
       ? this.counts(
           swarm,
@@ -124,17 +132,22 @@ export class MemorySwarmStore implements SwarmStore {
    * The tracker's fast path for compact answers: like {@link announceSync}, but the peer sample is
    * written into `out4` (6-byte IPv4 entries) and `out6` (18-byte IPv6 entries), each large enough
    * for `numwant` entries, and the counters into `counts`. Returns the number of IPv4 entries plus
-   * 65536 times the number of IPv6 entries, or -1 when a private announce was refused
-   * (`counts.refusal` says why). In private mode `counts.previous` is the peer's state before.
+   * 65536 times the number of IPv6 entries, or -1 when the announce was refused (`counts.refusal`
+   * says why). In private mode `counts.previous` is the peer's state before.
    */
   announceCompact(request: SwarmAnnounce, out4: Uint8Array, out6: Uint8Array, counts: CompactOutcome): number {
+    const found = this.locate(request);
+    if (found === REFUSED) {
+      counts.refusal = ADDRESS_REFUSAL;
+      return -1;
+    }
     if (request.private) {
       const verdict = this.judge(request);
       counts.previous = verdict.previous;
       counts.refusal = verdict.refusal;
       if (verdict.refusal) return -1;
     }
-    const swarm = this.update(request);
+    const swarm = this.update(request, found);
     if (!swarm) {
       counts.complete = counts.incomplete = counts.downloaded = 0;
       return 0;
@@ -147,11 +160,30 @@ export class MemorySwarmStore implements SwarmStore {
     return table.sampleCompact(request.numwant, table.find(request.peerId), out4, out6);
   }
 
-  /** Apply one announce to its swarm; the swarm afterwards, or undefined if there is none. */
-  private update(request: SwarmAnnounce): Swarm | undefined {
-    const now = this.second();
+  /**
+   * The requester's record index in its swarm (-1: not listed, or listed but expired), or
+   * {@link REFUSED} when it is listed from another address without the matching key.
+   */
+  private locate(request: SwarmAnnounce): number {
     const key = swarmKey(request.infoHash);
-    let swarm = this.swarms.get(key);
+    const swarm = this.swarms.get(key);
+    // Handed to update(), which runs right after in the same synchronous call.
+    this.locatedKey = key;
+    this.locatedSwarm = swarm;
+    if (!swarm) return -1;
+    const at = swarm.table.find(request.peerId);
+    if (at < 0 || swarm.table.expiryAt(at) < this.second()) return at;
+    return swarm.table.mayChange(at, request.ip, request.key) ? at : REFUSED;
+  }
+
+  /**
+   * Apply one announce to its swarm (`found`: the peer's record index from {@link locate}); the swarm
+   * afterwards, or undefined if there is none.
+   */
+  private update(request: SwarmAnnounce, found: number): Swarm | undefined {
+    const now = this.second();
+    const key = this.locatedKey;
+    let swarm = this.locatedSwarm;
     if (request.event === 'stopped') {
       if (!swarm) return undefined;
       swarm.table.remove(request.peerId);
@@ -161,10 +193,11 @@ export class MemorySwarmStore implements SwarmStore {
     if (!swarm) {
       swarm = { table: new PeerTable(), downloaded: 0, sweptAt: now, ttl: request.ttl };
       this.swarms.set(key, swarm);
+      found = -1;
     } else if (request.ttl < swarm.ttl) {
       swarm.ttl = request.ttl;
     }
-    swarm.table.upsert(request.peerId, request.ip, request.port, request.seeder, now + request.ttl);
+    swarm.table.upsert(request.peerId, request.ip, request.port, request.seeder, now + request.ttl, request.key, found);
     if (request.event === 'completed') swarm.downloaded++;
     this.maybeSweep(key, swarm, now);
     return swarm;

@@ -12,14 +12,15 @@
  *   0..19   peer id
  *   20..37  the peer's compact form (BEP 23/7): IPv4 address + port in 20..25, or IPv6 address +
  *           port in 20..37; so a compact answer copies one contiguous run per peer
- *   38      flags: bit 0 = seeder, bit 1 = IPv6
+ *   38      flags: bit 0 = seeder, bit 1 = IPv6, bit 2 = has a key
  *   39      unused
  *   40..43  expiry, seconds since the owning store's epoch (uint32, little-endian)
+ *   44..47  the client's `key` (32 bits), which lets it move to another address
  */
 import type { Peer } from './types.js';
 
 /** Size in bytes of one peer record. */
-export const RECORD_SIZE = 44;
+export const RECORD_SIZE = 48;
 /** Records per full page (a power of two). */
 export const PAGE_RECORDS = 64;
 const PAGE_SHIFT = 6;
@@ -28,8 +29,10 @@ const PAGE_BYTES = PAGE_RECORDS * RECORD_SIZE;
 const OFFSET_IP = 20;
 const OFFSET_FLAGS = 38;
 const OFFSET_EXPIRY = 40;
+const OFFSET_KEY = 44;
 const FLAG_SEEDER = 1;
 const FLAG_IPV6 = 2;
+const FLAG_KEY = 4;
 const MIN_CAPACITY = 2;
 const MIN_INDEX = 4;
 
@@ -111,10 +114,45 @@ export class PeerTable {
   }
 
   /**
-   * Insert or update a peer. Returns the previous seeder state: `undefined` when the peer is new.
+   * May the announce from `ip` with `key` update or remove the peer at record `at`? Yes when it comes
+   * from the address the peer is listed with, or carries the key the peer was recorded with.
    */
-  upsert(peerId: Uint8Array, ip: Uint8Array, port: number, seeder: boolean, expiry: number): boolean | undefined {
-    let at = this.find(peerId);
+  mayChange(at: number, ip: Uint8Array, key: number | undefined): boolean {
+    const page = this.pages[at >>> PAGE_SHIFT];
+    const base = (at & PAGE_MASK) * RECORD_SIZE;
+    const flags = page[base + OFFSET_FLAGS];
+    if (((flags & FLAG_IPV6) !== 0) === (ip.length === 16)) {
+      let same = true;
+      for (let i = 0; i < ip.length; i++) {
+        if (page[base + OFFSET_IP + i] !== ip[i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return true;
+    }
+    return key !== undefined && (flags & FLAG_KEY) !== 0 && page.readUInt32LE(base + OFFSET_KEY) === key >>> 0;
+  }
+
+  /** Expiry (store seconds) of the record at `at`. */
+  expiryAt(at: number): number {
+    return this.pages[at >>> PAGE_SHIFT].readUInt32LE((at & PAGE_MASK) * RECORD_SIZE + OFFSET_EXPIRY);
+  }
+
+  /**
+   * Insert or update a peer. Returns the previous seeder state: `undefined` when the peer is new.
+   * `found` is the peer's record index if the caller already looked it up (-1: new; undefined: look).
+   */
+  upsert(
+    peerId: Uint8Array,
+    ip: Uint8Array,
+    port: number,
+    seeder: boolean,
+    expiry: number,
+    key?: number,
+    found?: number,
+  ): boolean | undefined {
+    let at = found ?? this.find(peerId);
     let previous: boolean | undefined;
     let page: Buffer;
     let base: number;
@@ -136,8 +174,11 @@ export class PeerTable {
     for (let i = 0; i < ip.length; i++) page[ipAt + i] = ip[i];
     page[ipAt + ip.length] = port >>> 8;
     page[ipAt + ip.length + 1] = port & 0xff;
-    page[base + OFFSET_FLAGS] = (seeder ? FLAG_SEEDER : 0) | (ip.length === 16 ? FLAG_IPV6 : 0);
+    // An announce without a key keeps the key the peer has (clients send it on some requests only).
+    const keyFlag = key !== undefined ? FLAG_KEY : previous !== undefined ? page[base + OFFSET_FLAGS] & FLAG_KEY : 0;
+    page[base + OFFSET_FLAGS] = (seeder ? FLAG_SEEDER : 0) | (ip.length === 16 ? FLAG_IPV6 : 0) | keyFlag;
     page.writeUInt32LE(expiry >>> 0, base + OFFSET_EXPIRY);
+    if (key !== undefined) page.writeUInt32LE(key >>> 0, base + OFFSET_KEY);
     if (seeder) this.seeders++;
     return previous;
   }

@@ -5,6 +5,7 @@
  *   S  sorted set  seeders:  member = 20-byte peer id, score = expiry (ms, store clock)
  *   L  sorted set  leechers: same layout; a peer id is in at most one of S and L
  *   D  hash        peer data: field = peer id, value = address (4 or 16 bytes) + port (2 bytes, BE)
+ *                  [+ the client's key (4 bytes), when it sent one]
  *   N  string      downloaded counter (number of `completed` events)
  *   P  hash        private mode only: field = peer id, value = the peer's state as text,
  *                  "<at ms> <seeder 0|1> <uploaded> <downloaded> <owner>" (owner last: any text)
@@ -27,6 +28,7 @@
  * (1 byte) + data (the caller drops one random extra peer when the requester was not drawn), and
  * `previous` is the peer's state before this announce ('' when none or public).
  *
+ * A live peer announced from another address without its key gives { -1, 'a', 0 } (no hijacking).
  * Private mode: a peer owned by another owner gives { -1, 'o', 0 } and an update sooner than the
  * min interval gives { -1, 'i', ms to wait }; neither changes the peer. (The same rules as
  * policy/owner.ts and policy/interval.ts.)
@@ -60,7 +62,25 @@ for _, set in ipairs({S, L}) do
   end
 end
 
--- 2. private mode: the owner and interval rules, before anything of the peer changes
+-- 2. no hijacking: a listed (live) peer may be changed only from its own address or with its key
+local data = ARGV[3]
+local listed = redis.call('HGET', D, id)
+if listed then
+  local score = redis.call('ZSCORE', S, id) or redis.call('ZSCORE', L, id)
+  if score and tonumber(score) >= now then
+    local oldAddr = (#listed == 6 or #listed == 10) and 4 or 16
+    local newAddr = (#data == 6 or #data == 10) and 4 or 16
+    local oldKey = (#listed == 10 or #listed == 22) and string.sub(listed, -4) or false
+    local newKey = (#data == 10 or #data == 22) and string.sub(data, -4) or false
+    if oldAddr ~= newAddr or string.sub(listed, 1, oldAddr) ~= string.sub(data, 1, newAddr) then
+      if not (oldKey and newKey and oldKey == newKey) then return { -1, 'a', 0 } end
+    end
+    -- an announce without a key keeps the key the peer has
+    if oldKey and not newKey then data = data .. oldKey end
+  end
+end
+
+-- 3. private mode: the owner and interval rules, before anything of the peer changes
 local previous = false
 if private then
   previous = redis.call('HGET', P, id)
@@ -75,7 +95,7 @@ if private then
   end
 end
 
--- 3. upsert or remove the requesting peer
+-- 4. upsert or remove the requesting peer
 if event == 'x' then
   redis.call('ZREM', S, id)
   redis.call('ZREM', L, id)
@@ -90,7 +110,7 @@ else
     redis.call('ZADD', L, expiry, id)
     redis.call('ZREM', S, id)
   end
-  redis.call('HSET', D, id, ARGV[3])
+  redis.call('HSET', D, id, data)
   if private then
     redis.call('HSET', P, id, ARGV[1] .. ' ' .. ARGV[4] .. ' ' .. ARGV[12] .. ' ' .. ARGV[13] .. ' ' .. ARGV[10])
   end
@@ -106,7 +126,7 @@ else
   incomplete = redis.call('ZCARD', L)
 end
 
--- 4. the swarm's keys live exactly as long as its longest-lived peer
+-- 5. the swarm's keys live exactly as long as its longest-lived peer
 local last = 0
 for _, set in ipairs({S, L}) do
   local top = redis.call('ZRANGE', set, -1, -1, 'WITHSCORES')
@@ -129,7 +149,7 @@ if downloaded > 0 and doneTtl > 0 then
   redis.call('PEXPIRE', N, math.max(doneTtl, life))
 end
 
--- 5. the sample, packed into one string (one reply to decode instead of two per peer):
+-- 6. the sample, packed into one string (one reply to decode instead of two per peer):
 --    for each peer other than the requester: id (20 bytes), length of data (1 byte), data
 local out = { complete, incomplete, downloaded, '', previous or '' }
 if event ~= 'x' and numwant > 0 and complete + incomplete > 1 then
@@ -137,6 +157,7 @@ if event ~= 'x' and numwant > 0 and complete + incomplete > 1 then
   local parts = {}
   for i = 1, #pick, 2 do
     local v = pick[i + 1]
+    if #v == 10 or #v == 22 then v = string.sub(v, 1, #v - 4) end
     local live = true
     if backlog then
       local score = redis.call('ZSCORE', S, pick[i]) or redis.call('ZSCORE', L, pick[i])

@@ -208,9 +208,10 @@ export class RedisSwarmStore implements SwarmStore {
 
   async announce(request: SwarmAnnounce): Promise<SwarmAnnounceResult> {
     const keys = this.swarmKeys(request.infoHash);
-    const data = Buffer.allocUnsafe(request.ip.length + 2);
+    const data = Buffer.allocUnsafe(request.ip.length + (request.key === undefined ? 2 : 6));
     data.set(request.ip, 0);
     data.writeUInt16BE(request.port, request.ip.length);
+    if (request.key !== undefined) data.writeUInt32BE(request.key >>> 0, request.ip.length + 2);
     const own = request.private;
     const reply = (await this.evalScript(ANNOUNCE, keys, [
       String(Math.floor(this.now())),
@@ -234,7 +235,7 @@ export class RedisSwarmStore implements SwarmStore {
         incomplete: 0,
         downloaded: 0,
         peers: [],
-        refusal: kind === 'o' ? { kind: 'owner' } : { kind: 'interval', retryIn: Number(reply[2]) },
+        refusal: kind === 'o' ? { kind: 'owner' } : kind === 'a' ? { kind: 'address' } : { kind: 'interval', retryIn: Number(reply[2]) },
       };
     }
     const packed = reply[3] as Buffer;

@@ -28,6 +28,13 @@ export interface SwarmAnnounce {
   /** Seconds this peer stays in the swarm without announcing again. */
   ttl: number;
   /**
+   * The client's `key` (BEP 7 / BEP 15), reduced to 32 bits; undefined when it sent none. A peer
+   * that is already in the swarm is updated or removed only by an announce from the address it is
+   * listed with, or one carrying the key it first announced with: anything else is refused with
+   * {@link PeerRefusal} `address` and changes nothing (no peer hijacking).
+   */
+  key?: number;
+  /**
    * Private mode only (absent in public mode, where a store keeps no per-peer state beyond the
    * peer itself). The store keeps a {@link PeerState} per peer, refuses the announce (changing
    * nothing) when the peer belongs to another owner or announces too soon, and reports the state
@@ -72,6 +79,7 @@ export interface PeerState {
 /** Why a store refused a private announce (nothing was changed). */
 export type PeerRefusal =
   | { kind: 'owner' }
+  | { kind: 'address' }
   | {
       kind: 'interval';
       /** Milliseconds until a regular announce of this peer is accepted again. */

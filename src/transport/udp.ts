@@ -187,6 +187,7 @@ export class UdpTracker extends EventEmitter {
         compact: true,
         noPeerId: true,
         ipParameter: announce.ip ? Buffer.from(announce.ip) : undefined,
+        key: announce.key,
       };
     } catch (error) {
       fail(error instanceof UdpPacketError ? error.message : this.tracker.failureReason(error));

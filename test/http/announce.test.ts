@@ -52,6 +52,24 @@ describe('trackerMiddleware over HTTP (dual stack)', () => {
     expect(compactPeers(again.peers, 4)).toEqual(['127.0.0.2:7002']);
   });
 
+  it('no peer hijacking: another host can neither stop nor move a peer, unless it knows its key', async () => {
+    const ih = randomBytes(20);
+    const id = randomBytes(20);
+    const own = (extra: string) => announcePath(ih, id, extra).replace('port=6881', 'port=7101');
+    expect(failureOf((await rawGet(app.port, own('&key=8F2C11A0&event=started'), { localAddress: '127.0.0.1' })).body)).toBeUndefined();
+    const attacks = ['&event=stopped', '&event=started', '', '&key=00000000&event=stopped'];
+    for (const extra of attacks) {
+      const r = await rawGet(app.port, announcePath(ih, id, extra).replace('port=6881', 'port=6666'), { localAddress: '127.0.0.2' });
+      expect(failureOf(r.body)).toBe('this peer_id is listed from another address: announce from it, or with the same key');
+    }
+    const look = async () => compactPeers(decodeDict((await rawGet(app.port, announcePath(ih, randomBytes(20)), { localAddress: '127.0.0.3' })).body).peers, 4);
+    expect(await look()).toEqual(['127.0.0.1:7101']);
+    // Its own key moves it (a client whose address changed).
+    const moved = await rawGet(app.port, announcePath(ih, id, '&key=8F2C11A0').replace('port=6881', 'port=7102'), { localAddress: '127.0.0.2' });
+    expect(failureOf(moved.body)).toBeUndefined();
+    expect(await look()).toContain('127.0.0.2:7102');
+  });
+
   it('serves IPv6 clients and puts IPv6 peers in peers6 for everyone', async () => {
     const ih = randomBytes(20);
     const v6 = randomBytes(20);

@@ -95,7 +95,7 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
     it('a re-announce updates port, address and seeder state without double counting', async () => {
       const s = await open();
       const ih = hash();
-      const a = announceOf(ih, { port: 1000 });
+      const a = announceOf(ih, { port: 1000, key: 77 });
       await s.announce(a);
       await s.announce({ ...a, event: 'update', port: 2000, ip: v4(10, 9, 9, 9), seeder: true });
       const r = await s.announce(announceOf(ih));
@@ -106,6 +106,31 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
       await s.announce({ ...a, event: 'update', seeder: false });
       const [c] = await s.scrape([ih]);
       expect(c).toEqual({ complete: 0, incomplete: 2, downloaded: 0 });
+    });
+
+    it('nobody can move or remove a listed peer: only its own address, or its key, may change it', async () => {
+      const s = await open();
+      const ih = hash();
+      const owner = announceOf(ih, { ip: v4(10, 0, 0, 1), port: 1111, key: 0x1234abcd });
+      await s.announce(owner);
+      // From another address without the key: refused, nothing changes.
+      for (const event of ['update', 'stopped', 'started', 'completed'] as const) {
+        const r = await s.announce({ ...owner, ip: v4(10, 6, 6, 6), port: 6666, key: undefined, event, seeder: true });
+        expect(r.refusal).toEqual({ kind: 'address' });
+        const r2 = await s.announce({ ...owner, ip: v4(10, 6, 6, 6), port: 6666, key: 0x1234abce, event });
+        expect(r2.refusal).toEqual({ kind: 'address' });
+      }
+      const other = await s.announce(announceOf(ih, { ip: v4(10, 0, 0, 2) }));
+      expect(other).toMatchObject({ complete: 0, incomplete: 2, downloaded: 0 });
+      expect(other.peers.map((p) => `${hex(p.ip)}:${p.port}`)).toEqual(['0a000001:1111']);
+      // The same address (another port) may update it; the key may move it elsewhere.
+      expect((await s.announce({ ...owner, port: 1112, key: undefined, event: 'update' })).refusal).toBeUndefined();
+      expect((await s.announce({ ...owner, ip: v4(10, 7, 7, 7), port: 7777, event: 'update' })).refusal).toBeUndefined();
+      const after = await s.announce(announceOf(ih, { ip: v4(10, 0, 0, 3) }));
+      expect(after.peers.map((p) => `${hex(p.ip)}:${p.port}`)).toContain('0a070707:7777');
+      // Once it expired, its id is free again.
+      clock.advance(121);
+      expect((await s.announce({ ...owner, ip: v4(10, 8, 8, 8), key: undefined })).refusal).toBeUndefined();
     });
 
     it('event=completed adds one to downloaded each time it is sent', async () => {
