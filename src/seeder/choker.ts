@@ -7,6 +7,13 @@
  * nobody waits more than a few rounds. One extra optimistic slot goes to a random choked interested
  * peer and moves every `optimisticEvery` rounds, so a newcomer gets data within seconds. A slot
  * freed by a peer that leaves or loses interest is refilled at once.
+ *
+ * Slots are shared by hosts before peers: a host (its {@link ChokerPeer.host}) gets a second slot
+ * only when every other waiting host has one, and a newcomer from a host without a slot takes one
+ * at once from a host holding several. A peer that holds a slot for `idleGrace` without requesting
+ * anything is *idle*: {@link Choker.review} takes its slot for someone else at once, and it ranks
+ * behind every peer that is not idle until a turn in which it requests. So connections that only
+ * hold slots (say `interested` and keep alive) each waste one short turn, then nobody waits for them.
  */
 
 /** What the choker needs from a peer connection. */
@@ -19,6 +26,13 @@ export interface ChokerPeer {
   choke(): void;
   /** Sends `unchoke`. */
   unchoke(): void;
+  /** The host the peer connects from (peers of one host share slots fairly); default: the peer alone. */
+  readonly host?: string;
+  /**
+   * Block requests received while unchoked, ever (a counter). When given, a turn without any
+   * makes the peer idle (ranked last); when absent, a peer is never idle.
+   */
+  readonly requested?: number;
 }
 
 /** Options for {@link Choker}. */
@@ -29,6 +43,11 @@ export interface ChokerOptions {
   rotateInterval?: number;
   /** Rotations between optimistic-unchoke moves (default 3, i.e. 30 s). */
   optimisticEvery?: number;
+  /**
+   * Milliseconds a peer may hold a slot without requesting anything before it counts as idle
+   * (default: half the rotate interval, at most 3 000; a client requests within a round trip).
+   */
+  idleGrace?: number;
   /** Random source in [0, 1) (tests inject one). */
   random?: () => number;
   /** Clock in milliseconds (tests inject one). */
@@ -40,6 +59,10 @@ interface State {
   turnStartedAt: number;
   /** Order of registration, to break ties. */
   seq: number;
+  /** The peer's `requested` counter when its current turn started. */
+  requestedAtTurnStart: number;
+  /** Its last whole turn passed without a request. */
+  idle: boolean;
 }
 
 /** Decides which peers hold upload slots. Call {@link Choker.rotate} on a timer. */
@@ -48,6 +71,8 @@ export class Choker<P extends ChokerPeer = ChokerPeer> {
   readonly slots: number;
   /** Milliseconds between rotations. */
   readonly rotateInterval: number;
+  /** Milliseconds a slot holder may go without requesting before it counts as idle. */
+  readonly idleGrace: number;
   private readonly optimisticEvery: number;
   private readonly random: () => number;
   private readonly now: () => number;
@@ -62,6 +87,7 @@ export class Choker<P extends ChokerPeer = ChokerPeer> {
   constructor(options: ChokerOptions = {}) {
     this.slots = Math.max(1, options.slots ?? 8);
     this.rotateInterval = options.rotateInterval ?? 10_000;
+    this.idleGrace = options.idleGrace ?? Math.min(this.rotateInterval / 2, 3000);
     this.optimisticEvery = Math.max(1, options.optimisticEvery ?? 3);
     this.random = options.random ?? Math.random;
     this.now = options.now ?? Date.now;
@@ -93,7 +119,7 @@ export class Choker<P extends ChokerPeer = ChokerPeer> {
   /** Starts tracking a peer (choked). */
   add(peer: P): void {
     if (this.peers.has(peer)) return;
-    this.peers.set(peer, { turnStartedAt: -Infinity, seq: this.seq++ });
+    this.peers.set(peer, { turnStartedAt: -Infinity, seq: this.seq++, requestedAtTurnStart: 0, idle: false });
     if (peer.peerInterested) this.fill();
   }
 
@@ -121,34 +147,140 @@ export class Choker<P extends ChokerPeer = ChokerPeer> {
   /** One round: re-rank interested peers for the regular slots and maybe move the optimistic slot. */
   rotate(): void {
     this.rounds += 1;
-    const interested = this.interested();
-    const ranked = interested.sort((a, b) => this.rank(a, b));
-    const nextRegular = new Set(ranked.slice(0, this.slots));
+    this.markIdle(); // turns end now for peers that lose their slot; judge them first
+    const ranked = this.interested().sort((a, b) => this.rank(a, b));
+    const nextRegular = new Set(this.select(ranked, this.slots, new Set()));
     let nextOptimistic = this.optimistic;
     if (nextOptimistic && (nextRegular.has(nextOptimistic) || !nextOptimistic.peerInterested || this.rounds % this.optimisticEvery === 0)) {
       nextOptimistic = undefined;
     }
     if (!nextOptimistic) {
-      const waiting = ranked.slice(this.slots).filter((p) => p !== this.optimistic || ranked.length - this.slots === 1);
-      if (waiting.length > 0) nextOptimistic = waiting[Math.floor(this.random() * waiting.length) % waiting.length];
+      const rest = ranked.filter((p) => !nextRegular.has(p));
+      nextOptimistic = this.pickOptimistic(
+        rest.filter((p) => p !== this.optimistic || rest.length === 1),
+        nextRegular,
+      );
     }
     this.apply(nextRegular, nextOptimistic);
   }
 
-  /** Unchokes interested peers into free slots without taking anyone's slot away. */
+  /**
+   * Takes the slots of holders that went `idleGrace` without requesting anything (they become idle)
+   * and gives them to waiting peers. Call it about once a second.
+   */
+  review(): void {
+    const now = this.now();
+    const holders = [...this.regular, ...(this.optimistic ? [this.optimistic] : [])];
+    // Only as many slots change hands as there are waiting peers that are not idle themselves.
+    let wanted = this.interested().filter((p) => !this.regular.has(p) && p !== this.optimistic && !this.peers.get(p)!.idle).length;
+    let freed = false;
+    for (const p of holders) {
+      const state = this.peers.get(p)!;
+      if (p.requested === undefined || p.requested !== state.requestedAtTurnStart || now - state.turnStartedAt < this.idleGrace) continue;
+      state.idle = true;
+      if (wanted === 0) continue;
+      wanted -= 1;
+      freed = true;
+      this.regular.delete(p);
+      if (this.optimistic === p) this.optimistic = undefined;
+      if (!p.amChoking) p.choke();
+    }
+    if (freed) this.fill();
+  }
+
+  /**
+   * Unchokes interested peers into free slots; a waiting peer whose host holds no slot also takes
+   * one from a host holding several (its most recent turn). Nobody else loses a slot.
+   */
   private fill(): void {
-    const free = this.slots - this.regular.size;
     const waiting = this.interested()
       .filter((p) => !this.regular.has(p) && p !== this.optimistic)
       .sort((a, b) => this.rank(a, b));
     const next = new Set(this.regular);
-    for (const p of waiting.slice(0, Math.max(0, free))) next.add(p);
-    let opt = this.optimistic;
-    if (!opt) {
-      const rest = waiting.filter((p) => !next.has(p));
-      if (rest.length > 0) opt = rest[Math.floor(this.random() * rest.length) % rest.length];
+    const taken = new Set([...next].map((p) => this.hostOf(p)));
+    for (const p of this.select(waiting, this.slots - next.size, taken)) next.add(p);
+    for (const p of waiting) {
+      if (next.has(p) || taken.has(this.hostOf(p)) || this.peers.get(p)!.idle) continue;
+      const victim = this.crowdedHolder(next);
+      if (victim === undefined) break;
+      next.delete(victim);
+      next.add(p);
+      taken.add(this.hostOf(p));
     }
+    let opt = this.optimistic;
+    if (!opt) opt = this.pickOptimistic(waiting.filter((p) => !next.has(p)), next);
     this.apply(next, opt);
+  }
+
+  /**
+   * Up to `count` of `ranked` (best first), one per host not in `taken` first, then the best of
+   * the others; `taken` gains the hosts chosen.
+   */
+  private select(ranked: readonly P[], count: number, taken: Set<unknown>): P[] {
+    const chosen: P[] = [];
+    const others: P[] = [];
+    for (const p of ranked) {
+      if (chosen.length >= count) break;
+      const host = this.hostOf(p);
+      if (taken.has(host)) {
+        others.push(p);
+      } else {
+        chosen.push(p);
+        taken.add(host);
+      }
+    }
+    for (const p of others) {
+      if (chosen.length >= count) break;
+      chosen.push(p);
+    }
+    return chosen;
+  }
+
+  /** The regular slot holder whose host holds the most slots (at least two), latest turn first. */
+  private crowdedHolder(holders: Set<P>): P | undefined {
+    const count = new Map<unknown, number>();
+    for (const p of holders) count.set(this.hostOf(p), (count.get(this.hostOf(p)) ?? 0) + 1);
+    let best: P | undefined;
+    for (const p of holders) {
+      const n = count.get(this.hostOf(p))!;
+      if (n < 2) continue;
+      if (best === undefined) {
+        best = p;
+        continue;
+      }
+      const m = count.get(this.hostOf(best))!;
+      if (n > m || (n === m && this.peers.get(p)!.turnStartedAt > this.peers.get(best)!.turnStartedAt)) best = p;
+    }
+    return best;
+  }
+
+  /** A random peer of `candidates`, preferring peers that are not idle, from hosts without a slot. */
+  private pickOptimistic(candidates: P[], regular: Set<P>): P | undefined {
+    const hosts = new Set([...regular].map((p) => this.hostOf(p)));
+    const active = candidates.filter((p) => !this.peers.get(p)!.idle);
+    const pool = active.length > 0 ? active : candidates;
+    const fresh = pool.filter((p) => !hosts.has(this.hostOf(p)));
+    const from = fresh.length > 0 ? fresh : pool;
+    return from.length > 0 ? from[Math.floor(this.random() * from.length) % from.length] : undefined;
+  }
+
+  /**
+   * Re-judges the idleness of every peer that has held a slot for at least `idleGrace`, from its
+   * requests in this turn (a turn just begun is not judged).
+   */
+  private markIdle(): void {
+    const holders = new Set(this.regular);
+    if (this.optimistic) holders.add(this.optimistic);
+    const now = this.now();
+    for (const p of holders) {
+      const state = this.peers.get(p);
+      if (!state || p.requested === undefined || now - state.turnStartedAt < this.idleGrace) continue;
+      state.idle = p.requested === state.requestedAtTurnStart;
+    }
+  }
+
+  private hostOf(peer: P): unknown {
+    return peer.host ?? peer;
   }
 
   private interested(): P[] {
@@ -158,7 +290,7 @@ export class Choker<P extends ChokerPeer = ChokerPeer> {
   private rank(a: P, b: P): number {
     const sa = this.peers.get(a)!;
     const sb = this.peers.get(b)!;
-    return sa.turnStartedAt - sb.turnStartedAt || sa.seq - sb.seq;
+    return Number(sa.idle) - Number(sb.idle) || sa.turnStartedAt - sb.turnStartedAt || sa.seq - sb.seq;
   }
 
   private apply(nextRegular: Set<P>, nextOptimistic: P | undefined): void {
@@ -173,7 +305,10 @@ export class Choker<P extends ChokerPeer = ChokerPeer> {
     for (const p of after) {
       const state = this.peers.get(p);
       if (!state) continue;
-      if (!before.has(p)) state.turnStartedAt = now;
+      if (!before.has(p)) {
+        state.turnStartedAt = now;
+        state.requestedAtTurnStart = p.requested ?? 0;
+      }
       if (p.amChoking) p.unchoke();
     }
     this.regular = nextRegular;

@@ -11,6 +11,7 @@ import { parseAddress } from '../protocol/address.js';
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { allowedFastSet } from './allowed-fast.js';
+import { hostKey } from './host-key.js';
 import { asDict, asInt, asText, bdecode, bencode } from './bencode.js';
 import {
   MAX_BLOCK_LENGTH,
@@ -114,6 +115,14 @@ export class PeerConnection extends EventEmitter {
   readonly address: string;
   /** Remote port. */
   readonly port: number;
+  /** The remote host, for per-host limits and fair slots: its IPv4 address or IPv6 /64 ({@link hostKey}). */
+  readonly host: string;
+  /** When the connection was made (ms since the epoch). */
+  readonly connectedAt = Date.now();
+  /** Last time the peer asked for a block or we sent it one (ms since the epoch). */
+  lastActiveAt = Date.now();
+  /** Block requests received while we were not choking the peer (a counter, for the choker). */
+  requested = 0;
   /** Our address on this connection (IPv4-mapped addresses normalised). */
   readonly localAddress: string;
   /** The torrent, once known (after the handshake for incoming connections). */
@@ -146,7 +155,6 @@ export class PeerConnection extends EventEmitter {
   private readonly parser: WireParser;
   /** The incoming handshake's lookup result, found as soon as the handshake is parsed. */
   private lookedUp: SeedTorrent | string | undefined;
-  private readonly createdAt = Date.now();
   private lastReceived = Date.now();
   private lastSent = Date.now();
   private lastInterested = Date.now();
@@ -169,6 +177,7 @@ export class PeerConnection extends EventEmitter {
     const addr = options.socket.remoteAddress ?? '';
     this.address = addr.startsWith('::ffff:') ? addr.slice(7) : addr;
     this.port = options.socket.remotePort ?? 0;
+    this.host = hostKey(this.address);
     const local = options.socket.localAddress ?? '';
     this.localAddress = local.startsWith('::ffff:') ? local.slice(7) : local;
     this.options = {
@@ -231,7 +240,7 @@ export class PeerConnection extends EventEmitter {
   /** Timer work: handshake and idle timeouts, keep-alives. Called about once a second. */
   tick(now = Date.now()): void {
     if (this.closed) return;
-    if (!this.ready && now - this.createdAt > this.options.handshakeTimeout) {
+    if (!this.ready && now - this.connectedAt > this.options.handshakeTimeout) {
       this.close('handshake timeout');
       return;
     }
@@ -434,6 +443,8 @@ export class PeerConnection extends EventEmitter {
       throw new WireProtocolError(`request outside piece ${req.index}: ${req.begin}+${req.length}`);
     }
     const ref = { index: req.index, begin: req.begin, length: req.length };
+    this.lastActiveAt = Date.now();
+    if (!this.amChoking) this.requested += 1;
     if (this.amChoking && !this.fastBudgetLeft(ref)) {
       if (this.fast) this.send(encode.reject(ref));
       return; // BEP 3: requests while choked are discarded; BEP 6: allowed-fast pieces, once each
@@ -501,6 +512,7 @@ export class PeerConnection extends EventEmitter {
           this.send(block);
           this.socket.uncork();
           this.uploaded += block.length;
+          this.lastActiveAt = Date.now();
           this.emit('upload', block.length);
           this.pump();
         },

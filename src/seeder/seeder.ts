@@ -13,6 +13,7 @@ import type { ParsedTorrent } from '../torrent/types.js';
 import { Announcer, type AnnounceFailure, type AnnounceResult } from './announcer.js';
 import { Choker } from './choker.js';
 import { FilePool } from './file-pool.js';
+import { pickVictim } from './eviction.js';
 import { hostKey } from './host-key.js';
 import { resolveLocalFiles } from './paths.js';
 import { PeerConnection, type PeerCloseInfo, type SeedTorrent } from './peer.js';
@@ -34,10 +35,18 @@ export interface SeederOptions {
   uploadSlots?: number;
   /** Milliseconds between upload-slot rotations; default 10 000. */
   rotateInterval?: number;
-  /** Most open peer connections in total; default 500. */
+  /**
+   * Most open peer connections in total; default 500. When they are all taken, a new incoming
+   * connection closes one that is only holding a slot (see eviction.ts) or is refused.
+   */
   maxConnections?: number;
-  /** Most open peer connections per torrent; default 100. */
+  /** Most open peer connections per torrent; default 100. When full, eviction as for `maxConnections`. */
   maxConnectionsPerTorrent?: number;
+  /**
+   * Most connections one host (an IPv4 address, or an IPv6 /64) may hold to one torrent; default
+   * 4 (clients open one; a few share an address behind NAT). More are refused after the handshake.
+   */
+  maxConnectionsPerAddress?: number;
   /** Most queued block requests per peer (advertised as `reqq`); default 250. */
   maxRequests?: number;
   /** Milliseconds a peer has to complete the handshake; default 10 000. */
@@ -285,6 +294,7 @@ export class Seeder extends EventEmitter<SeederEvents> {
     this.tickTimer = setInterval(() => {
       const now = Date.now();
       for (const c of this.connections) c.tick(now);
+      this.choker.review();
     }, 1000);
     this.tickTimer.unref();
   }
@@ -450,7 +460,8 @@ export class Seeder extends EventEmitter<SeederEvents> {
 
   private onIncoming(socket: net.Socket): void {
     socket.on('error', () => undefined); // PeerConnection takes over; this guards the gap
-    if (this.closing || this.connectionCount >= (this.opts.maxConnections ?? 500)) {
+    const host = hostKey(socket.remoteAddress ?? '');
+    if (this.closing || !this.makeRoom(this.connections, this.opts.maxConnections ?? 500, host)) {
       socket.destroy();
       return;
     }
@@ -462,11 +473,27 @@ export class Seeder extends EventEmitter<SeederEvents> {
         lookup: (infoHash) => {
           const entry = this.torrents.get(infoHash.toString('hex'));
           if (!entry || entry.removing) return undefined;
-          if (entry.peers.size >= (this.opts.maxConnectionsPerTorrent ?? 100)) return 'too many peers for this torrent';
+          let fromHost = 0;
+          for (const p of entry.peers) if (p.host === host) fromHost++;
+          if (fromHost >= (this.opts.maxConnectionsPerAddress ?? 4)) return 'too many connections from this address';
+          if (!this.makeRoom(entry.peers, this.opts.maxConnectionsPerTorrent ?? 100, host)) return 'too many peers for this torrent';
           return entry.seed;
         },
       }),
     );
+  }
+
+  /**
+   * True when `peers` has a free slot under `limit` for a newcomer from `host`, after closing one
+   * connection that only holds a slot if need be (see eviction.ts; grace: one rotation).
+   */
+  private makeRoom(peers: Set<PeerConnection>, limit: number, host: string): boolean {
+    if (peers.size < limit) return true;
+    if (peers.size > limit) return false; // one eviction frees one slot only
+    const victim = pickVictim(peers, host, Date.now(), this.choker.rotateInterval);
+    if (victim === undefined) return false;
+    victim.close('evicted to make room for another host');
+    return peers.size < limit;
   }
 
   /** Dials one peer learned from a tracker, unless already connected or recently failed. */

@@ -79,3 +79,89 @@ describe('Choker', () => {
     expect(choker.unchoked).not.toContain(opt);
   });
 });
+
+/** A peer of a host, counting the requests it sends (one per turn when `active`). */
+class HostPeer extends P {
+  requested = 0;
+  constructor(
+    name: string,
+    readonly host: string,
+    readonly active = true,
+  ) {
+    super(name);
+  }
+  override unchoke(): void {
+    super.unchoke();
+    if (this.active) this.requested++;
+  }
+}
+
+describe('Choker: slots are shared by hosts, idle slot holders rank last', () => {
+  function clocked(slots: number) {
+    let now = 0;
+    const choker = new Choker<HostPeer>({ slots, rotateInterval: 1000, random: () => 0, now: () => now });
+    const rotate = (): void => {
+      now += 1000;
+      choker.rotate();
+    };
+    return { choker, rotate };
+  }
+
+  it('a newcomer from another host takes a slot at once from a host holding them all', () => {
+    const { choker, rotate } = clocked(4);
+    const crowd = Array.from({ length: 6 }, (_, i) => new HostPeer(`a${i}`, '10.0.0.1'));
+    for (const p of crowd) choker.add(p);
+    expect(choker.unchoked.every((p) => p.host === '10.0.0.1')).toBe(true);
+    const newcomer = new HostPeer('b', '10.0.0.2');
+    choker.add(newcomer);
+    expect(choker.unchoked).toContain(newcomer);
+    expect(choker.unchoked).toHaveLength(4);
+    for (let i = 0; i < 20; i++) {
+      rotate();
+      expect(choker.unchoked, `round ${i}`).toContain(newcomer); // one of two hosts: a slot every round
+    }
+  });
+
+  it('with many one-connection hosts that never request, a real downloader is served once each has wasted one short turn', () => {
+    let now = 0;
+    const choker = new Choker<HostPeer>({ slots: 2, rotateInterval: 10_000, idleGrace: 2000, random: () => 0, now: () => now });
+    const squatters = Array.from({ length: 30 }, (_, i) => new HostPeer(`s${i}`, `10.1.0.${i}`, false));
+    for (const p of squatters) choker.add(p);
+    const real = new HostPeer('real', '192.0.2.1');
+    choker.add(real);
+    /** One second: review every second, rotate every ten. */
+    const second = (): void => {
+      now += 1000;
+      choker.review();
+      if (now % 10_000 === 0) choker.rotate();
+    };
+    let waited = 0;
+    while (choker.unchoked.indexOf(real) < 0 && choker.optimisticPeer !== real) {
+      second();
+      waited++;
+      expect(waited).toBeLessThanOrEqual(30); // 30 squatters, 3 slots, 2 s each: about 20 s; not 30 × 10 s / 2
+    }
+    let served = 0;
+    for (let i = 0; i < 100; i++) {
+      second();
+      if (!real.amChoking) served++;
+    }
+    expect(served).toBeGreaterThanOrEqual(95); // idle squatters rank behind it: it keeps a slot
+    expect(squatters.every((p) => p.turns <= 3)).toBe(true);
+  });
+
+  it('does not judge a turn that has just begun', () => {
+    const { choker, rotate } = clocked(1);
+    const a = new HostPeer('a', 'h1', false);
+    choker.add(a);
+    const b = new HostPeer('b', 'h2');
+    const c = new HostPeer('c', 'h3');
+    choker.add(b); // b takes the optimistic slot
+    choker.add(c); // c waits
+    rotate(); // a held its slot a whole turn without requests: idle; b and c rank ahead of it
+    expect(choker.unchoked).not.toContain(a);
+    choker.review(); // the new holder's turn has just begun: not idle yet
+    expect(choker.unchoked).toHaveLength(1);
+    expect(choker.unchoked[0]).not.toBe(a);
+  });
+});

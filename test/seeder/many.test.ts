@@ -6,53 +6,9 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createSeeder, type Seeder } from '../../src/seeder/seeder.js';
-import { encode } from '../../src/seeder/wire.js';
 import { FakePeer } from './helpers/fake-peer.js';
+import { leech } from './helpers/leech.js';
 import { makeTorrent, type TorrentFixture } from './helpers/torrent.js';
-
-const BLOCK = 16384;
-
-/** Downloads every block of `fx` over `peer`, re-requesting what gets rejected. */
-async function leech(peer: FakePeer, fx: TorrentFixture): Promise<Buffer> {
-  const blocks: Array<{ index: number; begin: number; length: number }> = [];
-  for (let i = 0; i < fx.parsed.pieces.length; i++) {
-    const size = i === fx.parsed.pieces.length - 1 ? fx.parsed.lastPieceLength : fx.parsed.pieceLength;
-    for (let b = 0; b < size; b += BLOCK) blocks.push({ index: i, begin: b, length: Math.min(BLOCK, size - b) });
-  }
-  const out = Buffer.alloc(fx.data.length);
-  const done = new Set<number>();
-  const outstanding = new Set<number>();
-  const keyOf = (index: number, begin: number): number => blocks.findIndex((b) => b.index === index && b.begin === begin);
-  let seen = 0;
-  let unchoked = false;
-  peer.send(encode.interested());
-  await peer.waitFor(
-    () => {
-      for (; seen < peer.messages.length; seen++) {
-        const m = peer.messages[seen];
-        if (m.type === 'unchoke') unchoked = true;
-        else if (m.type === 'choke') unchoked = false;
-        else if (m.type === 'piece') {
-          const k = keyOf(m.index, m.begin);
-          m.block.copy(out, m.index * fx.parsed.pieceLength + m.begin);
-          done.add(k);
-          outstanding.delete(k);
-        } else if (m.type === 'reject') outstanding.delete(keyOf(m.index, m.begin));
-      }
-      if (unchoked) {
-        for (let k = 0; k < blocks.length && outstanding.size < 8; k++) {
-          if (done.has(k) || outstanding.has(k)) continue;
-          outstanding.add(k);
-          peer.send(encode.request(blocks[k]));
-        }
-      }
-      return done.size === blocks.length;
-    },
-    30_000,
-    'the whole torrent',
-  );
-  return out;
-}
 
 const seeders: Seeder[] = [];
 const peers: FakePeer[] = [];
@@ -63,7 +19,8 @@ afterAll(async () => {
 
 describe('many torrents, many peers', () => {
   it('serves 24 concurrent leechers over 3 torrents with 4 upload slots, everyone completes byte-identical', { timeout: 60_000 }, async () => {
-    const seeder = await createSeeder({ port: 0, host: '127.0.0.1', announce: false, uploadSlots: 4, rotateInterval: 150 });
+    // All 24 leechers connect from 127.0.0.1: eight per torrent, above the default per-address cap.
+    const seeder = await createSeeder({ port: 0, host: '127.0.0.1', announce: false, uploadSlots: 4, rotateInterval: 150, maxConnectionsPerAddress: 8 });
     seeders.push(seeder);
     const fixtures = await Promise.all([0, 1, 2].map((i) => makeTorrent({ name: `t${i}.bin`, size: 300_000 + i * 7777, pieceLength: 32768 })));
     for (const fx of fixtures) await seeder.add(fx.torrentBuffer, fx.dir);

@@ -36,10 +36,10 @@ export class FakePeer {
     });
   }
 
-  /** Connects to `port` on `host`. */
-  static connect(port: number, host = '127.0.0.1'): Promise<FakePeer> {
+  /** Connects to `port` on `host`, from `localAddress` when given (another loopback address is another host). */
+  static connect(port: number, host = '127.0.0.1', localAddress?: string): Promise<FakePeer> {
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ port, host }, () => resolve(new FakePeer(socket)));
+      const socket = net.connect({ port, host, localAddress }, () => resolve(new FakePeer(socket)));
       socket.once('error', reject);
     });
   }
