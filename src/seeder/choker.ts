@@ -12,8 +12,9 @@
  * only when every other waiting host has one, and a newcomer from a host without a slot takes one
  * at once from a host holding several. A peer that holds a slot for `idleGrace` without requesting
  * anything is *idle*: {@link Choker.review} takes its slot for someone else at once, and it ranks
- * behind every peer that is not idle until a turn in which it requests. So connections that only
- * hold slots (say `interested` and keep alive) each waste one short turn, then nobody waits for them.
+ * behind every peer that is not idle until a turn in which it requests (the other peers of its
+ * host rank behind those of other hosts meanwhile). So connections that only hold slots (say
+ * `interested` and keep alive) each waste one short turn, then nobody waits for them.
  */
 
 /** What the choker needs from a peer connection. */
@@ -148,7 +149,8 @@ export class Choker<P extends ChokerPeer = ChokerPeer> {
   rotate(): void {
     this.rounds += 1;
     this.markIdle(); // turns end now for peers that lose their slot; judge them first
-    const ranked = this.interested().sort((a, b) => this.rank(a, b));
+    const rank = this.ranking();
+    const ranked = this.interested().sort(rank);
     const nextRegular = new Set(this.select(ranked, this.slots, new Set()));
     let nextOptimistic = this.optimistic;
     if (nextOptimistic && (nextRegular.has(nextOptimistic) || !nextOptimistic.peerInterested || this.rounds % this.optimisticEvery === 0)) {
@@ -195,7 +197,7 @@ export class Choker<P extends ChokerPeer = ChokerPeer> {
   private fill(): void {
     const waiting = this.interested()
       .filter((p) => !this.regular.has(p) && p !== this.optimistic)
-      .sort((a, b) => this.rank(a, b));
+      .sort(this.ranking());
     const next = new Set(this.regular);
     const taken = new Set([...next].map((p) => this.hostOf(p)));
     for (const p of this.select(waiting, this.slots - next.size, taken)) next.add(p);
@@ -287,10 +289,24 @@ export class Choker<P extends ChokerPeer = ChokerPeer> {
     return [...this.peers.keys()].filter((p) => p.peerInterested);
   }
 
-  private rank(a: P, b: P): number {
-    const sa = this.peers.get(a)!;
-    const sb = this.peers.get(b)!;
-    return Number(sa.idle) - Number(sb.idle) || sa.turnStartedAt - sb.turnStartedAt || sa.seq - sb.seq;
+  /**
+   * Order of precedence for slots: peers that are not idle first; among them, peers of hosts with
+   * no idle peer first (a host whose connections sit on slots waits behind the others); then the
+   * one whose last turn started longest ago (never served first), then the earliest registered.
+   */
+  private ranking(): (a: P, b: P) => number {
+    const suspect = new Set<unknown>();
+    for (const [p, state] of this.peers) if (state.idle) suspect.add(this.hostOf(p));
+    return (a, b) => {
+      const sa = this.peers.get(a)!;
+      const sb = this.peers.get(b)!;
+      return (
+        Number(sa.idle) - Number(sb.idle) ||
+        Number(suspect.has(this.hostOf(a))) - Number(suspect.has(this.hostOf(b))) ||
+        sa.turnStartedAt - sb.turnStartedAt ||
+        sa.seq - sb.seq
+      );
+    };
   }
 
   private apply(nextRegular: Set<P>, nextOptimistic: P | undefined): void {

@@ -6,7 +6,8 @@
  */
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createSeeder, type Seeder } from '../../src/seeder/seeder.js';
+import { createSeeder, type PeerCloseEventInfo, type Seeder, type SeederOptions } from '../../src/seeder/seeder.js';
+import { encode } from '../../src/seeder/wire.js';
 import { magnetLink } from '../../src/torrent/magnet.js';
 import type { AnnounceEventInfo } from '../../src/tracker.js';
 import { startApp, type RunningApp } from '../helpers/http.js';
@@ -21,6 +22,7 @@ import {
   waitFor,
   type ClientProcess,
 } from '../helpers/clients.js';
+import { FakePeer } from '../seeder/helpers/fake-peer.js';
 import { makeTorrent, type TorrentFixture } from '../seeder/helpers/torrent.js';
 import { tempDir } from '../torrent/fixtures.js';
 
@@ -36,6 +38,8 @@ describe.skipIf(!available)('seeder interop with real clients', () => {
   const dirs: Array<ReturnType<typeof tempDir>> = [];
   let procs: ClientProcess[] = [];
   let seeders: Seeder[] = [];
+  let squatters: FakePeer[] = [];
+  let timers: NodeJS.Timeout[] = [];
 
   beforeAll(async () => {
     tracker = await startApp({ interval: 5, minInterval: 1 });
@@ -43,6 +47,10 @@ describe.skipIf(!available)('seeder interop with real clients', () => {
   });
 
   afterEach(async () => {
+    for (const t of timers) clearInterval(t);
+    for (const p of squatters) p.destroy();
+    timers = [];
+    squatters = [];
     await Promise.all(procs.map((p) => p.stop('SIGTERM', 3000)));
     await Promise.all(seeders.map((s) => s.close()));
     procs = [];
@@ -69,8 +77,8 @@ describe.skipIf(!available)('seeder interop with real clients', () => {
     return { fx, root, sha1 };
   }
 
-  async function startSeeder(fx: TorrentFixture): Promise<Seeder> {
-    const seeder = await createSeeder({ port: 0, host: '127.0.0.2', minAnnounceInterval: 1, announceRetryDelay: 1000 });
+  async function startSeeder(fx: TorrentFixture, options: SeederOptions = {}): Promise<Seeder> {
+    const seeder = await createSeeder({ port: 0, host: '127.0.0.2', minAnnounceInterval: 1, announceRetryDelay: 1000, ...options });
     seeders.push(seeder);
     await seeder.add(fx.parsed, fx.dir);
     return seeder;
@@ -101,7 +109,9 @@ describe.skipIf(!available)('seeder interop with real clients', () => {
     const seeder = await startSeeder(fx);
     await waitFor('the seeder to announce', () => sawAnnounce(fx.parsed.infoHash, '127.0.0.2'), 10_000);
     const dl = path.join(root, 'aria2-dl');
+    const started = Date.now();
     await aria2Downloads(fx.torrentPath, dl);
+    console.log(`[no squatters] aria2 downloaded ${SIZE} bytes in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     expect(await sha1File(path.join(dl, 'payload.bin'))).toBe(sha1);
     expect(seeder.stats().uploaded).toBeGreaterThanOrEqual(SIZE);
   });
@@ -131,6 +141,64 @@ describe.skipIf(!available)('seeder interop with real clients', () => {
       const rel = path.join('bundle', ...f.path);
       expect(await sha1File(path.join(dl, rel)), rel).toBe(await sha1File(path.join(fx.dir, rel)));
     }
+  });
+
+  /**
+   * Connections from `localAddress` that handshake, say interested and keep alive but never
+   * request: `count` attempts, sequentially; resolves with the ones the seeder kept open.
+   */
+  async function squat(seeder: Seeder, fx: TorrentFixture, localAddress: string, count: number): Promise<FakePeer[]> {
+    const kept: FakePeer[] = [];
+    for (let i = 0; i < count; i++) {
+      const p = await FakePeer.connect(seeder.port, '127.0.0.2', localAddress);
+      squatters.push(p);
+      p.handshake(fx.parsed.infoHashBuffer, Buffer.concat([Buffer.from('-SQ0001-'), Buffer.from(`${localAddress}#${i}`.padEnd(12, '.').slice(-12))]), { fast: true });
+      p.send(encode.interested());
+      await p.waitFor(() => p.closed || p.ofType('have-all').length === 1, 5000, 'the seeder to answer or close');
+      if (!p.closed) kept.push(p);
+    }
+    const timer = setInterval(() => {
+      for (const p of kept) if (!p.closed) p.send(encode.keepAlive());
+    }, 1000);
+    timers.push(timer);
+    return kept;
+  }
+
+  it('aria2 downloads the whole torrent while another host holds connections to it', { timeout: 120_000 }, async () => {
+    const { fx, root, sha1 } = await fixture();
+    const seeder = await startSeeder(fx);
+    await waitFor('the seeder to announce', () => sawAnnounce(fx.parsed.infoHash, '127.0.0.2'), 10_000);
+    const held = await squat(seeder, fx, '127.0.0.3', 200); // tries 200, keeps the per-address cap
+    expect(held).toHaveLength(4);
+    const started = Date.now();
+    await aria2Downloads(fx.torrentPath, path.join(root, 'aria2-dl'));
+    console.log(`[one squatting host] aria2 downloaded ${SIZE} bytes in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    expect(await sha1File(path.join(root, 'aria2-dl', 'payload.bin'))).toBe(sha1);
+    expect(seeder.stats().torrents[0].uploaded).toBeGreaterThanOrEqual(SIZE); // all of it to aria2:
+    expect(squatters.every((p) => p.ofType('piece').length === 0)).toBe(true); // squatters got nothing
+    expect(held.every((p) => !p.closed)).toBe(true);
+  });
+
+  it('aria2 gets in and downloads when 33 hosts fill all 100 connection slots of the torrent', { timeout: 120_000 }, async () => {
+    const { fx, root, sha1 } = await fixture();
+    // A shorter rotation (the eviction grace) than the default 10 s keeps the test short.
+    const seeder = await startSeeder(fx, { rotateInterval: 2000 });
+    const closes: PeerCloseEventInfo[] = [];
+    seeder.on('peer-close', (c: PeerCloseEventInfo) => closes.push(c));
+    await waitFor('the seeder to announce', () => sawAnnounce(fx.parsed.infoHash, '127.0.0.2'), 10_000);
+    await squat(seeder, fx, '127.0.0.3', 4);
+    for (let h = 0; h < 32; h++) await squat(seeder, fx, `127.0.1.${h + 1}`, 3);
+    expect(seeder.stats().torrents[0].peers).toBe(100);
+    const since = Date.now();
+    await waitFor('the eviction grace (one rotation)', () => Date.now() - since > 2500, 5000, 100);
+    const started = Date.now();
+    await aria2Downloads(fx.torrentPath, path.join(root, 'aria2-dl'));
+    const evicted = closes.filter((c) => c.reason === 'evicted to make room for another host');
+    console.log(`[100 squatters on 33 hosts] aria2 downloaded ${SIZE} bytes in ${((Date.now() - started) / 1000).toFixed(1)} s; ${evicted.length} evicted`);
+    expect(await sha1File(path.join(root, 'aria2-dl', 'payload.bin'))).toBe(sha1);
+    expect(evicted.length).toBeGreaterThan(0);
+    expect(evicted.every((c) => c.address !== '127.0.0.1')).toBe(true);
+    expect(squatters.every((p) => p.ofType('piece').length === 0)).toBe(true);
   });
 
   it('aria2 starts from a magnet link: fetches the info dictionary from our seeder (BEP 9), then the data', { timeout: 120_000 }, async () => {
