@@ -50,7 +50,7 @@ async function kind(p: string): Promise<'file' | 'dir' | undefined> {
 
 function inside(root: string, candidate: string): boolean {
   const rel = path.relative(root, candidate);
-  return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
+  return rel !== '' && rel !== '..' && !rel.startsWith(`..${path.sep}`) && !path.isAbsolute(rel);
 }
 
 /**

@@ -38,6 +38,11 @@ describe('torrent paths', () => {
     expect(s.list()).toEqual([]);
   });
 
+  it('accepts names that merely start with two dots', async () => {
+    const fx = await makeTorrent({ name: '..dots.bin', size: 10 });
+    expect((await resolveLocalFiles(fx.parsed, fx.dir))[0].path).toBe(path.join(fx.dir, '..dots.bin'));
+  });
+
   it('finds single-file data given the file or its directory, multi-file data given the root or its parent', async () => {
     const single = await makeTorrent({ name: 'one.bin', size: 10 });
     expect((await resolveLocalFiles(single.parsed, single.dir))[0].path).toBe(path.join(single.dir, 'one.bin'));
