@@ -1,5 +1,7 @@
 /**
  * `torrent-tracker info <file.torrent>`: a readable summary of a .torrent file (or JSON with `--json`).
+ * Everything taken from the torrent is printed through {@link printable} (or {@link printableJson}):
+ * a crafted name, comment or URL cannot drive the terminal.
  */
 import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
@@ -8,6 +10,7 @@ import { magnetLink } from '../torrent/magnet.js';
 import { parseTorrent } from '../torrent/parse.js';
 import type { ParsedTorrent } from '../torrent/types.js';
 import { formatBytes } from './create.js';
+import { printable, printableJson, withPrintableErrors } from './printable.js';
 
 /** Add the `info` subcommand to `program`. */
 export function register(program: Command): void {
@@ -16,23 +19,25 @@ export function register(program: Command): void {
     .description('show what a .torrent file contains: name, info hash, magnet link, trackers, files')
     .argument('<file>', '.torrent file to read')
     .option('--json', 'print JSON instead of text')
-    .action(async (file: string, options: { json?: boolean }, command: Command) => {
-      const writeOut = command.configureOutput().writeOut ?? ((text: string) => process.stdout.write(text));
-      let bytes: Buffer;
-      try {
-        bytes = await readFile(file);
-      } catch (error) {
-        throw new Error(`cannot read ${file}: ${fsReason(error)}`);
-      }
-      let torrent: ParsedTorrent;
-      try {
-        torrent = parseTorrent(bytes);
-      } catch (error) {
-        if (error instanceof TorrentParseError) throw new TorrentParseError(`${file} is not a valid .torrent file: ${error.message}`);
-        throw error;
-      }
-      writeOut(options.json ? `${JSON.stringify(toJson(torrent), null, 2)}\n` : summary(torrent));
-    });
+    .action((file: string, options: { json?: boolean }, command: Command) =>
+      withPrintableErrors(async () => {
+        const writeOut = command.configureOutput().writeOut ?? ((text: string) => process.stdout.write(text));
+        let bytes: Buffer;
+        try {
+          bytes = await readFile(file);
+        } catch (error) {
+          throw new Error(`cannot read ${file}: ${fsReason(error)}`);
+        }
+        let torrent: ParsedTorrent;
+        try {
+          torrent = parseTorrent(bytes);
+        } catch (error) {
+          if (error instanceof TorrentParseError) throw new TorrentParseError(`${file} is not a valid .torrent file: ${error.message}`);
+          throw error;
+        }
+        writeOut(options.json ? `${printableJson(JSON.stringify(toJson(torrent), null, 2))}\n` : summary(torrent));
+      }),
+    );
 }
 
 function magnetOf(torrent: ParsedTorrent): string {
@@ -62,7 +67,7 @@ function toJson(torrent: ParsedTorrent): Record<string, unknown> {
 function summary(torrent: ParsedTorrent): string {
   const lines: string[] = [];
   const row = (label: string, value: string): void => {
-    lines.push(`${(label === '' ? '' : `${label}:`).padEnd(14)}${value}`);
+    lines.push(`${(label === '' ? '' : `${label}:`).padEnd(14)}${printable(value)}`);
   };
   row('Name', torrent.name);
   row('Info hash', torrent.infoHash);
@@ -83,7 +88,7 @@ function summary(torrent: ParsedTorrent): string {
   row('Files', `${torrent.files.length}${torrent.multiFile ? '' : ' (single-file torrent)'}`);
   for (const file of torrent.files) {
     const where = torrent.multiFile ? [torrent.name, ...file.path].join('/') : file.path.join('/');
-    lines.push(`  ${formatBytes(file.length).padStart(10)}  ${where}`);
+    lines.push(`  ${formatBytes(file.length).padStart(10)}  ${printable(where)}`);
   }
   return `${lines.join('\n')}\n`;
 }

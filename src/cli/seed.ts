@@ -3,6 +3,8 @@
  * Verifies the data, announces to the torrent's trackers, dials the peers they return and serves
  * everyone who connects. On a terminal a single status line is redrawn every second; otherwise
  * only the start and end are printed. SIGINT/SIGTERM stop it cleanly (trackers get `stopped`).
+ * Text from the torrent or a tracker (name, URLs, failure reasons, errors) is printed through
+ * {@link printable}.
  */
 import { readFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError } from 'commander';
@@ -11,6 +13,7 @@ import { TorrentParseError, fsReason } from '../torrent/errors.js';
 import { parseTorrent } from '../torrent/parse.js';
 import type { ParsedTorrent } from '../torrent/types.js';
 import { formatBytes } from './create.js';
+import { printable, withPrintableErrors } from './printable.js';
 
 /** Options of {@link runSeed} (the parsed command-line options). */
 export interface SeedCommandOptions {
@@ -76,7 +79,11 @@ export function statusLine(seeder: Seeder, rate: number): string {
  * Seeds until `signal` aborts, then closes the seeder (sending `stopped`) and resolves. Throws
  * when the torrent cannot be read or the data does not match it.
  */
-export async function runSeed(dataPath: string, options: SeedCommandOptions, io: SeedCommandIO, signal: AbortSignal): Promise<void> {
+export function runSeed(dataPath: string, options: SeedCommandOptions, io: SeedCommandIO, signal: AbortSignal): Promise<void> {
+  return withPrintableErrors(() => seed(dataPath, options, io, signal));
+}
+
+async function seed(dataPath: string, options: SeedCommandOptions, io: SeedCommandIO, signal: AbortSignal): Promise<void> {
   const torrent = await loadTorrent(options.torrent);
   // Loaded here, not at the top: other subcommands need not pay for the seeder.
   const { createSeeder } = await import('../seeder/seeder.js');
@@ -85,7 +92,7 @@ export async function runSeed(dataPath: string, options: SeedCommandOptions, io:
   try {
     seeder.on('announce-error', (f: { url: string; error: Error }) => {
       if (io.live) io.writeErr('\r\x1b[K');
-      io.writeErr(`announce to ${f.url} failed: ${f.error.message}\n`);
+      io.writeErr(`announce to ${printable(f.url)} failed: ${printable(f.error.message)}\n`);
     });
     let lastDrawn = -1;
     try {
@@ -107,7 +114,7 @@ export async function runSeed(dataPath: string, options: SeedCommandOptions, io:
     if (io.live) io.writeOut('\r\x1b[K');
     if (signal.aborted) return;
     const where = `${options.bind ?? '*'}:${seeder.port}`;
-    io.writeOut(`seeding ${torrent.name} (${torrent.infoHash}, ${formatBytes(torrent.length)}) on ${where}\n`);
+    io.writeOut(`seeding ${printable(torrent.name)} (${torrent.infoHash}, ${formatBytes(torrent.length)}) on ${printable(where)}\n`);
     if (torrent.announce.length === 0) io.writeErr('warning: the torrent has no trackers; peers must find this seeder another way\n');
     let lastBytes = 0;
     let lastAt = Date.now();

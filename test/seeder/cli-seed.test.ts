@@ -1,4 +1,7 @@
+import bencode from 'bencode';
 import { writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/cli.js';
@@ -116,5 +119,30 @@ describe('live status line', () => {
     expect(io.out).toContain('verifying 100%');
     expect(io.err).toContain('no trackers');
     expect(io.out.split('\n').length).toBeLessThanOrEqual(3); // start line, end line: status never adds lines
+  });
+});
+
+describe('torrent-tracker seed prints nothing a terminal would act on', () => {
+  it('escapes control characters in tracker failure reasons, URLs and the torrent name', { timeout: 20_000 }, async () => {
+    const ESC = '\u001b';
+    const reason = `go away ${ESC}]0;pwned\u0007${ESC}[2J${ESC}[8mhidden \u009b31m`;
+    const server = http.createServer((_req, res) => res.end(Buffer.from(bencode.encode({ 'failure reason': reason }))));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const fx = await makeTorrent({ name: 'gpj.\u202eexe', size: 20_000, announce: `http://127.0.0.1:${port}/announce?x=${ESC}[5m` });
+      const io = capture(false);
+      const controller = new AbortController();
+      const running = runSeed(fx.dir, { torrent: fx.torrentPath, port: 0, bind: '127.0.0.1' }, io, controller.signal);
+      await waitFor('the announce failure line', () => io.err.includes('announce to'), 10_000, 50);
+      controller.abort();
+      await running;
+      const all = io.out + io.err;
+      expect(all).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/);
+      expect(io.err).toContain('go away \\x1b]0;pwned\\x07\\x1b[2J\\x1b[8mhidden \\x9b31m');
+      expect(io.out).toContain('seeding gpj.\\u202eexe (');
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
   });
 });

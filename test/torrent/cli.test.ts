@@ -1,5 +1,6 @@
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import bencode from 'bencode';
 import { afterAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/cli.js';
 import { createTorrent } from '../../src/torrent/create.js';
@@ -152,5 +153,56 @@ describe('torrent-tracker info', () => {
     const missing = await cli('info', path.join(outDir, 'missing.torrent'));
     expect(missing.code).toBe(1);
     expect(missing.err).toMatch(/^torrent-tracker: error: cannot read .*missing\.torrent: no such file or directory\n$/);
+  });
+});
+
+describe('torrent-tracker info prints nothing a terminal would act on', () => {
+  /** Control characters a terminal acts on (newlines between lines are the output's own). */
+  const TERMINAL_CONTROLS = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+  const ESC = '\u001b';
+  const hostile = {
+    announce: `http://t.example/announce${ESC}]0;pwned\u0007`,
+    'announce-list': [[`http://t.example/announce${ESC}]0;pwned\u0007`], [`udp://b.example:80${ESC}[2J`]],
+    comment: `hello ${ESC}[2J${ESC}[H cleared ${ESC}[8mhidden${ESC}[0m \u009b31m C1 CSI, new\nline, \u202eevil.exe`,
+    'created by': `maker${ESC}]0;title\u0007`,
+    'url-list': [`http://ws.example/${ESC}[5m`],
+    info: {
+      files: [{ length: 1, path: ['dir', 'gpj.\u202eexe'] }],
+      name: 'root',
+      'piece length': 16_384,
+      pieces: Buffer.alloc(20),
+    },
+  };
+
+  it('escapes control characters from the torrent in the summary', async () => {
+    const file = path.join(outDir, 'hostile.torrent');
+    writeFileSync(file, bencode.encode(hostile));
+    const { code, out, err } = await cli('info', file);
+    expect(err).toBe('');
+    expect(code).toBe(0);
+    expect(out).not.toMatch(TERMINAL_CONTROLS);
+    expect(out).toContain('hello \\x1b[2J\\x1b[H cleared \\x1b[8mhidden\\x1b[0m \\x9b31m C1 CSI, new\\nline, \\u202eevil.exe');
+    expect(out).toContain('maker\\x1b]0;title\\x07');
+    expect(out).toContain('root/dir/gpj.\\u202eexe');
+  });
+
+  it('keeps --json output valid and exact while escaping what JSON leaves raw (C1, bidi)', async () => {
+    const file = path.join(outDir, 'hostile.torrent');
+    const { code, out } = await cli('info', '--json', file);
+    expect(code).toBe(0);
+    expect(out).not.toMatch(TERMINAL_CONTROLS);
+    const json = JSON.parse(out) as { comment: string; files: Array<{ path: string }> };
+    expect(json.comment).toBe(hostile.comment);
+    expect(json.files[0].path).toBe('dir/gpj.\u202eexe');
+  });
+
+  it('escapes them in error messages too (a name with an escape sequence is refused)', async () => {
+    const file = path.join(outDir, `evil${ESC}[2J.torrent`);
+    writeFileSync(file, bencode.encode({ ...hostile, info: { ...hostile.info, name: `name${ESC}]0;title\u0007` } }));
+    const { code, err } = await cli('info', file);
+    expect(code).toBe(1);
+    expect(err).not.toMatch(TERMINAL_CONTROLS);
+    expect(err.slice(0, -1)).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
+    expect(err).toMatch(/evil\\x1b\[2J\.torrent is not a valid \.torrent file: "info.name" is not a safe path component \(it contains a control character\)/);
   });
 });
