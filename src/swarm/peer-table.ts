@@ -36,7 +36,15 @@ const FLAG_KEY = 4;
 const MIN_CAPACITY = 2;
 const MIN_INDEX = 4;
 
-/** Hash of a 20-byte peer id, mixed with a per-process seed so crafted ids cannot force collisions. */
+/**
+ * Hash of a 20-byte peer id, mixed with a per-process random seed, so an attacker cannot aim ids at
+ * chosen slots or build long chains. It is not collision-proof: flipping bit 31 of one word and
+ * bits 31 and 16 of the next changes nothing whatever the seed (imul carries the top bit
+ * unchanged, the xor-shift copies it to bit 16), so crafted ids form collision families of up to
+ * 16 (one flip pattern per pair of adjacent words of the first four): probe runs at most about 16
+ * times longer than chance, never unbounded. test/swarm/peer-table-hash.test.ts checks this claim;
+ * keep this comment true if the hash changes.
+ */
 function hashPeerId(id: Uint8Array, at: number): number {
   let h = HASH_SEED;
   for (let i = at; i < at + 20; i += 4) {
