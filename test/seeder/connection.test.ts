@@ -306,8 +306,11 @@ describe('seeder connection: hostile or broken peers are dropped, others keep be
   it('a peer that stays uninterested is let go, an interested one is kept', async () => {
     const lazy = await readyPeer({}, false);
     const keen = await readyPeer({});
-    lazy.send(encode.keepAlive());
-    const timer = setInterval(() => keen.send(encode.keepAlive()), 200);
+    // Both keep alive, so only interest tells them apart (the idle timeout, 2 s, cannot fire first).
+    const timer = setInterval(() => {
+      keen.send(encode.keepAlive());
+      if (!lazy.closed) lazy.send(encode.keepAlive());
+    }, 200);
     await lazy.waitClosed(6000);
     clearInterval(timer);
     await waitForClose(lazy);
