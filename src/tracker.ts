@@ -359,13 +359,14 @@ export class Tracker extends EventEmitter {
 
   /**
    * Any transport's entry point: one validated announce, answered through `writer` (which turns the
-   * core's result into the transport's bytes). The answer at once when no I/O is needed, else a
+   * core's result into the transport's bytes). `remoteAddress` is the client's address as text, or
+   * already as 4 or 16 bytes. The answer at once when no I/O is needed, else a
    * promise; with `syncOnly`, undefined instead of a promise (nothing was started). Never throws,
    * never rejects.
    */
   announceRequest<T>(
     request: AnnounceRequest,
-    remoteAddress: string | undefined,
+    remoteAddress: string | Buffer | undefined,
     passkey: string | undefined,
     writer: AnswerWriter<T>,
     syncOnly = false,
@@ -426,8 +427,10 @@ export class Tracker extends EventEmitter {
   }
 
   /** The store call for a validated announce, or a failure reason. */
-  private prepareAnnounce(request: AnnounceRequest, remoteAddress: string | undefined): Prepared | string {
-    const ip = (this.options.allowIpParameter ? request.ipParameter : undefined) ?? parseAddress(remoteAddress);
+  private prepareAnnounce(request: AnnounceRequest, remoteAddress: string | Buffer | undefined): Prepared | string {
+    const ip =
+      (this.options.allowIpParameter ? request.ipParameter : undefined) ??
+      (typeof remoteAddress === 'string' || remoteAddress === undefined ? parseAddress(remoteAddress) : remoteAddress);
     if (!ip) return this.fail(new TrackerFailure('cannot determine your IP address'));
     const numwant = request.event === 'stopped' ? 0 : Math.min(request.numwant ?? this.options.numwant, this.options.maxNumwant);
     const swarmRequest: SwarmAnnounce = {

@@ -23,6 +23,12 @@ export class ConnectionIds {
   private readonly slotMs: number;
   private readonly now: () => number;
   private keys = new Map<number, Buffer>();
+  /**
+   * MACs already computed, per slot and address (a client connects once and announces many times):
+   * one HMAC per client and slot instead of one per datagram. Bounded; dropped on rotation.
+   */
+  private macs = new Map<number, Map<string, Buffer>>();
+  private static readonly MAX_CACHED = 100_000;
 
   constructor(options: ConnectionIdOptions = {}) {
     this.secret = options.secret === undefined ? undefined : Buffer.from(options.secret);
@@ -54,7 +60,19 @@ export class ConnectionIds {
   }
 
   private mac(slot: number, address: Uint8Array): Buffer {
-    return createHmac('sha256', this.key(slot)).update(address).digest();
+    let cache = this.macs.get(slot);
+    const name = Buffer.from(address.buffer, address.byteOffset, address.byteLength).toString('latin1');
+    const cached = cache?.get(name);
+    if (cached) return cached;
+    const mac = createHmac('sha256', this.key(slot)).update(address).digest();
+    if (!cache) {
+      cache = new Map();
+      this.macs.set(slot, cache);
+      for (const old of this.macs.keys()) if (old < slot - 1) this.macs.delete(old);
+    }
+    if (cache.size >= ConnectionIds.MAX_CACHED) cache.clear();
+    cache.set(name, mac);
+    return mac;
   }
 
   /** The key of a slot; keys of slots older than the previous one are dropped (rotation). */

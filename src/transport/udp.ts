@@ -194,7 +194,7 @@ export class UdpTracker extends EventEmitter {
       return;
     }
     const writer = ip.length === 4 ? this.writer4 : this.writer6;
-    const answer = this.tracker.announceRequest(request, address, passkey, writer);
+    const answer = this.tracker.announceRequest(request, ip, passkey, writer);
     if (answer === undefined) return;
     if (!(answer instanceof Promise)) {
       reply(withTransaction(answer, header.transactionId));
