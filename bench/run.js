@@ -3,31 +3,35 @@
 // after round in the same run are what the targets are about.
 //
 //   npm run bench                       # everything
-//   npm run bench -- --only http        # http | swarm | memory | hash | seeder (comma-separated)
+//   npm run bench -- --only http        # http | private | swarm | memory | hash | seeder (comma-separated)
 //   npm run bench -- --rounds 5 --duration 8
 //   npm run bench -- --only http --servers express,middleware   # some servers only (label substrings)
+//   npm run bench -- --only private --baseline e9299bc   # also public mode as built from that commit
+//   npm run bench -- --only private --cpu-prof           # its servers under node --cpu-prof (bench/results/profiles)
 //
 // Extras are installed on first use: bench/node_modules (bittorrent-tracker, --ignore-scripts) and
 // the Debian packages wrk, opentracker, mktorrent, aria2 (when running as root).
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.dirname(here);
 const { values: args } = parseArgs({
   options: {
-    only: { type: 'string', default: 'http,swarm,memory,hash,seeder' },
+    only: { type: 'string', default: 'http,private,swarm,memory,hash,seeder' },
     rounds: { type: 'string', default: '3' },
     duration: { type: 'string', default: '5' },
     connections: { type: 'string', default: '32' },
     'hash-size': { type: 'string', default: '1024' },
     servers: { type: 'string', default: '' },
+    baseline: { type: 'string', default: '' },
+    'cpu-prof': { type: 'boolean', default: false },
   },
 });
 const only = new Set(args.only.split(','));
@@ -132,14 +136,14 @@ async function startOpentracker(hexHashes) {
   return { name: 'opentracker', child, port, stop: () => stopChild(child) };
 }
 
-/** Run wrk once; returns requests per second (and errors seen). */
-function wrk({ port, urlPath, hashesFile, close, seconds = duration, conns = connections }) {
+/** Run wrk once; returns requests per second (and errors seen). `script`/`env`: another Lua script and its settings. */
+function wrk({ port, urlPath, hashesFile, close, seconds = duration, conns = connections, script = 'announce.lua', env = {} }) {
   const r = spawnSync(
     'wrk',
-    ['-t1', `-c${conns}`, `-d${seconds}s`, '--latency', '-s', path.join(here, 'announce.lua'), `http://127.0.0.1:${port}`],
+    ['-t1', `-c${conns}`, `-d${seconds}s`, '--latency', '-s', path.join(here, script), `http://127.0.0.1:${port}`],
     {
       encoding: 'utf8',
-      env: { ...process.env, BENCH_HASHES: hashesFile, BENCH_PATH: urlPath, BENCH_CLOSE: close ? '1' : '0' },
+      env: { ...process.env, BENCH_HASHES: hashesFile, BENCH_PATH: urlPath, BENCH_CLOSE: close ? '1' : '0', ...env },
     },
   );
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1] ?? NaN);
@@ -245,6 +249,394 @@ async function benchHttp() {
   target('standalone / opentracker, keep-alive', ratio(sa?.keep, ot?.keep), 2);
   target('standalone / opentracker, new connection', ratio(sa?.close, ot?.close), 0.9);
   target('middleware Redis / middleware memory, keep-alive', ratio(rd?.keep, mw?.keep), 0.6);
+}
+
+/** Pids of the running processes whose command name is `name` (Linux /proc; [] elsewhere). */
+function processIds(name) {
+  try {
+    return readdirSync('/proc')
+      .filter((d) => /^\d+$/.test(d))
+      .filter((d) => {
+        try {
+          return readFileSync(`/proc/${d}/comm`, 'utf8').trim() === name;
+        } catch {
+          return false;
+        }
+      })
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** CPU jiffies (utime + stime, + the waited-for children's with `children`) of a process. */
+function cpuJiffies(pid, children = false) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(f[11]) + Number(f[12]) + (children ? Number(f[13]) + Number(f[14]) : 0);
+}
+
+/** cpuJiffies, NaN when the process cannot be read. */
+function safeJiffies(pid) {
+  try {
+    return cpuJiffies(pid);
+  } catch {
+    return NaN;
+  }
+}
+
+/** Jiffies the machine spent running processes (user, nice, system; not interrupts, idle, steal). */
+function machineBusy() {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1, 4).map(Number);
+  return f[0] + f[1] + f[2];
+}
+
+/**
+ * Start measuring the CPU used by other processes (not this script, its finished children such as
+ * wrk, nor `pids`); the returned function gives it in cores since the start. NaN off Linux.
+ */
+function otherLoadProbe(pids) {
+  try {
+    const ours = () => cpuJiffies(process.pid, true) + pids.reduce((sum, pid) => sum + cpuJiffies(pid), 0);
+    const t0 = process.hrtime.bigint();
+    const busy0 = machineBusy();
+    const ours0 = ours();
+    return () => {
+      try {
+        const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+        return Math.max(0, (machineBusy() - busy0 - (ours() - ours0)) / 100 / seconds);
+      } catch {
+        return NaN;
+      }
+    };
+  } catch {
+    return () => NaN;
+  }
+}
+
+/** Wait (at most `maxSeconds`) until other processes than `pids` and this script use little CPU. */
+async function waitForQuiet(pids, maxSeconds, cores = 0.15) {
+  const until = Date.now() + maxSeconds * 1000;
+  for (;;) {
+    const probe = otherLoadProbe(pids);
+    await new Promise((r) => setTimeout(r, 2000));
+    const other = probe();
+    if (!(other > cores) || Date.now() > until) return other;
+  }
+}
+
+/** Build the library as it was at git `ref` (git archive + tsc) in the work dir; returns its dist/index.js URL. */
+function buildBaseline(ref) {
+  const dir = path.join(work, 'baseline');
+  mkdirSync(dir, { recursive: true });
+  const archive = spawnSync('git', ['-C', root, 'archive', ref, 'src', 'tsconfig.json', 'tsconfig.build.json', 'package.json'], {
+    maxBuffer: 256 << 20,
+  });
+  if (archive.status !== 0) throw new Error(`git archive ${ref}: ${archive.stderr}`);
+  const tar = spawnSync('tar', ['-x', '-C', dir], { input: archive.stdout });
+  if (tar.status !== 0) throw new Error(`tar: ${tar.stderr}`);
+  symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'));
+  const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+  const built = spawnSync(process.execPath, [tsc, '-p', path.join(dir, 'tsconfig.build.json')], { encoding: 'utf8' });
+  if (built.status !== 0) throw new Error(`building ${ref}: ${built.stdout}${built.stderr}`);
+  return pathToFileURL(path.join(dir, 'dist', 'index.js')).href;
+}
+
+/** Delete every Redis key under the given Keyv namespaces; returns how many went. */
+async function dropRedisKeys(uri, namespaces) {
+  if (namespaces.length === 0) return 0;
+  const { createClient } = await import('@keyv/redis');
+  const client = createClient({ url: uri });
+  client.on('error', () => undefined);
+  await client.connect();
+  let removed = 0;
+  try {
+    for (const ns of namespaces) {
+      for await (const batch of client.scanIterator({ MATCH: `${ns}:*`, COUNT: 1000 })) {
+        const keys = Array.isArray(batch) ? batch : [batch];
+        if (keys.length) removed += await client.unlink(keys);
+      }
+    }
+  } finally {
+    await (client.close ? client.close() : client.quit());
+  }
+  return removed;
+}
+
+/**
+ * Private mode (passkey + onTraffic) against public mode, memory and Redis stores, each server a
+ * fresh process measured round after round in this run. Two loads:
+ * - `new`: every request a new random peer announcing `started` (the http section's load); the
+ *   private servers enforce intervals (the default), which never refuses a peer's first announce;
+ * - `reannounce`: a fixed population of peers announcing again without an event, counters growing,
+ *   so every announce credits traffic; the private servers run with enforceInterval: false (with it,
+ *   each of these re-announces would be refused).
+ */
+async function benchPrivate() {
+  const redisUri = process.env.BENCH_REDIS ?? 'redis://127.0.0.1:6379';
+  const users = 100;
+  const population = 10_000;
+  const newHashes = path.join(work, 'private-new.txt');
+  const newRaw = makeHashes(1000, newHashes);
+  const reHashes = path.join(work, 'private-re.txt');
+  const reRaw = makeHashes(100, reHashes);
+  const passkeysFile = path.join(work, 'passkeys.txt');
+  const passkeys = Array.from({ length: users }, (_, i) => `u${i + 1}.${randomBytes(15).toString('base64url')}`);
+  writeFileSync(passkeysFile, passkeys.join('\n') + '\n');
+  let baselineDist;
+  if (args.baseline) {
+    try {
+      baselineDist = buildBaseline(args.baseline);
+    } catch (error) {
+      log(`(baseline ${args.baseline} skipped: ${String(error.message ?? error).split('\n')[0]})`);
+    }
+  }
+  const namespaces = [];
+  const specs = [];
+  for (const store of ['memory', 'Redis']) {
+    const storeEnv = () => {
+      if (store === 'memory') return {};
+      const ns = `ett-bench-${process.pid}-${namespaces.length}`;
+      namespaces.push(ns);
+      return { BENCH_REDIS: redisUri, BENCH_NAMESPACE: ns };
+    };
+    const priv = (enforce) => ({ BENCH_PASSKEYS: passkeysFile, BENCH_ENFORCE: enforce ? '1' : '0' });
+    specs.push({ store, load: 'new', role: 'public', label: 'public', env: storeEnv() });
+    if (baselineDist) {
+      specs.push({ store, load: 'new', role: 'baseline', label: `public, built from ${args.baseline}`, env: { ...storeEnv(), BENCH_DIST: baselineDist } });
+    }
+    specs.push({ store, load: 'new', role: 'private', label: 'private + accounting, enforcement on', env: { ...storeEnv(), ...priv(true) } });
+    specs.push({ store, load: 'reannounce', role: 'public', label: 'public', env: storeEnv() });
+    specs.push({ store, load: 'reannounce', role: 'private', label: 'private + accounting, enforcement off', env: { ...storeEnv(), ...priv(false) } });
+  }
+  const loadName = { new: 'new peers, `started`', reannounce: 're-announces, traffic' };
+  const nodeArgs = args['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', path.join(here, 'results', 'profiles')] : [];
+  const esc = (buf) => [...buf].map((b) => '%' + b.toString(16).padStart(2, '0').toUpperCase()).join('');
+  const pick = (n) => Math.floor(Math.random() * n);
+  const announcePath = (s, user) => (s.role === 'private' ? `/tracker/${passkeys[user]}/announce` : '/tracker/announce');
+  /** One request of the spec's load, built as private.lua builds it. */
+  const sampleQuery = (s) => {
+    if (s.load === 'new') {
+      const id = '-BN0001-' + randomBytes(6).toString('hex');
+      return `${announcePath(s, pick(users))}?info_hash=${esc(newRaw[pick(newRaw.length)])}&peer_id=${id}&port=${1024 + pick(60000)}&uploaded=0&downloaded=0&left=1000000&compact=1&numwant=50&event=started`;
+    }
+    const i = pick(population);
+    const t = Math.floor(Date.now() / 1000) - 1700000000;
+    const seeder = i % 10 < 3;
+    return `${announcePath(s, Math.floor(i / reRaw.length) % users)}?info_hash=${esc(reRaw[i % reRaw.length])}&peer_id=-BN0002-${String(i).padStart(12, '0')}&port=${1024 + (i % 60000)}&uploaded=${t * 65536}&downloaded=${seeder ? 1000000 : t * 16384}&left=${seeder ? 0 : 1000000}&compact=1&numwant=50`;
+  };
+  /** Sample `n` answers; returns the first bad one (a failure, or no interval), else undefined. */
+  const sample = async (s, n = 3) => {
+    for (let k = 0; k < n; k++) {
+      const body = await get(s.t.port, sampleQuery(s));
+      if (body.includes('failure reason') || !body.includes('8:interval')) return body;
+    }
+    return undefined;
+  };
+  const run = (s, close, seconds = duration, start = -1) =>
+    wrk({
+      port: s.t.port,
+      urlPath: '/tracker/announce',
+      hashesFile: s.load === 'new' ? newHashes : reHashes,
+      close,
+      seconds,
+      script: 'private.lua',
+      env: {
+        BENCH_MODE: s.load,
+        BENCH_PEERS: String(population),
+        BENCH_START: String(start),
+        BENCH_PASSKEYS: s.role === 'private' ? passkeysFile : '',
+        BENCH_PREFIX: '/tracker/',
+      },
+    });
+
+  const running = [];
+  const otherLoad = [];
+  const quietCores = 0.3;
+  const blocks = { total: 0, rerun: 0, noisy: 0 };
+  try {
+    for (const s of specs) {
+      const name = `${s.store} ${s.load} ${s.label}`;
+      try {
+        s.t = await startServer(name, process.execPath, [...nodeArgs, 'servers/ours-private.js'], s.env);
+        if (nodeArgs.length) process.stderr.write(`${name}: pid ${s.t.child.pid} (CPU profile in bench/results/profiles)\n`);
+        const bad = await sample(s, 1);
+        if (bad) throw new Error(`answered ${bad.slice(0, 200)}`);
+        s.keep = [];
+        s.close = [];
+        s.keepRatio = [];
+        s.closeRatio = [];
+        s.cpuKeep = [];
+        s.cpuClose = [];
+        s.cpuRatio = [];
+        running.push(s);
+      } catch (error) {
+        log(`(skipped ${name}: ${String(error.message ?? error).split('\n')[0]})`);
+        await s.t?.stop();
+      }
+    }
+    // Warm-up (not counted): JIT, and one announce of every re-announcing peer (its baseline): the
+    // population is walked in order from peer 0 until every peer has announced once.
+    for (const s of running) {
+      let done = 0;
+      do {
+        const r = run(s, false, duration, s.load === 'reannounce' ? done : -1);
+        const count = Number(/(\d+) requests in/.exec(r.raw)?.[1] ?? 0);
+        if (!count) throw new Error(`warm-up of ${s.store}, ${s.label} failed: ${r.raw.slice(0, 300)}`);
+        done += count;
+      } while (s.load === 'reannounce' && done < population);
+    }
+    for (const s of running) {
+      const bad = await sample(s);
+      if (bad) log(`warning: ${s.store}, ${s.load}, ${s.label}: answered a failure after warm-up: ${bad.slice(0, 200)}`);
+    }
+    // Rounds: within a (store, load) group the servers run back to back, keep-alive then new
+    // connections, order reversed every round, so each ratio to public mode is taken from runs a few
+    // seconds apart (other work on a shared machine comes and goes over minutes).
+    const groups = [];
+    for (const s of running) {
+      const g = groups.find((x) => x[0].store === s.store && x[0].load === s.load);
+      if (g) g.push(s);
+      else groups.push([s]);
+    }
+    const redisPids = processIds('redis-server');
+    const allPids = [...running.map((s) => s.t.child.pid), ...redisPids];
+    // Waiting for calm and running blocks again may at most double the time of the rounds.
+    let spare = rounds * running.length * 2 * duration * 1000;
+    for (let round = 0; round < rounds; round++) {
+      for (const g of round % 2 === 0 ? groups : [...groups].reverse()) {
+        for (const close of [false, true]) {
+          // One block: the group's servers back to back. When other processes took more than
+          // `quietCores` of CPU during it, it is run again (at most twice), after waiting for calm.
+          for (let attempt = 1; ; attempt++) {
+            const started = Date.now();
+            if (spare > 0) await waitForQuiet(allPids, Math.min(30, spare / 1000));
+            spare -= Date.now() - started;
+            const results = [];
+            for (const s of round % 2 === 0 ? g : [...g].reverse()) {
+              const probe = otherLoadProbe([s.t.child.pid, ...(s.store === 'Redis' ? redisPids : [])]);
+              const cpu0 = safeJiffies(s.t.child.pid);
+              const r = run(s, close);
+              // Server CPU per announce, µs (jiffies are 10 ms): less sensitive to other load than req/s.
+              const requests = Number(/(\d+) requests in/.exec(r.raw)?.[1] ?? NaN);
+              r.cpu = ((safeJiffies(s.t.child.pid) - cpu0) * 10_000) / requests;
+              results.push({ s, r, other: probe() });
+              process.stderr.write(
+                `round ${round + 1}/${rounds} ${s.store}, ${s.load}, ${s.label}, ${close ? 'new connection' : 'keep-alive'}: ${fmt(r.rps)} req/s (other processes: ${fmt(results.at(-1).other, 2)} cores)\n`,
+              );
+            }
+            const worst = Math.max(...results.map((x) => x.other));
+            if (!(worst > quietCores) || attempt === 3 || spare <= 0) {
+              blocks.total++;
+              if (worst > quietCores) blocks.noisy++;
+              for (const { s, r, other } of results) {
+                (close ? s.close : s.keep).push(r.rps);
+                (close ? s.cpuClose : s.cpuKeep).push(r.cpu);
+                otherLoad.push(other);
+                if (r.non2xx) log(`warning: ${s.store}, ${s.label}: ${r.non2xx} non-2xx answers`);
+              }
+              break;
+            }
+            blocks.rerun++;
+            spare -= results.length * duration * 1000;
+            process.stderr.write(`  other processes took up to ${fmt(worst, 2)} cores: this block again\n`);
+          }
+        }
+        const pub = g.find((s) => s.role === 'public');
+        for (const s of g) {
+          s.keepRatio.push(ratio(s.keep[round], pub?.keep[round]));
+          s.closeRatio.push(ratio(s.close[round], pub?.close[round]));
+          s.cpuRatio.push(ratio(s.cpuKeep[round], pub?.cpuKeep[round]));
+        }
+      }
+    }
+    // After the runs: answers still real, the counters of the servers, and enforcement really on.
+    for (const s of running) {
+      s.bad = await sample(s);
+      s.stats = JSON.parse(await get(s.t.port, '/bench-stats'));
+      if (s.role === 'private' && s.env.BENCH_ENFORCE === '1') {
+        const id = '-BN0003-' + randomBytes(6).toString('hex');
+        const q = `${announcePath(s, 0)}?info_hash=${esc(newRaw[0])}&peer_id=${id}&port=6881&uploaded=0&downloaded=0&left=1000000&compact=1&numwant=50`;
+        const first = await get(s.t.port, q);
+        const second = await get(s.t.port, q);
+        s.enforced = first.includes('8:interval') && second.includes('failure reason') ? /failure reason\d+:(.*)e$/.exec(second)?.[1] : undefined;
+      }
+    }
+  } finally {
+    for (const s of specs) await s.t?.stop();
+    try {
+      const removed = await dropRedisKeys(redisUri, namespaces);
+      process.stderr.write(`removed ${removed} Redis keys under ${namespaces.join(', ')}\n`);
+    } catch (error) {
+      log(`warning: could not remove the Redis keys under ${namespaces.join(', ')}: ${error.message ?? error}`);
+    }
+  }
+
+  const find = (store, load, role) => running.find((s) => s.store === store && s.load === load && s.role === role);
+  log(`### Private mode with accounting vs public mode (wrk, 1 thread, ${connections} connections, ${duration} s x ${rounds} rounds, medians)`);
+  log(
+    `Private servers: ${users} users with distinct passkeys (an async \`passkey\` function, answers cached), \`onTraffic\` summing the records into counters every 5 s. ` +
+      'Load "new peers": random new peers announcing `started` into 1000 swarms (the announce throughput load), requests spread over the passkeys; ' +
+      'the private server enforces intervals (the default), which never refuses a first announce. ' +
+      `Load "re-announces": ${population} peers (${reRaw.length} swarms x ${users} users, one peer per user and swarm), each announcing again without an event, ` +
+      '`uploaded` and `downloaded` growing, so every announce after the warm-up credits traffic; the private server runs with `enforceInterval: false` ' +
+      '(with enforcement, each of these re-announces would be refused). 30% seeders, compact, numwant=50. Ratios against public mode on the same store and load, same run.',
+  );
+  log('');
+  log('| store | load | server | keep-alive req/s | new connection req/s | keep-alive vs public | new conn. vs public | server CPU per announce (keep-alive) | CPU per announce vs public |');
+  log('| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const s of running) {
+    s.m = { keep: median(s.keep), close: median(s.close), keepRatio: median(s.keepRatio), closeRatio: median(s.closeRatio) };
+    log(
+      `| ${s.store} | ${loadName[s.load]} | ${s.label} | ${fmt(s.m.keep)} | ${fmt(s.m.close)} | ${fmt(s.m.keepRatio, 2)}x | ${fmt(s.m.closeRatio, 2)}x | ${fmt(median(s.cpuKeep))} µs | ${fmt(median(s.cpuRatio), 2)}x |`,
+    );
+  }
+  log('');
+  log(
+    `Ratios are medians of the per-round ratios (each private run against the public run seconds before or after it). ` +
+      `Server CPU per announce: the server process's CPU time (user + system) over the announces of its keep-alive run; ` +
+      `its ratio is this server's / public mode's (1.05x: 5% more CPU per announce), less sensitive to other load than req/s. ` +
+      `Other processes on the machine (CPU time not spent by wrk, this script, the servers or redis-server) during the counted runs: ` +
+      `median ${fmt(median(otherLoad.filter(Number.isFinite)), 2)}, max ${fmt(Math.max(...otherLoad.filter(Number.isFinite)), 2)} cores; ` +
+      `${blocks.rerun} of ${blocks.total + blocks.rerun} blocks (a group's servers back to back) were run again because other processes took more than ${quietCores} cores, ` +
+      `${blocks.noisy} counted blocks still had more.`,
+  );
+  log('');
+  log('Checks (after the rounds):');
+  log('');
+  for (const s of running) {
+    const failures = Object.entries(s.stats?.failures ?? {});
+    const total = failures.reduce((n, [, c]) => n + c, 0);
+    let line = `- ${s.store}, ${loadName[s.load]}, ${s.label}: ${total} failure answers during the runs${total ? ` (${failures.map(([r, c]) => `${c} x "${r}"`).join(', ')})` : ''}; sampled answers ${s.bad ? `NOT all successes: ${s.bad.slice(0, 120)}` : 'successes (`8:interval`)'}`;
+    if (s.role === 'private') {
+      const st = s.stats;
+      line += `; passkey function called ${st.passkeyCalls} times; onTraffic called ${st.trafficCalls} times with ${st.trafficRecords} records, ${fmt(st.uploaded / 2 ** 30, 1)} GiB uploaded credited`;
+    }
+    if (s.enforced !== undefined || (s.role === 'private' && s.env.BENCH_ENFORCE === '1')) {
+      line += s.enforced ? `; enforcement on: a second regular announce was refused ("${s.enforced}")` : '; ENFORCEMENT CHECK FAILED';
+    }
+    log(line + '.');
+  }
+  log('');
+  for (const store of ['memory', 'Redis']) {
+    for (const load of ['reannounce', 'new']) {
+      const pub = find(store, load, 'public');
+      const prv = find(store, load, 'private');
+      if (!pub || !prv) continue;
+      const what = load === 'new' ? 'new peers, enforcement on' : 're-announces, enforcement off';
+      target(`private + accounting / public, ${store}, ${what}, keep-alive`, prv.m.keepRatio, 0.8);
+      target(`private + accounting / public, ${store}, ${what}, new connection`, prv.m.closeRatio, 0.8);
+    }
+  }
+  for (const store of ['memory', 'Redis']) {
+    const pub = find(store, 'new', 'public');
+    const base = find(store, 'new', 'baseline');
+    if (!pub || !base) continue;
+    log(
+      `Public mode now / public mode built from ${args.baseline} (${store}): keep-alive ${fmt(1 / base.m.keepRatio, 2)}x, new connection ${fmt(1 / base.m.closeRatio, 2)}x.`,
+    );
+  }
+  if (baselineDist) log('');
 }
 
 async function benchSwarm() {
@@ -367,6 +759,7 @@ async function main() {
   log(`Node ${process.version}, ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${fmt(os.totalmem() / 2 ** 30, 0)} GiB`);
   log('');
   if (only.has('http')) await benchHttp();
+  if (only.has('private')) await benchPrivate();
   if (only.has('swarm')) await benchSwarm();
   if (only.has('memory')) benchMemory();
   if (only.has('hash')) benchHash();
