@@ -418,7 +418,7 @@ export class Tracker extends EventEmitter {
     if (!this.stateful) return;
     const [request, swarmRequest] = prepared;
     swarmRequest.private = {
-      owner: grant.user === undefined ? '' : String(grant.user),
+      owner: grant.owner,
       minInterval: this.options.enforceInterval ? this.options.minInterval * 1000 : 0,
       uploaded: request.uploaded,
       downloaded: request.downloaded,

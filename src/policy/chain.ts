@@ -16,6 +16,8 @@ import { TorrentPolicy, UNREGISTERED, type TorrentVerifier } from './torrents.js
 export interface Grant {
   /** The passkey's user (private mode), else undefined. */
   user: UserId | undefined;
+  /** The user as a string (the owner of the peers it announces); '' in public mode. */
+  owner: string;
   /** The torrent's rules ({} when torrents are not restricted). */
   rules: TorrentRules;
 }
@@ -28,7 +30,21 @@ export interface PolicyFunctions {
 }
 
 const NO_RULES: TorrentRules = Object.freeze({});
-const PUBLIC_GRANT: Grant = Object.freeze({ user: undefined, rules: NO_RULES });
+const PUBLIC_GRANT: Grant = Object.freeze({ user: undefined, owner: '', rules: NO_RULES });
+
+/** Grants without torrent rules, one per user, reused for every announce of that user (bounded). */
+const userGrants = new Map<UserId, Grant>();
+function grantOf(user: UserId | undefined, rules: TorrentRules): Grant {
+  if (user === undefined) return rules === NO_RULES ? PUBLIC_GRANT : { user, owner: '', rules };
+  if (rules !== NO_RULES) return { user, owner: String(user), rules };
+  let grant = userGrants.get(user);
+  if (!grant) {
+    if (userGrants.size >= 100_000) userGrants.clear();
+    grant = Object.freeze({ user, owner: String(user), rules: NO_RULES });
+    userGrants.set(user, grant);
+  }
+  return grant;
+}
 
 /** See the module comment. */
 export class PolicyChain {
@@ -68,7 +84,7 @@ export class PolicyChain {
       rules = cached;
     }
     this.checkClient(peerId);
-    return user === undefined && rules === NO_RULES ? PUBLIC_GRANT : { user, rules };
+    return grantOf(user, rules);
   }
 
   /** The grant for an announce, asking the site's functions where the cache has no answer. */
@@ -81,7 +97,7 @@ export class PolicyChain {
       rules = answer;
     }
     this.checkClient(peerId);
-    return { user, rules };
+    return grantOf(user, rules);
   }
 
   /** The passkey's user (private mode; undefined in public mode). Throws a refusal. */

@@ -100,10 +100,12 @@ export class PeerStateTable {
   }
 }
 
-/** Table key of a peer: 20-byte info hash + 20-byte peer id as one latin1 string. */
+/** Scratch space for {@link peerStateKey} (synchronous: one key at a time). */
+const keyScratch = Buffer.allocUnsafe(40);
+
+/** Table key of a peer: 20-byte info hash + 20-byte peer id as one latin1 string (one allocation). */
 export function peerStateKey(infoHash: Uint8Array, peerId: Uint8Array): string {
-  return (
-    Buffer.from(infoHash.buffer, infoHash.byteOffset, infoHash.byteLength).toString('latin1') +
-    Buffer.from(peerId.buffer, peerId.byteOffset, peerId.byteLength).toString('latin1')
-  );
+  keyScratch.set(infoHash, 0);
+  keyScratch.set(peerId, 20);
+  return keyScratch.toString('latin1', 0, 40);
 }
