@@ -3,7 +3,7 @@
 // after round in the same run are what the targets are about.
 //
 //   npm run bench                       # everything
-//   npm run bench -- --only http        # http | private | swarm | memory | hash | seeder (comma-separated)
+//   npm run bench -- --only http        # http | private | udp | swarm | memory | hash | seeder (comma-separated)
 //   npm run bench -- --rounds 5 --duration 8
 //   npm run bench -- --only http --servers express,middleware   # some servers only (label substrings)
 //   npm run bench -- --only private --baseline e9299bc   # also public mode as built from that commit
@@ -24,7 +24,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.dirname(here);
 const { values: args } = parseArgs({
   options: {
-    only: { type: 'string', default: 'http,private,swarm,memory,hash,seeder' },
+    only: { type: 'string', default: 'http,private,udp,swarm,memory,hash,seeder' },
     rounds: { type: 'string', default: '3' },
     duration: { type: 'string', default: '5' },
     connections: { type: 'string', default: '32' },
@@ -372,6 +372,19 @@ async function dropRedisKeys(uri, namespaces) {
  *   so every announce credits traffic; the private servers run with enforceInterval: false (with it,
  *   each of these re-announces would be refused).
  */
+/** UDP announces: bench/udp.js (ours, opentracker, a node:dgram constant, bittorrent-tracker). */
+async function benchUdp() {
+  log('');
+  log('## UDP announces (BEP 15), one load generator for all');
+  const r = spawnSync(process.execPath, ['udp.js', '--rounds', String(rounds), '--duration', String(duration)], { cwd: here, encoding: 'utf8' });
+  for (const line of `${r.stdout}${r.stderr}`.trim().split('\n')) log(line);
+  const ours = Number(/\| ours: (\d+)/.exec(r.stdout)?.[1]);
+  const ot = Number(/\| opentracker: (\d+)/.exec(r.stdout)?.[1]);
+  const bt = Number(/\| bittorrent-tracker: (\d+)/.exec(r.stdout)?.[1]);
+  target('UDP: ours / opentracker', ratio(ours, ot), 0.7);
+  target('UDP: ours / bittorrent-tracker', ratio(ours, bt), 3);
+}
+
 async function benchPrivate() {
   const redisUri = process.env.BENCH_REDIS ?? 'redis://127.0.0.1:6379';
   const users = 100;
@@ -760,6 +773,7 @@ async function main() {
   log('');
   if (only.has('http')) await benchHttp();
   if (only.has('private')) await benchPrivate();
+  if (only.has('udp')) await benchUdp();
   if (only.has('swarm')) await benchSwarm();
   if (only.has('memory')) benchMemory();
   if (only.has('hash')) benchHash();

@@ -1,7 +1,8 @@
 // UDP announce throughput (BEP 15): ours (createUdpTracker, memory store), opentracker's UDP and
 // bittorrent-tracker's UDP, driven by one load generator (udp-load.js: several sockets in several
 // processes, random new peers into 1000 swarms, connect then announce as clients do), in one run,
-// round after round with the order rotated. Prints medians and ratios; `npm run bench -- --only udp`
+// round after round with the order rotated. A node:dgram server answering a constant shows the floor
+// any Node UDP tracker pays (receive and send in Node). Prints medians and ratios; `npm run bench -- --only udp`
 // runs it, or directly: node bench/udp.js [--rounds 3] [--duration 5] [--loaders 2] [--sockets 8] [--window 16]
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -84,14 +85,18 @@ const median = (xs) => {
 };
 
 try {
-  const servers = [await startNode('ours', 'servers/ours-udp.js'), await startOpentracker()];
+  const servers = [
+    await startNode('ours', 'servers/ours-udp.js'),
+    await startOpentracker(),
+    await startNode('node:dgram constant', 'servers/udp-constant.js'),
+  ];
   try {
     servers.push(await startNode('bittorrent-tracker', 'servers/bittorrent-tracker-udp.js'));
   } catch (error) {
     console.log(`bittorrent-tracker not available (${error.message.split('\n')[0]}); install bench extras with npm run bench`);
   }
   const results = new Map(servers.map((s) => [s.name, []]));
-  const ratios = { opentracker: [], 'bittorrent-tracker': [] };
+  const ratios = { opentracker: [], 'bittorrent-tracker': [], 'node:dgram constant': [] };
   for (let round = 0; round < rounds; round++) {
     const order = servers.map((_, i) => servers[(i + round) % servers.length]);
     const got = {};
