@@ -104,8 +104,9 @@ function scenario(env: () => Record<string, string>): void {
 
     // 4. a new peer gets a full sample of the shared swarm from any instance, never a stopped peer
     const stoppedPorts = new Set(stopping.map((p) => `127.0.0.1:${p.port}`));
-    for (const i of instances) {
-      const answer = await announce(i, ih, { id: randomBytes(20), port: 9999, seeder: false }, 'started', 50);
+    for (const [n, i] of instances.entries()) {
+      // each sampling peer has its own port: a later one may be handed an earlier one
+      const answer = await announce(i, ih, { id: randomBytes(20), port: 9000 + n, seeder: false }, 'started', 50);
       const sample = compactPeers(answer.peers, 4);
       expect(sample).toHaveLength(50);
       expect(new Set(sample).size).toBe(50);
