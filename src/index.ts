@@ -27,7 +27,7 @@ export type { ClientRules } from './policy/clients.js';
 export type { TrafficRecord, TrafficCallback } from './policy/traffic.js';
 export { MemorySwarmStore, type MemorySwarmStoreOptions } from './swarm/memory.js';
 export { isSwarmStore } from './swarm/types.js';
-export { createTrackerServer, type TrackerServer, type TrackerServerOptions } from './server.js';
+export { createTrackerServer, type TrackerServer, type TrackerServerOptions, type TrackerServerWebSocketOptions } from './server.js';
 export { createUdpTracker, UdpTracker, type UdpTrackerOptions } from './transport/udp.js';
 export {
   createSeeder,
@@ -55,3 +55,8 @@ export { defaultPieceLength, MIN_PIECE_LENGTH, MAX_PIECE_LENGTH } from './torren
 export { RedisSwarmStore, isRedisKeyv, RedisStoreError, type RedisSwarmStoreOptions } from './swarm/redis.js';
 export { KeyvSwarmStore, KeyvStoreError, type KeyvSwarmStoreOptions } from './swarm/keyv.js';
 export { openStore, openRedisKeyv, type StoreOption, type OpenStoreOptions, type OpenedStore } from './swarm/open.js';
+export {
+  createWebSocketTracker,
+  WebSocketTracker,
+  type WebSocketTrackerOptions,
+} from './transport/websocket.js';

@@ -7,6 +7,10 @@ import type { Duplex } from 'node:stream';
 import { parseTrackerPath } from './protocol/path.js';
 import { encodeFailure } from './protocol/response.js';
 import { Tracker, type TrackerOptions } from './tracker.js';
+import { WebSocketTracker, type WebSocketTrackerOptions } from './transport/websocket.js';
+
+/** Settings of the standalone server's WebTorrent door (everything but the core, the server and the path). */
+export type TrackerServerWebSocketOptions = Omit<WebSocketTrackerOptions, keyof TrackerOptions | 'tracker' | 'server' | 'path'>;
 
 /** Options of {@link createTrackerServer}: the tracker's options plus server settings. */
 export interface TrackerServerOptions extends TrackerOptions {
@@ -33,12 +37,19 @@ export interface TrackerServerOptions extends TrackerOptions {
    * proxy appended). Default false: the socket's address. Only enable it behind a proxy you run.
    */
   trustProxy?: boolean;
+  /**
+   * Answer WebTorrent announces over WebSocket at `ws://host:port/announce` (browsers as peers), on
+   * the same core and store. `false` turns it off; an object sets its limits. Default on.
+   */
+  webSocket?: boolean | TrackerServerWebSocketOptions;
 }
 
 /** The server returned by {@link createTrackerServer}. */
 export type TrackerServer = http.Server & {
   /** The protocol core: events (`announce`, `failure`), options, the store in use. */
   tracker: Tracker;
+  /** The WebTorrent (WebSocket) door, unless `webSocket: false`. */
+  webSocket: WebSocketTracker | undefined;
   /** Stop accepting connections, close idle ones, and close the store if the tracker opened it. */
   shutdown(): Promise<void>;
 };
@@ -115,7 +126,12 @@ export function createTrackerServer(options: TrackerServerOptions = {}): Tracker
     );
   });
   server.tracker = tracker;
+  server.webSocket =
+    options.webSocket === false
+      ? undefined
+      : new WebSocketTracker({ ...(typeof options.webSocket === 'object' ? options.webSocket : {}), tracker, server });
   server.shutdown = async () => {
+    await server.webSocket?.close();
     await new Promise<void>((resolve) => {
       if (!server.listening) return resolve();
       server.close(() => resolve());

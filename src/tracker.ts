@@ -120,6 +120,10 @@ export class Tracker extends EventEmitter {
   private readonly stateful: boolean;
   private readonly ledger: TrafficLedger | undefined;
   private unsubscribe: (() => Promise<void>) | undefined;
+  /** The swarms of WebTorrent peers (see {@link webrtcSwarms}), created on first use. */
+  private rtc: SwarmStore | undefined;
+  private rtcMemory: MemorySwarmStore | undefined;
+  private rtcOwned = false;
   private subscribeTimer: NodeJS.Timeout | undefined;
 
   constructor(options: TrackerOptions = {}) {
@@ -179,6 +183,24 @@ export class Tracker extends EventEmitter {
   }
 
   /**
+   * The swarms of WebTorrent (WebSocket) peers, once the store is open: browsers reach only each
+   * other, so they live apart from TCP and UDP peers, on the same backend (the store's
+   * {@link SwarmStore.sibling} `webrtc`), or in this process's memory for a store without siblings.
+   */
+  webrtcSwarms(): SwarmStore | undefined {
+    if (!this.store || this.closed) return undefined;
+    if (!this.rtc) {
+      this.rtc = this.store.sibling?.('webrtc');
+      if (!this.rtc) {
+        this.rtc = new MemorySwarmStore();
+        this.rtcOwned = true;
+      }
+      if (this.rtc instanceof MemorySwarmStore) this.rtcMemory = this.rtc;
+    }
+    return this.rtc;
+  }
+
+  /**
    * Answer an announce. `rawQuery` is the query string after `?`; `remoteAddress` the client's
    * address as Node reports it (`req.ip`, `socket.remoteAddress`); `passkey` the path segment before
    * `announce` (private trackers).
@@ -225,8 +247,8 @@ export class Tracker extends EventEmitter {
    * Any transport's entry point: one validated announce, answered through `writer` (which turns the
    * core's result into the transport's bytes). `remoteAddress` is the client's address as text, or
    * already as 4 or 16 bytes. The answer at once when no I/O is needed, else a
-   * promise; with `syncOnly`, undefined instead of a promise (nothing was started). Never throws,
-   * never rejects.
+   * promise; with `syncOnly`, undefined instead of a promise (nothing was started). `webrtc` puts the
+   * peer in the WebTorrent swarms ({@link webrtcSwarms}). Never throws, never rejects.
    */
   announceRequest<T>(
     request: AnnounceRequest,
@@ -234,6 +256,7 @@ export class Tracker extends EventEmitter {
     passkey: string | undefined,
     writer: AnswerWriter<T>,
     syncOnly = false,
+    webrtc = false,
   ): T | Promise<T> | undefined {
     const prepared = this.prepareAnnounce(request, remoteAddress);
     if (typeof prepared === 'string') return writer.failure(prepared);
@@ -244,14 +267,15 @@ export class Tracker extends EventEmitter {
       } catch (error) {
         return writer.failure(this.fail(error));
       }
-      if (!grant) return syncOnly ? undefined : this.announceAfterPolicy(prepared, passkey, writer);
+      if (!grant) return syncOnly ? undefined : this.announceAfterPolicy(prepared, passkey, writer, webrtc);
       this.applyGrant(prepared, grant);
     }
-    if (this.memory) return this.answerFromMemory(this.memory, prepared, grant, writer);
-    return syncOnly ? undefined : this.announceToStore(prepared, grant, writer);
+    const memory = webrtc ? (this.webrtcSwarms(), this.rtcMemory) : this.memory;
+    if (memory) return this.answerFromMemory(memory, prepared, grant, writer);
+    return syncOnly ? undefined : this.announceToStore(prepared, grant, writer, webrtc);
   }
 
-  private async announceAfterPolicy<T>(prepared: Prepared, passkey: string | undefined, writer: AnswerWriter<T>): Promise<T> {
+  private async announceAfterPolicy<T>(prepared: Prepared, passkey: string | undefined, writer: AnswerWriter<T>, webrtc: boolean): Promise<T> {
     let grant: Grant;
     try {
       grant = await this.policy!.grant(passkey, prepared[0].infoHash.toString('hex'), prepared[0].peerId);
@@ -259,15 +283,16 @@ export class Tracker extends EventEmitter {
       return writer.failure(this.fail(error));
     }
     this.applyGrant(prepared, grant);
-    if (this.memory) return this.answerFromMemory(this.memory, prepared, grant, writer);
-    return this.announceToStore(prepared, grant, writer);
+    const memory = webrtc ? (this.webrtcSwarms(), this.rtcMemory) : this.memory;
+    if (memory) return this.answerFromMemory(memory, prepared, grant, writer);
+    return this.announceToStore(prepared, grant, writer, webrtc);
   }
 
-  private async announceToStore<T>(prepared: Prepared, grant: Grant | undefined, writer: AnswerWriter<T>): Promise<T> {
+  private async announceToStore<T>(prepared: Prepared, grant: Grant | undefined, writer: AnswerWriter<T>, webrtc: boolean): Promise<T> {
     const [request, swarmRequest] = prepared;
     let result: SwarmAnnounceResult;
     try {
-      const store = await this.openedStore();
+      const store = await this.openedStore(webrtc);
       result = await this.withTimeout(store.announce(swarmRequest));
     } catch (error) {
       return writer.failure(this.fail(error));
@@ -351,7 +376,7 @@ export class Tracker extends EventEmitter {
     }
     if (packed < 0) return writer.failure(this.refuse(counts.refusal!));
     if (swarmRequest.private) this.accepted(prepared, grant, counts.previous);
-    else this.announced(swarmRequest, undefined);
+    else this.announced(prepared, undefined);
     const n4 = packed & 0xffff;
     const n6 = packed >>> 16;
     return writer.compact!(counts, this.scratch4.subarray(0, n4 * 6), this.scratch6.subarray(0, n6 * 18), request);
@@ -381,7 +406,7 @@ export class Tracker extends EventEmitter {
       );
       this.ledger.add(grant.user, request.infoHash.toString('hex'), credit);
     }
-    this.announced(swarmRequest, grant?.user);
+    this.announced(prepared, grant?.user);
   }
 
   /** The failure reason for a store's refusal of a private announce. */
@@ -396,12 +421,13 @@ export class Tracker extends EventEmitter {
   }
 
   /** Emit `announce` (hex at the edges) when someone listens. */
-  private announced(request: SwarmAnnounce, user: UserId | undefined): void {
+  private announced(prepared: Prepared, user: UserId | undefined): void {
     if (this.listenerCount('announce') === 0) return;
+    const request = prepared[1];
     const info: AnnounceEventInfo = {
       infoHash: Buffer.from(request.infoHash).toString('hex'),
       peerId: Buffer.from(request.peerId).toString('hex'),
-      ip: formatAddress(request.ip),
+      ip: formatAddress(prepared[0].remote ?? request.ip),
       port: request.port,
       event: request.event,
       seeder: request.seeder,
@@ -435,9 +461,9 @@ export class Tracker extends EventEmitter {
    * torrent that is not registered (when `torrents` is set). Rejects with the failure to answer
    * (pass it to {@link failureReason}).
    */
-  async scrapeHashes(hashes: Buffer[], passkey: string | undefined): Promise<Array<SwarmCounts | undefined>> {
+  async scrapeHashes(hashes: Buffer[], passkey: string | undefined, webrtc = false): Promise<Array<SwarmCounts | undefined>> {
     if (this.policy) await this.policy.user(passkey);
-    const store = await this.openedStore();
+    const store = await this.openedStore(webrtc);
     const known = this.policy ? await this.policy.registered(hashes.map((h) => h.toString('hex'))) : undefined;
     const asked = known ? hashes.filter((_, i) => known[i]) : hashes;
     const counts = asked.length > 0 ? await this.withTimeout(store.scrape(asked)) : [];
@@ -450,9 +476,14 @@ export class Tracker extends EventEmitter {
     return this.fail(error);
   }
 
-  private async fullScrape(passkey: string | undefined): Promise<Array<{ infoHash: Uint8Array } & SwarmCounts>> {
+  /**
+   * Any transport's full scrape (a scrape without hashes): the counters of up to `maxScrapeHashes`
+   * live swarms. Rejects with the failure to answer (pass it to {@link failureReason}), for example
+   * when `fullScrape` is off.
+   */
+  async fullScrape(passkey: string | undefined, webrtc = false): Promise<Array<{ infoHash: Uint8Array } & SwarmCounts>> {
     if (this.policy) await this.policy.user(passkey);
-    const store = await this.openedStore();
+    const store = await this.openedStore(webrtc);
     if (!this.options.fullScrape) throw new TrackerFailure('scrape needs at least one info_hash (full scrape is off)');
     if (!store.scrapeAll) throw new TrackerFailure('full scrape is not supported by this tracker storage');
     const all = await this.withTimeout(store.scrapeAll(this.options.maxScrapeHashes));
@@ -572,18 +603,19 @@ export class Tracker extends EventEmitter {
     if (this.subscribeTimer) clearTimeout(this.subscribeTimer);
     await this.ready;
     await this.unsubscribe?.().catch(() => undefined);
+    if (this.rtcOwned) await this.rtc?.close?.();
     if (this.owned && this.store?.close) await this.store.close();
     if (trafficError !== undefined) throw trafficError;
   }
 
-  private async openedStore(): Promise<SwarmStore> {
+  private async openedStore(webrtc = false): Promise<SwarmStore> {
     if (!this.store) await this.ready;
     if (this.closed) throw new TrackerFailure('tracker is shutting down');
     if (!this.store) {
       const reason = this.openError instanceof Error ? this.openError.message : String(this.openError);
       throw new StorageError(`tracker storage could not be opened: ${reason}`, this.openError);
     }
-    return this.store;
+    return webrtc ? this.webrtcSwarms()! : this.store;
   }
 
   private withTimeout<T>(promise: Promise<T>): Promise<T> {

@@ -31,6 +31,11 @@ export interface AnnounceRequest {
   ipParameter: Buffer | undefined;
   /** The `key` parameter reduced to 32 bits (FNV-1a of its bytes), when sent. */
   key?: number;
+  /**
+   * The requester's own address, when the peer is listed under something else (WebSocket peers are
+   * listed under their connection's route): reported in events instead.
+   */
+  remote?: Buffer;
 }
 
 /** FNV-1a over the bytes of a `key` value: any length in, 32 bits out. */

@@ -367,6 +367,8 @@ export class KeyvSwarmStore implements SwarmStore {
   private readonly kv: Keyv;
   private readonly now: () => number;
   private readonly prefix: string;
+  private readonly options: KeyvSwarmStoreOptions;
+  private readonly siblings = new Map<string, KeyvSwarmStore>();
   private readonly writeInterval: number;
   private readonly maxWrites: number;
   private readonly remoteTtl: number;
@@ -408,6 +410,7 @@ export class KeyvSwarmStore implements SwarmStore {
     this.kv.on('error', () => undefined); // every error also rejects the call that caused it
     this.now = options.now ?? Date.now;
     this.prefix = options.prefix ?? 'swarm';
+    this.options = options;
     this.writeInterval = options.writeInterval ?? 1000;
     this.maxWrites = options.maxWritesPerFlush ?? 1000;
     this.remoteTtl = options.remoteCacheTtl ?? 1000;
@@ -545,7 +548,20 @@ export class KeyvSwarmStore implements SwarmStore {
   }
 
   /** Write pending changes, release the slot and stop timers. Disconnects the Keyv only with `closeKeyv`. */
+  /** Another set of swarms in the same database, under `<prefix>:<name>` (see {@link SwarmStore.sibling}). */
+  sibling(name: string): KeyvSwarmStore {
+    if (!/^[\w-]{1,32}$/.test(name)) throw new TypeError('sibling name: 1 to 32 letters, digits, "_" or "-"');
+    let store = this.siblings.get(name);
+    if (!store) {
+      store = new KeyvSwarmStore(this.keyv, { ...this.options, prefix: `${this.prefix}:${name}`, closeKeyv: false });
+      this.siblings.set(name, store);
+    }
+    return store;
+  }
+
   async close(): Promise<void> {
+    for (const sibling of this.siblings.values()) await sibling.close();
+    this.siblings.clear();
     this.states?.clear();
     if (this.closed) return;
     await this.starting?.catch(() => undefined); // a claim in flight would leave a lease behind

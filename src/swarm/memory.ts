@@ -78,7 +78,11 @@ export class MemorySwarmStore implements SwarmStore {
   private readonly epoch: number;
   private readonly timer: NodeJS.Timeout;
 
+  private readonly options: MemorySwarmStoreOptions;
+  private readonly siblings = new Map<string, MemorySwarmStore>();
+
   constructor(options: MemorySwarmStoreOptions = {}) {
+    this.options = options;
     this.now = options.now ?? Date.now;
     this.epoch = Math.floor(this.now() / 1000) - 1;
     this.timer = setInterval(() => this.sweep(), options.sweepInterval ?? 60_000);
@@ -230,7 +234,16 @@ export class MemorySwarmStore implements SwarmStore {
     for (const [key, swarm] of this.swarms) this.sweepSwarm(key, swarm, now);
   }
 
+  /** Another set of swarms in this process (see {@link SwarmStore.sibling}). */
+  sibling(name: string): MemorySwarmStore {
+    let store = this.siblings.get(name);
+    if (!store) this.siblings.set(name, (store = new MemorySwarmStore(this.options)));
+    return store;
+  }
+
   async close(): Promise<void> {
+    for (const sibling of this.siblings.values()) await sibling.close();
+    this.siblings.clear();
     clearInterval(this.timer);
     this.states?.clear();
     for (const swarm of this.swarms.values()) swarm.table.release();

@@ -115,6 +115,8 @@ export class RedisSwarmStore implements SwarmStore {
   private readonly timeout: number;
   private readonly downloadedTtlMs: number;
   private readonly prefix: string;
+  private readonly options: RedisSwarmStoreOptions;
+  private readonly siblings = new Map<string, RedisSwarmStore>();
   private readonly closeKeyv: boolean;
   private connecting: Promise<unknown> | undefined;
   private ready: Promise<void> | undefined;
@@ -133,6 +135,7 @@ export class RedisSwarmStore implements SwarmStore {
     this.timeout = options.commandTimeout ?? 800;
     this.downloadedTtlMs = Math.round((options.downloadedTtl ?? 30 * 24 * 3600) * 1000);
     this.prefix = options.prefix ?? 'swarm';
+    this.options = options;
     this.closeKeyv = options.closeKeyv ?? false;
     this.registry = {
       // Through the store's own command path: bounded waiting for the connection, errors surface.
@@ -155,8 +158,24 @@ export class RedisSwarmStore implements SwarmStore {
         const channel = this.channel;
         await this.command(channel, ['PUBLISH', channel, message]);
       },
-      subscribe: (listener) => this.subscribe(listener),
+      subscribe: (listener) => this.subscribe(this.channel, listener),
+      publishTo: async (name, message) => {
+        const channel = this.redisKey(`${this.prefix}:bus:${name}`);
+        return Number(await this.command(channel, ['PUBLISH', channel, message]));
+      },
+      subscribeTo: (name, listener) => this.subscribe(this.redisKey(`${this.prefix}:bus:${name}`), listener),
     };
+  }
+
+  /** Another set of swarms on the same Redis and connection, under `<prefix>:<name>` (see {@link SwarmStore.sibling}). */
+  sibling(name: string): RedisSwarmStore {
+    if (!/^[\w-]{1,32}$/.test(name)) throw new TypeError('sibling name: 1 to 32 letters, digits, "_" or "-"');
+    let store = this.siblings.get(name);
+    if (!store) {
+      store = new RedisSwarmStore(this.keyv, { ...this.options, prefix: `${this.prefix}:${name}`, closeKeyv: false });
+      this.siblings.set(name, store);
+    }
+    return store;
   }
 
   /** Redis key of a registered torrent (value: its rules as JSON). */
@@ -170,12 +189,11 @@ export class RedisSwarmStore implements SwarmStore {
   }
 
   /** Subscribe on a duplicate of the adapter's client (a subscribed connection serves nothing else). */
-  private async subscribe(listener: (message: string) => void): Promise<() => Promise<void>> {
+  private async subscribe(channel: string, listener: (message: string) => void): Promise<() => Promise<void>> {
     const base = this.adapter.client;
     if (typeof base.duplicate !== 'function') throw new RedisStoreError('this Redis client cannot open a subscriber connection');
     const sub = base.duplicate();
-    sub.on('error', () => undefined); // it reconnects by itself; missed messages only delay a cache expiry
-    const channel = this.channel;
+    sub.on('error', () => undefined); // it reconnects by itself; a missed message is a lost offer or a later cache expiry
     try {
       await withDeadline(Promise.resolve(sub.connect?.()), this.timeout, 'connecting the Redis subscriber');
       await withDeadline(Promise.resolve(sub.subscribe?.(channel, listener)), this.timeout, 'Redis SUBSCRIBE');
@@ -330,6 +348,8 @@ export class RedisSwarmStore implements SwarmStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    for (const sibling of this.siblings.values()) await sibling.close();
+    this.siblings.clear();
     for (const sub of this.subscribers) sub.destroy?.();
     this.subscribers.clear();
     if (this.closeKeyv) {

@@ -148,6 +148,12 @@ export interface SwarmStore {
    * uses it to drop cached passkey and torrent answers on every instance at once.
    */
   readonly bus?: StoreBus;
+  /**
+   * Optional: a store for a second, separate set of swarms on the same backend and connection, under
+   * `name` (WebTorrent peers, which only browsers can reach, live apart from TCP and UDP peers). Asking
+   * twice for one name gives the same store; it is closed with this one.
+   */
+  sibling?(name: string): SwarmStore;
 }
 
 /** Per-torrent rules: traffic credit factors (freeleech is `downloadFactor: 0`). */
@@ -174,6 +180,13 @@ export interface StoreBus {
   publish(message: string): Promise<void>;
   /** Receive every message; resolves once subscribed. The returned function unsubscribes. */
   subscribe(listener: (message: string) => void): Promise<() => Promise<void>>;
+  /**
+   * Optional: send to the instances listening on one named channel (WebTorrent relays: one channel
+   * per instance). Resolves with how many received it (0: nobody listens, the instance is gone).
+   */
+  publishTo?(channel: string, message: string): Promise<number>;
+  /** Optional: receive the messages of one named channel; resolves once subscribed. */
+  subscribeTo?(channel: string, listener: (message: string) => void): Promise<() => Promise<void>>;
 }
 
 /** Options shared by the built-in stores. */

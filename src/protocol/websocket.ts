@@ -1,0 +1,220 @@
+/**
+ * The WebTorrent tracker protocol (JSON text frames over a WebSocket), as browsers and
+ * `bittorrent-tracker` clients speak it: frame text → a validated message, and the tracker's answers
+ * → frame text. Pure: no I/O, no clock.
+ *
+ * Ids (`info_hash`, `peer_id`, `to_peer_id`, `offer_id`) are 20-character strings, one character per
+ * byte (latin1); they become 20-byte Buffers here and go back to latin1 strings only in answers.
+ */
+import { TrackerFailure } from './errors.js';
+import type { AnnounceEvent } from '../swarm/types.js';
+
+/** An offer a peer hands the tracker for one other peer: an id and the opaque WebRTC offer object. */
+export interface WsOffer {
+  /** 20 bytes. */
+  offerId: Buffer;
+  /** The offer itself (`{ type: 'offer', sdp }`), relayed as it came. */
+  offer: object;
+}
+
+/** A validated `announce` frame. */
+export interface WsAnnounce {
+  action: 'announce';
+  /** 20 bytes. */
+  infoHash: Buffer;
+  /** 20 bytes. */
+  peerId: Buffer;
+  event: AnnounceEvent;
+  uploaded: number;
+  downloaded: number;
+  /** Bytes still needed; undefined when not sent (counted as a leecher). */
+  left: number | undefined;
+  /** Peers wanted: the number of offers (at most `maxOffers`); 0 without offers. */
+  numwant: number;
+  /** Offers to relay, at most `maxOffers`. */
+  offers: WsOffer[];
+  /** Present when the frame answers an offer: the answer and whom it goes to. */
+  answer?: WsAnswer;
+}
+
+/** The answer part of an announce frame. */
+export interface WsAnswer {
+  /** The offering peer, 20 bytes. */
+  toPeerId: Buffer;
+  /** The offer answered, 20 bytes. */
+  offerId: Buffer;
+  /** The WebRTC answer (`{ type: 'answer', sdp }`), relayed as it came. */
+  answer: object;
+}
+
+/** A validated `scrape` frame: up to `maxScrapeHashes` hashes, none = a full scrape. */
+export interface WsScrape {
+  action: 'scrape';
+  infoHashes: Buffer[];
+}
+
+/** A frame that could not be accepted. `infoHash` (latin1) lets the answer reach the right torrent of a shared socket. */
+export class WsProtocolError extends TrackerFailure {
+  constructor(
+    reason: string,
+    /** The action the frame named, when it named a known one. */
+    readonly action: 'announce' | 'scrape' | undefined,
+    /** The frame's `info_hash` when it was a usable string. */
+    readonly infoHash: string | undefined,
+  ) {
+    super(reason);
+  }
+}
+
+/** Limits the parser applies. */
+export interface WsLimits {
+  /** Most offers taken from one announce (the rest are ignored). */
+  maxOffers: number;
+  /** Most hashes in one scrape. */
+  maxScrapeHashes: number;
+}
+
+const EVENTS: Record<string, AnnounceEvent> = {
+  started: 'started',
+  completed: 'completed',
+  stopped: 'stopped',
+  update: 'update',
+  paused: 'update',
+};
+
+/** A 20-character latin1 id as 20 bytes, or undefined when it is anything else. */
+export function idBytes(value: unknown): Buffer | undefined {
+  if (typeof value !== 'string' || value.length !== 20) return undefined;
+  for (let i = 0; i < 20; i++) if (value.charCodeAt(i) > 0xff) return undefined;
+  return Buffer.from(value, 'latin1');
+}
+
+/** 20 bytes as the protocol's 20-character string. */
+export function idString(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+}
+
+function counter(value: unknown, field: string, fail: (reason: string) => never): number {
+  if (value === undefined || value === null) return 0;
+  const n = typeof value === 'string' && /^\d{1,20}$/.test(value) ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) fail(`${field} must be a non-negative number`);
+  return Math.floor(n as number);
+}
+
+/**
+ * Parse one frame. `data` is the frame's text (text frames only: the caller refuses binary ones).
+ * Throws {@link WsProtocolError} naming what is wrong.
+ */
+export function parseWsFrame(data: string, limits: WsLimits): WsAnnounce | WsScrape {
+  let message: unknown;
+  try {
+    message = JSON.parse(data);
+  } catch {
+    throw new WsProtocolError('frame is not JSON', undefined, undefined);
+  }
+  if (typeof message !== 'object' || message === null || Array.isArray(message)) {
+    throw new WsProtocolError('frame must be a JSON object', undefined, undefined);
+  }
+  const m = message as Record<string, unknown>;
+  const action = m.action === 'announce' || m.action === 'scrape' ? m.action : undefined;
+  const hashText = typeof m.info_hash === 'string' && m.info_hash.length === 20 ? m.info_hash : undefined;
+  const fail = (reason: string): never => {
+    throw new WsProtocolError(reason, action, hashText !== undefined && idBytes(hashText) ? hashText : undefined);
+  };
+  if (action === 'scrape') return parseScrapeFrame(m, limits, fail);
+  if (action !== 'announce') fail(m.action === undefined ? 'action is missing' : 'unknown action');
+
+  const infoHash = idBytes(m.info_hash) ?? fail('info_hash must be 20 characters, each below U+0100');
+  const peerId = idBytes(m.peer_id) ?? fail('peer_id must be 20 characters, each below U+0100');
+  let event: AnnounceEvent = 'update';
+  if (m.event !== undefined && m.event !== null && m.event !== '') {
+    event = (typeof m.event === 'string' && Object.hasOwn(EVENTS, m.event) ? EVENTS[m.event] : undefined) ?? fail('event is not one of started, completed, stopped');
+  }
+  const uploaded = counter(m.uploaded, 'uploaded', fail);
+  const downloaded = counter(m.downloaded, 'downloaded', fail);
+  const left = m.left === undefined || m.left === null ? undefined : counter(m.left, 'left', fail);
+
+  const request: WsAnnounce = { action: 'announce', infoHash, peerId, event, uploaded, downloaded, left, numwant: 0, offers: [] };
+  if (m.answer !== undefined) {
+    if (typeof m.answer !== 'object' || m.answer === null || Array.isArray(m.answer)) fail('answer must be an object');
+    const toPeerId = idBytes(m.to_peer_id) ?? fail('to_peer_id must be 20 characters, each below U+0100');
+    const offerId = idBytes(m.offer_id) ?? fail('offer_id must be 20 characters, each below U+0100');
+    request.answer = { toPeerId, offerId, answer: m.answer as object };
+    return request;
+  }
+  if (m.offers !== undefined && event !== 'stopped') {
+    if (!Array.isArray(m.offers)) fail('offers must be an array');
+    const offers = m.offers as unknown[];
+    for (let i = 0; i < offers.length && request.offers.length < limits.maxOffers; i++) {
+      const o = offers[i] as Record<string, unknown> | null;
+      if (typeof o !== 'object' || o === null) fail('each offer must be an object');
+      const offerId = idBytes(o!.offer_id) ?? fail('offer_id must be 20 characters, each below U+0100');
+      if (typeof o!.offer !== 'object' || o!.offer === null || Array.isArray(o!.offer)) fail('offer must be an object');
+      request.offers.push({ offerId, offer: o!.offer as object });
+    }
+    // numwant may ask for fewer peers than there are offers, never for more.
+    const wanted = typeof m.numwant === 'number' && Number.isFinite(m.numwant) && m.numwant >= 0 ? Math.floor(m.numwant) : request.offers.length;
+    request.numwant = Math.min(wanted, request.offers.length);
+    request.offers.length = request.numwant;
+  }
+  return request;
+}
+
+function parseScrapeFrame(m: Record<string, unknown>, limits: WsLimits, fail: (reason: string) => never): WsScrape {
+  const raw = m.info_hash;
+  if (raw === undefined || raw === null) return { action: 'scrape', infoHashes: [] };
+  const list = Array.isArray(raw) ? (raw as unknown[]) : [raw];
+  if (list.length > limits.maxScrapeHashes) fail(`too many info hashes (limit ${limits.maxScrapeHashes})`);
+  const infoHashes = list.map((h) => idBytes(h) ?? fail('info_hash must be 20 characters, each below U+0100'));
+  return { action: 'scrape', infoHashes };
+}
+
+// ---- answers -----------------------------------------------------------------------------------
+
+/** The answer to an announce: counters and the interval. */
+export function encodeWsAnnounce(infoHash: Uint8Array, counts: { complete: number; incomplete: number }, interval: number): string {
+  return JSON.stringify({
+    action: 'announce',
+    interval,
+    info_hash: idString(infoHash),
+    complete: counts.complete,
+    incomplete: counts.incomplete,
+  });
+}
+
+/** An offer relayed to one peer of the swarm. */
+export function encodeWsOffer(infoHash: Uint8Array, fromPeerId: Uint8Array, offer: WsOffer): string {
+  return JSON.stringify({
+    action: 'announce',
+    info_hash: idString(infoHash),
+    peer_id: idString(fromPeerId),
+    offer_id: idString(offer.offerId),
+    offer: offer.offer,
+  });
+}
+
+/** An answer relayed to the peer that made the offer. */
+export function encodeWsAnswer(infoHash: Uint8Array, fromPeerId: Uint8Array, answer: WsAnswer): string {
+  return JSON.stringify({
+    action: 'announce',
+    info_hash: idString(infoHash),
+    peer_id: idString(fromPeerId),
+    offer_id: idString(answer.offerId),
+    answer: answer.answer,
+  });
+}
+
+/** The answer to a scrape: counters keyed by the latin1 info hash. */
+export function encodeWsScrape(files: Array<{ infoHash: Uint8Array; complete: number; incomplete: number; downloaded: number }>): string {
+  const out: Record<string, { complete: number; incomplete: number; downloaded: number }> = {};
+  for (const f of files) out[idString(f.infoHash)] = { complete: f.complete, incomplete: f.incomplete, downloaded: f.downloaded };
+  return JSON.stringify({ action: 'scrape', files: out });
+}
+
+/** A failure; `infoHash` (latin1, as the client sent it) routes it to the right torrent of a shared socket. */
+export function encodeWsFailure(reason: string, action: 'announce' | 'scrape' | undefined, infoHash: string | undefined): string {
+  // Clients drop frames without a known action: a failure is an announce answer unless it answers a scrape.
+  const out: Record<string, string> = { action: action ?? 'announce', 'failure reason': reason };
+  if (infoHash !== undefined) out.info_hash = infoHash;
+  return JSON.stringify(out);
+}
