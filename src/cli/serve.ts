@@ -22,6 +22,7 @@ interface ServeOptions {
   trustProxy?: boolean;
   fullScrape?: boolean;
   udpPort?: number;
+  webSocket: boolean;
 }
 
 /** Register `serve` on the program. */
@@ -36,6 +37,7 @@ export function register(program: Command): void {
     .option('--trust-proxy', 'take the client address from X-Forwarded-For (only behind your own proxy)')
     .option('--full-scrape', 'answer /scrape without info_hash with every swarm')
     .option('-u, --udp-port <port>', 'also answer UDP announces (BEP 15) on this port, same swarms', integer(0, 65535))
+    .option('--no-web-socket', 'do not answer WebTorrent (WebSocket) announces on the HTTP port')
     .addHelpText('after', '\nExamples:\n  torrent-tracker serve --port 6969 --store redis://127.0.0.1:6379\n  torrent-tracker serve --port 8000 --udp-port 6969\n')
     .action(async (options: ServeOptions, command: Command) => {
       const out = command.configureOutput().writeOut ?? ((t: string) => process.stdout.write(t));
@@ -47,6 +49,7 @@ export function register(program: Command): void {
         interval: options.interval,
         trustProxy: options.trustProxy === true,
         fullScrape: options.fullScrape === true,
+        webSocket: options.webSocket,
       });
       server.tracker.on('failure', (f: { reason: string; error?: unknown }) => {
         if (f.reason.startsWith('tracker storage')) err(`torrent-tracker: ${f.reason}: ${String((f.error as Error)?.cause ?? f.error)}\n`);
@@ -59,6 +62,7 @@ export function register(program: Command): void {
       const { port, address } = server.address() as AddressInfo;
       const host = address.includes(':') ? `[${address === '::' ? '::1' : address}]` : address === '0.0.0.0' ? '127.0.0.1' : address;
       out(`tracker listening on ${address} port ${port}: announce URL http://${host}:${port}/announce\n`);
+      if (server.webSocket) out(`WebTorrent (browsers): announce URL ws://${host}:${port}/announce\n`);
       let udp: import('../transport/udp.js').UdpTracker | undefined;
       if (options.udpPort !== undefined) {
         const { createUdpTracker } = await import('../transport/udp.js');

@@ -144,6 +144,8 @@ export class WebSocketTracker extends EventEmitter {
   private readonly timer: NodeJS.Timeout;
   private server: http.Server | undefined;
   private closed = false;
+  /** Until this instance listens on its relay channel (then undefined). */
+  private listening: Promise<void> | undefined;
 
   constructor(options: WebSocketTrackerOptions = {}) {
     super();
@@ -168,7 +170,13 @@ export class WebSocketTracker extends EventEmitter {
     });
     this.wss.on('error', (error) => this.reportError(error));
     this.relay = new Relay((message) => this.deliver(message));
-    void this.tracker.whenReady().then(() => this.relay.listen(this.tracker.swarmStore?.bus));
+    // Announces wait for this: other instances take a channel nobody listens on for a crashed instance.
+    this.listening = this.tracker
+      .whenReady()
+      .then(() => this.relay.listen(this.tracker.swarmStore?.bus))
+      .then(() => {
+        this.listening = undefined;
+      });
     this.timer = setInterval(() => this.heartbeat(), positive('pingInterval', options.pingInterval, 30) * 1000);
     this.timer.unref();
     if (options.server) this.attach(options.server);
@@ -277,6 +285,10 @@ export class WebSocketTracker extends EventEmitter {
   }
 
   private announce(conn: Connection, m: WsAnnounce): void {
+    if (this.listening) {
+      void this.listening.then(() => this.announce(conn, m));
+      return;
+    }
     const key = pairKey(m.infoHash, m.peerId);
     const held = conn.peers?.get(key);
     if (!held && m.event !== 'stopped' && (conn.peers?.size ?? 0) >= this.maxPeers) {
@@ -351,7 +363,8 @@ export class WebSocketTracker extends EventEmitter {
     const key = idString(m.infoHash) + idString(a.offerId) + idString(a.toPeerId);
     const pending = conn.offers?.get(key);
     if (!pending || pending.expires < Date.now() || pending.to !== idString(m.peerId)) {
-      if (pending) conn.offers!.delete(key);
+      // Only an expired offer is forgotten here: a wrong answerer must not cancel the real one's offer.
+      if (pending && pending.expires < Date.now()) conn.offers!.delete(key);
       this.send(conn, encodeWsFailure('answer to an unknown or expired offer', 'announce', idString(m.infoHash)));
       return;
     }
