@@ -1,19 +1,24 @@
 /**
- * `createTorrent()`: make a BitTorrent v1 .torrent file from a file or a directory tree.
+ * `createTorrent()`: make a .torrent file from a file or a directory tree: BitTorrent v1 (default),
+ * v2 or hybrid (BEP 52).
  *
- * The info dictionary holds exactly what mktorrent puts there (`files` or `length`, `name`,
+ * v1: the info dictionary holds exactly what mktorrent puts there (`files` or `length`, `name`,
  * `piece length`, `pieces`, and `private` when set), and files are listed in mktorrent's order (see
  * files.ts), so for the same content, name and piece length the info hash equals mktorrent's.
+ * v2 and hybrid: laid out as libtorrent 2 lays them out (see v2-info.ts), so the info hashes equal
+ * libtorrent's; the data is read once for both hashes of a hybrid torrent (see v2-pieces.ts).
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import bencode from 'bencode';
 import { TorrentCreateError } from './errors.js';
 import { collectFiles } from './files.js';
 import { magnetLink } from './magnet.js';
 import { defaultPieceLength, validatePieceLength } from './piece-length.js';
 import { hashPieces } from './pieces.js';
 import type { TorrentFile } from './types.js';
+import { BencodeDict, encodeCanonical } from './bencode-canonical.js';
+import { buildV2Info, compareTreePaths, padLength, type TorrentVersion } from './v2-info.js';
+import { hashV2 } from './v2-pieces.js';
 
 /**
  * Trackers: one URL; a flat list of URLs (each becomes its own tier, i.e. backup trackers tried in
@@ -59,19 +64,39 @@ export interface CreateTorrentOptions {
   onProgress?: (hashedBytes: number, totalBytes: number) => void;
   /** Aborts the creation; the promise rejects with `signal.reason`. */
   signal?: AbortSignal;
-  /** Hashing worker threads; default one per CPU core. 0 hashes on the calling thread. */
+  /**
+   * Hashing threads; default one per CPU core. 0 hashes on the calling thread only. The calling
+   * thread is one of them (it hashes a few MiB at a time between yields to its event loop, and
+   * starts while the workers boot), so N threads start N - 1 workers.
+   */
   threads?: number;
+  /**
+   * `v1` (default: BitTorrent v1, byte-identical to mktorrent), `v2` (BEP 52 only: SHA-256 merkle
+   * trees per file, read by libtorrent 2 / qBittorrent 4.4+ / Transmission 4), or `hybrid` (both in
+   * one file: v1 and v2 clients alike; two info hashes, two swarms).
+   */
+  version?: TorrentVersion;
 }
 
 /** The result of {@link createTorrent}. */
 export interface CreatedTorrent {
   /** The bencoded .torrent file. */
   torrent: Buffer;
-  /** Info hash, lowercase hex (40 characters). */
+  /** `v1`, `v2` or `hybrid`. */
+  version: TorrentVersion;
+  /**
+   * Info hash, lowercase hex (40 characters): the SHA-1 v1 info hash of a v1 or hybrid torrent; for
+   * a v2-only torrent the first 20 bytes of the SHA-256 v2 info hash (what trackers and the wire
+   * handshake use).
+   */
   infoHash: string;
-  /** Info hash, 20 raw bytes. */
+  /** {@link CreatedTorrent.infoHash} as 20 raw bytes. */
   infoHashBuffer: Buffer;
-  /** Magnet link with name, every tracker and every web seed. */
+  /** v2 and hybrid: the SHA-256 v2 info hash, lowercase hex (64 characters). */
+  infoHashV2?: string;
+  /** v2 and hybrid: the v2 info hash, 32 raw bytes. */
+  infoHashV2Buffer?: Buffer;
+  /** Magnet link with both info hashes (`btih`, `btmh`) as the version has them, name, every tracker and every web seed. */
   magnet: string;
   /** Torrent name. */
   name: string;
@@ -79,7 +104,11 @@ export interface CreatedTorrent {
   length: number;
   /** Bytes per piece. */
   pieceLength: number;
-  /** Files in info-dictionary order (a single-file torrent has one file whose path is `[name]`). */
+  /**
+   * Files in info-dictionary order (a single-file torrent has one file whose path is `[name]`);
+   * pad files are not listed. v2 and hybrid: files are in file-tree order and each `offset` is on
+   * a piece boundary.
+   */
   files: TorrentFile[];
   /** True when the target was a directory (the info dictionary has `files`). */
   multiFile: boolean;
@@ -104,53 +133,94 @@ export async function createTorrent(path: string, options: CreateTorrentOptions 
   if (options.pieceLength !== undefined) validatePieceLength(options.pieceLength);
   const creationDate = normalizeDate(options.creationDate);
 
+  const version = options.version ?? 'v1';
+  if (version !== 'v1' && version !== 'v2' && version !== 'hybrid') {
+    throw new TorrentCreateError(`invalid version ${JSON.stringify(version)}: expected v1, v2 or hybrid`);
+  }
+
   const set = await collectFiles(path, options.name);
   const pieceLength = options.pieceLength ?? defaultPieceLength(set.length);
-  const pieces = await hashPieces(set.files, {
-    pieceLength,
-    onProgress: options.onProgress,
-    signal: options.signal,
-    threads: options.threads,
-  });
-
-  const info: Record<string, unknown> = { name: set.name, 'piece length': pieceLength, pieces };
-  if (set.multiFile) info.files = set.files.map((file) => ({ length: file.length, path: file.path }));
-  else info.length = set.length;
-  if (options.private) info.private = 1;
-  const infoBuffer = Buffer.from(bencode.encode(info));
-  const infoHashBuffer = createHash('sha1').update(infoBuffer).digest();
+  let infoBuffer: Buffer;
+  let pieceLayers: Buffer | undefined;
+  let files: TorrentFile[];
+  if (version === 'v1') {
+    const pieces = await hashPieces(set.files, {
+      pieceLength,
+      onProgress: options.onProgress,
+      signal: options.signal,
+      threads: options.threads,
+      callerHashes: true,
+    });
+    const info = new BencodeDict().set('name', set.name).set('piece length', pieceLength).set('pieces', pieces);
+    if (set.multiFile) info.set('files', set.files.map((file) => new BencodeDict().set('length', file.length).set('path', [...file.path])));
+    else info.set('length', set.length);
+    if (options.private) info.set('private', 1);
+    infoBuffer = encodeCanonical(info);
+    let offset = 0;
+    files = set.files.map((file) => {
+      const entry = { path: file.path, length: file.length, offset };
+      offset += file.length;
+      return entry;
+    });
+  } else {
+    const ordered = [...set.files].sort((a, b) => compareTreePaths(a.path, b.path));
+    const hashes = await hashV2(ordered, {
+      pieceLength,
+      hybrid: version === 'hybrid',
+      padPieces: set.multiFile,
+      onProgress: options.onProgress,
+      signal: options.signal,
+      threads: options.threads,
+      callerHashes: true,
+    });
+    const built = buildV2Info({
+      name: set.name,
+      pieceLength,
+      multiFile: set.multiFile,
+      private: options.private === true,
+      files: ordered.map((file, i) => ({ path: file.path, length: file.length, ...hashes.files[i] })),
+      v1Pieces: hashes.pieces,
+    });
+    infoBuffer = encodeCanonical(built.info);
+    pieceLayers = encodeCanonical(built.pieceLayers);
+    let offset = 0;
+    files = ordered.map((file, i) => {
+      const entry: TorrentFile = { path: file.path, length: file.length, offset, ...hashes.files[i] };
+      offset += file.length + padLength(file.length, pieceLength);
+      return entry;
+    });
+  }
+  const v2Hash = version === 'v1' ? undefined : createHash('sha256').update(infoBuffer).digest();
+  const infoHashBuffer = version === 'v2' ? Buffer.from(v2Hash!.subarray(0, 20)) : createHash('sha1').update(infoBuffer).digest();
   const infoHash = infoHashBuffer.toString('hex');
 
   // The outer dictionary's keys sort around "info" (announce, announce-list, comment, created by,
-  // creation date < info < url-list), so the torrent is assembled around the info bytes that were
-  // hashed: they are encoded once and the file holds exactly them.
-  const before: Record<string, unknown> = {};
-  if (announce.length > 0) before.announce = announce[0][0];
-  if (announce.flat().length > 1) before['announce-list'] = announce;
-  if (options.comment !== undefined && options.comment !== '') before.comment = options.comment;
+  // creation date < info < piece layers < url-list), so the torrent is assembled around the info
+  // bytes that were hashed: they are encoded once and the file holds exactly them.
+  const before = new BencodeDict();
+  if (announce.length > 0) before.set('announce', announce[0][0]);
+  if (announce.flat().length > 1) before.set('announce-list', announce.map((tier) => [...tier]));
+  if (options.comment !== undefined && options.comment !== '') before.set('comment', options.comment);
   const createdBy = options.createdBy === undefined ? defaultCreatedBy() : options.createdBy;
-  if (createdBy) before['created by'] = createdBy;
-  if (creationDate !== undefined) before['creation date'] = creationDate;
-  const after: Record<string, unknown> = {};
-  if (urlList.length > 0) after['url-list'] = urlList;
+  if (createdBy) before.set('created by', createdBy);
+  if (creationDate !== undefined) before.set('creation date', creationDate);
+  const after = new BencodeDict();
+  if (urlList.length > 0) after.set('url-list', [...urlList]);
   const torrent = Buffer.concat([
-    Buffer.from(bencode.encode(before)).subarray(0, -1), // "d...", without its closing "e"
+    encodeCanonical(before).subarray(0, -1), // "d...", without its closing "e"
     Buffer.from('4:info'),
     infoBuffer,
-    Buffer.from(bencode.encode(after)).subarray(1), // "...e", without its opening "d"
+    ...(pieceLayers === undefined ? [] : [Buffer.from('12:piece layers'), pieceLayers]),
+    encodeCanonical(after).subarray(1), // "...e", without its opening "d"
   ]);
 
-  let offset = 0;
-  const files: TorrentFile[] = set.files.map((file) => {
-    const entry = { path: file.path, length: file.length, offset };
-    offset += file.length;
-    return entry;
-  });
-  return {
+  const infoHashV2 = v2Hash?.toString('hex');
+  const result: CreatedTorrent = {
     torrent,
+    version,
     infoHash,
     infoHashBuffer,
-    magnet: magnetLink({ infoHash, name: set.name, announce, urlList }),
+    magnet: magnetLink({ infoHash, infoHashV2, version, name: set.name, announce, urlList }),
     name: set.name,
     length: set.length,
     pieceLength,
@@ -160,6 +230,11 @@ export async function createTorrent(path: string, options: CreateTorrentOptions 
     urlList,
     skipped: set.skipped,
   };
+  if (v2Hash !== undefined) {
+    result.infoHashV2 = infoHashV2;
+    result.infoHashV2Buffer = v2Hash;
+  }
+  return result;
 }
 
 function normalizeAnnounce(input: AnnounceInput | undefined): string[][] {

@@ -17,13 +17,26 @@
  * (see file-tree.ts), never by rebuilding prefixes.
  */
 import { createHash } from 'node:crypto';
-import { asSafeInteger, bdecode, type BBytes, type BDict, type BValue } from './bdecode.js';
+import { bdecode, type BDict, type BValue } from './bdecode.js';
 import { TorrentParseError } from './errors.js';
 import { FileTree } from './file-tree.js';
-import { PATH_LIMITS, quote, unsafeComponentReason } from './path-rules.js';
+import {
+  describe,
+  expectByteString,
+  expectBytes,
+  expectDict,
+  expectList,
+  expectString,
+  integer,
+  nonNegative,
+  optionalString,
+  pathComponent,
+  required,
+} from './parse-fields.js';
+import { PATH_LIMITS, quote } from './path-rules.js';
 import type { ParsedTorrent, TorrentFile } from './types.js';
-
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+import { BLOCK_SIZE } from './merkle.js';
+import { checkHybridFiles, isPadEntry, metaVersion, readV2Files, type V1Entry } from './parse-v2.js';
 
 /** Largest piece length accepted when reading (1 GiB; real torrents stay far below). */
 const MAX_PIECE_LENGTH = 2 ** 30;
@@ -47,29 +60,60 @@ export function parseTorrent(input: Uint8Array): ParsedTorrent {
   if (pieceLength <= 0 || pieceLength > MAX_PIECE_LENGTH) {
     throw new TorrentParseError(`"info.piece length" must be from 1 to ${MAX_PIECE_LENGTH}, got ${pieceLength}`);
   }
+  const v2 = metaVersion(info) === 2;
+  if (!v2 && info.entries.has('file tree')) throw new TorrentParseError('"info.file tree" without "info.meta version" 2');
+  if (!v2 && root.entries.has('piece layers')) throw new TorrentParseError('"piece layers" in a v1 torrent (no "info.meta version")');
   const piecesValue = info.entries.get('pieces');
-  if (piecesValue === undefined) {
-    const v2 = info.entries.get('meta version');
-    throw new TorrentParseError(
-      v2 !== undefined ? 'v2-only torrents (no "info.pieces") are not supported' : 'missing "info.pieces"',
-    );
+  if (piecesValue === undefined && !v2) throw new TorrentParseError('missing "info.pieces"');
+  if (v2 && (pieceLength < BLOCK_SIZE || (pieceLength & (pieceLength - 1)) !== 0)) {
+    throw new TorrentParseError(`"info.piece length" of a v2 torrent must be a power of two of at least ${BLOCK_SIZE}, got ${pieceLength}`);
   }
-  const piecesBytes = expectBytes(piecesValue, 'info.pieces');
-  if (piecesBytes.length % 20 !== 0) {
-    throw new TorrentParseError(`"info.pieces" length ${piecesBytes.length} is not a multiple of 20`);
+  const v2Files = v2 ? readV2Files(info, root, name, pieceLength) : undefined;
+  if (v2Files !== undefined && piecesValue === undefined) {
+    for (const key of ['files', 'length']) {
+      if (info.entries.has(key)) throw new TorrentParseError(`"info.${key}" in a v2-only torrent (no "info.pieces")`);
+    }
   }
 
-  const { files, multiFile } = readFiles(info, name);
-  const length = files.reduce((sum, file) => sum + file.length, 0);
-  if (!Number.isSafeInteger(length)) throw new TorrentParseError('total length is too large');
-  const pieceCount = Math.ceil(length / pieceLength);
-  if (piecesBytes.length / 20 !== pieceCount) {
-    throw new TorrentParseError(
-      `"info.pieces" holds ${piecesBytes.length / 20} hashes but ${length} bytes in pieces of ${pieceLength} need ${pieceCount}`,
-    );
-  }
+  let files: TorrentFile[];
+  let multiFile: boolean;
+  let length: number;
   const pieces: Buffer[] = [];
-  for (let i = 0; i < pieceCount; i++) pieces.push(Buffer.from(piecesBytes.subarray(i * 20, i * 20 + 20)));
+  let lastPieceLength = 0;
+  if (piecesValue !== undefined) {
+    const piecesBytes = expectBytes(piecesValue, 'info.pieces');
+    if (piecesBytes.length % 20 !== 0) {
+      throw new TorrentParseError(`"info.pieces" length ${piecesBytes.length} is not a multiple of 20`);
+    }
+    const v1 = readFiles(info, name, v2Files !== undefined);
+    // The v1 byte stream (pad files included) is what the v1 pieces cover.
+    const streamLength = v1.entries.reduce((sum, entry) => sum + entry.length, 0);
+    if (!Number.isSafeInteger(streamLength)) throw new TorrentParseError('total length is too large');
+    const pieceCount = Math.ceil(streamLength / pieceLength);
+    if (piecesBytes.length / 20 !== pieceCount) {
+      throw new TorrentParseError(
+        `"info.pieces" holds ${piecesBytes.length / 20} hashes but ${streamLength} bytes in pieces of ${pieceLength} need ${pieceCount}`,
+      );
+    }
+    for (let i = 0; i < pieceCount; i++) pieces.push(Buffer.from(piecesBytes.subarray(i * 20, i * 20 + 20)));
+    lastPieceLength = streamLength === 0 ? 0 : streamLength - (pieceCount - 1) * pieceLength;
+    if (v2Files !== undefined) {
+      if (v1.multiFile !== v2Files.multiFile) {
+        throw new TorrentParseError(
+          v1.multiFile
+            ? '"info.files" lists files but "info.file tree" holds a single file named like the torrent'
+            : '"info.length" makes a single-file torrent but "info.file tree" does not hold one file named like the torrent',
+        );
+      }
+      checkHybridFiles(v1.entries, v2Files.files, pieceLength);
+      ({ files, multiFile, length } = v2Files);
+    } else {
+      ({ files, multiFile } = v1);
+      length = streamLength;
+    }
+  } else {
+    ({ files, multiFile, length } = v2Files!);
+  }
 
   let isPrivate = false;
   const privateValue = info.entries.get('private');
@@ -80,8 +124,10 @@ export function parseTorrent(input: Uint8Array): ParsedTorrent {
   }
 
   const infoBuffer = Buffer.from(buffer.subarray(info.start, info.end));
-  const infoHashBuffer = createHash('sha1').update(infoBuffer).digest();
+  const v2Hash = v2 ? createHash('sha256').update(infoBuffer).digest() : undefined;
+  const infoHashBuffer = piecesValue === undefined ? Buffer.from(v2Hash!.subarray(0, 20)) : createHash('sha1').update(infoBuffer).digest();
   const parsed: ParsedTorrent = {
+    version: !v2 ? 'v1' : piecesValue === undefined ? 'v2' : 'hybrid',
     name,
     infoHash: infoHashBuffer.toString('hex'),
     infoHashBuffer,
@@ -89,13 +135,17 @@ export function parseTorrent(input: Uint8Array): ParsedTorrent {
     files,
     length,
     pieceLength,
-    lastPieceLength: length === 0 ? 0 : length - (pieceCount - 1) * pieceLength,
+    lastPieceLength,
     pieces,
     multiFile,
     announce: readAnnounce(root),
     private: isPrivate,
     urlList: readUrlList(root),
   };
+  if (v2Hash !== undefined) {
+    parsed.infoHashV2 = v2Hash.toString('hex');
+    parsed.infoHashV2Buffer = v2Hash;
+  }
   const comment = optionalString(root, 'comment');
   if (comment !== undefined) parsed.comment = comment;
   const createdBy = optionalString(root, 'created by');
@@ -110,7 +160,12 @@ export function parseTorrent(input: Uint8Array): ParsedTorrent {
   return parsed;
 }
 
-function readFiles(info: BDict, name: string): { files: TorrentFile[]; multiFile: boolean } {
+/**
+ * The v1 file list. In a hybrid torrent (`hybrid`), pad files (BEP 47) are marked and left out of
+ * the path conflict checks (libtorrent names every pad of a size alike, `.pad/<size>`); in a v1
+ * torrent they are files like the others.
+ */
+function readFiles(info: BDict, name: string, hybrid: boolean): { files: TorrentFile[]; entries: V1Entry[]; multiFile: boolean } {
   const lengthValue = info.entries.get('length');
   const filesValue = info.entries.get('files');
   if (lengthValue !== undefined && filesValue !== undefined) {
@@ -118,12 +173,13 @@ function readFiles(info: BDict, name: string): { files: TorrentFile[]; multiFile
   }
   if (lengthValue !== undefined) {
     const length = nonNegative(lengthValue, 'info.length');
-    return { files: [{ path: [name], length, offset: 0 }], multiFile: false };
+    return { files: [{ path: [name], length, offset: 0 }], entries: [{ path: [name], length, pad: false }], multiFile: false };
   }
   if (filesValue === undefined) throw new TorrentParseError('"info" has neither "length" nor "files"');
   const list = expectList(filesValue, 'info.files');
   if (list.length === 0) throw new TorrentParseError('"info.files" is empty');
   const files: TorrentFile[] = [];
+  const entries: V1Entry[] = [];
   const tree = new FileTree();
   let offset = 0;
   for (let index = 0; index < list.length; index++) {
@@ -131,18 +187,22 @@ function readFiles(info: BDict, name: string): { files: TorrentFile[]; multiFile
     const entry = expectDict(list[index], where);
     const length = nonNegative(required(entry, 'length', where), `${where}.length`);
     const path = readPath(required(entry, 'path', where), `${where}.path`);
-    const conflict = tree.add(path);
-    if (conflict?.kind === 'repeats') {
-      throw new TorrentParseError(`"${where}.path" repeats or conflicts with the path ${quote(path.join('/'))}`);
-    }
-    if (conflict?.kind === 'under-file') {
-      throw new TorrentParseError(`"${where}.path" puts a file under ${quote(conflict.file.join('/'))}, which is a file`);
+    const pad = hybrid && isPadEntry(entry, where);
+    if (!pad) {
+      const conflict = tree.add(path);
+      if (conflict?.kind === 'repeats') {
+        throw new TorrentParseError(`"${where}.path" repeats or conflicts with the path ${quote(path.join('/'))}`);
+      }
+      if (conflict?.kind === 'under-file') {
+        throw new TorrentParseError(`"${where}.path" puts a file under ${quote(conflict.file.join('/'))}, which is a file`);
+      }
     }
     files.push({ path, length, offset });
+    entries.push({ path, length, pad });
     offset += length;
     if (!Number.isSafeInteger(offset)) throw new TorrentParseError('total length is too large');
   }
-  return { files, multiFile: true };
+  return { files, entries, multiFile: true };
 }
 
 /**
@@ -197,79 +257,3 @@ function readUrlList(root: BDict): string[] {
     .filter((url) => url !== '');
 }
 
-function optionalString(dict: BDict, key: string): string | undefined {
-  const value = dict.entries.get(key);
-  return value === undefined ? undefined : expectString(value, key);
-}
-
-function required(dict: BDict, key: string, where: string): BValue {
-  const value = dict.entries.get(key);
-  if (value === undefined) throw new TorrentParseError(`missing "${where}.${key}"`);
-  return value;
-}
-
-function expectDict(value: BValue, what: string): BDict {
-  if (value.type !== 'dict') throw new TorrentParseError(`"${what}" must be a dictionary, got ${describe(value)}`, value.start);
-  return value;
-}
-
-function expectList(value: BValue, what: string): BValue[] {
-  if (value.type !== 'list') throw new TorrentParseError(`"${what}" must be a list, got ${describe(value)}`, value.start);
-  return value.items;
-}
-
-function expectByteString(value: BValue, what: string): BBytes {
-  if (value.type !== 'bytes') throw new TorrentParseError(`"${what}" must be a byte string, got ${describe(value)}`, value.start);
-  return value;
-}
-
-function expectBytes(value: BValue, what: string): Buffer {
-  return expectByteString(value, what).value;
-}
-
-function expectString(value: BValue, what: string): string {
-  const bytes = expectBytes(value, what);
-  try {
-    return strictUtf8.decode(bytes);
-  } catch {
-    throw new TorrentParseError(`"${what}" is not valid UTF-8`, value.start);
-  }
-}
-
-function integer(value: BValue, what: string): number {
-  if (value.type !== 'int') throw new TorrentParseError(`"${what}" must be an integer, got ${describe(value)}`, value.start);
-  const number = asSafeInteger(value);
-  if (number === undefined) throw new TorrentParseError(`"${what}" is out of range`, value.start);
-  return number;
-}
-
-function nonNegative(value: BValue, what: string): number {
-  const number = integer(value, what);
-  if (number < 0) throw new TorrentParseError(`"${what}" must not be negative, got ${number}`, value.start);
-  return number;
-}
-
-/**
- * Decodes one path component (or the name) and checks it: valid UTF-8, at most
- * {@link PATH_LIMITS}.componentBytes bytes, a safe component. The label for messages is only built
- * on failure (`what`, plus `[index]` when given).
- */
-function pathComponent(value: BBytes, what: string, index?: number): string {
-  const label = (): string => (index === undefined ? what : `${what}[${index}]`);
-  if (value.value.length > PATH_LIMITS.componentBytes) {
-    throw new TorrentParseError(`"${label()}" is longer than ${PATH_LIMITS.componentBytes} bytes`, value.start);
-  }
-  let text: string;
-  try {
-    text = strictUtf8.decode(value.value);
-  } catch {
-    throw new TorrentParseError(`"${label()}" is not valid UTF-8`, value.start);
-  }
-  const unsafe = unsafeComponentReason(text);
-  if (unsafe !== undefined) throw new TorrentParseError(`"${label()}" is not a safe path component (${unsafe}): ${quote(text)}`, value.start);
-  return text;
-}
-
-function describe(value: BValue): string {
-  return value.type === 'int' ? 'an integer' : value.type === 'bytes' ? 'a byte string' : value.type === 'list' ? 'a list' : 'a dictionary';
-}

@@ -17,8 +17,8 @@ import { createHash } from 'node:crypto';
 import { statSync, type Stats } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
 import { TorrentCreateError, fsReason } from './errors.js';
+import { runHashPool, type KernelFactory } from './hash-pool.js';
 
 /** A file to hash, in torrent order. */
 export interface PieceFile {
@@ -38,8 +38,14 @@ export interface HashPiecesOptions {
   onProgress?: (hashedBytes: number, totalBytes: number) => void;
   /** Aborts hashing; the promise then rejects with `signal.reason`. */
   signal?: AbortSignal;
-  /** Worker threads to hash with (default: the number of CPU cores, at most 16; 0 = calling thread). */
+  /** Threads to hash with (default: the number of CPU cores, at most 16; 0 = calling thread). */
   threads?: number;
+  /**
+   * Whether the calling thread is one of the `threads` (default false: all are workers). It then
+   * hashes a chunk at a time between yields to its event loop (a few milliseconds each), and starts
+   * at once while the workers boot: what a command-line tool wants.
+   */
+  callerHashes?: boolean;
 }
 
 /** Pieces are handed out in chunks of about this many bytes (whole pieces, at least one). */
@@ -52,102 +58,110 @@ const INLINE_FILES = 64;
 /** Files checked between two yields to the event loop at the end of hashing. */
 const STATS_PER_SLICE = 200;
 
-/**
- * The worker's code. It is evaluated from this string (a CommonJS script) rather than loaded from a
- * separate file so that it works the same from compiled `dist/` and from TypeScript sources under a
- * test runner. Each worker claims the next chunk from a shared atomic counter, reads that chunk's
- * byte range itself (synchronously, in cache-sized reads, across file boundaries) and hashes it
- * piece by piece, so reading and hashing both run on every core with no hand-off of data.
- */
-const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-const { createHash } = require('node:crypto');
-const { openSync, readSync, closeSync, fstatSync } = require('node:fs');
-const { files, total, pieceLength, chunkSize, chunkCount, counter, readBytes } = workerData;
-const next = new Int32Array(counter);
-const buffer = Buffer.allocUnsafe(Math.min(readBytes, chunkSize));
-let openIndex = -1;
-let fd = -1;
-function descriptor(i) {
-  if (i !== openIndex) {
-    if (fd >= 0) closeSync(fd);
-    fd = -1;
-    openIndex = -1;
-    fd = openSync(files[i].path, 'r');
-    openIndex = i;
-  }
-  return fd;
+interface V1KernelFile {
+  path: string;
+  length: number;
+  mtimeMs?: number;
+  offset: number;
 }
-function fileAt(position) {
-  let lo = 0;
-  let hi = files.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (files[mid].offset <= position) lo = mid;
-    else hi = mid - 1;
-  }
-  return lo;
-}
-function changed(file, detail) {
-  const error = new Error(detail);
-  error.code = 'CHANGED';
-  error.path = file.path;
-  throw error;
-}
-function hashRange(start, end) {
-  const hash = createHash('sha1');
-  let position = start;
-  let i = fileAt(position);
-  while (position < end) {
-    const file = files[i];
-    const inFile = position - file.offset;
-    const want = Math.min(end - position, file.length - inFile, buffer.length);
-    if (want <= 0) { i++; continue; }
-    let got;
-    try {
-      got = readSync(descriptor(i), buffer, 0, want, inFile);
-    } catch (error) {
-      error.path = file.path;
-      throw error;
-    }
-    if (got === 0) changed(file, 'it is now shorter than ' + file.length + ' bytes');
-    hash.update(buffer.subarray(0, got));
-    position += got;
-    if (inFile + got === file.length) {
-      // Last byte of this file read: it must still have the size and time it was listed with.
-      const now = fstatSync(fd);
-      if (now.size !== file.length) changed(file, 'its size went from ' + file.length + ' to ' + now.size + ' bytes');
-      if (file.mtimeMs !== undefined && now.mtimeMs !== file.mtimeMs) changed(file, 'it was modified');
-    }
-  }
-  return hash.digest();
-}
-try {
-  for (;;) {
-    const index = Atomics.add(next, 0, 1);
-    if (index >= chunkCount) break;
-    const start = index * chunkSize;
-    const end = Math.min(total, start + chunkSize);
-    const count = Math.ceil((end - start) / pieceLength);
-    const hashes = new Uint8Array(count * 20);
-    for (let k = 0; k < count; k++) {
-      const from = start + k * pieceLength;
-      hashes.set(hashRange(from, Math.min(end, from + pieceLength)), k * 20);
-    }
-    parentPort.postMessage({ index, length: end - start, hashes }, [hashes.buffer]);
-  }
-  if (fd >= 0) closeSync(fd);
-  parentPort.postMessage({ done: true });
-} catch (error) {
-  Atomics.store(next, 0, chunkCount);
-  parentPort.postMessage({ error: { message: String(error && error.message), code: error && error.code, path: error && error.path } });
-}
-`;
 
-type WorkerMessage =
-  | { index: number; length: number; hashes: Uint8Array; done?: undefined; error?: undefined }
-  | { done: true; error?: undefined }
-  | { error: { message: string; code?: string; path?: string }; done?: undefined };
+interface V1KernelData {
+  files: V1KernelFile[];
+  total: number;
+  pieceLength: number;
+  chunkSize: number;
+  readBytes: number;
+}
+
+interface V1KernelResult {
+  [key: string]: number | Uint8Array;
+  bytes: number;
+  hashes: Uint8Array;
+}
+
+/**
+ * The hashing kernel (see hash-pool.ts; it runs in workers from its source text, so it stays
+ * self-contained). Task k is the chunk of whole pieces starting at byte k × chunkSize: the kernel
+ * reads that byte range itself (synchronously, in cache-sized reads, across file boundaries) and
+ * hashes it piece by piece, so reading and hashing both run on every thread with no hand-off of data.
+ */
+const v1Kernel: KernelFactory<V1KernelData, V1KernelResult> = (deps, data) => {
+  const { files, total, pieceLength, chunkSize, readBytes } = data;
+  const buffer = Buffer.allocUnsafe(Math.min(readBytes, chunkSize));
+  let openIndex = -1;
+  let fd = -1;
+  const descriptor = (i: number): number => {
+    if (i !== openIndex) {
+      if (fd >= 0) deps.closeSync(fd);
+      fd = -1;
+      openIndex = -1;
+      fd = deps.openSync(files[i].path, 'r');
+      openIndex = i;
+    }
+    return fd;
+  };
+  const fileAt = (position: number): number => {
+    let lo = 0;
+    let hi = files.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (files[mid].offset <= position) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  };
+  const changed = (file: V1KernelFile, detail: string): never => {
+    throw Object.assign(new Error(detail), { code: 'CHANGED', path: file.path });
+  };
+  const hashRange = (start: number, end: number): Buffer => {
+    const hash = deps.createHash('sha1');
+    let position = start;
+    let i = fileAt(position);
+    while (position < end) {
+      const file = files[i];
+      const inFile = position - file.offset;
+      const want = Math.min(end - position, file.length - inFile, buffer.length);
+      if (want <= 0) {
+        i++;
+        continue;
+      }
+      let got: number;
+      try {
+        got = deps.readSync(descriptor(i), buffer, 0, want, inFile);
+      } catch (error) {
+        throw Object.assign(error as Error, { path: file.path });
+      }
+      if (got === 0) changed(file, `it is now shorter than ${file.length} bytes`);
+      hash.update(buffer.subarray(0, got));
+      position += got;
+      if (inFile + got === file.length) {
+        // Last byte of this file read: it must still have the size and time it was listed with.
+        const now = deps.fstatSync(fd);
+        if (now.size !== file.length) changed(file, `its size went from ${file.length} to ${now.size} bytes`);
+        if (file.mtimeMs !== undefined && now.mtimeMs !== file.mtimeMs) changed(file, 'it was modified');
+      }
+    }
+    return hash.digest();
+  };
+  return {
+    run(index: number): V1KernelResult {
+      const start = index * chunkSize;
+      const end = Math.min(total, start + chunkSize);
+      const count = Math.ceil((end - start) / pieceLength);
+      const hashes = new Uint8Array(count * 20);
+      for (let k = 0; k < count; k++) {
+        const from = start + k * pieceLength;
+        hashes.set(hashRange(from, Math.min(end, from + pieceLength)), k * 20);
+      }
+      return { bytes: end - start, hashes };
+    },
+    close(): void {
+      if (fd >= 0) deps.closeSync(fd);
+      fd = -1;
+      openIndex = -1;
+    },
+  };
+};
 
 /**
  * SHA-1 of every piece of the concatenation of `files`, as one Buffer of `20 × pieces` bytes.
@@ -223,79 +237,27 @@ async function hashWithWorkers(
   threads: number,
   options: HashPiecesOptions,
 ): Promise<void> {
-  const { signal, onProgress } = options;
-  const counter = new SharedArrayBuffer(4);
   let offset = 0;
-  const workerFiles = files.map((file) => {
+  const kernelFiles = files.map((file) => {
     const entry = { path: file.absolutePath, length: file.length, mtimeMs: file.mtimeMs, offset };
     offset += file.length;
     return entry;
   });
-  const workerData = { ...layout, files: workerFiles, counter, readBytes: READ_BYTES };
-  const workers = Array.from({ length: threads }, () => new Worker(WORKER_SOURCE, { eval: true, workerData }));
-  let running = threads;
   let hashed = 0;
-  let failure: unknown;
-  let finished = false;
-  let wake: (() => void) | undefined;
-  const notify = (): void => {
-    const resolve = wake;
-    wake = undefined;
-    resolve?.();
-  };
-  const fail = (error: unknown): void => {
-    failure ??= error;
-    Atomics.store(new Int32Array(counter), 0, layout.chunkCount); // no more chunks for anyone
-    notify();
-  };
-  for (const worker of workers) {
-    let reported = false;
-    worker.on('message', (message: WorkerMessage) => {
-      if (message.error !== undefined || message.done) reported = true;
-      if (message.error !== undefined) {
-        fail(workerError(message.error));
-      } else if (message.done) {
-        running--;
-        notify();
-      } else {
-        out.set(message.hashes, message.index * layout.piecesPerChunk * 20);
-        hashed += message.length;
-        try {
-          onProgress?.(hashed, layout.total);
-        } catch (error) {
-          fail(error);
-        }
-      }
-    });
-    worker.on('error', fail);
-    worker.on('exit', (code) => {
-      if (!finished && !reported) fail(new Error(`hashing worker exited unexpectedly (code ${code})`));
-    });
-  }
-  signal?.addEventListener('abort', notify);
-  try {
-    // The condition is checked and the wait begins in one synchronous step, so no wake-up is lost.
-    for (;;) {
-      if (failure !== undefined) throw failure;
-      signal?.throwIfAborted();
-      if (running === 0) break;
-      await new Promise<void>((resolve) => (wake = resolve));
-    }
-  } finally {
-    finished = true;
-    signal?.removeEventListener('abort', notify);
-    Atomics.store(new Int32Array(counter), 0, layout.chunkCount);
-    await Promise.all(workers.map((worker) => worker.terminate()));
-  }
-}
-
-function workerError(error: { message: string; code?: string; path?: string }): TorrentCreateError {
-  const where = error.path ?? 'a file';
-  if (error.code === 'CHANGED') {
-    return new TorrentCreateError(`${where} changed while it was being hashed: ${error.message}`, { path: error.path });
-  }
-  const reason = error.code === undefined ? error.message : fsReason(Object.assign(new Error(error.message), { code: error.code }));
-  return new TorrentCreateError(`cannot read ${where}: ${reason}`, { path: error.path });
+  const callerHashes = options.callerHashes === true;
+  await runHashPool({
+    kernel: v1Kernel,
+    data: { files: kernelFiles, total: layout.total, pieceLength: layout.pieceLength, chunkSize: layout.chunkSize, readBytes: READ_BYTES },
+    taskCount: layout.chunkCount,
+    workers: callerHashes ? threads - 1 : threads,
+    callerHashes,
+    signal: options.signal,
+    onResult: (index, result) => {
+      out.set(result.hashes, index * layout.piecesPerChunk * 20);
+      hashed += result.bytes;
+      options.onProgress?.(hashed, layout.total);
+    },
+  });
 }
 
 /**

@@ -1,0 +1,245 @@
+/**
+ * A pool of hashing threads sharing one list of tasks.
+ *
+ * A *kernel* is a self-contained function `(deps, data) => { run(task), close() }`: it gets the
+ * Node functions it needs through `deps` (so it imports nothing) and its work description through
+ * `data`. Its source text (`kernel.toString()`) is evaluated in each worker thread, so the same code
+ * runs in the workers and, when asked, on the calling thread; this works alike from compiled
+ * `dist/` and from TypeScript sources under a test runner, with no separate worker file.
+ *
+ * Every thread claims the next task from a shared atomic counter, so fast threads take more tasks
+ * and all finish together. A task's result (typed arrays) is transferred, not copied. When the
+ * calling thread takes part it runs one task at a time and yields to its event loop in between
+ * (a task is a few MiB: a few milliseconds), so results from the workers and an abort are seen.
+ * It starts at once, while the workers are still booting (tens of milliseconds each).
+ */
+import { createHash, hash as oneShotHash } from 'node:crypto';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
+import { TorrentCreateError, fsReason } from './errors.js';
+
+/** What a kernel gets from its host thread. */
+export interface KernelDeps {
+  /** `crypto.createHash`. */
+  createHash: typeof createHash;
+  /** SHA-256 of bytes as a Buffer (one-shot where Node has it). */
+  sha256: (data: Uint8Array) => Buffer;
+  /** `fs.openSync`. */
+  openSync: typeof openSync;
+  /** `fs.readSync`. */
+  readSync: typeof readSync;
+  /** `fs.closeSync`. */
+  closeSync: typeof closeSync;
+  /** `fs.fstatSync`. */
+  fstatSync: typeof fstatSync;
+}
+
+/** A task's result: the bytes it hashed and any typed arrays to hand back. */
+export interface KernelResult {
+  /** Bytes of input the task covered (for progress). */
+  bytes: number;
+  /** Typed arrays (transferred from workers). */
+  [key: string]: number | Uint8Array;
+}
+
+/** One thread's instance of a kernel. */
+export interface Kernel<R extends KernelResult> {
+  /** Run task `index` and return its result. Throws an Error with `code` / `path` on failure. */
+  run(index: number): R;
+  /** Release what the kernel holds open. */
+  close(): void;
+}
+
+/** A self-contained kernel factory (see the module comment: it must not use anything from its scope). */
+export type KernelFactory<D, R extends KernelResult> = (deps: KernelDeps, data: D) => Kernel<R>;
+
+/** Options of {@link runHashPool}. */
+export interface HashPoolOptions<D, R extends KernelResult> {
+  /** The kernel (its source is sent to the workers). */
+  kernel: KernelFactory<D, R>;
+  /** The kernel's work description (structured-cloned to each worker). */
+  data: D;
+  /** Number of tasks, 0 to taskCount - 1. */
+  taskCount: number;
+  /** Worker threads to start (0: the calling thread does everything). */
+  workers: number;
+  /** Whether the calling thread hashes too (always, when `workers` is 0). */
+  callerHashes: boolean;
+  /** Receives each task's result, on the calling thread. */
+  onResult: (index: number, result: R) => void;
+  /** Aborts; the promise rejects with `signal.reason`. */
+  signal?: AbortSignal;
+}
+
+/** The functions kernels use, bound for this thread. */
+export function kernelDeps(): KernelDeps {
+  const sha256 =
+    typeof oneShotHash === 'function'
+      ? (data: Uint8Array) => oneShotHash('sha256', data, 'buffer') as unknown as Buffer
+      : (data: Uint8Array) => createHash('sha256').update(data).digest();
+  return { createHash, sha256, openSync, readSync, closeSync, fstatSync };
+}
+
+const WORKER_PRELUDE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const deps = {
+  createHash: crypto.createHash,
+  sha256: typeof crypto.hash === 'function'
+    ? (data) => crypto.hash('sha256', data, 'buffer')
+    : (data) => crypto.createHash('sha256').update(data).digest(),
+  openSync: fs.openSync, readSync: fs.readSync, closeSync: fs.closeSync, fstatSync: fs.fstatSync,
+};
+const next = new Int32Array(workerData.counter);
+`;
+
+const WORKER_LOOP = `
+let kernel;
+try {
+  kernel = factory(deps, workerData.data);
+  for (;;) {
+    const index = Atomics.add(next, 0, 1);
+    if (index >= workerData.taskCount) break;
+    const result = kernel.run(index);
+    const transfer = [];
+    for (const key of Object.keys(result)) {
+      const value = result[key];
+      if (ArrayBuffer.isView(value) && value.byteOffset === 0 && value.byteLength === value.buffer.byteLength) transfer.push(value.buffer);
+    }
+    parentPort.postMessage({ index, result }, transfer);
+  }
+  kernel.close();
+  parentPort.postMessage({ done: true });
+} catch (error) {
+  Atomics.store(next, 0, workerData.taskCount);
+  try { if (kernel) kernel.close(); } catch {}
+  parentPort.postMessage({ error: { message: String(error && error.message), code: error && error.code, path: error && error.path } });
+}
+`;
+
+const sources = new WeakMap<object, string>();
+
+function workerSource(kernel: KernelFactory<unknown, KernelResult>): string {
+  let source = sources.get(kernel);
+  if (source === undefined) {
+    source = `${WORKER_PRELUDE}\nconst factory = (${kernel.toString()});\n${WORKER_LOOP}`;
+    sources.set(kernel, source);
+  }
+  return source;
+}
+
+type WorkerMessage<R> =
+  | { index: number; result: R; done?: undefined; error?: undefined }
+  | { done: true; error?: undefined }
+  | { error: { message: string; code?: string; path?: string }; done?: undefined };
+
+/**
+ * Run every task of a kernel on `workers` worker threads (and the calling thread when asked).
+ * Resolves when all results were delivered to `onResult`.
+ * @throws {TorrentCreateError} when a kernel fails reading a file or sees it change.
+ */
+export async function runHashPool<D, R extends KernelResult>(options: HashPoolOptions<D, R>): Promise<void> {
+  const { taskCount, signal, onResult } = options;
+  signal?.throwIfAborted();
+  if (taskCount === 0) return;
+  const counter = new SharedArrayBuffer(4);
+  const next = new Int32Array(counter);
+  const workerCount = Math.max(0, Math.min(options.workers, taskCount));
+  const callerHashes = options.callerHashes || workerCount === 0;
+  let failure: unknown;
+  let completed = 0;
+  let finished = false;
+  let wake: (() => void) | undefined;
+  const notify = (): void => {
+    const resolve = wake;
+    wake = undefined;
+    resolve?.();
+  };
+  const fail = (error: unknown): void => {
+    failure ??= error;
+    Atomics.store(next, 0, taskCount); // no more tasks for anyone
+    notify();
+  };
+  const workers: Worker[] = [];
+  if (workerCount > 0) {
+    const source = workerSource(options.kernel as KernelFactory<unknown, KernelResult>);
+    const workerData = { data: options.data, counter, taskCount };
+    for (let i = 0; i < workerCount; i++) {
+      const worker = new Worker(source, { eval: true, workerData });
+      workers.push(worker);
+      let reported = false;
+      worker.on('message', (message: WorkerMessage<R>) => {
+        if (message.error !== undefined || message.done) reported = true;
+        if (message.error !== undefined) {
+          fail(kernelError(message.error));
+        } else if (!message.done) {
+          try {
+            onResult(message.index, message.result);
+            completed++;
+            if (completed === taskCount) notify();
+          } catch (error) {
+            fail(error);
+          }
+        }
+      });
+      worker.on('error', fail);
+      worker.on('exit', (code) => {
+        if (!finished && !reported) fail(new Error(`hashing worker exited unexpectedly (code ${code})`));
+      });
+    }
+  }
+  signal?.addEventListener('abort', notify);
+  try {
+    if (callerHashes) {
+      const kernel = options.kernel(kernelDeps(), options.data);
+      try {
+        for (;;) {
+          if (failure !== undefined) throw failure;
+          signal?.throwIfAborted();
+          const index = Atomics.add(next, 0, 1);
+          if (index >= taskCount) break;
+          let result: R;
+          try {
+            result = kernel.run(index);
+          } catch (error) {
+            throw kernelError(error as { message: string; code?: string; path?: string });
+          }
+          onResult(index, result);
+          completed++;
+          // Let worker messages, progress and an abort through between two tasks.
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      } catch (error) {
+        fail(error);
+      } finally {
+        kernel.close();
+      }
+    }
+    // The condition is checked and the wait begins in one synchronous step, so no wake-up is lost.
+    // Workers still booting when every task is done are not waited for.
+    for (;;) {
+      if (failure !== undefined) throw failure;
+      signal?.throwIfAborted();
+      if (completed === taskCount) break;
+      await new Promise<void>((resolve) => (wake = resolve));
+    }
+  } finally {
+    finished = true;
+    signal?.removeEventListener('abort', notify);
+    Atomics.store(next, 0, taskCount);
+    await Promise.all(workers.map((worker) => worker.terminate()));
+  }
+}
+
+/** A kernel's error as a {@link TorrentCreateError} naming the file. */
+export function kernelError(error: { message: string; code?: string; path?: string }): TorrentCreateError | Error {
+  if (error instanceof TorrentCreateError) return error;
+  const where = error.path ?? 'a file';
+  if (error.code === 'CHANGED') {
+    return new TorrentCreateError(`${where} changed while it was being hashed: ${error.message}`, { path: error.path });
+  }
+  if (error.path === undefined && error.code === undefined && error instanceof Error) return error;
+  const reason = error.code === undefined ? error.message : fsReason(Object.assign(new Error(error.message), { code: error.code }));
+  return new TorrentCreateError(`cannot read ${where}: ${reason}`, { path: error.path });
+}
