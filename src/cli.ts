@@ -1,8 +1,13 @@
 #!/usr/bin/env node
 /**
  * The `torrent-tracker` command: a small dispatcher. Each subcommand lives in `src/cli/<name>.ts` and
- * exports `register(program: Command): void`; adding one is one import and one line in
- * {@link createProgram}.
+ * exports `register(program: Command): void`; adding one is one line in {@link SUBCOMMANDS}.
+ * Subcommand modules are imported on demand: `torrent-tracker create ...` loads only `create` (the
+ * tracker, the seeder and their dependencies stay unloaded, a faster start); help and unknown
+ * commands load them all.
+ *
+ * Program options are positional (`enablePositionalOptions`): `-V, --version` before a subcommand
+ * prints the version, after it it is the subcommand's own option (`create PATH --version v2`).
  *
  * Subcommands print through `command.configureOutput()` (`writeOut` / `writeErr`), so tests can run
  * the whole command in-process with {@link run}. An action that throws gets a one-line
@@ -11,25 +16,32 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, type OutputConfiguration } from 'commander';
-import { register as registerCreate } from './cli/create.js';
-import { register as registerInfo } from './cli/info.js';
-import { register as registerSeed } from './cli/seed.js';
-import { register as registerServe } from './cli/serve.js';
+
+type Register = (program: Command) => void;
+
+/** Subcommands in help order: name → loader of its `register` function. One line each. */
+const SUBCOMMANDS: ReadonlyArray<readonly [string, () => Promise<Register>]> = [
+  ['create', async () => (await import('./cli/create.js')).register],
+  ['info', async () => (await import('./cli/info.js')).register],
+  ['seed', async () => (await import('./cli/seed.js')).register],
+  ['serve', async () => (await import('./cli/serve.js')).register],
+];
 
 /**
- * Build the program with every subcommand registered.
+ * Build the program with every subcommand registered (or, with `only`, just the one named, when it
+ * is a subcommand).
  * @param output where help, results and errors go (default: process stdout/stderr)
+ * @param only register only this subcommand, if it is one
  */
-export function createProgram(output?: OutputConfiguration): Command {
+export async function createProgram(output?: OutputConfiguration, only?: string): Promise<Command> {
   const program = new Command('torrent-tracker')
     .description('BitTorrent tracker as Express middleware, .torrent creation and seeding')
-    .version(packageVersion(), '-V, --version', 'print the version');
+    .version(packageVersion(), '-V, --version', 'print the version')
+    .enablePositionalOptions();
   if (output !== undefined) program.configureOutput(output);
-  // Subcommands: one line each.
-  registerCreate(program);
-  registerInfo(program);
-  registerSeed(program);
-  registerServe(program);
+  const selected = SUBCOMMANDS.filter(([name]) => name === only);
+  const registers = await Promise.all((selected.length > 0 ? selected : SUBCOMMANDS).map(([, load]) => load()));
+  for (const register of registers) register(program);
   return program;
 }
 
@@ -40,7 +52,7 @@ export function createProgram(output?: OutputConfiguration): Command {
  * @param output where help, results and errors go (default: process stdout/stderr)
  */
 export async function run(argv: readonly string[], output?: OutputConfiguration): Promise<number> {
-  const program = createProgram(output);
+  const program = await createProgram(output, argv[0]);
   program.exitOverride();
   for (const command of program.commands) command.exitOverride();
   try {

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { createTorrent } from '../torrent/create.js';
 import { TorrentCreateError, fsReason } from '../torrent/errors.js';
+import type { TorrentVersion } from '../torrent/v2-info.js';
 
 interface CreateCommandOptions {
   announce?: string[];
@@ -25,6 +26,7 @@ interface CreateCommandOptions {
   threads?: number;
   force?: boolean;
   quiet?: boolean;
+  version?: TorrentVersion;
 }
 
 /** Add the `create` subcommand to `program`. */
@@ -51,6 +53,7 @@ export function register(program: Command): void {
     .option('--no-date', 'omit the creation date (reproducible output)')
     .option('--created-by <text>', 'the "created by" field (default: express-torrent-tracker/<version>)')
     .option('-t, --threads <n>', 'hashing threads (default: one per CPU core)', parseCount)
+    .option('--version <version>', 'v1 (default; as mktorrent makes them), v2 (BEP 52) or hybrid (v1 and v2 in one torrent)', parseVersion)
     .option('-f, --force', 'overwrite the output file if it exists')
     .option('-q, --quiet', 'no progress bar')
     .action(async (target: string, options: CreateCommandOptions, command: Command) => {
@@ -99,6 +102,7 @@ async function createCommand(target: string, options: CreateCommandOptions, comm
       creationDate: options.date ? undefined : false,
       createdBy: options.createdBy,
       threads: options.threads,
+      version: options.version,
       signal: controller.signal,
       onProgress: (done, total) => {
         if (bar === undefined) return;
@@ -117,13 +121,22 @@ async function createCommand(target: string, options: CreateCommandOptions, comm
 
   for (const skipped of result.skipped) writeErr(`warning: skipped ${skipped}: not a regular file or directory\n`);
   await writeAtomically(outFile, result.torrent, options.force === true);
-  const pieces = Math.ceil(result.length / result.pieceLength);
+  const pieces =
+    result.version === 'v1'
+      ? Math.ceil(result.length / result.pieceLength)
+      : result.files.reduce((sum, file) => sum + Math.ceil(file.length / result.pieceLength), 0);
+  const hashes =
+    result.version === 'v1'
+      ? [`Info hash: ${result.infoHash}`]
+      : result.version === 'v2'
+        ? [`Info hash v2: ${result.infoHashV2}`, `  (tracker swarm: ${result.infoHash})`]
+        : [`Info hash v1: ${result.infoHash}`, `Info hash v2: ${result.infoHashV2}`];
   writeOut(
     [
-      `Created ${outFile}`,
+      `Created ${outFile}${result.version === 'v1' ? '' : ` (${result.version === 'v2' ? 'BitTorrent v2' : 'hybrid v1 + v2'})`}`,
       `  ${result.files.length} file${result.files.length === 1 ? '' : 's'}, ${formatBytes(result.length)} (${result.length} bytes), ` +
         `${pieces} piece${pieces === 1 ? '' : 's'} of ${formatBytes(result.pieceLength)}`,
-      `Info hash: ${result.infoHash}`,
+      ...hashes,
       `Magnet: ${result.magnet}`,
       '',
     ].join('\n'),
@@ -188,6 +201,12 @@ function parseSize(value: string): number {
   const unit = (match[2] ?? '').toLowerCase();
   const factor = unit.startsWith('k') ? 1024 : unit.startsWith('m') ? 1024 * 1024 : 1;
   return Number(match[1]) * factor;
+}
+
+function parseVersion(value: string): TorrentVersion {
+  const version = value.trim().toLowerCase();
+  if (version !== 'v1' && version !== 'v2' && version !== 'hybrid') throw new InvalidArgumentError('expected v1, v2 or hybrid');
+  return version;
 }
 
 function parseCount(value: string): number {

@@ -41,13 +41,22 @@ export function register(program: Command): void {
 }
 
 function magnetOf(torrent: ParsedTorrent): string {
-  return magnetLink({ infoHash: torrent.infoHash, name: torrent.name, announce: torrent.announce, urlList: torrent.urlList });
+  return magnetLink({
+    infoHash: torrent.infoHash,
+    infoHashV2: torrent.infoHashV2,
+    version: torrent.version,
+    name: torrent.name,
+    announce: torrent.announce,
+    urlList: torrent.urlList,
+  });
 }
 
 function toJson(torrent: ParsedTorrent): Record<string, unknown> {
   return {
     name: torrent.name,
+    version: torrent.version,
     infoHash: torrent.infoHash,
+    infoHashV2: torrent.infoHashV2,
     magnet: magnetOf(torrent),
     length: torrent.length,
     pieceLength: torrent.pieceLength,
@@ -60,7 +69,12 @@ function toJson(torrent: ParsedTorrent): Record<string, unknown> {
     comment: torrent.comment,
     createdBy: torrent.createdBy,
     creationDate: torrent.creationDate?.toISOString(),
-    files: torrent.files.map((file) => ({ path: file.path.join('/'), length: file.length, offset: file.offset })),
+    files: torrent.files.map((file) => ({
+      path: file.path.join('/'),
+      length: file.length,
+      offset: file.offset,
+      piecesRoot: file.piecesRoot?.toString('hex'),
+    })),
   };
 }
 
@@ -70,14 +84,23 @@ function summary(torrent: ParsedTorrent): string {
     lines.push(`${(label === '' ? '' : `${label}:`).padEnd(14)}${printable(value)}`);
   };
   row('Name', torrent.name);
-  row('Info hash', torrent.infoHash);
+  row('Version', torrent.version === 'v1' ? 'BitTorrent v1' : torrent.version === 'v2' ? 'BitTorrent v2 (BEP 52)' : 'hybrid (v1 and v2)');
+  if (torrent.version === 'v1') row('Info hash', torrent.infoHash);
+  if (torrent.version === 'hybrid') row('Info hash v1', torrent.infoHash);
+  if (torrent.infoHashV2 !== undefined) row('Info hash v2', torrent.infoHashV2);
+  if (torrent.version === 'v2') row('Swarm hash', `${torrent.infoHash} (v2 hash truncated to 20 bytes)`);
   row('Magnet', magnetOf(torrent));
   row('Size', `${formatBytes(torrent.length)} (${torrent.length} bytes)`);
-  row(
-    'Pieces',
-    `${torrent.pieces.length} × ${formatBytes(torrent.pieceLength)}` +
-      (torrent.pieces.length > 0 ? ` (last piece ${formatBytes(torrent.lastPieceLength)})` : ''),
-  );
+  if (torrent.version === 'v2') {
+    const pieces = torrent.files.reduce((sum, file) => sum + Math.ceil(file.length / torrent.pieceLength), 0);
+    row('Pieces', `${pieces} × ${formatBytes(torrent.pieceLength)} (each file starts a piece)`);
+  } else {
+    row(
+      'Pieces',
+      `${torrent.pieces.length} × ${formatBytes(torrent.pieceLength)}` +
+        (torrent.pieces.length > 0 ? ` (last piece ${formatBytes(torrent.lastPieceLength)})` : ''),
+    );
+  }
   row('Private', torrent.private ? 'yes' : 'no');
   if (torrent.announce.length === 0) row('Trackers', 'none');
   torrent.announce.forEach((tier, i) => row(i === 0 ? 'Trackers' : '', `tier ${i + 1}: ${tier.join(', ')}`));
