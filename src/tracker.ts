@@ -59,8 +59,12 @@ const ADDRESS_REASON = 'this peer_id is listed from another address: announce fr
 const STORE_FAILED = 'tracker storage is unavailable, try again later';
 const STORE_TIMEOUT = 'tracker storage did not answer in time, try again later';
 
-/** Something a transport passes for a torrent: hex or raw info hash, or a `createTorrent()` / `parseTorrent()` result. */
-export type TorrentInput = string | Uint8Array | { infoHash: string };
+/**
+ * Something a transport passes for a torrent: hex or raw info hash, or a `createTorrent()` /
+ * `parseTorrent()` result (a hybrid torrent's result names two swarms: `infoHash` and the first 20
+ * bytes of `infoHashV2`).
+ */
+export type TorrentInput = string | Uint8Array | { infoHash: string; infoHashV2?: string };
 
 function infoHashBytes(torrent: TorrentInput): Buffer {
   const hex = typeof torrent === 'string' ? torrent : torrent instanceof Uint8Array ? undefined : torrent?.infoHash;
@@ -70,6 +74,18 @@ function infoHashBytes(torrent: TorrentInput): Buffer {
   }
   if (torrent instanceof Uint8Array && torrent.length === 20) return Buffer.from(torrent);
   throw new TypeError('info hash: expected 40 hex digits, 20 bytes, or a torrent with an infoHash');
+}
+
+/** Every swarm of a torrent: its info hash and, for a v2 or hybrid torrent, its v2 hash cut to 20 bytes. */
+function swarmHashes(torrent: TorrentInput): Buffer[] {
+  const hashes = [infoHashBytes(torrent)];
+  const v2 = typeof torrent === 'object' && !(torrent instanceof Uint8Array) ? torrent.infoHashV2 : undefined;
+  if (v2 !== undefined) {
+    if (typeof v2 !== 'string' || !/^[0-9a-fA-F]{64}$/.test(v2)) throw new TypeError('infoHashV2: expected 64 hex digits');
+    const swarm = Buffer.from(v2.slice(0, 40), 'hex');
+    if (!swarm.equals(hashes[0])) hashes.push(swarm);
+  }
+  return hashes;
 }
 
 /** A prepared announce: the validated request and the store call. */
@@ -501,21 +517,26 @@ export class Tracker extends EventEmitter {
    * `{ downloadFactor: 0 }`). Adding again replaces the rules.
    */
   async addTorrent(torrent: TorrentInput, rules: TorrentRules = {}): Promise<void> {
-    const infoHash = infoHashBytes(torrent);
+    const hashes = swarmHashes(torrent);
     const clean = normaliseRules(rules);
     const store = await this.openedStore();
     if (!store.registry) throw new Error('this store has no torrent registry');
-    await this.withTimeout(store.registry.add(infoHash, clean));
-    await this.forgetTorrent(infoHash);
+    for (const infoHash of hashes) {
+      await this.withTimeout(store.registry.add(infoHash, clean));
+      await this.forgetTorrent(infoHash);
+    }
   }
 
-  /** Remove a torrent from the built-in registry; resolves true when it was registered. */
+  /** Remove a torrent (both swarms of a hybrid) from the built-in registry; resolves true when it was registered. */
   async removeTorrent(torrent: TorrentInput): Promise<boolean> {
-    const infoHash = infoHashBytes(torrent);
+    const hashes = swarmHashes(torrent);
     const store = await this.openedStore();
     if (!store.registry) throw new Error('this store has no torrent registry');
-    const removed = await this.withTimeout(store.registry.remove(infoHash));
-    await this.forgetTorrent(infoHash);
+    let removed = false;
+    for (const infoHash of hashes) {
+      if (await this.withTimeout(store.registry.remove(infoHash))) removed = true;
+      await this.forgetTorrent(infoHash);
+    }
     return removed;
   }
 
@@ -535,9 +556,11 @@ export class Tracker extends EventEmitter {
   async forgetTorrent(torrent: TorrentInput): Promise<void> {
     const torrents = this.policy?.torrents;
     if (!torrents) return;
-    const hex = infoHashBytes(torrent).toString('hex');
-    torrents.forget(hex);
-    await this.broadcast({ t: hex });
+    for (const hash of swarmHashes(torrent)) {
+      const hex = hash.toString('hex');
+      torrents.forget(hex);
+      await this.broadcast({ t: hex });
+    }
   }
 
   /** Hand pending `onTraffic` records over now (rejects with the callback's error; records are kept). */

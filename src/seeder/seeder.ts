@@ -309,18 +309,35 @@ export class Seeder extends EventEmitter<SeederEvents> {
   async add(torrent: Uint8Array | ParsedTorrent, dataPath: string, options: AddOptions = {}): Promise<SeededTorrentInfo> {
     if (this.closing) throw new Error('seeder is closed');
     const parsed = torrent instanceof Uint8Array ? parseTorrent(torrent) : torrent;
+    if (parsed.version === 'v2') {
+      // Serving v2-only torrents needs BEP 52's hash request / hashes / hash reject messages.
+      throw new Error('v2-only torrents cannot be seeded (BEP 52 hash requests are not implemented): make a hybrid torrent');
+    }
     const hex = parsed.infoHashBuffer.toString('hex');
     if (this.torrents.has(hex) || this.adding.has(hex)) throw new Error(`torrent ${hex} is already being seeded`);
     this.adding.add(hex);
     try {
       const files = await resolveLocalFiles(parsed, dataPath);
       const pieceCount = parsed.pieces.length;
-      const storage = new TorrentStorage(files, { length: parsed.length, pieceLength: parsed.pieceLength, pieceCount }, this.pool);
+      // A hybrid torrent's v1 data holds pad files (zeros) between the files: its pieces cover more
+      // than the files' bytes.
+      const hybrid = parsed.version === 'hybrid';
+      const dataLength = hybrid && pieceCount > 0 ? (pieceCount - 1) * parsed.pieceLength + parsed.lastPieceLength : parsed.length;
+      const geometry = { length: dataLength, pieceLength: parsed.pieceLength, pieceCount };
+      const storage = new TorrentStorage(files, geometry, this.pool, hybrid);
       await storage.checkSizes();
       if (options.verify ?? this.opts.verify ?? true) {
         let bad: number[];
         try {
-          bad = await storage.verify(parsed.pieces, options.onVerifyProgress, options.signal);
+          bad = hybrid
+            ? await storage.verifyHybrid(
+                parsed.pieces,
+                parsed.files.map((file) => file.piecesRoot),
+                parsed.multiFile,
+                options.onVerifyProgress,
+                options.signal,
+              )
+            : await storage.verify(parsed.pieces, options.onVerifyProgress, options.signal);
         } catch (error) {
           storage.close();
           throw error;

@@ -1,9 +1,10 @@
 /**
  * Read access to one torrent's data: maps (piece, offset, length) onto the torrent's files and
- * verifies pieces against their SHA-1 hashes.
+ * verifies pieces against their SHA-1 hashes (and, for hybrid torrents, the files' v2 roots).
  */
 import { stat } from 'node:fs/promises';
 import { hashPieces } from '../torrent/pieces.js';
+import { hashV2 } from '../torrent/v2-pieces.js';
 import type { FilePool } from './file-pool.js';
 import type { LocalFile } from './paths.js';
 
@@ -28,14 +29,21 @@ export class TorrentDataError extends Error {
 
 /** Reads byte ranges of one torrent's concatenated data. */
 export class TorrentStorage {
+  /** True when the files are laid out on piece boundaries with zeros between them (hybrid torrents). */
+  private readonly padded: boolean;
+
   /** @param files the torrent's files with local paths, in torrent order
    *  @param geometry sizes
-   *  @param pool the shared file-handle pool */
+   *  @param pool the shared file-handle pool
+   *  @param padded true for a hybrid torrent: gaps between files are pad files, read as zeros */
   constructor(
     readonly files: LocalFile[],
     readonly geometry: TorrentGeometry,
     private readonly pool: FilePool,
-  ) {}
+    padded = false,
+  ) {
+    this.padded = padded;
+  }
 
   /** Size in bytes of piece `index`. */
   pieceSize(index: number): number {
@@ -64,7 +72,10 @@ export class TorrentStorage {
     return out;
   }
 
-  /** Fills `target` with the torrent's bytes starting at absolute offset `offset`. */
+  /**
+   * Fills `target` with the torrent's bytes starting at absolute offset `offset`. Where the files
+   * leave a gap (a hybrid torrent's pad files, BEP 47) the bytes are zeros.
+   */
   async readInto(target: Buffer, offset: number): Promise<void> {
     const end = offset + target.length;
     if (offset < 0 || end > this.geometry.length) throw new RangeError('read outside the torrent');
@@ -74,6 +85,11 @@ export class TorrentStorage {
       const to = Math.min(end, file.offset + file.length) - file.offset;
       const len = to - from;
       if (len <= 0) continue;
+      const gap = file.offset + from - (offset + written);
+      if (gap > 0 && this.padded) {
+        target.fill(0, written, written + gap);
+        written += gap;
+      }
       await this.pool.with(file.path, async (handle) => {
         let done = 0;
         while (done < len) {
@@ -83,6 +99,10 @@ export class TorrentStorage {
         }
       });
       written += len;
+    }
+    if (written < target.length && this.padded) {
+      target.fill(0, written);
+      written = target.length;
     }
     if (written !== target.length) throw new TorrentDataError('torrent files do not cover the requested range');
   }
@@ -114,6 +134,44 @@ export class TorrentStorage {
       if (!hashes[i] || digest.length !== 20 || !digest.equals(hashes[i])) bad.push(i);
     }
     return bad;
+  }
+
+  /**
+   * Hybrid torrents: hashes every file once (SHA-1 of the padded v1 pieces and SHA-256 merkle trees,
+   * from the same reads) and returns the indexes of v1 pieces that do not match `hashes`, plus every
+   * piece of a file whose v2 root differs from `roots` (given per file, in order).
+   */
+  async verifyHybrid(
+    hashes: Buffer[],
+    roots: Array<Buffer | undefined>,
+    multiFile: boolean,
+    onProgress?: (doneBytes: number, totalBytes: number) => void,
+    signal?: AbortSignal,
+  ): Promise<number[]> {
+    let actual: Awaited<ReturnType<typeof hashV2>>;
+    try {
+      actual = await hashV2(
+        this.files.map((f) => ({ absolutePath: f.path, length: f.length })),
+        { pieceLength: this.geometry.pieceLength, hybrid: true, padPieces: multiFile, onProgress, signal },
+      );
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      throw new TorrentDataError(`cannot verify the data: ${(error as Error).message}`);
+    }
+    const bad = new Set<number>();
+    const pieces = actual.pieces ?? Buffer.alloc(0);
+    for (let i = 0; i < this.geometry.pieceCount; i++) {
+      const digest = pieces.subarray(i * 20, i * 20 + 20);
+      if (!hashes[i] || digest.length !== 20 || !digest.equals(hashes[i])) bad.add(i);
+    }
+    this.files.forEach((file, i) => {
+      const root = actual.files[i]?.piecesRoot;
+      if (root === undefined ? roots[i] === undefined : roots[i] !== undefined && root.equals(roots[i]!)) return;
+      const first = Math.floor(file.offset / this.geometry.pieceLength);
+      const count = Math.max(1, Math.ceil(file.length / this.geometry.pieceLength));
+      for (let k = 0; k < count; k++) bad.add(first + k);
+    });
+    return [...bad].sort((a, b) => a - b);
   }
 
   /** Releases idle file handles of this torrent. */
