@@ -5,6 +5,7 @@
 //   npm run bench                       # everything
 //   npm run bench -- --only http        # http | private | udp | swarm | memory | hash | seeder (comma-separated)
 //   npm run bench -- --rounds 5 --duration 8
+//   npm run bench -- --only create --rounds 5   # v1/v2/hybrid creation: ours (CLI, in-process), mktorrent, python3-libtorrent (also run by hash)
 //   npm run bench -- --only http --servers express,middleware   # some servers only (label substrings)
 //   npm run bench -- --only private --baseline e9299bc   # also public mode as built from that commit
 //   npm run bench -- --only private --cpu-prof           # its servers under node --cpu-prof (bench/results/profiles)
@@ -742,6 +743,43 @@ function benchHash() {
   target('torrent-tracker create (CLI) / mktorrent time (1 GiB)', ratio(median(ours), median(theirs)), 1.2, 'lower');
 }
 
+/** Torrent creation, v1 / v2 / hybrid: ours (CLI and in-process) next to mktorrent and python3-libtorrent (bench/create.js). */
+function benchCreate() {
+  const cli = path.join(root, 'dist', 'cli.js');
+  if (!existsSync(cli)) {
+    log('(create bench skipped: dist/cli.js missing)');
+    return;
+  }
+  const sizeMiB = Number(args['hash-size']);
+  const file = path.join(work, 'create.bin');
+  spawnSync('sh', ['-c', `head -c ${sizeMiB}M /dev/urandom > ${file}`]);
+  const r = spawnSync(process.execPath, [path.join(here, 'create.js'), '--file', file, '--rounds', String(Math.max(rounds, 3)), '--json'], {
+    encoding: 'utf8',
+    timeout: 1_800_000,
+  });
+  rmSync(file, { force: true });
+  let m;
+  try {
+    m = JSON.parse(r.stdout.trim().split('\n').pop());
+  } catch {
+    log(`(create bench failed: ${(r.stderr || r.stdout || '').slice(-500)})`);
+    return;
+  }
+  const T = m.tools;
+  log(`### Creating a torrent of a ${sizeMiB} MiB file: v1, v2, hybrid (1 MiB pieces, page cache warm, medians of ${m.rounds}, order rotating)`);
+  log('');
+  log('| tool | CLI seconds (with start-up) | in-process seconds |');
+  log('| --- | ---: | ---: |');
+  for (const [name, t] of Object.entries(T)) log(`| ${name} | ${fmt(t.cli, 2)} | ${t.inProcess === undefined ? '' : fmt(t.inProcess, 2)} |`);
+  log('');
+  if (T['mktorrent v1']) target('torrent-tracker create v1 (CLI) / mktorrent (1 GiB)', ratio(T['ours v1'].cli, T['mktorrent v1'].cli), 1.2, 'lower');
+  if (T['libtorrent hybrid']) {
+    target('torrent-tracker create hybrid (CLI) / python3-libtorrent hybrid (1 GiB)', ratio(T['ours hybrid'].cli, T['libtorrent hybrid'].cli), 1.2, 'lower');
+    target('createTorrent() hybrid / libtorrent hybrid, in-process (1 GiB)', ratio(T['ours hybrid'].inProcess, T['libtorrent hybrid'].inProcess), 1.2, 'lower');
+  }
+  if (!m.python) log('(python3-libtorrent missing: apt-get install python3-libtorrent)');
+}
+
 function benchSeeder() {
   const script = path.join(here, 'seeder.mjs');
   if (!existsSync(script)) {
@@ -777,6 +815,7 @@ async function main() {
   if (only.has('swarm')) await benchSwarm();
   if (only.has('memory')) benchMemory();
   if (only.has('hash')) benchHash();
+  if (only.has('hash') || only.has('create')) benchCreate();
   if (only.has('seeder')) benchSeeder();
   log('### Targets');
   log('');

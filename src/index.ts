@@ -17,7 +17,7 @@ export type {
   SwarmStore,
   SwarmStoreOptions,
 } from './swarm/types.js';
-export type { ParsedTorrent, TorrentFile } from './torrent/types.js';
+export type { ParsedTorrent, TorrentFile, TorrentVersion } from './torrent/types.js';
 export { trackerMiddleware, type TrackerRouter } from './middleware.js';
 export { Tracker, type TrackerOptions, type AnnounceEventInfo, type TorrentInput, type AnswerWriter } from './tracker.js';
 export type { AnnounceRequest } from './protocol/announce.js';
