@@ -26,6 +26,7 @@ import { normaliseRules } from './policy/torrents.js';
 import { creditAnnounce, TrafficLedger } from './policy/traffic.js';
 import { MemorySwarmStore, type CompactOutcome } from './swarm/memory.js';
 import { withDeadline } from './swarm/deadline.js';
+import { TrackerCounters, type TrackerStats } from './stats/counters.js';
 import { openStore } from './swarm/open.js';
 import type {
   Peer,
@@ -136,6 +137,8 @@ export class Tracker extends EventEmitter {
   private readonly stateful: boolean;
   private readonly ledger: TrafficLedger | undefined;
   private unsubscribe: (() => Promise<void>) | undefined;
+  /** What this process has done so far (see {@link stats}). */
+  private readonly counters = new TrackerCounters();
   /** The swarms of WebTorrent peers (see {@link webrtcSwarms}), created on first use. */
   private rtc: SwarmStore | undefined;
   private rtcMemory: MemorySwarmStore | undefined;
@@ -186,6 +189,31 @@ export class Tracker extends EventEmitter {
         this.openError = error;
       },
     );
+  }
+
+  /**
+   * A snapshot of the tracker at work: live swarm totals from the store (global with Redis) and this
+   * process's counters (announces, scrapes, failures, storage latency). Kept as the tracker works:
+   * nothing is scanned. Totals are undefined when the store cannot count (a custom store without
+   * `totals`) or does not answer within `storeTimeout`.
+   */
+  async stats(): Promise<TrackerStats> {
+    const totals = async (store: SwarmStore | undefined) => {
+      if (!store?.totals) return undefined;
+      try {
+        return await this.withTimeout(store.totals());
+      } catch {
+        return undefined;
+      }
+    };
+    await this.ready;
+    const [swarms, webrtcSwarms] = await Promise.all([totals(this.store), totals(this.rtc)]);
+    return { swarms, webrtcSwarms, ...this.counters.snapshot() };
+  }
+
+  /** The raw counters (for {@link trackerMetrics}). */
+  get statsCounters(): TrackerCounters {
+    return this.counters;
   }
 
   /** Resolves once the store is open (or failed to open; then every answer is a failure). */
@@ -433,17 +461,19 @@ export class Tracker extends EventEmitter {
         : refusal.kind === 'address'
           ? ADDRESS_REASON
           : intervalReason(refusal.retryIn, this.options.minInterval * 1000);
-    return this.fail(new TrackerFailure(reason));
+    return this.fail(new TrackerFailure(reason, 'refused'));
   }
 
   /** Emit `announce` (hex at the edges) when someone listens. */
   private announced(prepared: Prepared, user: UserId | undefined): void {
-    if (this.listenerCount('announce') === 0) return;
     const request = prepared[1];
+    const remote = prepared[0].remote ?? request.ip;
+    this.counters.announce(prepared[0].transport ?? 'http', request.event, remote.length === 16);
+    if (this.listenerCount('announce') === 0) return;
     const info: AnnounceEventInfo = {
       infoHash: Buffer.from(request.infoHash).toString('hex'),
       peerId: Buffer.from(request.peerId).toString('hex'),
-      ip: formatAddress(prepared[0].remote ?? request.ip),
+      ip: formatAddress(remote),
       port: request.port,
       event: request.event,
       seeder: request.seeder,
@@ -483,6 +513,7 @@ export class Tracker extends EventEmitter {
     const known = this.policy ? await this.policy.registered(hashes.map((h) => h.toString('hex'))) : undefined;
     const asked = known ? hashes.filter((_, i) => known[i]) : hashes;
     const counts = asked.length > 0 ? await this.withTimeout(store.scrape(asked)) : [];
+    this.counters.scrape(hashes.length);
     let next = 0;
     return hashes.map((_, i) => (known && !known[i] ? undefined : counts[next++]));
   }
@@ -503,6 +534,7 @@ export class Tracker extends EventEmitter {
     if (!this.options.fullScrape) throw new TrackerFailure('scrape needs at least one info_hash (full scrape is off)');
     if (!store.scrapeAll) throw new TrackerFailure('full scrape is not supported by this tracker storage');
     const all = await this.withTimeout(store.scrapeAll(this.options.maxScrapeHashes));
+    this.counters.scrape(0);
     if (!this.policy) return all;
     const known = await this.policy.registered(all.map((f) => Buffer.from(f.infoHash).toString('hex')));
     return all.filter((_, i) => known[i]);
@@ -642,18 +674,34 @@ export class Tracker extends EventEmitter {
   }
 
   private withTimeout<T>(promise: Promise<T>): Promise<T> {
-    return withDeadline(promise, this.options.storeTimeout, () => new StorageError(STORE_TIMEOUT)).catch((error: unknown) => {
-      throw error instanceof StorageError ? error : new StorageError(STORE_FAILED, error);
-    });
+    const started = performance.now();
+    return withDeadline(promise, this.options.storeTimeout, () => new StorageError(STORE_TIMEOUT)).then(
+      (value) => {
+        this.counters.storageCall((performance.now() - started) / 1000, 'ok');
+        return value;
+      },
+      (error: unknown) => {
+        const timedOut = error instanceof StorageError && error.message === STORE_TIMEOUT;
+        this.counters.storageCall((performance.now() - started) / 1000, timedOut ? 'timeout' : 'error');
+        throw error instanceof StorageError ? error : new StorageError(STORE_FAILED, error);
+      },
+    );
   }
 
   /** The failure reason for `error`; emits `failure`. */
   private fail(error: unknown): string {
     let reason: string;
-    if (error instanceof TrackerFailure) reason = error.message;
-    else if (error instanceof StorageError) reason = error.publicReason;
-    else if (error instanceof LookupError) reason = error.publicReason;
-    else reason = 'internal tracker error';
+    if (error instanceof TrackerFailure) {
+      reason = error.message;
+      this.counters.failure(error.kind);
+    } else if (error instanceof StorageError || error instanceof LookupError) {
+      // A store that failed, or a site function (passkey, torrents) that threw or hung.
+      reason = error.publicReason;
+      this.counters.failure('storage');
+    } else {
+      reason = 'internal tracker error';
+      this.counters.failure('internal');
+    }
     if (this.listenerCount('failure') > 0) this.emit('failure', { reason, error });
     return reason;
   }

@@ -73,14 +73,14 @@ export class PolicyChain {
       checkPasskeyFormat(passkey);
       const cached = this.passkeys.peek(passkey);
       if (cached === undefined) return undefined;
-      if (cached === null) throw new TrackerFailure(PASSKEY_REFUSED);
+      if (cached === null) throw new TrackerFailure(PASSKEY_REFUSED, 'denied');
       user = cached;
     }
     let rules = NO_RULES;
     if (this.torrents) {
       const cached = this.torrents.peek(infoHashHex());
       if (cached === undefined) return undefined;
-      if (cached === null) throw new TrackerFailure(UNREGISTERED);
+      if (cached === null) throw new TrackerFailure(UNREGISTERED, 'denied');
       rules = cached;
     }
     this.checkClient(peerId);
@@ -93,7 +93,7 @@ export class PolicyChain {
     let rules = NO_RULES;
     if (this.torrents) {
       const answer = await this.torrents.resolve(infoHashHex);
-      if (answer === null) throw new TrackerFailure(UNREGISTERED);
+      if (answer === null) throw new TrackerFailure(UNREGISTERED, 'denied');
       rules = answer;
     }
     this.checkClient(peerId);
@@ -105,7 +105,7 @@ export class PolicyChain {
     if (!this.passkeys) return undefined;
     checkPasskeyFormat(passkey);
     const user = await this.passkeys.resolve(passkey);
-    if (user === null) throw new TrackerFailure(PASSKEY_REFUSED);
+    if (user === null) throw new TrackerFailure(PASSKEY_REFUSED, 'denied');
     return user;
   }
 
@@ -118,6 +118,6 @@ export class PolicyChain {
 
   private checkClient(peerId: Uint8Array): void {
     const refused = this.client?.(peerId);
-    if (refused) throw new TrackerFailure(refused);
+    if (refused) throw new TrackerFailure(refused, 'denied');
   }
 }

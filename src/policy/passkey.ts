@@ -29,7 +29,7 @@ export const PASSKEY_REFUSED = 'unknown or disabled passkey';
 /** Throw the failure for a malformed passkey; the site's function is never called with one. */
 export function checkPasskeyFormat(passkey: string | undefined): asserts passkey is string {
   if (passkey === undefined || passkey === '') {
-    throw new TrackerFailure('this tracker is private: announce to the URL with your passkey (<tracker>/<passkey>/announce)');
+    throw new TrackerFailure('this tracker is private: announce to the URL with your passkey (<tracker>/<passkey>/announce)', 'denied');
   }
   if (passkey.length > MAX_PASSKEY_LENGTH) throw new TrackerFailure(`passkey too long (limit ${MAX_PASSKEY_LENGTH} characters)`);
   if (!PASSKEY.test(passkey)) throw new TrackerFailure('passkey may only contain letters, digits, "-", "_", "." and "~"');

@@ -70,6 +70,6 @@ export class TorrentPolicy {
 
 /** Throw `unregistered torrent` when `rules` is null. */
 export function requireRegistered(rules: TorrentRules | null): TorrentRules {
-  if (!rules) throw new TrackerFailure(UNREGISTERED);
+  if (!rules) throw new TrackerFailure(UNREGISTERED, 'denied');
   return rules;
 }

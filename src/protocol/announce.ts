@@ -36,6 +36,8 @@ export interface AnnounceRequest {
    * listed under their connection's route): reported in events instead.
    */
   remote?: Buffer;
+  /** The door the announce came through (stats); default `http`. */
+  transport?: 'http' | 'udp' | 'websocket';
 }
 
 /** FNV-1a over the bytes of a `key` value: any length in, 32 bits out. */

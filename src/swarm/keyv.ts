@@ -26,6 +26,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import Keyv from 'keyv';
+import { ExpiryWheel } from '../stats/expiry-wheel.js';
 import { PeerStateTable, peerStateKey } from './peer-state.js';
 import { keyvTorrentRegistry } from './registry.js';
 import type {
@@ -36,6 +37,7 @@ import type {
   SwarmCounts,
   SwarmStore,
   SwarmStoreOptions,
+  SwarmTotals,
   TorrentRegistry,
 } from './types.js';
 
@@ -343,7 +345,13 @@ interface Swarm {
   loaded: boolean;
   /** Chunk keys our shard has in the database (to delete those no longer needed). */
   chunks: number;
+  /** Latest expiry (whole seconds) of our live records as counted in the totals; -1 when none. */
+  last?: number;
 }
+
+/** Kinds counted by the totals wheel: IPv4 seeder, IPv4 leecher, IPv6 seeder, IPv6 leecher, swarm. */
+const KIND_SWARM = 4;
+const kindOf = (rec: Rec): number => (rec.seeder ? 0 : 1) + (rec.ip.length === 16 ? 2 : 0);
 
 /** Lease of an instance slot. */
 interface Lease {
@@ -381,6 +389,8 @@ export class KeyvSwarmStore implements SwarmStore {
   private readonly token = randomBytes(12).toString('hex');
 
   private readonly swarms = new Map<string, Swarm>();
+  /** Live totals of the peers that announced through this instance (see {@link totals}). */
+  private readonly wheel = new ExpiryWheel(5);
   /** Current instance id, once claimed. */
   private id: string | undefined;
   /** The id whose lease we lost, until we hold a new one. */
@@ -462,16 +472,17 @@ export class KeyvSwarmStore implements SwarmStore {
       previous = verdict.previous;
     }
     this.maybeSweep(swarm, now);
-    const exp = now + request.ttl * 1000;
+    // Whole seconds, so that the totals wheel counts a peer exactly as long as it lives.
+    const exp = Math.ceil((now + request.ttl * 1000) / 1000) * 1000;
     if (request.event === 'stopped') {
-      swarm.own.set(key, { id, key, ip: EMPTY, port: 0, seeder: false, at: now, exp, gone: true });
+      this.setOwn(swarm, { id, key, ip: EMPTY, port: 0, seeder: false, at: now, exp, gone: true }, now);
       swarm.view.remove(key);
     } else {
       const rec: Rec = { id, key, ip: Buffer.from(request.ip), port: request.port, seeder: request.seeder, at: now, exp, gone: false };
       // An announce without a key keeps the key the peer has.
       const k = request.key ?? (listed && listed.exp >= now ? listed.k : undefined);
       if (k !== undefined) rec.k = k;
-      swarm.own.set(key, rec);
+      this.setOwn(swarm, rec, now);
       swarm.view.upsert(rec);
     }
     if (exp < swarm.nextExpiry) swarm.nextExpiry = exp;
@@ -857,7 +868,7 @@ export class KeyvSwarmStore implements SwarmStore {
       // What we wrote in an earlier life, or what the previous owner of the slot wrote: take it over.
       for (const rec of entry.recs) {
         const current = swarm.own.get(rec.key);
-        if (!current || newer(rec, current)) swarm.own.set(rec.key, rec);
+        if (!current || newer(rec, current)) this.setOwn(swarm, rec, this.now());
       }
       swarm.downloaded += entry.d;
       swarm.inherited += entry.d;
@@ -865,6 +876,49 @@ export class KeyvSwarmStore implements SwarmStore {
     }
     if (withOwn) swarm.loaded = true;
     this.applyRemote(swarm, remote, this.now());
+  }
+
+  /** Put a record into our shard, keeping the totals wheel in step (tombstones and expired records do not count). */
+  private setOwn(swarm: Swarm, rec: Rec, now: number): void {
+    const nowSecond = Math.ceil(now / 1000);
+    const old = swarm.own.get(rec.key);
+    swarm.own.set(rec.key, rec);
+    const wheel = this.wheel;
+    if (old && !old.gone && old.exp >= now) wheel.count(kindOf(old), Math.ceil(old.exp / 1000), -1, nowSecond);
+    const last = swarm.last ?? -1;
+    if (!rec.gone && rec.exp >= now) {
+      const second = Math.ceil(rec.exp / 1000);
+      wheel.count(kindOf(rec), second, 1, nowSecond);
+      if (second > last) {
+        if (last >= 0) wheel.count(KIND_SWARM, last, -1, nowSecond);
+        wheel.count(KIND_SWARM, second, 1, nowSecond);
+        swarm.last = second;
+      }
+    } else if (old && !old.gone && last >= 0 && Math.ceil(old.exp / 1000) === last) {
+      // The latest peer left: the swarm lives as long as its latest remaining one.
+      let next = -1;
+      for (const r of swarm.own.values()) if (!r.gone && r.exp >= now) next = Math.max(next, Math.ceil(r.exp / 1000));
+      wheel.count(KIND_SWARM, last, -1, nowSecond);
+      if (next >= 0) wheel.count(KIND_SWARM, next, 1, nowSecond);
+      swarm.last = next;
+    }
+  }
+
+  /**
+   * Live totals of the peers that announced through this instance (and of the swarms they are in).
+   * Per instance, not global: sum the instances' peer counts for the whole tracker (a swarm served by
+   * several instances is counted by each).
+   */
+  async totals(): Promise<SwarmTotals> {
+    const t = this.wheel.totals(Math.ceil(this.now() / 1000));
+    return {
+      torrents: t[KIND_SWARM],
+      seeders: t[0] + t[2],
+      leechers: t[1] + t[3],
+      peers: t[0] + t[1] + t[2] + t[3],
+      ipv4: t[0] + t[1],
+      ipv6: t[2] + t[3],
+    };
   }
 
   /** Rebuild the swarm's view from our shard (memory) and the other shards just read. */

@@ -6,6 +6,7 @@
  * touched and its last sweep is older than half a TTL (amortised O(1) per announce), and one unref'd
  * timer sweeps swarms nobody touches any more so that dead swarms free their memory.
  */
+import { ExpiryWheel } from '../stats/expiry-wheel.js';
 import { PeerTable } from './peer-table.js';
 import { PeerStateTable, peerStateKey, type PeerVerdict } from './peer-state.js';
 import type {
@@ -16,6 +17,7 @@ import type {
   SwarmCounts,
   SwarmStore,
   SwarmStoreOptions,
+  SwarmTotals,
   TorrentRegistry,
   TorrentRules,
 } from './types.js';
@@ -36,11 +38,17 @@ interface Swarm {
   sweptAt: number;
   /** Smallest TTL seen in an announce to this swarm: how often it needs sweeping. */
   ttl: number;
+  /** Latest expiry (store seconds) of its peers as counted in the totals; -1 when it has none. */
+  last: number;
 }
+
+/** Kinds counted by the totals wheel: the four peer kinds of {@link PeerTable.kindAt}, then swarms. */
+const KIND_SWARM = 4;
 
 /** Key of a swarm in the Map: the 20 raw bytes as a latin1 string (cheap, exact, hashable). */
 function swarmKey(infoHash: Uint8Array): string {
-  return Buffer.from(infoHash.buffer, infoHash.byteOffset, infoHash.byteLength).toString('latin1');
+  const bytes = infoHash instanceof Buffer ? infoHash : Buffer.from(infoHash.buffer, infoHash.byteOffset, infoHash.byteLength);
+  return bytes.toString('latin1');
 }
 
 /** Counters plus the private-mode outcome, filled by {@link MemorySwarmStore.announceCompact}. */
@@ -76,6 +84,8 @@ export class MemorySwarmStore implements SwarmStore {
   };
   private readonly now: () => number;
   private readonly epoch: number;
+  /** Live totals (peers by kind, swarms by their last peer's expiry). */
+  private readonly wheel = new ExpiryWheel(5);
   private readonly timer: NodeJS.Timeout;
 
   private readonly options: MemorySwarmStoreOptions;
@@ -188,20 +198,38 @@ export class MemorySwarmStore implements SwarmStore {
     const now = this.second();
     const key = this.locatedKey;
     let swarm = this.locatedSwarm;
+    const wheel = this.wheel;
+    // The peer leaves its old bucket of the totals (an expired record was counted out already).
+    const oldExpiry = swarm && found >= 0 ? swarm.table.expiryAt(found) : -1;
+    if (oldExpiry >= now) wheel.count(swarm!.table.kindAt(found), oldExpiry, -1, now);
     if (request.event === 'stopped') {
       if (!swarm) return undefined;
       swarm.table.remove(request.peerId);
+      if (oldExpiry >= 0 && oldExpiry === swarm.last) {
+        // The swarm's last peer left: it now lives as long as its latest remaining peer.
+        const last = swarm.table.maxExpiry();
+        wheel.count(KIND_SWARM, swarm.last, -1, now);
+        if (last >= now) wheel.count(KIND_SWARM, last, 1, now);
+        swarm.last = last;
+      }
       this.maybeSweep(key, swarm, now);
       return swarm;
     }
     if (!swarm) {
-      swarm = { table: new PeerTable(), downloaded: 0, sweptAt: now, ttl: request.ttl };
+      swarm = { table: new PeerTable(), downloaded: 0, sweptAt: now, ttl: request.ttl, last: -1 };
       this.swarms.set(key, swarm);
       found = -1;
     } else if (request.ttl < swarm.ttl) {
       swarm.ttl = request.ttl;
     }
-    swarm.table.upsert(request.peerId, request.ip, request.port, request.seeder, now + request.ttl, request.key, found);
+    const expiry = now + request.ttl;
+    swarm.table.upsert(request.peerId, request.ip, request.port, request.seeder, expiry, request.key, found);
+    wheel.count((request.seeder ? 0 : 1) + (request.ip.length === 16 ? 2 : 0), expiry, 1, now);
+    if (expiry > swarm.last) {
+      if (swarm.last >= 0) wheel.count(KIND_SWARM, swarm.last, -1, now);
+      wheel.count(KIND_SWARM, expiry, 1, now);
+      swarm.last = expiry;
+    }
     if (request.event === 'completed') swarm.downloaded++;
     this.maybeSweep(key, swarm, now);
     return swarm;
@@ -232,6 +260,24 @@ export class MemorySwarmStore implements SwarmStore {
   sweep(): void {
     const now = this.second();
     for (const [key, swarm] of this.swarms) this.sweepSwarm(key, swarm, now);
+  }
+
+  /** Live totals of every swarm, from counters kept as the store works (see {@link ExpiryWheel}). */
+  async totals(): Promise<SwarmTotals> {
+    return this.totalsNow();
+  }
+
+  /** {@link totals} without a promise. */
+  totalsNow(): SwarmTotals {
+    const t = this.wheel.totals(this.second());
+    return {
+      torrents: t[KIND_SWARM],
+      seeders: t[0] + t[2],
+      leechers: t[1] + t[3],
+      peers: t[0] + t[1] + t[2] + t[3],
+      ipv4: t[0] + t[1],
+      ipv6: t[2] + t[3],
+    };
   }
 
   /** Another set of swarms in this process (see {@link SwarmStore.sibling}). */

@@ -13,12 +13,59 @@
  * Expired peers are removed by score (ZREMRANGEBYSCORE) in the announce script itself, and every
  * key's TTL is set to the expiry of the swarm's longest-lived peer, so expired peers and empty
  * swarms vanish without any global scan. `now` is passed in by the caller (the store's clock).
+ *
+ * Global totals (live swarms, seeders and leechers by address family) are kept without any scan by
+ * an expiry wheel: peer expiries are whole seconds, and two hashes outside the swarms count them:
+ *
+ *   W  hash  field = kind .. second, value = how many live things of that kind expire at that second
+ *            (kinds: S4 L4 S6 L6 seeders/leechers by family, T swarms by their last peer's expiry)
+ *   T  hash  field = kind, value = the live total; field `c` = the first second not rolled yet
+ *
+ * Each announce moves its peer (and its swarm) from the old expiry bucket to the new one and first
+ * "rolls" the wheel: buckets of seconds that have passed are subtracted from the totals. With Redis
+ * Cluster, W and T live in another slot than the swarm: the announce script returns the moves and
+ * {@link TOTALS_APPLY_LUA} applies them right after.
  */
+
+/**
+ * The wheel code shared by the announce script and {@link TOTALS_APPLY_LUA}: `roll(now)` subtracts
+ * the buckets of passed seconds (at most 3600 seconds per call; later calls roll the rest).
+ */
+const WHEEL_LUA = `
+local KINDS = { 'S4', 'L4', 'S6', 'L6', 'T' }
+-- Subtract the buckets of passed seconds from the totals; returns the first second not rolled.
+local function roll(W, T, now)
+  local limit = math.ceil(now / 1000)
+  local cursor = tonumber(redis.call('HGET', T, 'c') or '0')
+  if cursor == 0 then cursor = limit end
+  local stop = math.max(cursor, math.min(limit, cursor + 3600))
+  for b = cursor, stop - 1 do
+    for _, k in ipairs(KINDS) do
+      local field = k .. string.format('%d', b)
+      local v = redis.call('HGET', W, field)
+      if v then
+        local n = tonumber(v)
+        if n ~= 0 then redis.call('HINCRBY', T, k, 0 - n) end -- never -0: HINCRBY refuses it
+        redis.call('HDEL', W, field)
+      end
+    end
+  end
+  redis.call('HSET', T, 'c', string.format('%d', stop))
+  return stop
+end
+-- Count one thing of 'kind' in or out of the bucket of 'second', unless that bucket was rolled
+-- already (then the thing is expired for the totals, and was subtracted when it was rolled).
+local function count(W, T, cursor, kind, second, delta)
+  if second < cursor then return end
+  redis.call('HINCRBY', W, kind .. string.format('%d', second), delta)
+  redis.call('HINCRBY', T, kind, delta)
+end
+`;
 
 /**
  * One announce, atomically.
  *
- * KEYS: S, L, D, N, P.
+ * KEYS: S, L, D, N, P [, W, T: the totals wheel, except with Redis Cluster].
  * ARGV: now (ms), peer id, packed address+port, seeder ('1'/'0'), event ('u' update, 's' started,
  * 'c' completed, 'x' stopped), numwant, peer ttl (ms), downloaded counter ttl (ms, 0 = forever),
  * private ('p' or ''), owner, min interval (ms, 0 = off), uploaded, downloaded.
@@ -33,8 +80,8 @@
  * min interval gives { -1, 'i', ms to wait }; neither changes the peer. (The same rules as
  * policy/owner.ts and policy/interval.ts.)
  */
-export const ANNOUNCE_LUA = `
-local S, L, D, N, P = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+export const ANNOUNCE_LUA = `${WHEEL_LUA}
+local S, L, D, N, P, W, T = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local private = ARGV[9] == 'p'
 local now = tonumber(ARGV[1])
 local id = ARGV[2]
@@ -43,6 +90,27 @@ local numwant = tonumber(ARGV[6])
 local ttl = tonumber(ARGV[7])
 local doneTtl = tonumber(ARGV[8])
 local expired = '(' .. ARGV[1]
+
+-- totals: moves between expiry buckets, applied here (W and T given) or returned (Redis Cluster)
+local moves = {}
+local cursor = 0
+local function move(kind, score, delta)
+  if score % 1000 ~= 0 then return end -- a peer stored before totals were kept
+  if W then count(W, T, cursor, kind, score / 1000, delta)
+  else moves[#moves + 1] = kind .. string.format('%d', score / 1000) .. ' ' .. delta end
+end
+local function kindOf(seeder, data)
+  return (seeder and 'S' or 'L') .. ((#data == 6 or #data == 10) and '4' or '6')
+end
+local function lastExpiry()
+  local last = 0
+  for _, set in ipairs({S, L}) do
+    local top = redis.call('ZRANGE', set, -1, -1, 'WITHSCORES')
+    if top[2] and tonumber(top[2]) > last then last = tonumber(top[2]) end
+  end
+  return last
+end
+if W then cursor = roll(W, T, now) end
 
 -- 1. trim expired peers (score < now) from both sets and their data: at most TRIM per set and
 --    call, so a swarm with a huge backlog of expired peers never blocks Redis (later announces
@@ -65,9 +133,13 @@ end
 -- 2. no hijacking: a listed (live) peer may be changed only from its own address or with its key
 local data = ARGV[3]
 local listed = redis.call('HGET', D, id)
+local oldScore, oldSeeder = false, false
 if listed then
-  local score = redis.call('ZSCORE', S, id) or redis.call('ZSCORE', L, id)
+  local score = redis.call('ZSCORE', S, id)
+  oldSeeder = score ~= false and score ~= nil
+  if not oldSeeder then score = redis.call('ZSCORE', L, id) end
   if score and tonumber(score) >= now then
+    oldScore = tonumber(score)
     local oldAddr = (#listed == 6 or #listed == 10) and 4 or 16
     local newAddr = (#data == 6 or #data == 10) and 4 or 16
     local oldKey = (#listed == 10 or #listed == 22) and string.sub(listed, -4) or false
@@ -96,13 +168,16 @@ if private then
 end
 
 -- 4. upsert or remove the requesting peer
+local swarmBefore = lastExpiry()
+if oldScore then move(kindOf(oldSeeder, listed), oldScore, -1) end
 if event == 'x' then
   redis.call('ZREM', S, id)
   redis.call('ZREM', L, id)
   redis.call('HDEL', D, id)
   if private then redis.call('HDEL', P, id) end
 else
-  local expiry = now + ttl
+  local expiry = math.ceil((now + ttl) / 1000) * 1000
+  move(kindOf(ARGV[4] == '1', data), expiry, 1)
   if ARGV[4] == '1' then
     redis.call('ZADD', S, expiry, id)
     redis.call('ZREM', L, id)
@@ -127,13 +202,10 @@ else
 end
 
 -- 5. the swarm's keys live exactly as long as its longest-lived peer
-local last = 0
-for _, set in ipairs({S, L}) do
-  local top = redis.call('ZRANGE', set, -1, -1, 'WITHSCORES')
-  if top[2] then
-    local score = tonumber(top[2])
-    if score > last then last = score end
-  end
+local last = lastExpiry()
+if last ~= swarmBefore then
+  if swarmBefore >= now then move('T', swarmBefore, -1) end
+  if last >= now then move('T', last, 1) end
 end
 local life = 0
 if last > 0 then
@@ -151,7 +223,7 @@ end
 
 -- 6. the sample, packed into one string (one reply to decode instead of two per peer):
 --    for each peer other than the requester: id (20 bytes), length of data (1 byte), data
-local out = { complete, incomplete, downloaded, '', previous or '' }
+local out = { complete, incomplete, downloaded, '', previous or '', table.concat(moves, ',') }
 if event ~= 'x' and numwant > 0 and complete + incomplete > 1 then
   local pick = redis.call('HRANDFIELD', D, numwant + 1, 'WITHVALUES')
   local parts = {}
@@ -169,6 +241,36 @@ if event ~= 'x' and numwant > 0 and complete + incomplete > 1 then
   end
   out[4] = table.concat(parts)
 end
+return out
+`;
+
+/**
+ * Apply the totals moves an announce returned (Redis Cluster, where the wheel lives in its own slot).
+ *
+ * KEYS: W, T. ARGV: now (ms), moves ("<kind><second> <delta>" joined by commas; may be empty).
+ * Returns nothing.
+ */
+export const TOTALS_APPLY_LUA = `${WHEEL_LUA}
+local W, T = KEYS[1], KEYS[2]
+local cursor = roll(W, T, tonumber(ARGV[1]))
+for item in string.gmatch(ARGV[2], '[^,]+') do
+  local kind, second, delta = string.match(item, '^([SL][46])(%d+) (-?%d+)$')
+  if not kind then kind, second, delta = string.match(item, '^(T)(%d+) (-?%d+)$') end
+  if kind then count(W, T, cursor, kind, tonumber(second), tonumber(delta)) end
+end
+return 0
+`;
+
+/**
+ * The global totals (see {@link ANNOUNCE_LUA}), after rolling the wheel.
+ *
+ * KEYS: W, T. ARGV: now (ms). Returns { S4, L4, S6, L6, T }.
+ */
+export const TOTALS_READ_LUA = `${WHEEL_LUA}
+local W, T = KEYS[1], KEYS[2]
+roll(W, T, tonumber(ARGV[1]))
+local out = {}
+for i, k in ipairs(KINDS) do out[i] = tonumber(redis.call('HGET', T, k) or '0') end
 return out
 `;
 

@@ -10,7 +10,7 @@
 import { withDeadline as settleWithin } from './deadline.js';
 import { createHash } from 'node:crypto';
 import type Keyv from 'keyv';
-import { ANNOUNCE_LUA, SCRAPE_LUA } from './redis-lua.js';
+import { ANNOUNCE_LUA, SCRAPE_LUA, TOTALS_APPLY_LUA, TOTALS_READ_LUA } from './redis-lua.js';
 import type {
   Peer,
   PeerState,
@@ -20,6 +20,7 @@ import type {
   SwarmCounts,
   SwarmStore,
   SwarmStoreOptions,
+  SwarmTotals,
   TorrentRegistry,
   TorrentRules,
 } from './types.js';
@@ -100,6 +101,8 @@ class Script {
 
 const ANNOUNCE = new Script(ANNOUNCE_LUA);
 const SCRAPE = new Script(SCRAPE_LUA);
+const TOTALS_APPLY = new Script(TOTALS_APPLY_LUA);
+const TOTALS_READ = new Script(TOTALS_READ_LUA);
 
 const EVENT_CODES = { update: 'u', started: 's', completed: 'c', stopped: 'x' } as const;
 
@@ -224,15 +227,32 @@ export class RedisSwarmStore implements SwarmStore {
     return [`${base}s`, `${base}l`, `${base}d`, `${base}n`, `${base}p`];
   }
 
+  /** The expiry wheel and totals of this store's swarms (their own slot, `{totals}`). */
+  private totalsKeys(): [string, string] {
+    const base = this.redisKey(`${this.prefix}:{totals}:`);
+    return [`${base}w`, `${base}t`];
+  }
+
+  /** Live totals of every swarm on this Redis (every instance reads the same numbers). */
+  async totals(): Promise<SwarmTotals> {
+    const reply = (await this.evalScript(TOTALS_READ, this.totalsKeys(), [String(Math.floor(this.now()))])) as number[];
+    const [s4, l4, s6, l6, torrents] = reply.map(Number);
+    return { torrents, seeders: s4 + s6, leechers: l4 + l6, peers: s4 + s6 + l4 + l6, ipv4: s4 + l4, ipv6: s6 + l6 };
+  }
+
   async announce(request: SwarmAnnounce): Promise<SwarmAnnounceResult> {
-    const keys = this.swarmKeys(request.infoHash);
+    const keys: string[] = this.swarmKeys(request.infoHash);
+    // The totals live in their own slot: with Redis Cluster the script returns its moves instead.
+    const cluster = this.adapter.isCluster();
+    if (!cluster) keys.push(...this.totalsKeys());
+    const now = String(Math.floor(this.now()));
     const data = Buffer.allocUnsafe(request.ip.length + (request.key === undefined ? 2 : 6));
     data.set(request.ip, 0);
     data.writeUInt16BE(request.port, request.ip.length);
     if (request.key !== undefined) data.writeUInt32BE(request.key >>> 0, request.ip.length + 2);
     const own = request.private;
     const reply = (await this.evalScript(ANNOUNCE, keys, [
-      String(Math.floor(this.now())),
+      now,
       Buffer.from(request.peerId.buffer, request.peerId.byteOffset, request.peerId.byteLength),
       data,
       request.seeder ? '1' : '0',
@@ -255,6 +275,11 @@ export class RedisSwarmStore implements SwarmStore {
         peers: [],
         refusal: kind === 'o' ? { kind: 'owner' } : kind === 'a' ? { kind: 'address' } : { kind: 'interval', retryIn: Number(reply[2]) },
       };
+    }
+    if (cluster && reply[5] && (reply[5] as Buffer).length > 0) {
+      // A second round trip to the totals' slot; its failure never fails the announce (the totals
+      // then miss this move: the only way they drift, and only with Redis Cluster).
+      await this.evalScript(TOTALS_APPLY, this.totalsKeys(), [now, reply[5] as Buffer]).catch(() => undefined);
     }
     const packed = reply[3] as Buffer;
     const peers: Peer[] = [];
@@ -381,10 +406,37 @@ export class RedisSwarmStore implements SwarmStore {
     const client = await this.readyClient(deadline);
     const remaining = Math.max(1, deadline - Date.now());
     const options = { typeMapping: BUFFER_REPLIES, timeout: remaining };
-    const sent = this.adapter.isCluster()
-      ? client.sendCommand(firstKey, false, args, options)
-      : client.sendCommand(args, options);
-    return withDeadline(sent, remaining, 'Redis command');
+    if (!this.adapter.isCluster()) return withDeadline(client.sendCommand(args, options), remaining, 'Redis command');
+    try {
+      return await withDeadline(client.sendCommand(firstKey, false, args, options), remaining, 'Redis command');
+    } catch (error) {
+      this.refreshClusterSlots(client); // cheap and throttled: on any failure, not only connection errors
+      throw error;
+    }
+  }
+
+  private lastSlotRefresh = 0;
+
+  /**
+   * After a failed cluster call: read the slot map again (at most every 500 ms, one read at a time).
+   * node-redis re-reads it only on a MOVED or ASK reply, and a killed master sends none: without
+   * this, the client keeps sending its slots' commands to the dead address forever, also after a
+   * replica took them over. The client's own `rediscover` (not a public API of node-redis 5) asks a
+   * live master first, then the root nodes; it drops clients of nodes that left the map (their
+   * queued commands fail) and connects to new masters.
+   */
+  private refreshClusterSlots(client: RedisClientLike): void {
+    const cluster = client as unknown as {
+      _slots?: { rediscover?(startWith: unknown): Promise<void> };
+      masters?: Array<{ client?: { isReady?: boolean } }>;
+    };
+    const slots = cluster._slots;
+    if (typeof slots?.rediscover !== 'function' || Date.now() - this.lastSlotRefresh < 500) return;
+    const masters = cluster.masters ?? [];
+    const startWith = (masters.find((m) => m.client?.isReady) ?? masters.find((m) => m.client))?.client;
+    if (!startWith) return;
+    this.lastSlotRefresh = Date.now();
+    slots.rediscover(startWith).catch(() => undefined);
   }
 
   /** The adapter's client once it is ready; starts connecting if nobody has yet. */

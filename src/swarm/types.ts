@@ -154,6 +154,11 @@ export interface SwarmStore {
    * twice for one name gives the same store; it is closed with this one.
    */
   sibling?(name: string): SwarmStore;
+  /**
+   * Optional: live totals of every swarm, kept as the store works (never a scan). With a store
+   * shared by several instances (Redis) they are global: every instance reads the same numbers.
+   */
+  totals?(): Promise<SwarmTotals>;
 }
 
 /** Per-torrent rules: traffic credit factors (freeleech is `downloadFactor: 0`). */
@@ -172,6 +177,22 @@ export interface TorrentRegistry {
   add(infoHash: Uint8Array, rules: TorrentRules): Promise<void>;
   /** Unregister a torrent; resolves true when it was registered. */
   remove(infoHash: Uint8Array): Promise<boolean>;
+}
+
+/**
+ * Live totals of a set of swarms ({@link SwarmStore.totals}): swarms with at least one live peer,
+ * and live peers by kind and address family.
+ */
+export interface SwarmTotals {
+  torrents: number;
+  seeders: number;
+  leechers: number;
+  /** seeders + leechers. */
+  peers: number;
+  /** Peers listed with an IPv4 address. */
+  ipv4: number;
+  /** Peers listed with an IPv6 address (WebSocket peers are listed under 16-byte routes and count here). */
+  ipv6: number;
 }
 
 /** A broadcast channel between the instances sharing a store. */

@@ -13,10 +13,10 @@
  * So the largest answer-to-request size ratio an unauthenticated sender can cause is 1.
  */
 import dgram from 'node:dgram';
+import dns from 'node:dns';
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { parseAddress } from '../protocol/address.js';
-import type { AnnounceRequest } from '../protocol/announce.js';
 import { TrackerFailure } from '../protocol/errors.js';
 import { parseTrackerPath } from '../protocol/path.js';
 import {
@@ -28,10 +28,11 @@ import {
   encodeUdpError,
   encodeUdpScrape,
   isConnect,
-  parseUdpAnnounce,
+  parseUdpAnnounceRequest,
   parseUdpScrape,
   readHeader,
   UdpPacketError,
+  type UdpAnnounceRequest,
 } from '../protocol/udp.js';
 import type { Peer, SwarmCounts } from '../swarm/types.js';
 import { Tracker, type AnswerWriter, type TrackerOptions } from '../tracker.js';
@@ -68,6 +69,10 @@ export class UdpTracker extends EventEmitter {
   private closed = false;
   /** The interval told to clients, in seconds. */
   private readonly interval: number;
+  /** Address texts as the socket reports them → their bytes (bounded; see {@link addressBytes}). */
+  private readonly addresses = new Map<string, Buffer>();
+  /** The address of the answer being sent (see the socket's `lookup` in {@link listen}). */
+  private sendingTo: string | undefined;
 
   constructor(options: UdpTrackerOptions = {}) {
     super();
@@ -86,7 +91,21 @@ export class UdpTracker extends EventEmitter {
     if (this.socket) throw new Error('this UDP tracker is already listening');
     const ipv4 = host !== undefined && !host.includes(':');
     // Large buffers ride out bursts instead of dropping datagrams (the kernel caps them at rmem_max / wmem_max).
-    const socket = dgram.createSocket({ type: ipv4 ? 'udp4' : 'udp6', ipv6Only: false, recvBufferSize: 4 << 20, sendBufferSize: 4 << 20 });
+    const family = ipv4 ? 4 : 6;
+    const socket = dgram.createSocket({
+      type: ipv4 ? 'udp4' : 'udp6',
+      ipv6Only: false,
+      recvBufferSize: 4 << 20,
+      sendBufferSize: 4 << 20,
+      // Answers go to the address text the socket itself reported: an IP literal, nothing to
+      // resolve. Node's default lookup would still validate it and defer every send to the next
+      // tick; this one hands it straight back (anything else, such as the host to bind, is resolved
+      // as usual).
+      lookup: ((hostname: string, options: unknown, callback: (error: Error | null, address: string, family: number) => void) => {
+        if (hostname === this.sendingTo) callback(null, hostname, family);
+        else dns.lookup(hostname, options as dns.LookupOneOptions, callback);
+      }) as unknown as typeof dns.lookup,
+    });
     this.socket = socket;
     socket.on('message', (msg, rinfo) => this.receive(msg, rinfo));
     socket.on('error', (error) => {
@@ -118,90 +137,124 @@ export class UdpTracker extends EventEmitter {
 
   /** Answer one datagram (never throws). Exposed for tests: `reply` receives each answer. */
   handle(msg: Buffer, address: string, reply: (answer: Buffer) => void): void {
+    let answer: Buffer | Promise<Buffer> | undefined;
     try {
-      this.answer(msg, address, reply);
+      answer = this.answer(msg, address);
+      if (answer === undefined) return;
+      if (!(answer instanceof Promise)) {
+        reply(answer);
+        return;
+      }
     } catch {
-      // A bug must never take the socket down; the datagram is dropped.
+      return; // a bug must never take the socket down; the datagram is dropped
     }
+    void answer.then(reply).catch(() => undefined);
   }
 
   private receive(msg: Buffer, rinfo: dgram.RemoteInfo): void {
     if (this.closed) return;
-    this.handle(msg, rinfo.address, (answer) => {
-      if (!this.closed) this.socket?.send(answer, rinfo.port, rinfo.address);
-    });
-  }
-
-  private answer(msg: Buffer, address: string, reply: (answer: Buffer) => void): void {
-    const header = readHeader(msg);
-    if (!header) return; // too short to answer
-    const ip = parseAddress(address);
-    if (!ip) return;
-    if (header.action === ACTION_CONNECT) {
-      if (isConnect(msg)) reply(encodeConnect(header.transactionId, this.ids.issue(ip)));
-      return; // a connect without the protocol id: not a tracker client
-    }
-    if (header.action !== ACTION_ANNOUNCE && header.action !== ACTION_SCRAPE) {
-      reply(encodeUdpError(header.transactionId, 'unknown action', msg.length));
-      return;
-    }
-    if (!this.ids.verify(header.connectionId, ip)) {
-      reply(encodeUdpError(header.transactionId, 'connection id expired or invalid: connect again', msg.length));
-      return;
-    }
-    if (this.pending >= this.maxPending) return; // overloaded: the client retries
-    const fail = (reason: string) => reply(encodeUdpError(header.transactionId, reason));
-    if (header.action === ACTION_SCRAPE) {
-      let hashes: Buffer[];
-      try {
-        hashes = parseUdpScrape(msg, header).infoHashes;
-        if (this.tracker.isPrivate) throw new TrackerFailure('scrape over UDP is not available on this private tracker (no passkey): use HTTP');
-      } catch (error) {
-        fail(error instanceof UdpPacketError ? error.message : this.tracker.failureReason(error));
-        return;
-      }
-      this.pending++;
-      this.tracker
-        .scrapeHashes(hashes, undefined)
-        .then(
-          (counts) => reply(encodeUdpScrape(header.transactionId, counts.map((c) => c ?? ZERO))),
-          (error: unknown) => fail(this.tracker.failureReason(error)),
-        )
-        .finally(() => this.pending--);
-      return;
-    }
-    let request: AnnounceRequest;
-    let passkey: string | undefined;
+    let answer: Buffer | Promise<Buffer> | undefined;
     try {
-      const announce = parseUdpAnnounce(msg, header);
-      passkey = this.passkeyOf(announce.urlData);
-      request = {
-        infoHash: announce.infoHash,
-        peerId: announce.peerId,
-        port: announce.port,
-        uploaded: announce.uploaded,
-        downloaded: announce.downloaded,
-        left: announce.left,
-        event: announce.event,
-        numwant: announce.numwant,
-        compact: true,
-        noPeerId: true,
-        ipParameter: announce.ip ? Buffer.from(announce.ip) : undefined,
-        key: announce.key,
-      };
-    } catch (error) {
-      fail(error instanceof UdpPacketError ? error.message : this.tracker.failureReason(error));
-      return;
+      answer = this.answer(msg, rinfo.address);
+    } catch {
+      return; // a bug must never take the socket down; the datagram is dropped
     }
-    const writer = ip.length === 4 ? this.writer4 : this.writer6;
-    const answer = this.tracker.announceRequest(request, ip, passkey, writer);
     if (answer === undefined) return;
     if (!(answer instanceof Promise)) {
-      reply(withTransaction(answer, header.transactionId));
+      this.send(answer, rinfo.port, rinfo.address);
       return;
     }
+    const { port, address } = rinfo;
+    void answer.then((a) => this.send(a, port, address));
+  }
+
+  private send(answer: Buffer, port: number, address: string): void {
+    const socket = this.socket;
+    if (this.closed || !socket) return;
+    this.sendingTo = address;
+    try {
+      socket.send(answer, port, address);
+    } catch {
+      // the socket closed meanwhile
+    } finally {
+      this.sendingTo = undefined;
+    }
+  }
+
+  /**
+   * The bytes of an address text as the socket reports it (parsed once per address: a client sends
+   * many datagrams). Bounded: the map is emptied when it is full. Undefined for no IP literal.
+   */
+  private addressBytes(text: string): Buffer | undefined {
+    let ip = this.addresses.get(text);
+    if (ip !== undefined) return ip;
+    ip = parseAddress(text);
+    if (!ip) return undefined;
+    if (this.addresses.size >= MAX_ADDRESSES) this.addresses.clear();
+    this.addresses.set(text, ip);
+    return ip;
+  }
+
+  /**
+   * The answer to one datagram: at once, as a promise (which never rejects) when the core has to
+   * wait for the store or a policy, or undefined (no answer). May throw only on a bug.
+   */
+  private answer(msg: Buffer, address: string): Buffer | Promise<Buffer> | undefined {
+    if (msg.length < 16) return undefined; // too short to answer
+    const ip = this.addressBytes(address);
+    if (!ip) return undefined;
+    const action = msg.readUInt32BE(8);
+    const transactionId = msg.readUInt32BE(12);
+    if (action === ACTION_CONNECT) {
+      // a connect without the protocol id: not a tracker client
+      return isConnect(msg) ? encodeConnect(transactionId, this.ids.issue(ip, address)) : undefined;
+    }
+    if (action !== ACTION_ANNOUNCE && action !== ACTION_SCRAPE) return encodeUdpError(transactionId, 'unknown action', msg.length);
+    if (!this.ids.verifyAt(msg, ip, address)) {
+      return encodeUdpError(transactionId, 'connection id expired or invalid: connect again', msg.length);
+    }
+    if (this.pending >= this.maxPending) return undefined; // overloaded: the client retries
+    if (action === ACTION_SCRAPE) return this.scrape(msg, transactionId);
+    let request: UdpAnnounceRequest;
+    let passkey: string | undefined;
+    try {
+      request = parseUdpAnnounceRequest(msg);
+      passkey = this.passkeyOf(request.urlData);
+    } catch (error) {
+      return encodeUdpError(transactionId, error instanceof UdpPacketError ? error.message : this.tracker.failureReason(error));
+    }
+    const answer = this.tracker.announceRequest(request, ip, passkey, ip.length === 4 ? this.writer4 : this.writer6);
+    if (answer === undefined) return undefined;
+    if (!(answer instanceof Promise)) return withTransaction(answer, transactionId);
     this.pending++;
-    answer.then((a) => reply(withTransaction(a, header.transactionId))).finally(() => this.pending--);
+    return answer.then(
+      (a) => {
+        this.pending--;
+        return withTransaction(a, transactionId);
+      },
+      (error: unknown) => {
+        this.pending--;
+        return encodeUdpError(transactionId, this.tracker.failureReason(error));
+      },
+    );
+  }
+
+  private scrape(msg: Buffer, transactionId: number): Buffer | Promise<Buffer> {
+    let hashes: Buffer[];
+    try {
+      hashes = parseUdpScrape(msg, readHeader(msg)!).infoHashes;
+      if (this.tracker.isPrivate) throw new TrackerFailure('scrape over UDP is not available on this private tracker (no passkey): use HTTP');
+    } catch (error) {
+      return encodeUdpError(transactionId, error instanceof UdpPacketError ? error.message : this.tracker.failureReason(error));
+    }
+    this.pending++;
+    return this.tracker
+      .scrapeHashes(hashes, undefined)
+      .then(
+        (counts) => encodeUdpScrape(transactionId, counts.map((c) => c ?? ZERO)),
+        (error: unknown) => encodeUdpError(transactionId, this.tracker.failureReason(error)),
+      )
+      .finally(() => this.pending--);
   }
 
   /** The passkey from BEP 41 URL data (`/<passkey>/announce[?…]`) on a private tracker. */
@@ -230,6 +283,9 @@ export class UdpTracker extends EventEmitter {
 }
 
 const ZERO: SwarmCounts = { complete: 0, incomplete: 0, downloaded: 0 };
+
+/** Most address texts whose bytes are kept (about 100 bytes each). */
+const MAX_ADDRESSES = 65_536;
 
 /** Set the transaction id of an answer built with 0. */
 function withTransaction(answer: Buffer, transactionId: number): Buffer {

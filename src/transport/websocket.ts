@@ -315,6 +315,7 @@ export class WebSocketTracker extends EventEmitter {
       noPeerId: false,
       ipParameter: undefined,
       remote: conn.remote,
+      transport: 'websocket',
     };
   }
 
@@ -464,6 +465,7 @@ export class WebSocketTracker extends EventEmitter {
       noPeerId: false,
       ipParameter: undefined,
       remote,
+      transport: 'websocket',
     };
     const result = this.tracker.announceRequest(request, route, passkey, WRITER, false, true);
     if (result instanceof Promise) void result.catch(() => undefined);

@@ -137,7 +137,10 @@ describeService('Redis', up, 'Redis store', () => {
       const a = announceOf(ih, { port: 0x1234, seeder: true });
       await store.announce(a);
       await store.announce({ ...a, event: 'completed' });
-      const keys = (await scanKeys(raw, `${ns}*`)).sort();
+      const all = (await scanKeys(raw, `${ns}*`)).sort();
+      // Besides the swarm, only the global totals (expiry wheel and totals hash, their own hash tag).
+      expect(all.filter((k) => k.includes('{totals}')).sort()).toEqual([`${ns}::swarm:{totals}:t`, `${ns}::swarm:{totals}:w`]);
+      const keys = all.filter((k) => !k.includes('{totals}'));
       const tag = `{${ih.toString('hex')}}`;
       expect(keys).toHaveLength(3); // seeders, data, counter (the empty leecher set does not exist)
       for (const key of keys) {
@@ -192,7 +195,7 @@ describeService('Redis', up, 'Redis store', () => {
     it('removes expired peers and lets no key outlive its swarm (real key TTLs, fake clock for the script)', async () => {
       const ns = uniqueName('ettx');
       namespaces.push(ns);
-      const clock = fakeClock(Date.now());
+      const clock = fakeClock(Math.ceil(Date.now() / 1000) * 1000); // whole seconds, as peer expiries are
       const { store } = await openStore(REDIS_URL, { namespace: ns, now: clock.now, downloadedTtl: 1 });
       const hashes = [hash(), hash(), hash()];
       for (const ih of hashes) {
@@ -206,7 +209,10 @@ describeService('Redis', up, 'Redis store', () => {
       for (const c of counts) expect(c.complete + c.incomplete).toBe(0);
       // Real time: every key's TTL (longest peer + 1 s; the counter's 1 s) runs out by itself.
       await new Promise((r) => setTimeout(r, 2600));
-      expect(await scanKeys(raw, `${ns}*`)).toEqual([]);
+      // Only the totals remain: a hash of six small fields, and no expiry bucket once rolled.
+      expect(await store.totals!()).toEqual({ torrents: 0, seeders: 0, leechers: 0, peers: 0, ipv4: 0, ipv6: 0 });
+      expect(await scanKeys(raw, `${ns}*`)).toEqual([`${ns}::swarm:{totals}:t`]);
+      expect(await raw.hLen(`${ns}::swarm:{totals}:t`)).toBeLessThanOrEqual(6);
       await store.close?.();
     });
 
