@@ -5,13 +5,19 @@
  * Without CI an unreachable service skips its tests with a visible reason; under `CI=true` the
  * tests FAIL instead, so a broken CI service can never pass silently.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { createServer, Socket } from 'node:net';
 import { describe, it } from 'vitest';
 import { freePort } from './clients.js';
 
 export { freePort };
+
+const execFileAsync = promisify(execFile);
 
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const POSTGRES_URL = process.env.TEST_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/test';
@@ -56,18 +62,30 @@ export function describeService(service: string, up: boolean, name: string, body
   }
 }
 
-/** A private redis-server (no persistence) on `port`, killed by PID. */
+/**
+ * A private redis-server on `port`, killed by PID. No persistence unless `args` says otherwise (they
+ * come after the defaults, and the last value of a setting wins: e.g. `['--appendonly', 'yes',
+ * '--dir', tmp]`).
+ */
 export class PrivateRedis {
   private child: ChildProcess | undefined;
-  constructor(readonly port: number) {}
+  constructor(
+    readonly port: number,
+    private readonly args: string[] = [],
+  ) {}
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
   }
 
+  /** True while the process runs. */
+  get running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null;
+  }
+
   /** Start the server and wait until it accepts connections. */
   async start(): Promise<void> {
-    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...this.args], {
       stdio: 'ignore',
     });
     this.child = child;
@@ -88,6 +106,135 @@ export class PrivateRedis {
     process.kill(child.pid, 'SIGKILL');
     await exited;
     this.child = undefined;
+  }
+}
+
+/** `redis-cli -p <port> <args>`: its stdout (rejects when it fails). Asynchronous: the event loop keeps serving. */
+export async function redisCli(port: number, ...args: string[]): Promise<string> {
+  const { stdout } = await execFileAsync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8', timeout: 5000 });
+  return stdout;
+}
+
+/** True when redis-server and redis-cli are installed. */
+export const redisTools = (): boolean =>
+  spawnSync('redis-server', ['--version']).status === 0 && spawnSync('redis-cli', ['--version']).status === 0;
+
+/**
+ * A private Redis Cluster: `masters` masters with `replicas` replicas each, every node a
+ * {@link PrivateRedis} (no persistence) in one temp dir, on free ports (the cluster bus on a free port
+ * too). `nodeTimeout` is `cluster-node-timeout`: how long a master may be unreachable before its
+ * replica takes over.
+ */
+export class PrivateRedisCluster {
+  readonly nodes: PrivateRedis[] = [];
+  private dir: string | undefined;
+
+  constructor(
+    private readonly masters = 3,
+    private readonly replicas = 0,
+    private readonly nodeTimeout = 15_000,
+  ) {}
+
+  get ports(): number[] {
+    return this.nodes.map((n) => n.port);
+  }
+
+  /** Start the nodes, create the cluster and wait until every node reports `cluster_state:ok`. */
+  async start(): Promise<void> {
+    this.dir = mkdtempSync(join(tmpdir(), 'ett-cluster-'));
+    for (let i = 0; i < this.masters * (1 + this.replicas); i++) {
+      const port = await freePort();
+      const bus = await freePort();
+      const node = new PrivateRedis(port, [
+        '--cluster-enabled', 'yes',
+        '--cluster-port', String(bus),
+        '--cluster-config-file', `nodes-${port}.conf`,
+        '--cluster-node-timeout', String(this.nodeTimeout),
+        '--dir', this.dir,
+      ]);
+      this.nodes.push(node);
+    }
+    await Promise.all(this.nodes.map((n) => n.start()));
+    await execFileAsync(
+      'redis-cli',
+      ['--cluster', 'create', ...this.ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', String(this.replicas), '--cluster-yes'],
+      { encoding: 'utf8', timeout: 20_000 },
+    );
+    await this.waitUntil('every node reports cluster_state:ok and sees every replica', async () => {
+      for (const node of this.nodes) {
+        if (!(await redisCli(node.port, 'cluster', 'info')).includes('cluster_state:ok')) return false;
+        const replicas = (await this.roles(node.port)).filter((r) => r.role === 'slave' && r.connected);
+        if (replicas.length !== this.masters * this.replicas) return false;
+      }
+      return true;
+    });
+  }
+
+  /** CLUSTER NODES as seen by the node on `port`: each node's port, role, master id and link state. */
+  async roles(port: number): Promise<Array<{ id: string; port: number; role: 'master' | 'slave'; masterId: string; failed: boolean; connected: boolean }>> {
+    return (await redisCli(port, 'cluster', 'nodes'))
+      .trim()
+      .split('\n')
+      .map((line) => {
+        const [id, address, flags, masterId, , , , link] = line.split(' ');
+        return {
+          id,
+          port: Number(/:(\d+)@/.exec(address)?.[1]),
+          role: flags.includes('master') ? ('master' as const) : ('slave' as const),
+          masterId,
+          failed: flags.includes('fail'), // `fail` or `fail?`
+          connected: link === 'connected',
+        };
+      });
+  }
+
+  /** As seen by the node on `port`: the port of the master that serves a slot. */
+  async slotOwners(port: number): Promise<(slot: number) => number> {
+    const ranges: Array<[number, number, number]> = [];
+    for (const line of (await redisCli(port, 'cluster', 'nodes')).trim().split('\n')) {
+      const fields = line.split(' ');
+      const owner = Number(/:(\d+)@/.exec(fields[1])?.[1]);
+      for (const range of fields.slice(8)) {
+        const [from, to] = range.split('-').map(Number);
+        if (Number.isInteger(from)) ranges.push([from, to ?? from, owner]);
+      }
+    }
+    return (slot) => ranges.find(([from, to]) => slot >= from && slot <= to)![2];
+  }
+
+  /** Ports of the nodes that are masters now, as seen by the node on `askPort` (default: a live node). */
+  async masterPorts(askPort = this.nodes.find((n) => n.running)!.port): Promise<number[]> {
+    return (await this.roles(askPort)).filter((r) => r.role === 'master' && !r.failed).map((r) => r.port);
+  }
+
+  /** The port of the replica of the master on `port`. */
+  async replicaOf(port: number): Promise<number> {
+    const all = await this.roles(port);
+    const master = all.find((r) => r.port === port)!;
+    return all.find((r) => r.masterId === master.id)!.port;
+  }
+
+  /** Poll `check` every 50 ms until it holds, or throw after `ms`. */
+  async waitUntil(what: string, check: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      let ok = false;
+      try {
+        ok = await check();
+      } catch {
+        ok = false; // a node still starting
+      }
+      if (ok) return;
+      if (Date.now() > deadline) throw new Error(`Redis Cluster: timed out waiting until ${what}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** Kill every node by PID and remove the temp dir. */
+  async stop(): Promise<void> {
+    for (const node of this.nodes) await node.kill();
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
+    this.dir = undefined;
   }
 }
 
@@ -134,6 +281,16 @@ export class TcpProxy {
       server.once('error', reject);
       server.listen(this.port, '127.0.0.1', () => resolve());
     });
+  }
+
+  /** Reset every connection and close the port: new connections are refused (the service is "down"). */
+  cut(): Promise<void> {
+    return this.stop();
+  }
+
+  /** Accept connections again (the service is "back"). */
+  async restore(): Promise<void> {
+    if (!this.server) await this.start();
   }
 
   async stop(): Promise<void> {
