@@ -60,3 +60,6 @@ export {
   WebSocketTracker,
   type WebSocketTrackerOptions,
 } from './transport/websocket.js';
+export { trackerMetrics, type TrackerMetrics, type TrackerMetricsOptions } from './stats/metrics.js';
+export type { TrackerStats, Transport, FailureCategory } from './stats/counters.js';
+export type { SwarmTotals } from './swarm/types.js';

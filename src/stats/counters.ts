@@ -63,6 +63,13 @@ export class TrackerCounters {
   private storageErrors = 0;
   private storageTimeouts = 0;
   private readonly started = Date.now();
+  private readonly storageListeners = new Set<(seconds: number) => void>();
+
+  /** Call `listener` with the duration of every storage call (metrics); returns the function that stops it. */
+  onStorageCall(listener: (seconds: number) => void): () => void {
+    this.storageListeners.add(listener);
+    return () => this.storageListeners.delete(listener);
+  }
 
   /** One accepted announce. */
   announce(transport: Transport, event: AnnounceEvent, ipv6: boolean): void {
@@ -86,6 +93,7 @@ export class TrackerCounters {
     while (i < LATENCY_BUCKETS.length && seconds > LATENCY_BUCKETS[i]) i++;
     this.latency[i]++;
     this.latencySum += seconds;
+    for (const listener of this.storageListeners) listener(seconds);
     if (outcome === 'error') this.storageErrors++;
     else if (outcome === 'timeout') {
       this.storageErrors++;
