@@ -65,6 +65,7 @@ export function trackerMiddleware(options: TrackerOptions = {}): TrackerRouter {
     const target = parseTrackerPath(path);
     // A passkey segment on a public tracker is not ours: leave it to the app (404 by default).
     if (!target || (target.passkey !== undefined && !tracker.isPrivate)) return next();
+    tracker.validations.request(req);
     if (target.endpoint === 'announce') {
       const answer = tracker.answerAnnounce(query, clientAddress(req), target.passkey);
       if (Buffer.isBuffer(answer)) send(res, answer);

@@ -2,6 +2,7 @@
  * The tracker's options: what a site may set, their defaults, and their checks (a bad option is a
  * programming error and throws a TypeError when the tracker is created).
  */
+import type { ValidateOption } from './validations.js';
 import type { ClientRules } from './policy/clients.js';
 import type { PasskeyVerifier } from './policy/passkey.js';
 import type { TorrentVerifier } from './policy/torrents.js';
@@ -89,10 +90,17 @@ export interface TrackerOptions {
   policyRefusalTtl?: number;
   /** Most cached answers per function. Default 100 000. */
   policyCacheSize?: number;
+  /**
+   * Misconfiguration warnings (each logged once with `console.warn`, a code and a README link):
+   * X-Forwarded-For without `trust proxy`, `trust proxy` set to true, the memory store in a cluster
+   * worker, a tracker created inside a request handler. `false` turns them all off; an object turns
+   * off single ones (`{ xForwardedFor: false }`). Default: all on.
+   */
+  validate?: ValidateOption;
 }
 
 /** Options that are functions or objects of the site, kept as given. */
-type FunctionOptions = 'store' | 'warning' | 'passkey' | 'torrents' | 'clients' | 'onTraffic';
+type FunctionOptions = 'store' | 'warning' | 'passkey' | 'torrents' | 'clients' | 'onTraffic' | 'validate';
 
 /** Options after defaults are applied. */
 export type ResolvedTrackerOptions = Required<Omit<TrackerOptions, FunctionOptions>> & Pick<TrackerOptions, 'warning'>;

@@ -27,6 +27,7 @@ import { creditAnnounce, TrafficLedger } from './policy/traffic.js';
 import { MemorySwarmStore, type CompactOutcome } from './swarm/memory.js';
 import { withDeadline } from './swarm/deadline.js';
 import { TrackerCounters, type TrackerStats } from './stats/counters.js';
+import { Validations } from './validations.js';
 import { openStore } from './swarm/open.js';
 import type {
   Peer,
@@ -137,6 +138,8 @@ export class Tracker extends EventEmitter {
   private readonly stateful: boolean;
   private readonly ledger: TrafficLedger | undefined;
   private unsubscribe: (() => Promise<void>) | undefined;
+  /** Misconfiguration warnings (see the `validate` option). */
+  readonly validations: Validations;
   /** What this process has done so far (see {@link stats}). */
   private readonly counters = new TrackerCounters();
   /** The swarms of WebTorrent peers (see {@link webrtcSwarms}), created on first use. */
@@ -155,6 +158,8 @@ export class Tracker extends EventEmitter {
     );
     this.scratch4 = Buffer.alloc(this.options.maxNumwant * 6);
     this.scratch6 = Buffer.alloc(this.options.maxNumwant * 18);
+    this.validations = new Validations(options.validate);
+    this.validations.created(options.store === undefined || options.store instanceof MemorySwarmStore);
     this.isPrivate = options.passkey !== undefined;
     this.stateful = this.isPrivate || this.options.enforceInterval;
     const torrents = options.torrents === 'registry' ? (hex: string) => this.registryRules(hex) : options.torrents;
@@ -209,6 +214,19 @@ export class Tracker extends EventEmitter {
     await this.ready;
     const [swarms, webrtcSwarms] = await Promise.all([totals(this.store), totals(this.rtc)]);
     return { swarms, webrtcSwarms, ...this.counters.snapshot() };
+  }
+
+  /**
+   * Live counts of torrents, for the site's own pages (a scrape without HTTP and without policies):
+   * one entry per torrent in the order given, zeros for a swarm nobody announced to. `torrents` are
+   * info hashes (hex or 20 bytes) or `createTorrent()` / `parseTorrent()` results. With `webrtc`,
+   * the counts of the WebTorrent (browser) swarms instead. Rejects when the store fails or does not
+   * answer within `storeTimeout`.
+   */
+  async counts(torrents: TorrentInput[], options: { webrtc?: boolean } = {}): Promise<SwarmCounts[]> {
+    const hashes = torrents.map(infoHashBytes);
+    const store = await this.openedStore(options.webrtc === true);
+    return hashes.length === 0 ? [] : this.withTimeout(store.scrape(hashes));
   }
 
   /** The raw counters (for {@link trackerMetrics}). */

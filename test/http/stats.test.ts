@@ -125,3 +125,31 @@ describeService('Redis', redisUp, 'tracker.stats() on Redis', () => {
     expect(all.reduce((n, s) => n + s.storage.calls, 0)).toBeGreaterThanOrEqual(200);
   });
 });
+
+describe('tracker.counts()', () => {
+  it('gives live counts of torrents for site pages, in order, zeros for unknown ones, and WebTorrent swarms apart', async () => {
+    const app = await startApp();
+    const wss = createWebSocketTracker({ tracker: app.router.tracker, server: app.server, path: '/tracker' });
+    try {
+      const a = randomBytes(20);
+      const b = randomBytes(20);
+      await rawGet(app.port, `/tracker/announce?${q(a, randomBytes(20), 'left=0&event=started')}`);
+      await rawGet(app.port, `/tracker/announce?${q(a, randomBytes(20), 'left=0&event=completed')}`);
+      await rawGet(app.port, `/tracker/announce?${q(a, randomBytes(20), 'left=9&event=started')}`);
+      const tracker = app.router.tracker;
+      expect(await tracker.counts([a.toString('hex'), b, { infoHash: a.toString('hex') }])).toEqual([
+        { complete: 2, incomplete: 1, downloaded: 1 },
+        { complete: 0, incomplete: 0, downloaded: 0 },
+        { complete: 2, incomplete: 1, downloaded: 1 },
+      ]);
+      const ws = await WsTestClient.open(`ws://127.0.0.1:${app.port}/tracker/announce`);
+      await ws.announce({ info_hash: a.toString('latin1'), peer_id: wsId('browser'), left: 0, event: 'started' });
+      expect(await tracker.counts([a], { webrtc: true })).toEqual([{ complete: 1, incomplete: 0, downloaded: 0 }]);
+      await ws.close();
+      await expect(tracker.counts(['not hex'])).rejects.toThrow(TypeError);
+    } finally {
+      await wss.close();
+      await app.close();
+    }
+  });
+});
