@@ -3,7 +3,7 @@
 // after round in the same run are what the targets are about.
 //
 //   npm run bench                       # everything
-//   npm run bench -- --only http        # http | private | udp | swarm | memory | hash | seeder (comma-separated)
+//   npm run bench -- --only http        # http | private | udp | ws | swarm | memory | hash | seeder (comma-separated)
 //   npm run bench -- --rounds 5 --duration 8
 //   npm run bench -- --only create --rounds 5   # v1/v2/hybrid creation: ours (CLI, in-process), mktorrent, python3-libtorrent (also run by hash)
 //   npm run bench -- --only http --servers express,middleware   # some servers only (label substrings)
@@ -25,7 +25,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.dirname(here);
 const { values: args } = parseArgs({
   options: {
-    only: { type: 'string', default: 'http,private,udp,swarm,memory,hash,seeder' },
+    only: { type: 'string', default: 'http,private,udp,ws,swarm,memory,hash,seeder' },
     rounds: { type: 'string', default: '3' },
     duration: { type: 'string', default: '5' },
     connections: { type: 'string', default: '32' },
@@ -198,6 +198,7 @@ async function benchHttp() {
     ['bittorrent-tracker', () => startServer('bittorrent-tracker', process.execPath, ['servers/bittorrent-tracker.js']), '/announce'],
     ['opentracker', () => startOpentracker(raw.map((h) => h.toString('hex'))), '/announce'],
     ['ours: middleware, memory', () => startServer('ours-mw', process.execPath, ['servers/ours-middleware.js']), '/tracker/announce'],
+    ['ours: middleware, memory, trackerMetrics', () => startServer('ours-mw-metrics', process.execPath, ['servers/ours-middleware.js'], { BENCH_METRICS: '1' }), '/tracker/announce'],
     ['ours: middleware, Redis', () => startServer('ours-mw-redis', process.execPath, ['servers/ours-middleware.js'], { BENCH_STORE: `${redisUri}?namespace=bench-${process.pid}` }), '/tracker/announce'],
     ['ours: standalone, memory', () => startServer('ours-standalone', process.execPath, ['servers/ours-standalone.js']), '/announce'],
   ];
@@ -250,6 +251,9 @@ async function benchHttp() {
   target('standalone / opentracker, keep-alive', ratio(sa?.keep, ot?.keep), 2);
   target('standalone / opentracker, new connection', ratio(sa?.close, ot?.close), 0.9);
   target('middleware Redis / middleware memory, keep-alive', ratio(rd?.keep, mw?.keep), 0.6);
+  const mm = by['ours: middleware, memory, trackerMetrics'];
+  target('middleware with trackerMetrics / without, keep-alive', ratio(mm?.keep, mw?.keep), 0.95);
+  target('middleware with trackerMetrics / without, new connection', ratio(mm?.close, mw?.close), 0.95);
 }
 
 /** Pids of the running processes whose command name is `name` (Linux /proc; [] elsewhere). */
@@ -384,6 +388,33 @@ async function benchUdp() {
   const bt = Number(/\| bittorrent-tracker: (\d+)/.exec(r.stdout)?.[1]);
   target('UDP: ours / opentracker', ratio(ours, ot), 0.7);
   target('UDP: ours / bittorrent-tracker', ratio(ours, bt), 3);
+}
+
+/** WebTorrent (WebSocket) announces, relayed offers and idle connections: bench/ws.js (ours vs bittorrent-tracker). */
+function benchWs() {
+  log('');
+  log('## WebTorrent (WebSocket tracker), one load generator for both servers');
+  const argv = ['ws.js', '--rounds', String(rounds), '--duration', String(duration)];
+  if (args['cpu-prof']) argv.push('--cpu-prof');
+  const r = spawnSync(process.execPath, argv, { cwd: here, encoding: 'utf8', maxBuffer: 64 << 20 });
+  const out = `${r.stdout}`.trim().split('\n');
+  let summary;
+  try {
+    summary = JSON.parse(out.at(-1));
+    out.pop();
+  } catch {
+    summary = undefined;
+  }
+  for (const line of out) log(line);
+  if (r.status !== 0 || !summary) {
+    log(`(ws bench failed: ${`${r.stderr}`.slice(-1000)})`);
+    return;
+  }
+  log('');
+  target('WebSocket announces/s (no offers): ours / bittorrent-tracker', summary.ratios?.announces, 2);
+  target('WebSocket relayed offers/s (5 offers per announce): ours / bittorrent-tracker', summary.ratios?.offers, 2);
+  target('WebSocket bytes per idle connection (RSS, 10 000 connections), ours', summary.idle?.ours?.rssPer, 6144, 'lower');
+  target('WebSocket bytes per idle connection (RSS): ours / bittorrent-tracker', ratio(summary.idle?.ours?.rssPer, summary.idle?.['bittorrent-tracker']?.rssPer), 1, 'lower');
 }
 
 async function benchPrivate() {
@@ -812,6 +843,7 @@ async function main() {
   if (only.has('http')) await benchHttp();
   if (only.has('private')) await benchPrivate();
   if (only.has('udp')) await benchUdp();
+  if (only.has('ws')) benchWs();
   if (only.has('swarm')) await benchSwarm();
   if (only.has('memory')) benchMemory();
   if (only.has('hash')) benchHash();
