@@ -109,19 +109,35 @@ const result = {
   pieceLength,
   rounds,
   python: python ?? null,
-  tools: Object.fromEntries(selected.map((name) => [name, { cli: median(samples[name].cli), inProcess: median(samples[name].inProcess), samples: samples[name] }])),
+  tools: Object.fromEntries(
+    selected.map((name) => [
+      name,
+      {
+        cli: median(samples[name].cli),
+        inProcess: median(samples[name].inProcess),
+        cliMin: Math.min(...samples[name].cli),
+        inProcessMin: samples[name].inProcess.length > 0 ? Math.min(...samples[name].inProcess) : undefined,
+        samples: samples[name],
+      },
+    ]),
+  ),
 };
 if (args.json) {
   console.log(JSON.stringify(result));
 } else {
   for (const [name, t] of Object.entries(result.tools)) {
-    console.log(`${name.padEnd(18)} cli ${t.cli.toFixed(3)} s   in-process ${t.inProcess === undefined ? '   -  ' : t.inProcess.toFixed(3)} s`);
+    const inProcess = t.inProcess === undefined ? '   -  ' : `${t.inProcess.toFixed(3)} s (min ${t.inProcessMin.toFixed(3)})`;
+    console.log(`${name.padEnd(18)} cli ${t.cli.toFixed(3)} s (min ${t.cliMin.toFixed(3)})   in-process ${inProcess}`);
   }
   const ratio = (a, b) => (a !== undefined && b !== undefined ? (a / b).toFixed(2) : '-');
   const T = result.tools;
-  console.log(`ours v1 CLI / mktorrent: ${ratio(T['ours v1']?.cli, T['mktorrent v1']?.cli)}`);
+  console.log(`ours v1 CLI / mktorrent: ${ratio(T['ours v1']?.cli, T['mktorrent v1']?.cli)} (mins: ${ratio(T['ours v1']?.cliMin, T['mktorrent v1']?.cliMin)})`);
   for (const v of ['v1', 'v2', 'hybrid']) {
-    console.log(`ours ${v} / libtorrent ${v}: CLI ${ratio(T[`ours ${v}`]?.cli, T[`libtorrent ${v}`]?.cli)}, in-process ${ratio(T[`ours ${v}`]?.inProcess, T[`libtorrent ${v}`]?.inProcess)}`);
+    const o = T[`ours ${v}`];
+    const l = T[`libtorrent ${v}`];
+    console.log(
+      `ours ${v} / libtorrent ${v}: CLI ${ratio(o?.cli, l?.cli)} (mins ${ratio(o?.cliMin, l?.cliMin)}), in-process ${ratio(o?.inProcess, l?.inProcess)} (mins ${ratio(o?.inProcessMin, l?.inProcessMin)})`,
+    );
   }
 }
 if (!existsSync(cli)) console.error('(dist/cli.js missing: run npm run build)');

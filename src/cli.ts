@@ -52,6 +52,11 @@ export async function createProgram(output?: OutputConfiguration, only?: string)
  * @param output where help, results and errors go (default: process stdout/stderr)
  */
 export async function run(argv: readonly string[], output?: OutputConfiguration): Promise<number> {
+  if (argv[0] === 'create' && !argv.some((arg) => /^(-h|--help|-t|--threads)(=|$)/.test(arg))) {
+    // Hashing workers take tens of milliseconds to boot: start them now, while the rest loads.
+    const [{ prestartHashWorkers }, { availableParallelism }] = await Promise.all([import('./torrent/hash-pool.js'), import('node:os')]);
+    prestartHashWorkers(Math.min(16, availableParallelism()) - 1);
+  }
   const program = await createProgram(output, argv[0]);
   program.exitOverride();
   for (const command of program.commands) command.exitOverride();

@@ -3,9 +3,11 @@
  *
  * A *kernel* is a self-contained function `(deps, data) => { run(task), close() }`: it gets the
  * Node functions it needs through `deps` (so it imports nothing) and its work description through
- * `data`. Its source text (`kernel.toString()`) is evaluated in each worker thread, so the same code
- * runs in the workers and, when asked, on the calling thread; this works alike from compiled
- * `dist/` and from TypeScript sources under a test runner, with no separate worker file.
+ * `data`. Its source text (`kernel.toString()`) is sent to each worker thread with the job and
+ * evaluated there, so the same code runs in the workers and, when asked, on the calling thread;
+ * this works alike from compiled `dist/` and from TypeScript sources under a test runner, with no
+ * separate worker file. Workers are generic until they get a job, so they can be started early
+ * ({@link prestartHashWorkers}).
  *
  * Every thread claims the next task from a shared atomic counter, so fast threads take more tasks
  * and all finish together. A task's result (typed arrays) is transferred, not copied. When the
@@ -80,8 +82,13 @@ export function kernelDeps(): KernelDeps {
   return { createHash, sha256, openSync, readSync, closeSync, fstatSync };
 }
 
-const WORKER_PRELUDE = `
-const { parentPort, workerData } = require('node:worker_threads');
+/**
+ * A worker's script: generic, so workers can be started before their job is known (see
+ * {@link prestartHashWorkers}). It waits for one job message (kernel source, data, shared counter),
+ * evaluates the kernel, runs tasks until the counter passes the task count, and reports.
+ */
+const WORKER_SOURCE = `
+const { parentPort } = require('node:worker_threads');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const deps = {
@@ -91,42 +98,61 @@ const deps = {
     : (data) => crypto.createHash('sha256').update(data).digest(),
   openSync: fs.openSync, readSync: fs.readSync, closeSync: fs.closeSync, fstatSync: fs.fstatSync,
 };
-const next = new Int32Array(workerData.counter);
-`;
-
-const WORKER_LOOP = `
-let kernel;
-try {
-  kernel = factory(deps, workerData.data);
-  for (;;) {
-    const index = Atomics.add(next, 0, 1);
-    if (index >= workerData.taskCount) break;
-    const result = kernel.run(index);
-    const transfer = [];
-    for (const key of Object.keys(result)) {
-      const value = result[key];
-      if (ArrayBuffer.isView(value) && value.byteOffset === 0 && value.byteLength === value.buffer.byteLength) transfer.push(value.buffer);
+parentPort.once('message', (job) => {
+  const next = new Int32Array(job.counter);
+  let kernel;
+  try {
+    const factory = (0, eval)('(' + job.source + ')');
+    kernel = factory(deps, job.data);
+    for (;;) {
+      const index = Atomics.add(next, 0, 1);
+      if (index >= job.taskCount) break;
+      const result = kernel.run(index);
+      const transfer = [];
+      for (const key of Object.keys(result)) {
+        const value = result[key];
+        if (ArrayBuffer.isView(value) && value.byteOffset === 0 && value.byteLength === value.buffer.byteLength) transfer.push(value.buffer);
+      }
+      parentPort.postMessage({ index, result }, transfer);
     }
-    parentPort.postMessage({ index, result }, transfer);
+    kernel.close();
+    parentPort.postMessage({ done: true });
+  } catch (error) {
+    Atomics.store(next, 0, job.taskCount);
+    try { if (kernel) kernel.close(); } catch {}
+    parentPort.postMessage({ error: { message: String(error && error.message), code: error && error.code, path: error && error.path } });
   }
-  kernel.close();
-  parentPort.postMessage({ done: true });
-} catch (error) {
-  Atomics.store(next, 0, workerData.taskCount);
-  try { if (kernel) kernel.close(); } catch {}
-  parentPort.postMessage({ error: { message: String(error && error.message), code: error && error.code, path: error && error.path } });
-}
+  parentPort.close();
+});
 `;
 
-const sources = new WeakMap<object, string>();
+/** Workers started ahead of time, waiting for a job (unreferenced: they never keep the process alive). */
+const spares: Worker[] = [];
 
-function workerSource(kernel: KernelFactory<unknown, KernelResult>): string {
-  let source = sources.get(kernel);
-  if (source === undefined) {
-    source = `${WORKER_PRELUDE}\nconst factory = (${kernel.toString()});\n${WORKER_LOOP}`;
-    sources.set(kernel, source);
+/**
+ * Start `count` hashing workers now, so that they boot (tens of milliseconds each) while the
+ * program does other things: the next {@link runHashPool} takes them instead of starting its own.
+ * Unused ones do not keep the process alive. A command-line tool calls this first thing.
+ */
+export function prestartHashWorkers(count: number): void {
+  for (let i = spares.length; i < count; i++) {
+    const worker = new Worker(WORKER_SOURCE, { eval: true });
+    worker.on('error', () => undefined); // reported to the pool that takes it, if any
+    worker.unref();
+    spares.push(worker);
   }
-  return source;
+}
+
+/** A ready-started worker if one is alive, else a new one. */
+function takeWorker(): Worker {
+  for (;;) {
+    const spare = spares.shift();
+    if (spare === undefined) return new Worker(WORKER_SOURCE, { eval: true });
+    if (spare.threadId !== -1) {
+      spare.ref();
+      return spare;
+    }
+  }
 }
 
 type WorkerMessage<R> =
@@ -163,10 +189,10 @@ export async function runHashPool<D, R extends KernelResult>(options: HashPoolOp
   };
   const workers: Worker[] = [];
   if (workerCount > 0) {
-    const source = workerSource(options.kernel as KernelFactory<unknown, KernelResult>);
-    const workerData = { data: options.data, counter, taskCount };
+    const job = { source: options.kernel.toString(), data: options.data, counter, taskCount };
     for (let i = 0; i < workerCount; i++) {
-      const worker = new Worker(source, { eval: true, workerData });
+      const worker = takeWorker();
+      worker.postMessage(job);
       workers.push(worker);
       let reported = false;
       worker.on('message', (message: WorkerMessage<R>) => {
