@@ -38,9 +38,9 @@ const filesDir = path.resolve(process.env.FILES_DIR ?? path.join(here, 'files'))
 /**
  * The WebTorrent browser bundle (an ES module) for the in-browser download, or undefined. It is not a
  * dependency of this repository (webtorrent's install scripts break a plain `npm install`): set
- * WEBTORRENT_JS to a copy of webtorrent/dist/webtorrent.min.js, or install the package next to the
- * app (`npm install --ignore-scripts webtorrent` in example-app/), or install the test client
- * (`npm ci --ignore-scripts --prefix test/webtorrent-client`).
+ * WEBTORRENT_JS to a copy of webtorrent/dist/webtorrent.min.js, or install the test client
+ * (`npm ci --ignore-scripts --prefix test/webtorrent-client`); a `webtorrent` package in a
+ * node_modules of example-app/ or of the repository is found too.
  */
 function findWebTorrentBundle() {
   if (process.env.WEBTORRENT_JS) return existsSync(process.env.WEBTORRENT_JS) ? path.resolve(process.env.WEBTORRENT_JS) : undefined;
@@ -171,9 +171,10 @@ ${
 every piece against the torrent, and shares what it has with the others while this page is open.</p>
 <p><button id="start" type="button">Download in the browser</button></p>`
     : `<p><strong>In-browser download is not available on this server:</strong> the WebTorrent browser bundle is not
-installed. Set <code>WEBTORRENT_JS</code> to a copy of <code>webtorrent/dist/webtorrent.min.js</code>, or install the
-package next to the app with <code>npm install --ignore-scripts webtorrent</code>, then restart. The torrent and magnet
-links above work in any BitTorrent client.</p>`
+installed. Set <code>WEBTORRENT_JS</code> to a copy of <code>webtorrent/dist/webtorrent.min.js</code> (from the
+<code>webtorrent</code> npm package), or, in this repository, install the test client with
+<code>npm ci --ignore-scripts --prefix test/webtorrent-client</code>, then restart. The torrent and magnet links above
+work in any BitTorrent client.</p>`
 }
 <p id="status" role="status"></p>
 <progress id="progress" max="1" value="0" hidden></progress>
