@@ -86,7 +86,7 @@ export async function importClientPackage<T = any>(name: string): Promise<T> {
 
 /** One line printed by peer.mjs. */
 export interface PeerEvent {
-  event: 'ready' | 'announced' | 'wire' | 'done' | 'error' | 'warning';
+  event: 'loaded' | 'ready' | 'announced' | 'wire' | 'done' | 'error' | 'warning';
   /** On `announced`: how many tracker answers so far. */
   count?: number;
   infoHash?: string;
@@ -101,7 +101,11 @@ export class WebTorrentPeer extends ClientProcess {
   readonly events: PeerEvent[] = [];
   private partial = '';
 
-  constructor(name: string, options: { torrent: string; dir: string; announce?: string[] }) {
+  /**
+   * `onSignal`: the process loads WebTorrent, prints `loaded` and waits for {@link start} before it
+   * adds the torrent (Node needs seconds to load WebTorrent on a busy machine: do it in advance).
+   */
+  constructor(name: string, options: { torrent: string; dir: string; announce?: string[]; onSignal?: boolean }) {
     super(name, process.execPath, [join(CLIENT_DIR, 'peer.mjs'), JSON.stringify(options)]);
     this.child.stdout?.on('data', (chunk: Buffer) => {
       const lines = (this.partial + chunk.toString()).split('\n');
@@ -114,6 +118,12 @@ export class WebTorrentPeer extends ClientProcess {
         }
       }
     });
+  }
+
+  /** Add the torrent now (a peer made with `onSignal`, once `loaded`). */
+  async start(): Promise<void> {
+    await this.next('loaded');
+    process.kill(this.child.pid!, 'SIGUSR2');
   }
 
   /**

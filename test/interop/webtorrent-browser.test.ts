@@ -12,7 +12,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it, onTestFailed } from 'vitest';
 import { createTorrent } from '../../src/torrent/create.js';
 import { ClientProcess, freePort, waitFor } from '../helpers/clients.js';
 import { root } from '../helpers/instances.js';
@@ -20,7 +20,7 @@ import { CHROMIUM, CHROMIUM_ARGS, describeWebTorrent, importClientPackage, WebTo
 import { tempDir } from '../torrent/fixtures.js';
 
 const NAME = 'clip.bin';
-const SIZE = 2 * 1024 * 1024 + 4321;
+const SIZE = 1024 * 1024 + 4321;
 
 /** The parts of playwright-core used here. */
 interface Page {
@@ -106,6 +106,9 @@ describeWebTorrent('WebTorrent in headless Chromium on the example site', true, 
    * return what the page reports; on failure save a screenshot and say where.
    */
   async function downloadInPage(label: string, sources: 'peers' | 'webseed', timeoutMs = 45_000): Promise<{ page: Page; result: PageResult }> {
+    onTestFailed(() => {
+      keep = true; // the screenshots stay for a look
+    });
     const context = await browser!.newContext();
     contexts.push(context);
     const page = await context.newPage();
@@ -120,7 +123,6 @@ describeWebTorrent('WebTorrent in headless Chromium on the example site', true, 
       if (error) throw new Error(`the page reports: ${error}`);
       return { page, result: JSON.parse(await page.$eval('#result', (e) => e.value)) as PageResult };
     } catch (error) {
-      keep = true;
       const shot = path.join(tmp.dir, `${label}.png`);
       await page.screenshot({ path: shot, fullPage: true }).catch(() => undefined);
       const status = await page.textContent('#status').catch(() => '?');
@@ -128,18 +130,22 @@ describeWebTorrent('WebTorrent in headless Chromium on the example site', true, 
     }
   }
 
-  it('downloads from a Node webtorrent seeder over WebRTC, found through the site’s WebSocket tracker', { timeout: 90_000 }, async () => {
+  it('downloads from a Node webtorrent seeder over WebRTC, found through the site’s WebSocket tracker', { timeout: 120_000 }, async () => {
     const seeder = new WebTorrentPeer('webtorrent seeder', { torrent: seedTorrent, dir: path.join(tmp.dir, 'files'), announce: [`${base.replace('http', 'ws')}/tracker/announce`] });
     try {
       await seeder.next('done'); // verified
       await seeder.next('announced', 20_000, (e) => (e.count ?? 0) >= 2); // its offers are out (see webtorrent-transfer.test.ts)
-      const { page, result } = await downloadInPage('from-node-seeder', 'peers');
+      // node-datachannel (the seeder's WebRTC) now and then fails a negotiation on loopback, and the
+      // page would only retry at the next interval (30 min): one more try in a fresh tab.
+      const { page, result } = await downloadInPage('from-node-seeder', 'peers', 35_000).catch((error: Error) => {
+        console.warn(`[retry] ${error.message.split('\n')[0]}`);
+        return downloadInPage('from-node-seeder-again', 'peers', 35_000);
+      });
       seedingPage = page; // stays open, seeding to the next tab
       expect(result.files).toEqual([{ path: NAME, length: SIZE, sha256: expected }]);
       expect(result.bySource).toEqual({ webrtc: SIZE });
       expect(seeder.events.filter((e) => e.event === 'wire').map((e) => e.type)).toContain('webrtc');
     } catch (error) {
-      keep = true;
       throw new Error(`${(error as Error).message}\n--- seeder\n${seeder.output}\n--- site\n${site.output.slice(-3000)}`);
     } finally {
       await seeder.stop(); // its socket closes: the tracker removes it from the swarm

@@ -52,8 +52,8 @@ describeWebTorrent('webtorrent peers through our WebSocket tracker', false, () =
   }
 
   /**
-   * Seeder on `seedUrl`, leecher on `leechUrl`, started together: the leecher must end with the
-   * seeder's bytes, all of them over WebRTC. node-datachannel now and then fails one WebRTC
+   * Seeder on `seedUrl`, leecher on `leechUrl` (loaded alongside, started once the seeder's offers
+   * are out): the leecher must end with the seeder's bytes, all of them over WebRTC. node-datachannel now and then fails one WebRTC
    * negotiation on loopback ("Got a remote candidate without ICE transport", a client-side error
    * after our tracker relayed the right answer); clients only retry at the next interval (30 min), so
    * a leecher that has not connected in time is replaced once by a fresh one (with a warning).
@@ -62,6 +62,8 @@ describeWebTorrent('webtorrent peers through our WebSocket tracker', false, () =
     const { dir, seedDir, torrent, file } = await content();
     const seeder = new WebTorrentPeer('webtorrent seeder', { torrent, dir: seedDir, announce: [seedUrl] });
     cleanups.push(() => seeder.stop());
+    const first = new WebTorrentPeer('webtorrent leecher #1', { torrent, dir: path.join(dir, 'leech-1'), announce: [leechUrl], onSignal: true });
+    cleanups.push(() => first.stop());
     await seeder.next('done'); // verified: it has every piece
     // WebTorrent announces twice on start: `completed` at once, then `started` with its offers once
     // node-datachannel made them (~5 s). A leecher that joins in between gets those offers while the
@@ -73,9 +75,10 @@ describeWebTorrent('webtorrent peers through our WebSocket tracker', false, () =
     let leechDir = '';
     for (let attempt = 1; !done; attempt++) {
       leechDir = path.join(dir, `leech-${attempt}`);
-      const current = new WebTorrentPeer(`webtorrent leecher #${attempt}`, { torrent, dir: leechDir, announce: [leechUrl] });
+      const current = attempt === 1 ? first : new WebTorrentPeer(`webtorrent leecher #${attempt}`, { torrent, dir: leechDir, announce: [leechUrl] });
       leecher = current;
-      cleanups.push(() => current.stop());
+      if (current === first) await first.start();
+      else cleanups.push(() => current.stop());
       try {
         done = await current.next('done', 35_000);
       } catch (error) {

@@ -3,10 +3,12 @@
 // web seeds, no NAT mapping). Its WebRTC comes from node-datachannel.
 //
 //   node peer.mjs '<json>'   with { torrent: <path of a .torrent>, dir: <data folder>,
-//                                  announce?: [<ws url>, ...], webSeeds?: boolean (default false) }
+//                                  announce?: [<ws url>, ...], webSeeds?: boolean (default false),
+//                                  onSignal?: boolean (load, print "loaded", add the torrent on SIGUSR2) }
 // It seeds when `dir` holds the torrent's data (checked first), and downloads into `dir` otherwise.
 //
 // Prints one JSON line per event on stdout:
+//   {"event":"loaded"}                                      with onSignal: ready to start on SIGUSR2
 //   {"event":"ready","infoHash":…,"progress":…}             the torrent is loaded (a seeder: verified)
 //   {"event":"announced","count":n}                         a tracker answered an announce (n so far)
 //   {"event":"wire","type":"webrtc","remote":…}             a peer connection (type: webrtc, tcp…, webSeed)
@@ -30,20 +32,29 @@ const client = new WebTorrent({
 });
 client.on('error', (error) => print({ event: 'error', message: String(error?.message ?? error) }));
 
-const downloaded = {};
-const torrent = client.add(options.torrent, { path: options.dir, announce: options.announce ?? [] });
-torrent.on('error', (error) => print({ event: 'error', message: String(error?.message ?? error) }));
-torrent.on('warning', (warning) => print({ event: 'warning', message: String(warning?.message ?? warning) }));
-torrent.on('wire', (wire, remote) => {
-  print({ event: 'wire', type: wire.type, remote: String(remote ?? '') });
-  wire.on('download', (bytes) => {
-    downloaded[wire.type] = (downloaded[wire.type] ?? 0) + bytes;
+function start() {
+  const downloaded = {};
+  const torrent = client.add(options.torrent, { path: options.dir, announce: options.announce ?? [] });
+  torrent.on('error', (error) => print({ event: 'error', message: String(error?.message ?? error) }));
+  torrent.on('warning', (warning) => print({ event: 'warning', message: String(warning?.message ?? warning) }));
+  torrent.on('wire', (wire, remote) => {
+    print({ event: 'wire', type: wire.type, remote: String(remote ?? '') });
+    wire.on('download', (bytes) => {
+      downloaded[wire.type] = (downloaded[wire.type] ?? 0) + bytes;
+    });
   });
-});
-let announces = 0;
-torrent.on('trackerAnnounce', () => print({ event: 'announced', count: ++announces }));
-torrent.on('ready', () => print({ event: 'ready', infoHash: torrent.infoHash, progress: torrent.progress }));
-torrent.on('done', () => print({ event: 'done', infoHash: torrent.infoHash, wires: downloaded }));
+  let announces = 0;
+  torrent.on('trackerAnnounce', () => print({ event: 'announced', count: ++announces }));
+  torrent.on('ready', () => print({ event: 'ready', infoHash: torrent.infoHash, progress: torrent.progress }));
+  torrent.on('done', () => print({ event: 'done', infoHash: torrent.infoHash, wires: downloaded }));
+}
+
+if (options.onSignal) {
+  process.once('SIGUSR2', start);
+  print({ event: 'loaded' });
+} else {
+  start();
+}
 
 let stopping = false;
 process.on('SIGTERM', () => {
