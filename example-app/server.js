@@ -218,7 +218,7 @@ async function download() {
   torrent.on('download', show);
   torrent.on('done', async () => {
     show();
-    status.textContent = 'Done: every piece checked. Seeding to other visitors while this page is open.';
+    status.textContent = 'Done: every piece checked.' + (sources === 'webseed' ? '' : ' Seeding to other visitors while this page is open.');
     const list = document.getElementById('files');
     const digests = [];
     for (const file of torrent.files) {
