@@ -91,6 +91,14 @@ export interface TrackerOptions {
   /** Most cached answers per function. Default 100 000. */
   policyCacheSize?: number;
   /**
+   * Most live swarms (torrents with at least one peer). Past it, an announce that would start a new
+   * swarm gets `tracker is full, try again later`; existing swarms keep working. With Redis the cap
+   * is global (kept by the store's scripts). 0 = no cap. Default 100 000.
+   */
+  maxSwarms?: number;
+  /** Most live peers, the same way. 0 = no cap. Default 1 000 000. */
+  maxPeers?: number;
+  /**
    * Misconfiguration warnings (each logged once with `console.warn`, a code and a README link):
    * X-Forwarded-For without `trust proxy`, `trust proxy` set to true, the memory store in a cluster
    * worker, a tracker created inside a request handler. `false` turns them all off; an object turns
@@ -130,6 +138,8 @@ export function resolveOptions(options: TrackerOptions = {}): ResolvedTrackerOpt
     maxScrapeHashes: Math.max(1, positiveInteger('maxScrapeHashes', options.maxScrapeHashes, 64)),
     maxQueryLength: positiveInteger('maxQueryLength', options.maxQueryLength, 8192),
     maxParameters: positiveInteger('maxParameters', options.maxParameters, 128),
+    maxSwarms: positiveInteger('maxSwarms', options.maxSwarms, 100_000),
+    maxPeers: positiveInteger('maxPeers', options.maxPeers, 1_000_000),
     storeTimeout: Math.max(1, positiveInteger('storeTimeout', options.storeTimeout, 1000)),
     warning: options.warning,
     enforceInterval: options.enforceInterval ?? options.passkey !== undefined,

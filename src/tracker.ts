@@ -59,6 +59,8 @@ export interface AnnounceEventInfo {
 const ADDRESS_REASON = 'this peer_id is listed from another address: announce from it, or with the same key';
 
 const STORE_FAILED = 'tracker storage is unavailable, try again later';
+/** The failure for an announce past `maxSwarms` / `maxPeers`. */
+const FULL_REASON = 'tracker is full, try again later';
 const STORE_TIMEOUT = 'tracker storage did not answer in time, try again later';
 
 /**
@@ -138,6 +140,8 @@ export class Tracker extends EventEmitter {
   private readonly stateful: boolean;
   private readonly ledger: TrafficLedger | undefined;
   private unsubscribe: (() => Promise<void>) | undefined;
+  /** `maxSwarms` / `maxPeers`, handed to the store with every announce (undefined: no caps). */
+  private readonly limits: SwarmAnnounce['limits'];
   /** Misconfiguration warnings (see the `validate` option). */
   readonly validations: Validations;
   /** What this process has done so far (see {@link stats}). */
@@ -159,6 +163,8 @@ export class Tracker extends EventEmitter {
     this.scratch4 = Buffer.alloc(this.options.maxNumwant * 6);
     this.scratch6 = Buffer.alloc(this.options.maxNumwant * 18);
     this.validations = new Validations(options.validate);
+    const { maxSwarms, maxPeers } = this.options;
+    this.limits = maxSwarms > 0 || maxPeers > 0 ? Object.freeze({ swarms: maxSwarms, peers: maxPeers }) : undefined;
     this.validations.created(options.store === undefined || options.store instanceof MemorySwarmStore);
     this.isPrivate = options.passkey !== undefined;
     this.stateful = this.isPrivate || this.options.enforceInterval;
@@ -394,6 +400,7 @@ export class Tracker extends EventEmitter {
       numwant,
       ttl: this.options.peerTtl,
       key: request.key,
+      limits: this.limits,
     };
     if (this.stateful && !this.policy) {
       // Interval enforcement in public mode: peers have no owner.
@@ -473,6 +480,7 @@ export class Tracker extends EventEmitter {
 
   /** The failure reason for a store's refusal of a private announce. */
   private refuse(refusal: PeerRefusal): string {
+    if (refusal.kind === 'full') return this.fail(new TrackerFailure(FULL_REASON, 'full'));
     const reason =
       refusal.kind === 'owner'
         ? OWNER_REASON

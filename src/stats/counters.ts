@@ -9,11 +9,11 @@ import type { AnnounceEvent, SwarmTotals } from '../swarm/types.js';
 /** The doors of the tracker. */
 export type Transport = 'http' | 'udp' | 'websocket';
 /** Every kind of failure answer: the client's mistake, a policy, a store refusal, storage, or a bug. */
-export type FailureCategory = 'request' | 'denied' | 'refused' | 'storage' | 'internal';
+export type FailureCategory = 'request' | 'denied' | 'refused' | 'full' | 'storage' | 'internal';
 
 export const TRANSPORTS: readonly Transport[] = ['http', 'udp', 'websocket'];
 export const EVENTS: readonly AnnounceEvent[] = ['started', 'completed', 'stopped', 'update'];
-export const FAILURES: readonly FailureCategory[] = ['request', 'denied', 'refused', 'storage', 'internal'];
+export const FAILURES: readonly FailureCategory[] = ['request', 'denied', 'refused', 'full', 'storage', 'internal'];
 /** Upper bounds (seconds) of the storage latency histogram's buckets. */
 export const LATENCY_BUCKETS: readonly number[] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 

@@ -463,6 +463,9 @@ export class KeyvSwarmStore implements SwarmStore {
     if (listed && listed.exp >= now && !mayChange(listed, request.ip, request.key)) {
       return { complete: 0, incomplete: 0, downloaded: 0, peers: [], refusal: { kind: 'address' } };
     }
+    if (request.limits && request.event !== 'stopped' && this.atCap(request.limits, swarm, key, now)) {
+      return { complete: 0, incomplete: 0, downloaded: 0, peers: [], refusal: { kind: 'full' } };
+    }
     let previous: PeerState | undefined;
     const states = request.private ? (this.states ??= new PeerStateTable(now)) : undefined;
     const stateKey = states ? peerStateKey(request.infoHash, request.peerId) : '';
@@ -876,6 +879,18 @@ export class KeyvSwarmStore implements SwarmStore {
     }
     if (withOwn) swarm.loaded = true;
     this.applyRemote(swarm, remote, this.now());
+  }
+
+  /**
+   * True when a peer that is not live in our shard would go past the caps: per instance (the totals
+   * this store keeps are its own peers).
+   */
+  private atCap(limits: NonNullable<SwarmAnnounce['limits']>, swarm: Swarm, key: string, now: number): boolean {
+    const own = swarm.own.get(key);
+    if (own && !own.gone && own.exp >= now) return false;
+    const t = this.wheel.totals(Math.ceil(now / 1000));
+    if (limits.peers > 0 && t[0] + t[1] + t[2] + t[3] >= limits.peers) return true;
+    return limits.swarms > 0 && (swarm.last ?? -1) < Math.ceil(now / 1000) && t[KIND_SWARM] >= limits.swarms;
   }
 
   /** Put a record into our shard, keeping the totals wheel in step (tombstones and expired records do not count). */

@@ -63,6 +63,9 @@ const NO_VERDICT: PeerVerdict = { previous: undefined, refusal: undefined };
 /** {@link MemorySwarmStore.locate}: the peer is listed from another address without the matching key. */
 const REFUSED = -2;
 const ADDRESS_REFUSAL: PeerRefusal = Object.freeze({ kind: 'address' });
+/** {@link MemorySwarmStore.locate}: the announce would add a live peer or swarm past a cap. */
+const FULL = -3;
+const FULL_REFUSAL: PeerRefusal = Object.freeze({ kind: 'full' });
 
 /** In-memory {@link SwarmStore}: the default, for one process. */
 export class MemorySwarmStore implements SwarmStore {
@@ -118,7 +121,7 @@ export class MemorySwarmStore implements SwarmStore {
   /** Synchronous core of {@link announce}, for callers in the same process that want no promise. */
   announceSync(request: SwarmAnnounce): SwarmAnnounceResult {
     const found = this.locate(request);
-    if (found === REFUSED) return { complete: 0, incomplete: 0, downloaded: 0, peers: [], refusal: ADDRESS_REFUSAL };
+    if (found < -1) return { complete: 0, incomplete: 0, downloaded: 0, peers: [], refusal: found === FULL ? FULL_REFUSAL : ADDRESS_REFUSAL };
     const verdict = request.private ? this.judge(request) : NO_VERDICT;
     if (verdict.refusal) return { complete: 0, incomplete: 0, downloaded: 0, peers: [], refusal: verdict.refusal };
     const swarm = this.update(request, found);
@@ -151,8 +154,8 @@ export class MemorySwarmStore implements SwarmStore {
    */
   announceCompact(request: SwarmAnnounce, out4: Uint8Array, out6: Uint8Array, counts: CompactOutcome): number {
     const found = this.locate(request);
-    if (found === REFUSED) {
-      counts.refusal = ADDRESS_REFUSAL;
+    if (found < -1) {
+      counts.refusal = found === FULL ? FULL_REFUSAL : ADDRESS_REFUSAL;
       return -1;
     }
     if (request.private) {
@@ -184,10 +187,20 @@ export class MemorySwarmStore implements SwarmStore {
     // Handed to update(), which runs right after in the same synchronous call.
     this.locatedKey = key;
     this.locatedSwarm = swarm;
-    if (!swarm) return -1;
+    if (!swarm) return request.limits && this.atCap(request, undefined) ? FULL : -1;
     const at = swarm.table.find(request.peerId);
-    if (at < 0 || swarm.table.expiryAt(at) < this.second()) return at;
+    if (at < 0 || swarm.table.expiryAt(at) < this.second()) return request.limits && this.atCap(request, swarm) ? FULL : at;
     return swarm.table.mayChange(at, request.ip, request.key) ? at : REFUSED;
+  }
+
+  /** True when a new live peer (in `swarm`, or a new swarm) would go past `request.limits`. */
+  private atCap(request: SwarmAnnounce, swarm: Swarm | undefined): boolean {
+    if (request.event === 'stopped') return false;
+    const now = this.second();
+    const t = this.wheel.totals(now);
+    const { peers, swarms } = request.limits!;
+    if (peers > 0 && t[0] + t[1] + t[2] + t[3] >= peers) return true;
+    return swarms > 0 && (!swarm || swarm.last < now) && t[KIND_SWARM] >= swarms;
   }
 
   /**

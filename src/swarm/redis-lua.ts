@@ -68,14 +68,16 @@ end
  * KEYS: S, L, D, N, P [, W, T: the totals wheel, except with Redis Cluster].
  * ARGV: now (ms), peer id, packed address+port, seeder ('1'/'0'), event ('u' update, 's' started,
  * 'c' completed, 'x' stopped), numwant, peer ttl (ms), downloaded counter ttl (ms, 0 = forever),
- * private ('p' or ''), owner, min interval (ms, 0 = off), uploaded, downloaded.
+ * private ('p' or ''), owner, min interval (ms, 0 = off), uploaded, downloaded, max peers, max swarms
+ * (0 = no cap), and with Redis Cluster the live peers and swarms as last read (for the caps).
  *
  * Returns { complete, incomplete, downloaded, packed, previous } where `packed` concatenates, for a
  * uniform random sample of up to numwant + 1 peers minus the requester, id (20 bytes) + data length
  * (1 byte) + data (the caller drops one random extra peer when the requester was not drawn), and
  * `previous` is the peer's state before this announce ('' when none or public).
  *
- * A live peer announced from another address without its key gives { -1, 'a', 0 } (no hijacking).
+ * A live peer announced from another address without its key gives { -1, 'a', 0 } (no hijacking);
+ * a new peer past a cap gives { -1, 'f', 0 }.
  * Private mode: a peer owned by another owner gives { -1, 'o', 0 } and an update sooner than the
  * min interval gives { -1, 'i', ms to wait }; neither changes the peer. (The same rules as
  * policy/owner.ts and policy/interval.ts.)
@@ -169,6 +171,21 @@ end
 
 -- 4. upsert or remove the requesting peer
 local swarmBefore = lastExpiry()
+-- caps: a peer that is not live yet may not go past maxPeers, nor bring a swarm to life past
+-- maxSwarms (totals from T, or, with Redis Cluster, as the caller last read them)
+local maxPeers, maxSwarms = tonumber(ARGV[14]) or 0, tonumber(ARGV[15]) or 0
+if event ~= 'x' and not oldScore and (maxPeers > 0 or maxSwarms > 0) then
+  local peers, swarms
+  if W then
+    local t = redis.call('HMGET', T, 'S4', 'L4', 'S6', 'L6', 'T')
+    peers = (tonumber(t[1]) or 0) + (tonumber(t[2]) or 0) + (tonumber(t[3]) or 0) + (tonumber(t[4]) or 0)
+    swarms = tonumber(t[5]) or 0
+  else
+    peers, swarms = tonumber(ARGV[16]) or 0, tonumber(ARGV[17]) or 0
+  end
+  if maxPeers > 0 and peers >= maxPeers then return { -1, 'f', 0 } end
+  if maxSwarms > 0 and swarmBefore < now and swarms >= maxSwarms then return { -1, 'f', 0 } end
+end
 if oldScore then move(kindOf(oldSeeder, listed), oldScore, -1) end
 if event == 'x' then
   redis.call('ZREM', S, id)

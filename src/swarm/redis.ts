@@ -233,6 +233,27 @@ export class RedisSwarmStore implements SwarmStore {
     return [`${base}w`, `${base}t`];
   }
 
+  /**
+   * Redis Cluster: live peers and swarms for the caps, read at most once a second (the script cannot
+   * reach the totals' slot, so caps there are approximate by up to a second of announces).
+   */
+  private async capTotals(): Promise<[string, string]> {
+    const now = Date.now();
+    if (!this.capRead || now - this.capRead.at > 1000) {
+      // Concurrent announces meanwhile use the previous value; only this one waits for the read.
+      this.capRead = { at: now, value: this.capRead?.value ?? ['0', '0'] };
+      try {
+        const t = await this.totals();
+        this.capRead = { at: Date.now(), value: [String(t.peers), String(t.torrents)] };
+      } catch {
+        // the announce itself will report the trouble
+      }
+    }
+    return this.capRead.value;
+  }
+
+  private capRead: { at: number; value: [string, string] } | undefined;
+
   /** Live totals of every swarm on this Redis (every instance reads the same numbers). */
   async totals(): Promise<SwarmTotals> {
     const reply = (await this.evalScript(TOTALS_READ, this.totalsKeys(), [String(Math.floor(this.now()))])) as number[];
@@ -265,6 +286,9 @@ export class RedisSwarmStore implements SwarmStore {
       own ? String(Math.max(0, Math.floor(own.minInterval))) : '0',
       own?.counters ? String(own.uploaded) : '0',
       own?.counters ? String(own.downloaded) : '0',
+      String(request.limits?.peers ?? 0),
+      String(request.limits?.swarms ?? 0),
+      ...(cluster && request.limits ? await this.capTotals() : []),
     ])) as Array<number | Buffer>;
     if (Number(reply[0]) === -1) {
       const kind = String(reply[1]);
@@ -273,7 +297,14 @@ export class RedisSwarmStore implements SwarmStore {
         incomplete: 0,
         downloaded: 0,
         peers: [],
-        refusal: kind === 'o' ? { kind: 'owner' } : kind === 'a' ? { kind: 'address' } : { kind: 'interval', retryIn: Number(reply[2]) },
+        refusal:
+          kind === 'o'
+            ? { kind: 'owner' }
+            : kind === 'a'
+              ? { kind: 'address' }
+              : kind === 'f'
+                ? { kind: 'full' }
+                : { kind: 'interval', retryIn: Number(reply[2]) },
       };
     }
     if (cluster && reply[5] && (reply[5] as Buffer).length > 0) {

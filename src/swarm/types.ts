@@ -41,6 +41,20 @@ export interface SwarmAnnounce {
    * before this announce so the tracker can credit traffic.
    */
   private?: PrivateAnnounce;
+  /**
+   * Caps on the store's live totals (see {@link SwarmStore.totals}): an announce that would add a
+   * peer past `peers`, or bring a swarm to life past `swarms`, is refused with {@link PeerRefusal}
+   * `full` and changes nothing; existing peers keep announcing. 0 = no cap. Absent: no caps.
+   */
+  limits?: SwarmLimits;
+}
+
+/** Caps of {@link SwarmAnnounce.limits}. */
+export interface SwarmLimits {
+  /** Most live swarms. */
+  swarms: number;
+  /** Most live peers. */
+  peers: number;
 }
 
 /** The private-mode part of an announce ({@link SwarmAnnounce.private}). */
@@ -80,6 +94,8 @@ export interface PeerState {
 export type PeerRefusal =
   | { kind: 'owner' }
   | { kind: 'address' }
+  /** The store is at a cap ({@link SwarmAnnounce.limits}) and the announce would add to it. */
+  | { kind: 'full' }
   | {
       kind: 'interval';
       /** Milliseconds until a regular announce of this peer is accepted again. */

@@ -87,7 +87,7 @@ describe('HTTP fuzz, 100 000 queries per server', () => {
     } finally {
       await app.close();
     }
-  }, 120_000);
+  }, 240_000);
 
   it('the standalone server answers every one with a bencoded dictionary', async () => {
     const server = createTrackerServer({ maxConnections: 100 });
@@ -103,5 +103,5 @@ describe('HTTP fuzz, 100 000 queries per server', () => {
     } finally {
       await server.shutdown();
     }
-  }, 120_000);
+  }, 240_000);
 });

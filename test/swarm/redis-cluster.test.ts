@@ -35,6 +35,7 @@ describeService('redis-server and redis-cli (for a private Redis Cluster)', redi
   }
 
   describeStoreContract('redis cluster', {
+    approximateCaps: true,
     async create(clock) {
       const { store } = await openStore(clusterKeyv(uniqueName('cl')), { now: clock.now });
       expect(store).toBeInstanceOf(RedisSwarmStore);
