@@ -5,6 +5,7 @@
  * {@link UdpPacketError} saying what is wrong, never an exception of another kind.
  */
 import type { AnnounceEvent, SwarmCounts } from '../swarm/types.js';
+import type { AnnounceRequest } from './announce.js';
 
 /** The magic `protocol_id` of a connect request. */
 export const UDP_PROTOCOL_ID = 0x41727101980n;
@@ -109,14 +110,18 @@ function readUrlData(datagram: Buffer, at: number): string {
   return url;
 }
 
+/** The checks of an announce datagram's fixed part; its event. */
+function announceEvent(datagram: Buffer): AnnounceEvent {
+  if (datagram.length < ANNOUNCE_SIZE) throw new UdpPacketError(`announce too short (${datagram.length} of ${ANNOUNCE_SIZE} bytes)`, true);
+  const event = EVENTS[datagram.readUInt32BE(80)];
+  if (!event) throw new UdpPacketError('event must be 0 (none), 1 (completed), 2 (started) or 3 (stopped)', true);
+  if (datagram.readUInt16BE(96) === 0) throw new UdpPacketError('port must be an integer from 1 to 65535', true);
+  return event;
+}
+
 /** Parse an announce datagram (action 1). */
 export function parseUdpAnnounce(datagram: Buffer, header: UdpHeader): UdpAnnounce {
-  if (datagram.length < ANNOUNCE_SIZE) throw new UdpPacketError(`announce too short (${datagram.length} of ${ANNOUNCE_SIZE} bytes)`, true);
-  const eventCode = datagram.readUInt32BE(80);
-  const event = EVENTS[eventCode];
-  if (!event) throw new UdpPacketError('event must be 0 (none), 1 (completed), 2 (started) or 3 (stopped)', true);
-  const port = datagram.readUInt16BE(96);
-  if (port === 0) throw new UdpPacketError('port must be an integer from 1 to 65535', true);
+  const event = announceEvent(datagram);
   const ipField = datagram.readUInt32BE(84);
   const numwant = datagram.readInt32BE(92);
   return {
@@ -132,8 +137,40 @@ export function parseUdpAnnounce(datagram: Buffer, header: UdpHeader): UdpAnnoun
     ip: ipField === 0 ? undefined : datagram.subarray(84, 88),
     key: datagram.readUInt32BE(88),
     numwant: numwant < 0 ? undefined : numwant,
-    port,
+    port: datagram.readUInt16BE(96),
     urlData: readUrlData(datagram, ANNOUNCE_SIZE),
+  };
+}
+
+/** An announce datagram as the tracker core takes it, with its BEP 41 URL data. */
+export interface UdpAnnounceRequest extends AnnounceRequest {
+  /** BEP 41 URL data (path and query), concatenated; '' when none. latin1. */
+  urlData: string;
+}
+
+/**
+ * Parse an announce datagram (action 1) straight into the tracker core's request (compact, no peer
+ * ids, as UDP answers are): the same checks as {@link parseUdpAnnounce}, one object. `infoHash` and
+ * `peerId` are views into the datagram; the IP field is copied.
+ */
+export function parseUdpAnnounceRequest(datagram: Buffer): UdpAnnounceRequest {
+  const event = announceEvent(datagram);
+  const numwant = datagram.readInt32BE(92);
+  return {
+    infoHash: datagram.subarray(16, 36),
+    peerId: datagram.subarray(36, 56),
+    port: datagram.readUInt16BE(96),
+    uploaded: counter(datagram, 72),
+    downloaded: counter(datagram, 56),
+    left: counter(datagram, 64),
+    event,
+    numwant: numwant < 0 ? undefined : numwant,
+    compact: true,
+    noPeerId: true,
+    ipParameter: datagram.readUInt32BE(84) === 0 ? undefined : Buffer.from(datagram.subarray(84, 88)),
+    key: datagram.readUInt32BE(88),
+    transport: 'udp',
+    urlData: datagram.length === ANNOUNCE_SIZE ? '' : readUrlData(datagram, ANNOUNCE_SIZE),
   };
 }
 

@@ -286,9 +286,9 @@ export class PeerTable {
    * as objects. O(k) time.
    */
   sample(k: number, exclude: number): Peer[] {
-    const picks = this.pick(k, exclude);
-    const out: Peer[] = new Array(picks.length);
-    for (let i = 0; i < picks.length; i++) out[i] = this.peerAt(picks[i]);
+    const n = this.pick(k, exclude);
+    const out: Peer[] = new Array(n);
+    for (let i = 0; i < n; i++) out[i] = this.peerAt(picks[i]);
     return out;
   }
 
@@ -298,10 +298,10 @@ export class PeerTable {
    * Returns the number of IPv4 entries plus 65536 times the number of IPv6 entries.
    */
   sampleCompact(k: number, exclude: number, out4: Uint8Array, out6: Uint8Array): number {
-    const picks = this.pick(k, exclude);
+    const n = this.pick(k, exclude);
     let n4 = 0;
     let n6 = 0;
-    for (let i = 0; i < picks.length; i++) {
+    for (let i = 0; i < n; i++) {
       const at = picks[i];
       const w = this.wire[at >>> PAGE_SHIFT];
       const from = (at & PAGE_MASK) * WIRE_SIZE;
@@ -349,17 +349,18 @@ export class PeerTable {
   /**
    * Record indices of a uniform random k-subset of the records other than `exclude`: Floyd's
    * algorithm, with a reusable stamped hash set instead of a Set (no allocation per call).
-   * The returned array is shared scratch space, valid until the next call.
+   * Written to the shared scratch array {@link picks} (valid until the next call); returns how many.
    */
-  private pick(k: number, exclude: number): Int32Array {
+  private pick(k: number, exclude: number): number {
     const n = exclude >= 0 ? this.count - 1 : this.count;
     if (k > n) k = n;
-    if (k <= 0) return EMPTY;
-    const out = scratchPicks(k);
+    if (k <= 0) return 0;
+    if (picks.length < k) picks = new Int32Array(nextPowerOfTwo(k));
+    const out = picks;
     if (k === n) {
       let j = 0;
       for (let i = 0; i < this.count; i++) if (i !== exclude) out[j++] = i;
-      return out;
+      return k;
     }
     const set = pickSet(k);
     for (let t = n - k, j = 0; t < n; t++, j++) {
@@ -367,7 +368,7 @@ export class PeerTable {
       const pick = set.add(r) ? r : (set.add(t), t);
       out[j] = exclude >= 0 && pick >= exclude ? pick + 1 : pick;
     }
-    return out;
+    return k;
   }
 
   private removeAt(at: number): void {
@@ -489,14 +490,8 @@ function nextPowerOfTwo(n: number): number {
   return p;
 }
 
-const EMPTY = new Int32Array(0);
+/** Scratch space for the record indices of one sample (grown on demand). */
 let picks = new Int32Array(256);
-
-/** Scratch array of exactly `k` picks (a view on a grown-on-demand buffer). */
-function scratchPicks(k: number): Int32Array {
-  if (picks.length < k) picks = new Int32Array(nextPowerOfTwo(k));
-  return picks.subarray(0, k);
-}
 
 /**
  * A set of small non-negative integers for one sampling call: open addressing over a table that is

@@ -3,9 +3,10 @@
  * first 7 bytes of HMAC-SHA256(slot key, client address). Slot keys rotate every `slotSeconds`
  * (random per process, or derived from a shared secret so that several instances behind one address
  * accept each other's ids). An id is valid in the slot it was issued in and the next one: between
- * one and two slot lengths (about two minutes by default). Checked in constant time.
+ * one and two slot lengths (about two minutes by default). Checked in constant time (the 8 bytes
+ * are compared as two 32-bit halves whose differences are combined before the one test).
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 
 /** Options of {@link ConnectionIds}. */
 export interface ConnectionIdOptions {
@@ -17,6 +18,12 @@ export interface ConnectionIdOptions {
   now?: () => number;
 }
 
+/** The id of one address in one slot, as two 32-bit halves: tag byte + MAC bytes 0..2, MAC bytes 3..6. */
+interface SlotId {
+  high: number;
+  low: number;
+}
+
 /** Issues and checks connection ids. */
 export class ConnectionIds {
   private readonly secret: Buffer | undefined;
@@ -24,10 +31,12 @@ export class ConnectionIds {
   private readonly now: () => number;
   private keys = new Map<number, Buffer>();
   /**
-   * MACs already computed, per slot and address (a client connects once and announces many times):
-   * one HMAC per client and slot instead of one per datagram. Bounded; dropped on rotation.
+   * Ids already computed, per slot and address (a client connects once and announces many times):
+   * one HMAC per client and slot instead of one per datagram. Keyed by the caller's name for the
+   * address (the UDP transport passes the address text it got from the socket, so no key has to be
+   * built from the bytes), else by the bytes. Bounded; dropped on rotation.
    */
-  private macs = new Map<number, Map<string, Buffer>>();
+  private ids = new Map<number, Map<string, SlotId>>();
   private static readonly MAX_CACHED = 100_000;
 
   constructor(options: ConnectionIdOptions = {}) {
@@ -37,42 +46,62 @@ export class ConnectionIds {
     this.now = options.now ?? Date.now;
   }
 
-  /** A connection id for `address` (4 or 16 bytes) in the current slot. */
-  issue(address: Uint8Array): Buffer {
-    const slot = this.slot();
+  /**
+   * A connection id for `address` (4 or 16 bytes) in the current slot. `name`: a text that stands
+   * for exactly these bytes (such as the address text they were parsed from), used as cache key.
+   */
+  issue(address: Uint8Array, name?: string): Buffer {
+    const { high, low } = this.idOf(this.slot(), address, name);
     const id = Buffer.allocUnsafe(8);
-    id[0] = slot & 0xff;
-    this.mac(slot, address).copy(id, 1, 0, 7);
+    id.writeUInt32BE(high, 0);
+    id.writeUInt32BE(low, 4);
     return id;
   }
 
-  /** True when `id` (8 bytes) was issued to `address` in this slot or the previous one. */
-  verify(id: Uint8Array, address: Uint8Array): boolean {
-    if (id.length !== 8) return false;
+  /** True when `id` (8 bytes) was issued to `address` in this slot or the previous one. `name` as for {@link issue}. */
+  verify(id: Uint8Array, address: Uint8Array, name?: string): boolean {
+    return id.length === 8 && this.verifyAt(id, address, name);
+  }
+
+  /**
+   * {@link verify} for the id in the first 8 bytes of `datagram` (which must be at least 8 bytes
+   * long), without a view on it.
+   */
+  verifyAt(datagram: Uint8Array, address: Uint8Array, name?: string): boolean {
+    const tag = datagram[0];
     const current = this.slot();
-    const slot = (current & 0xff) === id[0] ? current : ((current - 1) & 0xff) === id[0] ? current - 1 : -1;
+    const slot = (current & 0xff) === tag ? current : ((current - 1) & 0xff) === tag ? current - 1 : -1;
     if (slot < 0) return false;
-    return timingSafeEqual(this.mac(slot, address).subarray(0, 7), id.subarray(1, 8));
+    const expected = this.idOf(slot, address, name);
+    const high = ((tag << 24) | (datagram[1] << 16) | (datagram[2] << 8) | datagram[3]) >>> 0;
+    const low = ((datagram[4] << 24) | (datagram[5] << 16) | (datagram[6] << 8) | datagram[7]) >>> 0;
+    // Constant time: both halves are always compared, and only the combined difference is tested.
+    return ((expected.high ^ high) | (expected.low ^ low)) === 0;
   }
 
   private slot(): number {
     return Math.floor(this.now() / this.slotMs);
   }
 
-  private mac(slot: number, address: Uint8Array): Buffer {
-    let cache = this.macs.get(slot);
-    const name = Buffer.from(address.buffer, address.byteOffset, address.byteLength).toString('latin1');
-    const cached = cache?.get(name);
+  private idOf(slot: number, address: Uint8Array, name: string | undefined): SlotId {
+    let cache = this.ids.get(slot);
+    // A caller's name never starts with '#' (address texts do not), so the two kinds of keys never meet.
+    const key = name ?? '#' + Buffer.from(address.buffer, address.byteOffset, address.byteLength).toString('latin1');
+    const cached = cache?.get(key);
     if (cached) return cached;
     const mac = createHmac('sha256', this.key(slot)).update(address).digest();
+    const id: SlotId = {
+      high: (((slot & 0xff) << 24) | (mac[0] << 16) | (mac[1] << 8) | mac[2]) >>> 0,
+      low: mac.readUInt32BE(3),
+    };
     if (!cache) {
       cache = new Map();
-      this.macs.set(slot, cache);
-      for (const old of this.macs.keys()) if (old < slot - 1) this.macs.delete(old);
+      this.ids.set(slot, cache);
+      for (const old of this.ids.keys()) if (old < slot - 1) this.ids.delete(old);
     }
     if (cache.size >= ConnectionIds.MAX_CACHED) cache.clear();
-    cache.set(name, mac);
-    return mac;
+    cache.set(key, id);
+    return id;
   }
 
   /** The key of a slot; keys of slots older than the previous one are dropped (rotation). */
