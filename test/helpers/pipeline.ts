@@ -22,7 +22,7 @@ export async function pipelinedGets(
     new Promise((resolve, reject) => {
       const socket = net.connect(port, '127.0.0.1');
       const inFlight: string[] = [];
-      let buffer = Buffer.alloc(0);
+      let buffer: Buffer = Buffer.alloc(0);
       const fill = (): void => {
         let out = '';
         while (inFlight.length < window && next < paths.length) {
