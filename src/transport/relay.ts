@@ -55,6 +55,14 @@ export class Relay {
     return { serial, route };
   }
 
+  /** The serial number of a route of this instance's connections; undefined for another instance's. */
+  localSerial(route: Uint8Array): number | undefined {
+    if (route.length !== ROUTE_LENGTH) return undefined;
+    const id = this.instanceId;
+    for (let i = 0; i < 8; i++) if (route[i] !== id[i]) return undefined;
+    return serialOf(route);
+  }
+
   /** Listen on this instance's channel (when the store has a bus); retried on each send until it works. */
   listen(bus: StoreBus | undefined): Promise<void> {
     if (!bus?.subscribeTo || this.closed || this.unsubscribe) return Promise.resolve();

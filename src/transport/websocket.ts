@@ -77,10 +77,11 @@ export interface WebSocketTrackerOptions extends TrackerOptions {
   maxBufferedBytes?: number;
 }
 
-/** One pair a connection announced, with its last counters (for the `stopped` sent on close). */
+/**
+ * The last counters of one pair a connection announced (for the `stopped` sent on close). The pair
+ * itself is the Map key (latin1 info hash + peer id): no Buffers kept per idle connection.
+ */
 interface HeldPeer {
-  infoHash: Buffer;
-  peerId: Buffer;
   uploaded: number;
   downloaded: number;
   left: number | undefined;
@@ -114,6 +115,9 @@ interface Connection {
   tokens: number;
   refilled: number;
   closing: boolean;
+  /** The socket is corked until the frames of one read are answered (one write for them all). */
+  corked: boolean;
+  readonly socket: Duplex;
 }
 
 /** What the core hands back for an announce over WebSocket. */
@@ -212,7 +216,7 @@ export class WebSocketTracker extends EventEmitter {
     if (this.prefix !== '' && !(full.startsWith(this.prefix) && full.charCodeAt(this.prefix.length) === 47)) return false;
     const target = parseTrackerPath(full.slice(this.prefix.length));
     if (!target || target.endpoint !== 'announce' || (target.passkey !== undefined && !this.tracker.isPrivate)) return false;
-    socket.on('error', () => undefined); // a reset during the handshake is not our problem
+    socket.on('error', ignore); // a reset during the handshake is not our problem (a module-level function: keeps no request alive)
     if (this.closed || this.connections.size >= this.maxConnections) {
       refuse(socket, 503, 'Service Unavailable');
       return true;
@@ -230,6 +234,7 @@ export class WebSocketTracker extends EventEmitter {
       ws.terminate();
       return;
     }
+    dropIdleTimer(req.socket);
     const { serial, route } = this.relay.next();
     const now = Date.now();
     const conn: Connection = {
@@ -245,6 +250,8 @@ export class WebSocketTracker extends EventEmitter {
       tokens: this.rate * 10,
       refilled: now,
       closing: false,
+      corked: false,
+      socket: req.socket,
     };
     this.connections.set(serial, conn);
     ws.on('message', (data, isBinary) => this.onFrame(conn, data, isBinary));
@@ -267,6 +274,12 @@ export class WebSocketTracker extends EventEmitter {
       return;
     }
     conn.tokens -= 1;
+    if (!conn.corked) {
+      // Every answer written while this read's frames are handled goes out in one write.
+      conn.corked = true;
+      conn.socket.cork();
+      process.nextTick(uncork, conn);
+    }
     if (isBinary) {
       this.shut(conn, 1003, 'binary frames are not accepted');
       return;
@@ -329,10 +342,17 @@ export class WebSocketTracker extends EventEmitter {
       conn.peers?.delete(key);
     } else if (!conn.closing) {
       conn.peers ??= new Map();
-      conn.peers.set(key, { infoHash: m.infoHash, peerId: m.peerId, uploaded: m.uploaded, downloaded: m.downloaded, left: m.left });
+      const held = conn.peers.get(key);
+      if (held) {
+        held.uploaded = m.uploaded;
+        held.downloaded = m.downloaded;
+        held.left = m.left;
+      } else {
+        conn.peers.set(key, { uploaded: m.uploaded, downloaded: m.downloaded, left: m.left });
+      }
     } else {
       // The connection closed while the store answered: take the peer out again.
-      this.stop(conn.route, conn.passkey, conn.remote, { infoHash: m.infoHash, peerId: m.peerId, uploaded: m.uploaded, downloaded: m.downloaded, left: m.left });
+      this.stop(conn.route, conn.passkey, conn.remote, key, { uploaded: m.uploaded, downloaded: m.downloaded, left: m.left });
       return;
     }
     this.send(conn, encodeWsAnnounce(m.infoHash, result.counts, this.tracker.options.interval));
@@ -341,20 +361,24 @@ export class WebSocketTracker extends EventEmitter {
     for (let i = 0; i < peers.length && i < m.offers.length; i++) {
       const peer = peers[i];
       const offer = m.offers[i];
-      void this.relay
-        .send(
-          peer.ip,
-          {
-            infoHash: m.infoHash,
-            peerId: Buffer.from(peer.peerId),
-            frame: encodeWsOffer(m.infoHash, m.peerId, offer),
-            offer: { offerId: offer.offerId, from: m.peerId, route: conn.route },
-          },
-          bus,
-        )
-        .then((outcome) => {
-          if (outcome === 'gone') this.forgetGone(m.infoHash, peer);
-        });
+      const message = {
+        serial: 0,
+        infoHash: m.infoHash,
+        peerId: peer.peerId as Buffer,
+        frame: encodeWsOffer(m.infoHash, m.peerId, offer),
+        offer: { offerId: offer.offerId, from: m.peerId, route: conn.route },
+      };
+      // A peer on this instance gets its offer at once (no promise); others through the bus.
+      const serial = this.relay.localSerial(peer.ip);
+      if (serial !== undefined) {
+        message.serial = serial;
+        this.deliver(message);
+        continue;
+      }
+      message.peerId = Buffer.from(peer.peerId); // the store's sample may be a view into reused memory
+      void this.relay.send(peer.ip, message, bus).then((outcome) => {
+        if (outcome === 'gone') this.forgetGone(m.infoHash, peer);
+      });
     }
   }
 
@@ -447,14 +471,14 @@ export class WebSocketTracker extends EventEmitter {
     conn.offers = undefined;
     const peers = conn.peers;
     conn.peers = undefined;
-    if (peers) for (const held of peers.values()) this.stop(conn.route, conn.passkey, conn.remote, held);
+    if (peers) for (const [key, held] of peers) this.stop(conn.route, conn.passkey, conn.remote, key, held);
   }
 
   /** A `stopped` announce through the core on the peer's behalf (policies, accounting and events as usual). */
-  private stop(route: Buffer, passkey: string | undefined, remote: Buffer | undefined, held: HeldPeer): void {
+  private stop(route: Buffer, passkey: string | undefined, remote: Buffer | undefined, key: string, held: HeldPeer): void {
     const request: AnnounceRequest = {
-      infoHash: held.infoHash,
-      peerId: held.peerId,
+      infoHash: Buffer.from(key.slice(0, 20), 'latin1'),
+      peerId: Buffer.from(key.slice(20), 'latin1'),
       port: 1,
       uploaded: held.uploaded,
       downloaded: held.downloaded,
@@ -528,6 +552,14 @@ export function createWebSocketTracker(options: WebSocketTrackerOptions = {}): W
   return new WebSocketTracker(options);
 }
 
+/** A listener that ignores its event. */
+function ignore(): void {}
+
+function uncork(conn: Connection): void {
+  conn.corked = false;
+  conn.socket.uncork();
+}
+
 function pairKey(infoHash: Buffer, peerId: Buffer): string {
   return infoHash.toString('latin1') + peerId.toString('latin1');
 }
@@ -536,6 +568,19 @@ function positive(name: string, value: number | undefined, fallback: number): nu
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new TypeError(`options.${name} must be a positive number`);
   return value;
+}
+
+/**
+ * An HTTP server's inactivity timeout leaves a cleared timer object on every socket it upgraded
+ * (ws turns the timeout off, Node keeps the object): about 150 bytes per idle WebSocket. Drop it.
+ */
+function dropIdleTimer(socket: object): void {
+  const symbol = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'timeout');
+  const timer = symbol && (socket as Record<symbol, unknown>)[symbol];
+  // Only a timer that no longer runs (ws called setTimeout(0)): a live one is left alone.
+  if (timer && typeof timer === 'object' && (timer as { _idleTimeout?: number })._idleTimeout === -1) {
+    (socket as Record<symbol, unknown>)[symbol] = null;
+  }
 }
 
 function refuse(socket: Duplex, status: number, text: string): void {
