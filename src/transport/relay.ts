@@ -45,14 +45,18 @@ export class Relay {
 
   constructor(private readonly deliverLocal: LocalDelivery) {}
 
-  /** A new connection's serial number and route. */
-  next(): { serial: number; route: Buffer } {
-    const serial = ++this.serial;
+  /** A new connection's serial number. */
+  next(): number {
+    return ++this.serial;
+  }
+
+  /** The route of this instance's connection `serial` (a new Buffer each time: nothing kept per connection). */
+  route(serial: number): Buffer {
     const route = Buffer.allocUnsafe(ROUTE_LENGTH);
     this.instanceId.copy(route, 0);
     route.writeUIntBE(Math.floor(serial / 2 ** 32), 8, 4);
     route.writeUInt32BE(serial >>> 0, 12);
-    return { serial, route };
+    return route;
   }
 
   /** The serial number of a route of this instance's connections; undefined for another instance's. */

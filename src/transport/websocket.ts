@@ -100,10 +100,10 @@ interface PendingOffer {
 /** Per-connection state (kept small: idle connections are the common case). */
 interface Connection {
   readonly ws: WebSocket;
+  /** The connection's number; its route (see relay.ts) is made from it when needed. */
   readonly serial: number;
-  readonly route: Buffer;
-  /** The client's address (for events only). */
-  readonly remote: Buffer | undefined;
+  /** The client's address as the socket gives it (stats and events; parsed when used). */
+  readonly remote: string | undefined;
   readonly passkey: string | undefined;
   /** Keyed by latin1 info hash + peer id. */
   peers: Map<string, HeldPeer> | undefined;
@@ -235,13 +235,12 @@ export class WebSocketTracker extends EventEmitter {
       return;
     }
     dropIdleTimer(req.socket);
-    const { serial, route } = this.relay.next();
+    const serial = this.relay.next();
     const now = Date.now();
     const conn: Connection = {
       ws,
       serial,
-      route,
-      remote: parseAddress(req.socket.remoteAddress),
+      remote: req.socket.remoteAddress,
       passkey,
       peers: undefined,
       offers: undefined,
@@ -309,7 +308,7 @@ export class WebSocketTracker extends EventEmitter {
       return;
     }
     const request = this.request(m, conn);
-    const result = this.tracker.announceRequest(request, conn.route, conn.passkey, WRITER, false, true);
+    const result = this.tracker.announceRequest(request, this.relay.route(conn.serial), conn.passkey, WRITER, false, true);
     if (result instanceof Promise) void result.then((r) => this.announced(conn, m, key, r));
     else if (result) this.announced(conn, m, key, result);
   }
@@ -327,7 +326,7 @@ export class WebSocketTracker extends EventEmitter {
       compact: false,
       noPeerId: false,
       ipParameter: undefined,
-      remote: conn.remote,
+      remote: parseAddress(conn.remote),
       transport: 'websocket',
     };
   }
@@ -352,7 +351,7 @@ export class WebSocketTracker extends EventEmitter {
       }
     } else {
       // The connection closed while the store answered: take the peer out again.
-      this.stop(conn.route, conn.passkey, conn.remote, key, { uploaded: m.uploaded, downloaded: m.downloaded, left: m.left });
+      this.stop(conn.serial, conn.passkey, conn.remote, key, { uploaded: m.uploaded, downloaded: m.downloaded, left: m.left });
       return;
     }
     this.send(conn, encodeWsAnnounce(m.infoHash, result.counts, this.tracker.options.interval));
@@ -366,7 +365,7 @@ export class WebSocketTracker extends EventEmitter {
         infoHash: m.infoHash,
         peerId: peer.peerId as Buffer,
         frame: encodeWsOffer(m.infoHash, m.peerId, offer),
-        offer: { offerId: offer.offerId, from: m.peerId, route: conn.route },
+        offer: { offerId: offer.offerId, from: m.peerId, route: this.relay.route(conn.serial) },
       };
       // A peer on this instance gets its offer at once (no promise); others through the bus.
       const serial = this.relay.localSerial(peer.ip);
@@ -471,11 +470,11 @@ export class WebSocketTracker extends EventEmitter {
     conn.offers = undefined;
     const peers = conn.peers;
     conn.peers = undefined;
-    if (peers) for (const [key, held] of peers) this.stop(conn.route, conn.passkey, conn.remote, key, held);
+    if (peers) for (const [key, held] of peers) this.stop(conn.serial, conn.passkey, conn.remote, key, held);
   }
 
   /** A `stopped` announce through the core on the peer's behalf (policies, accounting and events as usual). */
-  private stop(route: Buffer, passkey: string | undefined, remote: Buffer | undefined, key: string, held: HeldPeer): void {
+  private stop(serial: number, passkey: string | undefined, remote: string | undefined, key: string, held: HeldPeer): void {
     const request: AnnounceRequest = {
       infoHash: Buffer.from(key.slice(0, 20), 'latin1'),
       peerId: Buffer.from(key.slice(20), 'latin1'),
@@ -488,10 +487,10 @@ export class WebSocketTracker extends EventEmitter {
       compact: false,
       noPeerId: false,
       ipParameter: undefined,
-      remote,
+      remote: parseAddress(remote),
       transport: 'websocket',
     };
-    const result = this.tracker.announceRequest(request, route, passkey, WRITER, false, true);
+    const result = this.tracker.announceRequest(request, this.relay.route(serial), passkey, WRITER, false, true);
     if (result instanceof Promise) void result.catch(() => undefined);
   }
 
