@@ -3,7 +3,7 @@
 // after round in the same run are what the targets are about.
 //
 //   npm run bench                       # everything
-//   npm run bench -- --only http        # http | private | udp | ws | swarm | memory | hash | seeder (comma-separated)
+//   npm run bench -- --only http        # http | private | udp | ws | swarm | memory | hash | seeder | soak (comma-separated; soak takes 30 minutes and is not in the default set)
 //   npm run bench -- --rounds 5 --duration 8
 //   npm run bench -- --only create --rounds 5   # v1/v2/hybrid creation: ours (CLI, in-process), mktorrent, python3-libtorrent (also run by hash)
 //   npm run bench -- --only http --servers express,middleware   # some servers only (label substrings)
@@ -835,6 +835,13 @@ function benchSeeder() {
   target('seeder upload rate / aria2 seeding (medians)', m.medianRatio, 0.8);
 }
 
+/** The 30-minute soak (not in the default set: `--only soak`). */
+function benchSoak() {
+  log('### Soak (30 minutes, memory and Redis stores at once)');
+  const r = spawnSync(process.execPath, ['soak.js'], { cwd: here, stdio: 'inherit' });
+  log(r.status === 0 ? 'soak: memory flat, nothing leaked (see the lines above)' : `soak FAILED (exit ${r.status})`);
+}
+
 async function main() {
   installExtras();
   log(`## express-torrent-tracker bench, ${new Date().toISOString()}`);
@@ -849,6 +856,7 @@ async function main() {
   if (only.has('hash')) benchHash();
   if (only.has('hash') || only.has('create')) benchCreate();
   if (only.has('seeder')) benchSeeder();
+  if (only.has('soak')) benchSoak();
   log('### Targets');
   log('');
   log('| target | measured | goal | |');

@@ -38,11 +38,13 @@ export interface Instance {
   base: string;
   /** The Keyv store's instance id (null for Redis). */
   id: string | null;
+  /** Everything the fixture printed in its first JSON line. */
+  info: Record<string, unknown>;
 }
 
 /** Start `fixture` (a path under test/) with `env`; resolves once it printed its JSON line. */
-export async function startInstance(fixture: string, env: Record<string, string>): Promise<Instance> {
-  const child = spawn(process.execPath, [join(root, 'test', fixture)], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startInstance(fixture: string, env: Record<string, string>, nodeArgs: string[] = []): Promise<Instance> {
+  const child = spawn(process.execPath, [...nodeArgs, join(root, 'test', fixture)], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (d) => (stderr += String(d)));
   const line = await new Promise<string>((resolve, reject) => {
@@ -53,8 +55,8 @@ export async function startInstance(fixture: string, env: Record<string, string>
     });
     child.once('exit', (code) => reject(new Error(`instance exited (${code}): ${stderr}`)));
   });
-  const { port, instance } = JSON.parse(line) as { port: number; instance: string | null };
-  return { child, port, base: `http://127.0.0.1:${port}`, id: instance };
+  const info = JSON.parse(line) as { port: number; instance: string | null } & Record<string, unknown>;
+  return { child, port: info.port, base: `http://127.0.0.1:${info.port}`, id: info.instance, info };
 }
 
 /** SIGTERM, then SIGKILL after 5 s. */
