@@ -64,6 +64,12 @@ export interface KeyvSwarmStoreOptions extends SwarmStoreOptions {
   heartbeat?: number;
   /** Milliseconds to wait before checking that a claimed slot is really ours. Default 250. */
   claimSettle?: number;
+  /**
+   * Largest difference between the clocks of the instances, in milliseconds. Keyv judges a lease's
+   * expiry by the reader's clock, so leases live this much longer than three heartbeats: an instance
+   * whose clock runs this far ahead still sees live leases as live. Default 10 000.
+   */
+  maxClockSkew?: number;
   /** Milliseconds one storage call may take before the store rejects. Default 800. */
   commandTimeout?: number;
   /** Prefix of every key name inside the Keyv namespace. Default `swarm`. */
@@ -382,6 +388,10 @@ export class KeyvSwarmStore implements SwarmStore {
   private readonly remoteTtl: number;
   private readonly maxCached: number;
   private readonly heartbeatMs: number;
+  /** Milliseconds a lease lives in the database (three heartbeats plus the clock-skew allowance). */
+  private readonly leaseTtl: number;
+  /** performance.now() when our lease was last set or confirmed: writes trust it for one heartbeat. */
+  private leaseCheckedAt = -Infinity;
   private readonly settle: number;
   private readonly timeout: number;
   private readonly fixedId: string | undefined;
@@ -426,6 +436,7 @@ export class KeyvSwarmStore implements SwarmStore {
     this.remoteTtl = options.remoteCacheTtl ?? 1000;
     this.maxCached = options.maxCachedSwarms ?? 10_000;
     this.heartbeatMs = options.heartbeat ?? 5000;
+    this.leaseTtl = this.heartbeatMs * 3 + (options.maxClockSkew ?? 10_000);
     this.settle = options.claimSettle ?? 250;
     this.timeout = options.commandTimeout ?? 800;
     this.fixedId = options.instanceId;
@@ -669,14 +680,16 @@ export class KeyvSwarmStore implements SwarmStore {
   }
 
   private async claim(): Promise<void> {
-    const leaseTtl = this.heartbeatMs * 3;
+    const leaseTtl = this.leaseTtl;
     if (this.fixedId !== undefined) {
       const id = this.fixedId;
       const lease = (await this.call(this.kv.get(this.leaseKey(id)))) as Lease | undefined;
       if (lease && lease.token !== this.token) {
         throw new KeyvStoreError(`instanceId "${id}" is in use by another running instance`);
       }
+      const at = performance.now();
       await this.call(this.kv.set(this.leaseKey(id), { token: this.token } satisfies Lease, leaseTtl));
+      this.leaseCheckedAt = at;
       await this.adopt(id);
       return;
     }
@@ -693,10 +706,12 @@ export class KeyvSwarmStore implements SwarmStore {
         continue;
       }
       const id = String(free);
+      const at = performance.now();
       await this.call(this.kv.set(this.leaseKey(id), { token: this.token } satisfies Lease, leaseTtl));
       await sleep(this.settle + Math.random() * this.settle);
       const check = (await this.call(this.kv.get(this.leaseKey(id)))) as Lease | undefined;
       if (check?.token === this.token) {
+        this.leaseCheckedAt = at;
         await this.adopt(id);
         return;
       }
@@ -755,6 +770,32 @@ export class KeyvSwarmStore implements SwarmStore {
     throw new KeyvStoreError('could not register this instance');
   }
 
+  /**
+   * The write fence: true when slot `id` is still ours. Confirmed by reading the lease unless it was
+   * set or confirmed less than one heartbeat ago (monotonic clock: a paused process finds its
+   * confirmation old and reads again). Another instance can take a slot only once its lease has
+   * gone unrenewed for three heartbeats plus the clock-skew allowance, so a write that starts within
+   * one heartbeat of a confirmation lands while the lease is still ours (unless the database itself
+   * holds the write back for longer than two heartbeats). A lost slot moves us to a new one; the
+   * caller's data stays dirty and is written there.
+   */
+  private async ownsSlot(id: string): Promise<boolean> {
+    if (performance.now() - this.leaseCheckedAt < this.heartbeatMs) return true;
+    const at = performance.now();
+    const lease = (await this.call(this.kv.get(this.leaseKey(id)))) as Lease | undefined;
+    if (lease?.token === this.token) {
+      this.leaseCheckedAt = at;
+      return true;
+    }
+    if (this.id === id) {
+      // Someone took our slot (we were paused longer than the lease), or it expired: move on.
+      this.lostId = id;
+      this.id = undefined;
+      void this.start().catch(() => undefined);
+    }
+    return false;
+  }
+
   /** Renew the lease; when it was lost (we were paused for longer than its TTL) move to a new slot. */
   private async heartbeat(): Promise<void> {
     if (this.closed || this.id === undefined) return;
@@ -767,7 +808,9 @@ export class KeyvSwarmStore implements SwarmStore {
         await this.start();
         return;
       }
-      await this.call(this.kv.set(this.leaseKey(this.id), { token: this.token } satisfies Lease, this.heartbeatMs * 3));
+      const at = performance.now();
+      await this.call(this.kv.set(this.leaseKey(this.id), { token: this.token } satisfies Lease, this.leaseTtl));
+      this.leaseCheckedAt = at;
       await this.ensureListed();
     } catch {
       this.healthy = false;
@@ -991,8 +1034,28 @@ export class KeyvSwarmStore implements SwarmStore {
   private async writeBehind(limit: number, only?: Swarm): Promise<void> {
     if (this.flushing && limit !== Infinity && !only) return; // the timer: next round
     while (this.flushing) await this.flushing;
-    const id = this.id;
+    // Held for the whole write, the slot check included: writes never overlap, so two versions of
+    // one shard cannot land in the wrong order.
+    let release!: () => void;
+    this.flushing = new Promise<void>((resolve) => (release = resolve));
+    try {
+      await this.writeFenced(limit, only);
+    } finally {
+      this.flushing = undefined;
+      release();
+    }
+  }
+
+  /** {@link writeBehind}'s work, once it holds the write turn. */
+  private async writeFenced(limit: number, only?: Swarm): Promise<void> {
+    let id = this.id;
     if (id === undefined) return;
+    if (!(await this.ownsSlot(id))) {
+      // Fenced: the slot is someone else's now. Write under our new slot once we hold one.
+      await this.start();
+      id = this.id;
+      if (id === undefined || !(await this.ownsSlot(id))) throw new KeyvStoreError('lost the instance slot; retrying under a new one');
+    }
     const batch: Swarm[] = [];
     if (only) {
       if (only.dirty) batch.push(only);
@@ -1037,10 +1100,6 @@ export class KeyvSwarmStore implements SwarmStore {
       if (sets.length > 0) await this.call(this.kv.setMany(sets));
       if (deletes.length > 0) await this.call(this.kv.deleteMany(deletes));
     })();
-    this.flushing = work.then(
-      () => undefined,
-      () => undefined,
-    );
     try {
       await work;
       this.healthy = true;
@@ -1049,8 +1108,6 @@ export class KeyvSwarmStore implements SwarmStore {
       this.healthy = false;
       for (const swarm of batch) swarm.dirty = true;
       throw error;
-    } finally {
-      this.flushing = undefined;
     }
   }
 

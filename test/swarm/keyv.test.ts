@@ -186,6 +186,40 @@ describe('KeyvSwarmStore: several instances on one database', () => {
     expect(await b.scrape([ih])).toEqual([{ complete: 2, incomplete: 0, downloaded: 2 }]);
   });
 
+  it('fences writes with the lease: an instance that paused past its lease never overwrites the slot another took over', async () => {
+    const keyv = new Keyv();
+    const clock = fakeClock();
+    const options = { now: clock.now, claimSettle: 5, writeInterval: 60_000, heartbeat: 100, maxClockSkew: 0 };
+    const a = new KeyvSwarmStore(keyv, options);
+    opened.push(a);
+    const ih = hash();
+    const p = announceOf(ih);
+    await a.announce(p);
+    await a.announce({ ...p, event: 'completed', seeder: true }); // acknowledged 1 (written through)
+    expect(a.instanceId).toBe('1');
+    // "pause" a: its timers stop, its lease (3 heartbeats) runs out, b takes slot 1 over
+    const paused = a as unknown as { timer: NodeJS.Timeout; heartbeatTimer: NodeJS.Timeout };
+    clearInterval(paused.timer);
+    clearInterval(paused.heartbeatTimer);
+    await new Promise((r) => setTimeout(r, 400));
+    const b = new KeyvSwarmStore(keyv, options);
+    opened.push(b);
+    for (const q of [announceOf(ih), announceOf(ih)]) {
+      await b.announce(q);
+      await b.announce({ ...q, event: 'completed', seeder: true }); // acknowledged 2 and 3
+    }
+    expect(b.instanceId).toBe('1');
+    // a wakes up and completes one more: its write-through must not land in slot 1
+    const late = announceOf(ih);
+    await a.announce(late).catch(() => undefined);
+    const r = await a.announce({ ...late, event: 'completed', seeder: true }).catch(async () => a.announce({ ...late, event: 'completed', seeder: true }));
+    expect(r.refusal).toBeUndefined(); // acknowledged 4
+    expect(a.instanceId).not.toBe('1');
+    const reader = new KeyvSwarmStore(keyv, { now: clock.now, claimSettle: 5 });
+    opened.push(reader);
+    expect((await reader.scrape([ih]))[0].downloaded).toBe(4);
+  });
+
   it('writes completions through: a crash right after cannot lose them; a failed write is not counted', async () => {
     const map = new Map<string, unknown>();
     let failSets = false;
