@@ -18,7 +18,8 @@ import { bytes, prng, tempDir, writeTree } from '../torrent/fixtures.js';
 const available = haveLibtorrent();
 const VERSIONS = ['v2', 'hybrid'] as const;
 
-describe.skipIf(!available)('v2 and hybrid torrents against libtorrent', () => {
+// Each case runs several python3 processes: generous timeouts for a busy machine.
+describe.skipIf(!available)('v2 and hybrid torrents against libtorrent', { timeout: 240_000 }, () => {
   let tmp: ReturnType<typeof tempDir>;
   let counter = 0;
   beforeAll(() => {
