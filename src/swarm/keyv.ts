@@ -28,6 +28,22 @@ import { randomBytes } from 'node:crypto';
 import Keyv from 'keyv';
 import { ExpiryWheel } from '../stats/expiry-wheel.js';
 import { PeerStateTable, peerStateKey } from './peer-state.js';
+import {
+  CHUNK_RECORDS,
+  decodeRecords,
+  earliestExpiry,
+  EMPTY,
+  encodeRecords,
+  isShard,
+  mayChange,
+  mergeRecords,
+  newer,
+  type ChunkValue,
+  type ReadShard,
+  type Rec,
+  type ShardValue,
+} from './keyv-records.js';
+import { View } from './keyv-view.js';
 import { keyvTorrentRegistry } from './registry.js';
 import type {
   Peer,
@@ -81,246 +97,6 @@ export interface KeyvSwarmStoreOptions extends SwarmStoreOptions {
 /** An error the store raises itself (timeouts, unreachable backend). */
 export class KeyvStoreError extends Error {
   override name = 'KeyvStoreError';
-}
-
-/** One peer record (or tombstone) of a shard. Times are milliseconds of the store's clock. */
-interface Rec {
-  /** 20-byte peer id. */
-  id: Buffer;
-  /** The id as a latin1 string: a cheap Map key. */
-  key: string;
-  ip: Buffer;
-  port: number;
-  seeder: boolean;
-  /** When the peer announced (orders records of the same peer from different shards). */
-  at: number;
-  /** When it expires. */
-  exp: number;
-  /** A tombstone: the peer stopped at `at`. */
-  gone: boolean;
-  /** The client's `key` (32 bits), when it sent one: it may move the peer to another address. */
-  k?: number;
-}
-
-const FLAG_SEEDER = 1;
-const FLAG_V6 = 2;
-const FLAG_GONE = 4;
-const FLAG_KEY = 8;
-
-/** Binary shard encoding: per record id(20) flags(1) [ip(4|16) port(2) [key(4)]] at(6) exp(6). */
-function encodeRecords(recs: Iterable<Rec>): string {
-  const parts: Buffer[] = [];
-  for (const r of recs) {
-    const v6 = r.ip.length === 16;
-    const keyed = !r.gone && r.k !== undefined;
-    const size = 21 + (r.gone ? 0 : r.ip.length + 2) + (keyed ? 4 : 0) + 12;
-    const b = Buffer.allocUnsafe(size);
-    r.id.copy(b, 0);
-    b[20] = (r.seeder ? FLAG_SEEDER : 0) | (v6 ? FLAG_V6 : 0) | (r.gone ? FLAG_GONE : 0) | (keyed ? FLAG_KEY : 0);
-    let o = 21;
-    if (!r.gone) {
-      r.ip.copy(b, o);
-      o += r.ip.length;
-      b.writeUInt16BE(r.port, o);
-      o += 2;
-      if (keyed) {
-        b.writeUInt32BE(r.k! >>> 0, o);
-        o += 4;
-      }
-    }
-    b.writeUIntBE(Math.max(0, Math.floor(r.at)), o, 6);
-    b.writeUIntBE(Math.max(0, Math.floor(r.exp)), o + 6, 6);
-    parts.push(b);
-  }
-  return Buffer.concat(parts).toString('base64');
-}
-
-function decodeRecords(text: string): Rec[] {
-  const b = Buffer.from(text, 'base64');
-  const out: Rec[] = [];
-  let o = 0;
-  while (o + 33 <= b.length) {
-    const id = Buffer.from(b.subarray(o, o + 20));
-    const flags = b[o + 20];
-    o += 21;
-    const gone = (flags & FLAG_GONE) !== 0;
-    let ip = EMPTY;
-    let port = 0;
-    let k: number | undefined;
-    if (!gone) {
-      const len = flags & FLAG_V6 ? 16 : 4;
-      const keyed = (flags & FLAG_KEY) !== 0;
-      if (o + len + (keyed ? 18 : 14) > b.length) break;
-      ip = Buffer.from(b.subarray(o, o + len));
-      o += len;
-      port = b.readUInt16BE(o);
-      o += 2;
-      if (keyed) {
-        k = b.readUInt32BE(o);
-        o += 4;
-      }
-    }
-    const at = b.readUIntBE(o, 6);
-    const exp = b.readUIntBE(o + 6, 6);
-    o += 12;
-    const rec: Rec = { id, key: id.toString('latin1'), ip, port, seeder: (flags & FLAG_SEEDER) !== 0, at, exp, gone };
-    if (k !== undefined) rec.k = k;
-    out.push(rec);
-  }
-  return out;
-}
-
-const EMPTY = Buffer.alloc(0);
-
-/**
- * Records per stored value. A shard with more records continues in chunk keys `<shard key>:<n>`:
- * MySQL's TEXT column holds 64 KiB, and 400 records are at most 27 KiB of base64.
- */
-const CHUNK_RECORDS = 400;
-
-/** The value stored under a shard key. */
-interface ShardValue {
-  /** This instance's `completed` count for the swarm. */
-  d: number;
-  /** Records, base64 of the binary encoding (the first CHUNK_RECORDS of them). */
-  p: string;
-  /** Number of chunk keys holding the further records (absent = 0). */
-  x?: number;
-}
-
-/** The value stored under a chunk key. */
-interface ChunkValue {
-  p: string;
-}
-
-function isShard(value: unknown): value is ShardValue {
-  return typeof value === 'object' && value !== null && typeof (value as ShardValue).d === 'number' && typeof (value as ShardValue).p === 'string';
-}
-
-/** A shard as read: its writer, counter and records (chunks included). */
-interface ReadShard {
-  id: string;
-  d: number;
-  /** Chunk keys the shard had when written. */
-  x: number;
-  recs: Rec[];
-}
-
-/** May an announce from `ip` with `key` change the listed record `rec` (same address, or same key)? */
-function mayChange(rec: Rec, ip: Uint8Array, key: number | undefined): boolean {
-  if (rec.ip.length === ip.length && rec.ip.equals(ip)) return true;
-  return key !== undefined && rec.k !== undefined && rec.k === key >>> 0;
-}
-
-/** True when `b` should replace `a` as the record of one peer: newer wins; at equal times a tombstone wins. */
-function newer(b: Rec, a: Rec): boolean {
-  if (b.at !== a.at) return b.at > a.at;
-  if (b.gone !== a.gone) return b.gone;
-  return b.exp > a.exp;
-}
-
-/** Merge records of several shards: the winning record per peer id (tombstones included). */
-function mergeRecords(sources: Iterable<Iterable<Rec>>): Map<string, Rec> {
-  const winners = new Map<string, Rec>();
-  for (const source of sources) {
-    for (const rec of source) {
-      const current = winners.get(rec.key);
-      if (!current || newer(rec, current)) winners.set(rec.key, rec);
-    }
-  }
-  return winners;
-}
-
-/** The live peers of a swarm as this instance sees them: dense array + index, O(1) update, O(k) sample. */
-class View {
-  private recs: Rec[] = [];
-  private index = new Map<string, number>();
-  seeders = 0;
-
-  get count(): number {
-    return this.recs.length;
-  }
-
-  upsert(rec: Rec): void {
-    const at = this.index.get(rec.key);
-    if (at === undefined) {
-      this.index.set(rec.key, this.recs.length);
-      this.recs.push(rec);
-    } else {
-      if (this.recs[at].seeder) this.seeders--;
-      this.recs[at] = rec;
-    }
-    if (rec.seeder) this.seeders++;
-  }
-
-  /** The live record of a peer, if listed. */
-  get(key: string): Rec | undefined {
-    const at = this.index.get(key);
-    return at === undefined ? undefined : this.recs[at];
-  }
-
-  remove(key: string): void {
-    const at = this.index.get(key);
-    if (at === undefined) return;
-    if (this.recs[at].seeder) this.seeders--;
-    const last = this.recs.pop() as Rec;
-    this.index.delete(key);
-    if (at < this.recs.length) {
-      this.recs[at] = last;
-      this.index.set(last.key, at);
-    }
-  }
-
-  /** Replace the content with `recs` (all live, distinct). */
-  reset(recs: Iterable<Rec>): void {
-    this.recs = [];
-    this.index = new Map();
-    this.seeders = 0;
-    for (const r of recs) this.upsert(r);
-  }
-
-  /** Drop records expired before `now`; returns the earliest remaining expiry (Infinity if none). */
-  sweep(now: number): number {
-    let next = Infinity;
-    for (let i = 0; i < this.recs.length; ) {
-      const r = this.recs[i];
-      if (r.exp < now) {
-        this.remove(r.key);
-      } else {
-        if (r.exp < next) next = r.exp;
-        i++;
-      }
-    }
-    return next;
-  }
-
-  /** Uniform random sample of at most k peers other than `excludeKey` (Floyd's algorithm, O(k)). */
-  sample(k: number, excludeKey: string): Peer[] {
-    const exclude = this.index.get(excludeKey) ?? -1;
-    const n = exclude >= 0 ? this.recs.length - 1 : this.recs.length;
-    if (k > n) k = n;
-    if (k <= 0) return [];
-    const picks: number[] = [];
-    if (k === n) {
-      for (let i = 0; i < this.recs.length; i++) if (i !== exclude) picks.push(i);
-      for (let i = picks.length - 1; i > 0; i--) {
-        const j = Math.floor(Math.random() * (i + 1));
-        [picks[i], picks[j]] = [picks[j], picks[i]];
-      }
-    } else {
-      const chosen = new Set<number>();
-      for (let t = n - k; t < n; t++) {
-        const r = Math.floor(Math.random() * (t + 1));
-        const pick = chosen.has(r) ? t : r;
-        chosen.add(pick);
-        picks.push(exclude >= 0 && pick >= exclude ? pick + 1 : pick);
-      }
-    }
-    return picks.map((i) => {
-      const r = this.recs[i];
-      return { peerId: r.id, ip: r.ip, port: r.port };
-    });
-  }
 }
 
 /** What this instance holds about one swarm. */
@@ -1126,12 +902,6 @@ export class KeyvSwarmStore implements SwarmStore {
       for (const swarm of idle.slice(0, idle.length - this.maxCached)) this.swarms.delete(swarm.hex);
     }
   }
-}
-
-function earliestExpiry(recs: Map<string, Rec>): number {
-  let next = Infinity;
-  for (const rec of recs.values()) if (rec.exp < next) next = rec.exp;
-  return next;
 }
 
 function sleep(ms: number): Promise<void> {
