@@ -56,7 +56,7 @@ export interface AnnounceEventInfo {
 }
 
 /** The failure for an announce that would move or remove someone else's peer. */
-const ADDRESS_REASON = 'this peer_id is listed from another address: announce from it, or with the same key';
+export const ADDRESS_REASON = 'this peer_id is listed from another address: announce from it, or with the same key';
 
 const STORE_FAILED = 'tracker storage is unavailable, try again later';
 /** The failure for an announce past `maxSwarms` / `maxPeers`. */
@@ -253,12 +253,13 @@ export class Tracker extends EventEmitter {
   /**
    * The swarms of WebTorrent (WebSocket) peers, once the store is open: browsers reach only each
    * other, so they live apart from TCP and UDP peers, on the same backend (the store's
-   * {@link SwarmStore.sibling} `webrtc`), or in this process's memory for a store without siblings.
+   * {@link SwarmStore.sibling} `webrtc`) when its bus can carry offers between instances (Redis);
+   * otherwise in this process's memory, since an offer could not reach a peer of another instance.
    */
   webrtcSwarms(): SwarmStore | undefined {
     if (!this.store || this.closed) return undefined;
     if (!this.rtc) {
-      this.rtc = this.store.sibling?.('webrtc');
+      this.rtc = this.store.bus?.publishTo ? this.store.sibling?.('webrtc') : undefined;
       if (!this.rtc) {
         this.rtc = new MemorySwarmStore();
         this.rtcOwned = true;

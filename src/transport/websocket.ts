@@ -35,7 +35,7 @@ import {
   type WsScrape,
 } from '../protocol/websocket.js';
 import type { Peer, SwarmCounts } from '../swarm/types.js';
-import { Tracker, type AnswerWriter, type TrackerOptions } from '../tracker.js';
+import { ADDRESS_REASON, Tracker, type AnswerWriter, type TrackerOptions } from '../tracker.js';
 import { Relay, type RelayMessage } from './relay.js';
 
 /** Options of {@link createWebSocketTracker}. */
@@ -334,7 +334,9 @@ export class WebSocketTracker extends EventEmitter {
   private announced(conn: Connection, m: WsAnnounce, key: string, result: WsResult): void {
     const infoHash = idString(m.infoHash);
     if ('failure' in result) {
-      this.send(conn, encodeWsFailure(result.failure, 'announce', infoHash));
+      // A WebSocket peer is listed under its connection: "another address" means another connection.
+      const reason = result.failure === ADDRESS_REASON ? 'this peer_id is held by another connection' : result.failure;
+      this.send(conn, encodeWsFailure(reason, 'announce', infoHash));
       return;
     }
     if (m.event === 'stopped') {

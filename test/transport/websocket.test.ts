@@ -161,7 +161,7 @@ describe('WebSocket tracker on an Express app', () => {
     await owner.announce({ info_hash: ih, peer_id: wsId('victim'), left: 0, event: 'started' });
     for (const event of ['started', 'stopped', 'completed', undefined]) {
       const r = await thief.announce({ info_hash: ih, peer_id: wsId('victim'), left: 0, event });
-      expect(r['failure reason']).toMatch(/peer_id is listed/);
+      expect(r['failure reason']).toBe('this peer_id is held by another connection');
     }
     expect(await scrape(ih)).toEqual({ complete: 1, incomplete: 0, downloaded: 0 });
     // Offers still reach the owner, not the thief.
@@ -200,6 +200,26 @@ describe('WebSocket tracker on an Express app', () => {
     expect(http.status).toBe(200);
     // a path that is not the tracker's is not taken
     await expect(WsTestClient.open(`ws://127.0.0.1:${t.app.port}/elsewhere`)).rejects.toThrow(/404/);
+  });
+});
+
+describe('where WebTorrent swarms live', () => {
+  it('beside the main swarms in a store whose bus relays offers (Redis); in process memory otherwise', async () => {
+    const { default: Keyv } = await import('keyv');
+    const { MemorySwarmStore } = await import('../../src/swarm/memory.js');
+    const { KeyvSwarmStore } = await import('../../src/swarm/keyv.js');
+    const store = new KeyvSwarmStore(new Keyv(), { claimSettle: 5 });
+    const t = await start({ store });
+    try {
+      await t.app.router.tracker.whenReady();
+      // a Keyv store has no bus: an offer could never reach another instance's peer
+      expect(t.app.router.tracker.webrtcSwarms()).toBeInstanceOf(MemorySwarmStore);
+      const c = await connect(`${t.url}/announce`);
+      expect(await c.announce({ info_hash: wsId('kv'), peer_id: wsId('p'), left: 0 })).toMatchObject({ complete: 1 });
+    } finally {
+      await t.close();
+      await store.close();
+    }
   });
 });
 
