@@ -150,6 +150,7 @@ export class PrivateRedisCluster {
         '--cluster-port', String(bus),
         '--cluster-config-file', `nodes-${port}.conf`,
         '--cluster-node-timeout', String(this.nodeTimeout),
+        '--repl-diskless-sync-delay', '0',
         '--dir', this.dir,
       ]);
       this.nodes.push(node);
@@ -165,6 +166,16 @@ export class PrivateRedisCluster {
         if (!(await redisCli(node.port, 'cluster', 'info')).includes('cluster_state:ok')) return false;
         const replicas = (await this.roles(node.port)).filter((r) => r.role === 'slave' && r.connected);
         if (replicas.length !== this.masters * this.replicas) return false;
+      }
+      return true;
+    });
+    // Replicas copy their master's data only once their first sync is over (a master waits
+    // `repl-diskless-sync-delay`, 5 s by default, before it starts one): until then a failover
+    // promotes an empty replica.
+    await this.waitUntil('every replica finished its first sync', async () => {
+      for (const node of this.nodes) {
+        const info = await redisCli(node.port, 'info', 'replication');
+        if (/^role:slave/m.test(info) && !(/^master_link_status:up/m.test(info) && /^master_sync_in_progress:0/m.test(info))) return false;
       }
       return true;
     });

@@ -7,8 +7,9 @@
  * For each fault a steady stream of concurrent announces (some of them `event=completed`) runs
  * through a real Express app during the whole fault. Each test checks and prints:
  * - time to fail: from the fault until the first answer with a failure reason;
- * - no hung request: no request waits longer than `storeTimeout` + 1 s, and every answer is a
- *   bencoded dictionary (the documented failure reason while the backend fails);
+ * - no hung request: no request waits longer than `storeTimeout` + 1 s (plus the longest stall of
+ *   this process's event loop, when the machine is busy), and every answer is a bencoded dictionary
+ *   (a documented failure reason while the backend fails);
  * - time to recover: from the backend being back until announces succeed again, without restarting
  *   the tracker (the same app and store objects);
  * - no acknowledged `completed` lost: afterwards each swarm's `downloaded` is at least the number of
@@ -21,6 +22,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import KeyvRedis, { createClient, createCluster } from '@keyv/redis';
 import Keyv from 'keyv';
 import { afterEach, beforeEach, expect, it } from 'vitest';
@@ -43,8 +45,13 @@ import {
 } from '../helpers/store-services.js';
 
 const STORE_TIMEOUT = 1000;
-/** The longest any request may take: the tracker's own deadline plus a margin for a busy machine. */
-const MAX_LATENCY = STORE_TIMEOUT + 1000;
+/**
+ * The longest any request may take: the tracker's own deadline, plus a margin for HTTP, plus the
+ * longest time this process was not running when it should have (event-loop delay: the load, the
+ * app and the test share one process, on a machine that may be busy with other tests). A hung
+ * request takes the client's 10 s limit and fails this however busy the machine is.
+ */
+const MARGIN = 1000;
 /** The tracker's two failure reasons for storage trouble: an error, or no answer within `storeTimeout`. */
 const STORAGE_REASONS = ['tracker storage is unavailable, try again later', 'tracker storage did not answer in time, try again later'];
 
@@ -58,12 +65,19 @@ interface Outcome {
   failure?: string;
 }
 
+/** Event-loop delay while a load runs (see MARGIN). */
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+
 /**
  * `concurrency` clients announcing in a loop (keep-alive connections) over `swarms` swarms, each
- * client with its own few peers; every `completedEvery`-th announce is `event=completed`.
+ * client with its own few peers, each at most one announce every `pace` ms (a steady stream that
+ * leaves CPU to the rest of the machine: at most 200 announces/s by default); every
+ * `completedEvery`-th announce is `event=completed`.
  */
 class Load {
   readonly outcomes: Outcome[] = [];
+  /** When the warm-up ended (see {@link Load.warmedUp}); latencies count from then on. */
+  warmedAt = Infinity;
   private running = true;
   private readonly workers: Promise<void>[] = [];
   private readonly agent: http.Agent;
@@ -71,11 +85,23 @@ class Load {
   constructor(
     private readonly port: number,
     readonly hashes: Buffer[],
-    concurrency = 16,
+    concurrency = 8,
+    private readonly pace = 40,
     private readonly completedEvery = 5,
   ) {
     this.agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
     for (let w = 0; w < concurrency; w++) this.workers.push(this.worker(w));
+  }
+
+  /**
+   * Wait until the first `count` announces succeeded (connections open, scripts loaded, code
+   * compiled: the first requests of a cold process are slow whatever the backend does).
+   */
+  async warmedUp(count = 200): Promise<void> {
+    await until(`the first ${count} announces succeed`, successesAfter(this, 0, count));
+    this.warmedAt = Date.now();
+    loopDelay.reset();
+    loopDelay.enable();
   }
 
   private async worker(w: number): Promise<void> {
@@ -98,8 +124,8 @@ class Load {
         failure = `not a bencoded answer: ${body.subarray(0, 80).toString()}`;
       }
       this.outcomes.push({ start, end, swarm, completed, failure });
-      // A client gets a failure at once while the backend is down: pace its retries a little.
-      if (failure) await new Promise((r) => setTimeout(r, 20));
+      const wait = start + this.pace - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     }
   }
 
@@ -123,6 +149,7 @@ class Load {
   }
 
   async stop(): Promise<void> {
+    loopDelay.disable();
     this.running = false;
     await Promise.all(this.workers);
     this.agent.destroy();
@@ -141,10 +168,10 @@ class Load {
 }
 
 /** Poll `check` every 20 ms until it holds; throws after `ms` naming `what`. */
-async function until(what: string, check: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
+async function until(what: string, check: () => boolean | Promise<boolean>, ms = 15_000, explain?: () => Promise<string>): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting until ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting until ${what}${explain ? `: ${await explain()}` : ''}`);
     await new Promise((r) => setTimeout(r, 20));
   }
 }
@@ -187,9 +214,9 @@ interface Figures {
   counted: number;
 }
 
-/** Common checks on a finished run; returns the figures (also printed). */
+/** Common checks on a finished run (latencies after the warm-up); returns the figures (also printed). */
 function check(load: Load, figures: Omit<Figures, 'maxLatency' | 'failLatencyMedian' | 'requests' | 'failures' | 'timeouts'>): Figures {
-  const maxLatency = Math.max(...load.outcomes.map((o) => o.end - o.start));
+  const maxLatency = Math.max(...load.outcomes.filter((o) => o.start >= load.warmedAt).map((o) => o.end - o.start));
   const failures = load.outcomes.filter((o) => o.failure);
   const failLatency = failures.map((o) => o.end - o.start).sort((a, b) => a - b);
   const result = {
@@ -200,8 +227,10 @@ function check(load: Load, figures: Omit<Figures, 'maxLatency' | 'failLatencyMed
     failures: failures.length,
     timeouts: failures.filter((o) => o.failure === STORAGE_REASONS[1]).length,
   };
-  console.log(`[fault figures] ${JSON.stringify(result)}`);
-  expect(maxLatency).toBeLessThan(MAX_LATENCY);
+  const stalled = Math.round(loopDelay.max / 1e6);
+  console.log(`[fault figures] ${JSON.stringify(result)} (longest event-loop stall ${stalled} ms)`);
+  expect(maxLatency).toBeLessThan(STORE_TIMEOUT + MARGIN + stalled);
+  expect(maxLatency).toBeLessThan(10_000);
   // Every failure is a documented reason (a bencoded answer, never a hung or broken response).
   expect([...new Set(failures.map((o) => o.failure))].filter((r) => !STORAGE_REASONS.includes(r!))).toEqual([]);
   return result;
@@ -238,7 +267,7 @@ describeService('redis-server and redis-cli', tools, 'Redis faults under load (p
       await server.start();
       app = await startApp({ store: server.url, storeTimeout: STORE_TIMEOUT });
       load = new Load(app.port, hashes(8));
-      await until('the first 200 announces succeed', successesAfter(load, 0, 200));
+      await load.warmedUp();
 
       const killedAt = Date.now();
       await server.kill();
@@ -271,7 +300,7 @@ describeService('redis-server and redis-cli', tools, 'Redis faults under load (p
       await server.kill();
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, 45_000);
 
   it('Redis at maxmemory (OOM errors): failure reasons, scrapes still answer, recovery once memory is freed', async () => {
     const server = new PrivateRedis(await freePort(), ['--maxmemory', '16mb', '--maxmemory-policy', 'noeviction']);
@@ -284,7 +313,7 @@ describeService('redis-server and redis-cli', tools, 'Redis faults under load (p
       await admin.connect();
       app = await startApp({ store: server.url, storeTimeout: STORE_TIMEOUT });
       load = new Load(app.port, hashes(8));
-      await until('the first 200 announces succeed', successesAfter(load, 0, 200));
+      await load.warmedUp();
 
       // Something else fills Redis past maxmemory: every write that could grow memory is refused.
       await admin.setRange('filler', 16 * 1024 * 1024, 'x');
@@ -324,7 +353,7 @@ describeService('redis-server and redis-cli', tools, 'Redis faults under load (p
       await admin.close().catch(() => undefined);
       await server.kill();
     }
-  });
+  }, 45_000);
 });
 
 describeService('PostgreSQL', await reachable(POSTGRES_URL), 'PostgreSQL fault under load (behind a TCP proxy that is cut)', () => {
@@ -343,7 +372,7 @@ describeService('PostgreSQL', await reachable(POSTGRES_URL), 'PostgreSQL fault u
       store = (await openStore(proxy.rewrite(POSTGRES_URL), { table, claimSettle: 5 })).store;
       app = await startApp({ store, storeTimeout: STORE_TIMEOUT });
       load = new Load(app.port, hashes(8));
-      await until('the first 200 announces succeed', successesAfter(load, 0, 200));
+      await load.warmedUp();
 
       const cutAt = Date.now();
       await proxy.cut();
@@ -386,7 +415,7 @@ describeService('PostgreSQL', await reachable(POSTGRES_URL), 'PostgreSQL fault u
       }
       await proxy.cut();
     }
-  });
+  }, 45_000);
 });
 
 describeService('redis-server and redis-cli', tools, 'Redis Cluster failover under load (private 3 masters + 3 replicas)', () => {
@@ -419,20 +448,19 @@ describeService('redis-server and redis-cli', tools, 'Redis Cluster failover und
       expect(spared.size).toBeGreaterThan(0);
 
       load = new Load(app.port, swarms);
-      await until('the first 200 announces succeed', successesAfter(load, 0, 200));
+      await load.warmedUp();
 
-      // Checkpoint: every completion acknowledged before it has reached the replica (Redis
-      // replication is asynchronous; what was acknowledged after it may or may not have).
+      // Checkpoint: the replica has every completion acknowledged before it (Redis replication is
+      // asynchronous; of those acknowledged after it, the replica may or may not have a copy).
       const [victimAdmin, replicaAdmin] = [victim, replica].map((port) => createClient({ url: `redis://127.0.0.1:${port}` }).on('error', () => undefined));
       admins.push(victimAdmin, replicaAdmin);
       await Promise.all([victimAdmin.connect(), replicaAdmin.connect()]);
       const checkpoint = Date.now();
       const offset = replicationOffset(await victimAdmin.info('replication'), 'master_repl_offset');
-      await until('the replica caught up with the checkpoint', async () =>
-        replicationOffset(await replicaAdmin.info('replication'), 'slave_repl_offset') >= offset,
-      );
-      const ackedBefore = load.completions().map(() => 0);
-      for (const o of load.outcomes) if (o.completed && !o.failure && o.end < checkpoint) ackedBefore[o.swarm]++;
+      await until('the replica caught up with the checkpoint', async () => {
+        const info = await replicaAdmin.info('replication');
+        return /^master_link_status:up/m.test(info) && /^master_sync_in_progress:0/m.test(info) && replicationOffset(info, 'slave_repl_offset') >= offset;
+      });
 
       const killedAt = Date.now();
       await cluster.nodes.find((n) => n.port === victim)!.kill();
@@ -448,7 +476,11 @@ describeService('redis-server and redis-cli', tools, 'Redis Cluster failover und
         return true;
       });
       const settledAt = Date.now();
-      await until('200 announces in a row succeed again', successesAfter(load, settledAt, 200), 20_000);
+      await until('200 announces in a row succeed again', successesAfter(load, settledAt, 200), 20_000, async () => {
+        const last = load!.outcomes.slice(-40).map((o) => `${o.swarm}${hit.has(o.swarm) ? '*' : ''}:${o.failure ? 'F' : 'ok'}`);
+        const view = await redisCli(replica, 'cluster', 'nodes').catch((e: Error) => e.message);
+        return `last announces (swarm, * = on the killed master) ${last.join(' ')}; ${load!.outcomes.at(-1)?.failure}; cluster as the new master sees it:\n${view}`;
+      });
       // The dead master's swarms are back: the first success of a request sent after they failed.
       const recovered = Math.min(...load.outcomes.filter((o) => !o.failure && o.start >= firstFailure && hit.has(o.swarm)).map((o) => o.end));
       await load.stop();
@@ -456,23 +488,28 @@ describeService('redis-server and redis-cli', tools, 'Redis Cluster failover und
       // The other masters' swarms fail only while the cluster is down as a whole: from the moment the
       // dead master is flagged FAIL until its replica took over, every node answers CLUSTERDOWN
       // (`cluster-require-full-coverage yes`, Redis's default).
-      const sparedFailures = load.outcomes.filter((o) => o.failure && spared.has(o.swarm));
-      for (const o of sparedFailures) expect(o.start).toBeGreaterThanOrEqual(killedAt);
-      for (const o of sparedFailures) expect(o.start).toBeLessThan(settledAt);
+      // (Outside that window a call may still miss the tracker's deadline when this busy machine
+      // stalls the process for a second: that is `did not answer in time`, never an error.)
+      const sparedFailures = load.outcomes.filter((o) => o.failure && spared.has(o.swarm) && o.start >= killedAt && o.start < settledAt);
+      const elsewhere = load.outcomes.filter((o) => o.failure && spared.has(o.swarm) && (o.start < killedAt || o.start >= settledAt));
+      expect(elsewhere.filter((o) => o.failure !== STORAGE_REASONS[1]).map((o) => `${o.failure} ${o.start - killedAt} ms after the kill`)).toEqual([]);
       const sparedWindow = sparedFailures.length ? Math.max(...sparedFailures.map((o) => o.end)) - Math.min(...sparedFailures.map((o) => o.start)) : 0;
       const counts = load.completions();
       const downloaded = await downloadedOf(app, load.hashes);
+      // Guaranteed on the failed-over master: every acknowledged completion except those answered
+      // between the checkpoint and the kill (the replica had all earlier ones; later ones ran on the
+      // promoted replica itself). A request sent before the kill that succeeded ran on the old
+      // master: one queued for the dead node fails at the tracker's deadline, long before the
+      // replica takes over.
+      const inWindow = counts.map(() => 0);
+      for (const o of load.outcomes) if (o.completed && !o.failure && o.end >= checkpoint && o.start < killedAt) inWindow[o.swarm]++;
       for (let i = 0; i < counts.length; i++) {
         expect(downloaded[i]).toBeLessThanOrEqual(counts[i].sent);
-        if (spared.has(i)) expect(downloaded[i]).toBeGreaterThanOrEqual(counts[i].acked);
-        // Guaranteed on the failed-over master: what the replica had at the checkpoint.
-        else expect(downloaded[i]).toBeGreaterThanOrEqual(ackedBefore[i]);
+        expect(downloaded[i]).toBeGreaterThanOrEqual(counts[i].acked - (hit.has(i) ? inWindow[i] : 0));
       }
-      // Observed, not guaranteed: completions acknowledged between the checkpoint and the kill that
-      // the replica did not have when it took over.
-      // (A request sent before the kill that succeeded ran on the old master: one queued for the dead
-      // node fails at the tracker's deadline, long before the replica takes over.)
-      const ackedAfterCheckpoint = load.outcomes.filter((o) => hit.has(o.swarm) && o.completed && !o.failure && o.end >= checkpoint && o.start < killedAt).length;
+      // Observed, not guaranteed: of the completions acknowledged in that window, how many the
+      // replica did not have when it took over.
+      const ackedAfterCheckpoint = [...hit].reduce((a, i) => a + inWindow[i], 0);
       const lost = [...hit].reduce((a, i) => a + Math.max(0, counts[i].acked - downloaded[i]), 0);
       const figures = check(load, {
         fault: 'Redis Cluster failover',
@@ -481,7 +518,7 @@ describeService('redis-server and redis-cli', tools, 'Redis Cluster failover und
         acked: counts.reduce((a, c) => a + c.acked, 0),
         counted: downloaded.reduce((a, b) => a + b, 0),
       });
-      console.log(`[fault figures] failover: the replica took over ${promotedAt - killedAt} ms after the kill; the dead master's swarms answered again ${recovered - killedAt} ms after the kill; checkpoint ${killedAt - checkpoint} ms before the kill; on the failed-over master ${ackedAfterCheckpoint} completions acknowledged after the checkpoint and sent before the kill; acknowledged completions missing afterwards: ${lost}; hit swarms ${hit.size}/12; acked ${figures.acked}; other masters' swarms: ${sparedFailures.length} failures within ${sparedWindow} ms`);
+      console.log(`[fault figures] failover: the replica took over ${promotedAt - killedAt} ms after the kill; the dead master's swarms answered again ${recovered - killedAt} ms after the kill; checkpoint ${killedAt - checkpoint} ms before the kill; on the failed-over master ${ackedAfterCheckpoint} completions acknowledged after the checkpoint and sent before the kill; acknowledged completions missing afterwards: ${lost}; hit swarms ${hit.size}/12; acked ${figures.acked}; other masters' swarms: ${sparedFailures.length} failures within ${sparedWindow} ms (and ${elsewhere.length} timeouts outside the failover)`);
     } finally {
       await load?.stop();
       await app?.close();
