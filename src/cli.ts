@@ -52,14 +52,16 @@ export async function createProgram(output?: OutputConfiguration, only?: string)
  * @param output where help, results and errors go (default: process stdout/stderr)
  */
 export async function run(argv: readonly string[], output?: OutputConfiguration): Promise<number> {
+  // Start loading the program (the subcommand's modules) at once; meanwhile, for `create`, start
+  // the hashing workers, which take tens of milliseconds to boot.
+  const loading = createProgram(output, argv[0]);
   if (argv[0] === 'create' && !argv.some((arg) => arg === '-h' || arg === '--help')) {
-    // Hashing workers take tens of milliseconds to boot: start them now, while the rest loads.
     const [{ prestartHashWorkers }, { availableParallelism }] = await Promise.all([import('./torrent/hash-pool.js'), import('node:os')]);
     const at = argv.findIndex((arg) => arg === '-t' || arg === '--threads');
     const threads = at > 0 ? Number(argv[at + 1]) : Math.min(16, availableParallelism());
     if (Number.isSafeInteger(threads) && threads > 1 && threads <= 64) prestartHashWorkers(threads - 1);
   }
-  const program = await createProgram(output, argv[0]);
+  const program = await loading;
   program.exitOverride();
   for (const command of program.commands) command.exitOverride();
   try {

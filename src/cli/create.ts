@@ -6,7 +6,7 @@
  * is not replaced unless `--force` is given.
  */
 import { randomBytes } from 'node:crypto';
-import { link, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { linkSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { createTorrent } from '../torrent/create.js';
@@ -143,41 +143,51 @@ async function createCommand(target: string, options: CreateCommandOptions, comm
   );
 }
 
-/** Write `data` to a temporary file beside `file`, then move it into place (never a partial file). */
+/**
+ * Write `data` to a temporary file beside `file`, then move it into place (never a partial file).
+ * Synchronous calls: a command-line tool has nothing else to do meanwhile, and each asynchronous
+ * call would be a thread-pool round trip (slow to come back on a busy machine).
+ */
 async function writeAtomically(file: string, data: Buffer, overwrite: boolean): Promise<void> {
   const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   try {
-    await writeFile(temp, data, { flag: 'wx' });
+    writeFileSync(temp, data, { flag: 'wx' });
   } catch (error) {
     throw new TorrentCreateError(`cannot write ${file}: ${fsReason(error)}`, { path: file, cause: error });
   }
   try {
     if (overwrite) {
-      await rename(temp, file);
+      renameSync(temp, file);
       return;
     }
     try {
-      await link(temp, file); // fails if the file appeared meanwhile: never replaces it
+      linkSync(temp, file); // fails if the file appeared meanwhile: never replaces it
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'EEXIST') throw new TorrentCreateError(`${file} already exists (use --force to overwrite)`);
       if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EXDEV' && code !== 'ENOSYS') throw error;
       if (await exists(file)) throw new TorrentCreateError(`${file} already exists (use --force to overwrite)`);
-      await rename(temp, file); // a file system without hard links
+      renameSync(temp, file); // a file system without hard links
     }
   } catch (error) {
     if (error instanceof TorrentCreateError) throw error;
     throw new TorrentCreateError(`cannot write ${file}: ${fsReason(error)}`, { path: file, cause: error });
   } finally {
-    await unlink(temp).catch(() => undefined);
+    try {
+      unlinkSync(temp);
+    } catch {
+      /* already moved */
+    }
   }
 }
 
 async function exists(file: string): Promise<boolean> {
-  return stat(file).then(
-    () => true,
-    () => false,
-  );
+  try {
+    statSync(file);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {

@@ -17,7 +17,6 @@
  * `parseTorrent()` would refuse (not portable, see path-rules.ts, or beyond its limits).
  */
 import { lstatSync, readdirSync, statSync, type Stats } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { TorrentCreateError, fsReason } from './errors.js';
 import { PATH_LIMITS, quote, unsafeComponentReason } from './path-rules.js';
@@ -65,7 +64,7 @@ export async function collectFiles(target: string, name?: string): Promise<FileS
   validateName(torrentName);
   let info: Stats;
   try {
-    info = await stat(root);
+    info = statSync(root); // synchronous: one call, and no thread-pool round trip
   } catch (error) {
     throw new TorrentCreateError(`cannot read ${target}: ${fsReason(error)}`, { path: target, cause: error });
   }

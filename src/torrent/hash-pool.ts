@@ -254,7 +254,12 @@ export async function runHashPool<D, R extends KernelResult>(options: HashPoolOp
     finished = true;
     signal?.removeEventListener('abort', notify);
     Atomics.store(next, 0, taskCount);
-    await Promise.all(workers.map((worker) => worker.terminate()));
+    // Stop the workers without waiting for them to be gone (nothing is left to receive from them),
+    // and never let them hold the process open.
+    for (const worker of workers) {
+      worker.unref();
+      worker.terminate().catch(() => undefined);
+    }
   }
 }
 
