@@ -182,12 +182,12 @@ export function encodeWsAnnounce(infoHash: Uint8Array, counts: { complete: numbe
   });
 }
 
-/** An offer relayed to one peer of the swarm. */
-export function encodeWsOffer(infoHash: Uint8Array, fromPeerId: Uint8Array, offer: WsOffer): string {
+/** An offer relayed to one peer of the swarm (ids as bytes or as the protocol's latin1 strings). */
+export function encodeWsOffer(infoHash: Uint8Array | string, fromPeerId: Uint8Array | string, offer: WsOffer): string {
   return JSON.stringify({
     action: 'announce',
-    info_hash: idString(infoHash),
-    peer_id: idString(fromPeerId),
+    info_hash: typeof infoHash === 'string' ? infoHash : idString(infoHash),
+    peer_id: typeof fromPeerId === 'string' ? fromPeerId : idString(fromPeerId),
     offer_id: idString(offer.offerId),
     offer: offer.offer,
   });

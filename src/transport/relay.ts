@@ -14,19 +14,24 @@ import type { StoreBus } from '../swarm/types.js';
 /** Length of a route (it is stored where an IPv6 address would be). */
 export const ROUTE_LENGTH = 16;
 
-/** A message for one peer on one connection. Binary fields are hex on the bus. */
+/**
+ * A message for one peer on one connection. Ids are the protocol's 20-character latin1 strings (as
+ * the connections key them); on the bus they travel as hex.
+ */
 export interface RelayMessage {
   /** The connection's serial number. */
   serial: number;
-  /** The swarm (20 bytes). */
-  infoHash: Buffer;
-  /** The receiving peer (20 bytes): the connection must still hold it in that swarm. */
-  peerId: Buffer;
+  /** The swarm. */
+  infoHash: string;
+  /** The receiving peer: the connection must still hold it in that swarm. */
+  peerId: string;
   /** The frame to send. */
   frame: string;
   /** For an offer: what the receiver may answer, so that only answers to real offers are relayed. */
-  offer?: { offerId: Buffer; from: Buffer; route: Buffer };
+  offer?: { offerId: string; from: string; route: Buffer };
 }
+
+const toHex = (latin1: string): string => Buffer.from(latin1, 'latin1').toString('hex');
 
 /** Delivers a message to a connection of this instance; returns false when it was dropped. */
 export type LocalDelivery = (message: RelayMessage) => boolean;
@@ -98,11 +103,11 @@ export class Relay {
     void this.listen(bus);
     const text = JSON.stringify({
       s: serial,
-      h: message.infoHash.toString('hex'),
-      p: message.peerId.toString('hex'),
+      h: toHex(message.infoHash),
+      p: toHex(message.peerId),
       f: message.frame,
       ...(message.offer
-        ? { o: message.offer.offerId.toString('hex'), a: message.offer.from.toString('hex'), r: message.offer.route.toString('hex') }
+        ? { o: toHex(message.offer.offerId), a: toHex(message.offer.from), r: message.offer.route.toString('hex') }
         : {}),
     });
     try {
@@ -136,13 +141,13 @@ export class Relay {
     const infoHash = hex(m.h, 20);
     const peerId = hex(m.p, 20);
     if (typeof m.s !== 'number' || !Number.isSafeInteger(m.s) || !infoHash || !peerId || typeof m.f !== 'string') return;
-    const message: RelayMessage = { serial: m.s, infoHash, peerId, frame: m.f };
+    const message: RelayMessage = { serial: m.s, infoHash: infoHash.toString('latin1'), peerId: peerId.toString('latin1'), frame: m.f };
     if (m.o !== undefined) {
       const offerId = hex(m.o, 20);
       const from = hex(m.a, 20);
       const route = hex(m.r, ROUTE_LENGTH);
       if (!offerId || !from || !route) return;
-      message.offer = { offerId, from, route };
+      message.offer = { offerId: offerId.toString('latin1'), from: from.toString('latin1'), route };
     }
     this.deliverLocal(message);
   }

@@ -91,8 +91,8 @@ interface HeldPeer {
 interface PendingOffer {
   /** The peer the offer was handed to (it must be the one answering). */
   to: string;
-  /** The offering peer (20 bytes) and its route. */
-  from: Buffer;
+  /** The offering peer (latin1 id) and its route. */
+  from: string;
   route: Buffer;
   expires: number;
 }
@@ -115,9 +115,6 @@ interface Connection {
   tokens: number;
   refilled: number;
   closing: boolean;
-  /** The socket is corked until the frames of one read are answered (one write for them all). */
-  corked: boolean;
-  readonly socket: Duplex;
 }
 
 /** What the core hands back for an announce over WebSocket. */
@@ -249,8 +246,6 @@ export class WebSocketTracker extends EventEmitter {
       tokens: this.rate * 10,
       refilled: now,
       closing: false,
-      corked: false,
-      socket: req.socket,
     };
     this.connections.set(serial, conn);
     ws.on('message', (data, isBinary) => this.onFrame(conn, data, isBinary));
@@ -273,12 +268,6 @@ export class WebSocketTracker extends EventEmitter {
       return;
     }
     conn.tokens -= 1;
-    if (!conn.corked) {
-      // Every answer written while this read's frames are handled goes out in one write.
-      conn.corked = true;
-      conn.socket.cork();
-      process.nextTick(uncork, conn);
-    }
     if (isBinary) {
       this.shut(conn, 1003, 'binary frames are not accepted');
       return;
@@ -358,16 +347,20 @@ export class WebSocketTracker extends EventEmitter {
     }
     this.send(conn, encodeWsAnnounce(m.infoHash, result.counts, this.tracker.options.interval));
     const peers = result.peers;
+    const n = Math.min(peers.length, m.offers.length);
+    if (n === 0) return;
     const bus = this.tracker.swarmStore?.bus;
-    for (let i = 0; i < peers.length && i < m.offers.length; i++) {
+    const from = idString(m.peerId);
+    const route = this.relay.route(conn.serial);
+    for (let i = 0; i < n; i++) {
       const peer = peers[i];
       const offer = m.offers[i];
       const message = {
         serial: 0,
-        infoHash: m.infoHash,
-        peerId: peer.peerId as Buffer,
-        frame: encodeWsOffer(m.infoHash, m.peerId, offer),
-        offer: { offerId: offer.offerId, from: m.peerId, route: this.relay.route(conn.serial) },
+        infoHash,
+        peerId: idString(peer.peerId),
+        frame: encodeWsOffer(infoHash, from, offer),
+        offer: { offerId: idString(offer.offerId), from, route },
       };
       // A peer on this instance gets its offer at once (no promise); others through the bus.
       const serial = this.relay.localSerial(peer.ip);
@@ -376,9 +369,9 @@ export class WebSocketTracker extends EventEmitter {
         this.deliver(message);
         continue;
       }
-      message.peerId = Buffer.from(peer.peerId); // the store's sample may be a view into reused memory
-      void this.relay.send(peer.ip, message, bus).then((outcome) => {
-        if (outcome === 'gone') this.forgetGone(m.infoHash, peer);
+      const target = { infoHash: m.infoHash, peer: { peerId: Buffer.from(peer.peerId), ip: Buffer.from(peer.ip), port: peer.port } };
+      void this.relay.send(target.peer.ip, message, bus).then((outcome) => {
+        if (outcome === 'gone') this.forgetGone(target.infoHash, target.peer);
       });
     }
   }
@@ -397,7 +390,7 @@ export class WebSocketTracker extends EventEmitter {
     conn.offers!.delete(key);
     void this.relay.send(
       pending.route,
-      { infoHash: m.infoHash, peerId: pending.from, frame: encodeWsAnswer(m.infoHash, m.peerId, a) },
+      { infoHash: idString(m.infoHash), peerId: pending.from, frame: encodeWsAnswer(m.infoHash, m.peerId, a) },
       this.tracker.swarmStore?.bus,
     );
   }
@@ -426,12 +419,12 @@ export class WebSocketTracker extends EventEmitter {
   private deliver(message: RelayMessage): boolean {
     const conn = this.connections.get(message.serial);
     // Gone, closing, or no longer holding the peer: a successor never receives its predecessor's mail.
-    if (!conn || conn.closing || !conn.peers?.has(pairKey(message.infoHash, message.peerId))) return false;
+    if (!conn || conn.closing || !conn.peers?.has(message.infoHash + message.peerId)) return false;
     if (message.offer) {
       conn.offers ??= new Map();
       if (conn.offers.size >= this.maxPendingOffers) conn.offers.delete(conn.offers.keys().next().value!);
-      conn.offers.set(idString(message.infoHash) + idString(message.offer.offerId) + idString(message.offer.from), {
-        to: idString(message.peerId),
+      conn.offers.set(message.infoHash + message.offer.offerId + message.offer.from, {
+        to: message.peerId,
         from: message.offer.from,
         route: message.offer.route,
         expires: Date.now() + this.offerTtl,
@@ -556,10 +549,6 @@ export function createWebSocketTracker(options: WebSocketTrackerOptions = {}): W
 /** A listener that ignores its event. */
 function ignore(): void {}
 
-function uncork(conn: Connection): void {
-  conn.corked = false;
-  conn.socket.uncork();
-}
 
 function pairKey(infoHash: Buffer, peerId: Buffer): string {
   return infoHash.toString('latin1') + peerId.toString('latin1');
