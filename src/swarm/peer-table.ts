@@ -1,7 +1,8 @@
 /**
  * A compact table of the peers of one swarm: fixed-size binary records plus an open-addressing hash
  * index keyed by peer id. Upsert and remove are O(1), a uniform random sample of k peers is O(k),
- * and a peer costs about 55 bytes (record plus index slots) instead of a JavaScript object per peer.
+ * and a peer costs about 63 bytes (record, wire entry and index slots) instead of a JavaScript object
+ * per peer.
  *
  * Records are dense (indices 0..count-1) but stored in pages of {@link PAGE_RECORDS}: a growing
  * swarm adds pages instead of reallocating and copying one big buffer, so memory freed by one swarm

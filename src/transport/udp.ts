@@ -165,7 +165,7 @@ export class UdpTracker extends EventEmitter {
       return;
     }
     const { port, address } = rinfo;
-    void answer.then((a) => this.send(a, port, address));
+    answer.then((a) => this.send(a, port, address)).catch(() => undefined); // never an unhandled rejection
   }
 
   private send(answer: Buffer, port: number, address: string): void {
