@@ -153,19 +153,8 @@ export class UdpTracker extends EventEmitter {
 
   private receive(msg: Buffer, rinfo: dgram.RemoteInfo): void {
     if (this.closed) return;
-    let answer: Buffer | Promise<Buffer> | undefined;
-    try {
-      answer = this.answer(msg, rinfo.address);
-    } catch {
-      return; // a bug must never take the socket down; the datagram is dropped
-    }
-    if (answer === undefined) return;
-    if (!(answer instanceof Promise)) {
-      this.send(answer, rinfo.port, rinfo.address);
-      return;
-    }
-    const { port, address } = rinfo;
-    answer.then((a) => this.send(a, port, address)).catch(() => undefined); // never an unhandled rejection
+    // Through handle(), so that every datagram of the socket passes there (tests wrap it).
+    this.handle(msg, rinfo.address, (answer) => this.send(answer, rinfo.port, rinfo.address));
   }
 
   private send(answer: Buffer, port: number, address: string): void {
