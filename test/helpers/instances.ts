@@ -42,9 +42,20 @@ export interface Instance {
   info: Record<string, unknown>;
 }
 
+/**
+ * Every child still running. A test whose set-up times out never gets its instances back to stop
+ * them: they are killed when the test process exits, so none outlives the run.
+ */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 /** Start `fixture` (a path under test/) with `env`; resolves once it printed its JSON line. */
 export async function startInstance(fixture: string, env: Record<string, string>, nodeArgs: string[] = []): Promise<Instance> {
-  const child = spawn(process.execPath, [...nodeArgs, join(root, 'test', fixture)], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeArgs, join(root, 'test', fixture)], { cwd: root, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  running.add(child);
+  child.once('exit', () => running.delete(child));
   let stderr = '';
   child.stderr?.on('data', (d) => (stderr += String(d)));
   const line = await new Promise<string>((resolve, reject) => {
