@@ -1,3 +1,5 @@
+import type { SwarmTotals } from '../swarm/types.js';
+
 /**
  * Live totals of things that expire, without a timer or a scan: each thing is counted in the bucket
  * of its expiry second, and time passing ("rolling") subtracts the buckets of passed seconds from
@@ -52,4 +54,29 @@ export class ExpiryWheel {
     for (let k = 0; k < this.kinds; k++) this.live[k] -= bucket[k];
     this.buckets.delete(second);
   }
+}
+
+/**
+ * The kinds the stores count in their wheels: 0 IPv4 seeder, 1 IPv4 leecher, 2 IPv6 seeder,
+ * 3 IPv6 leecher (see {@link peerKind}), and {@link KIND_SWARM} for swarms by their last peer's expiry.
+ */
+export const WHEEL_KINDS = 5;
+/** The wheel kind of a swarm. */
+export const KIND_SWARM = 4;
+
+/** The wheel kind of a peer. */
+export function peerKind(seeder: boolean, ipv6: boolean): number {
+  return (seeder ? 0 : 1) + (ipv6 ? 2 : 0);
+}
+
+/** {@link SwarmTotals} from a wheel's totals counted with these kinds. */
+export function swarmTotals(t: Float64Array): SwarmTotals {
+  return {
+    torrents: t[KIND_SWARM],
+    seeders: t[0] + t[2],
+    leechers: t[1] + t[3],
+    peers: t[0] + t[1] + t[2] + t[3],
+    ipv4: t[0] + t[1],
+    ipv6: t[2] + t[3],
+  };
 }

@@ -26,7 +26,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import Keyv from 'keyv';
-import { ExpiryWheel } from '../stats/expiry-wheel.js';
+import { ExpiryWheel, KIND_SWARM, peerKind, swarmTotals, WHEEL_KINDS } from '../stats/expiry-wheel.js';
 import { PeerStateTable, peerStateKey } from './peer-state.js';
 import {
   CHUNK_RECORDS,
@@ -131,9 +131,7 @@ interface Swarm {
   last?: number;
 }
 
-/** Kinds counted by the totals wheel: IPv4 seeder, IPv4 leecher, IPv6 seeder, IPv6 leecher, swarm. */
-const KIND_SWARM = 4;
-const kindOf = (rec: Rec): number => (rec.seeder ? 0 : 1) + (rec.ip.length === 16 ? 2 : 0);
+const kindOf = (rec: Rec): number => peerKind(rec.seeder, rec.ip.length === 16);
 
 /** Lease of an instance slot. */
 interface Lease {
@@ -176,7 +174,7 @@ export class KeyvSwarmStore implements SwarmStore {
 
   private readonly swarms = new Map<string, Swarm>();
   /** Live totals of the peers that announced through this instance (see {@link totals}). */
-  private readonly wheel = new ExpiryWheel(5);
+  private readonly wheel = new ExpiryWheel(WHEEL_KINDS);
   /** Current instance id, once claimed. */
   private id: string | undefined;
   /** The id whose lease we lost, until we hold a new one. */
@@ -744,15 +742,7 @@ export class KeyvSwarmStore implements SwarmStore {
    * several instances is counted by each).
    */
   async totals(): Promise<SwarmTotals> {
-    const t = this.wheel.totals(Math.ceil(this.now() / 1000));
-    return {
-      torrents: t[KIND_SWARM],
-      seeders: t[0] + t[2],
-      leechers: t[1] + t[3],
-      peers: t[0] + t[1] + t[2] + t[3],
-      ipv4: t[0] + t[1],
-      ipv6: t[2] + t[3],
-    };
+    return swarmTotals(this.wheel.totals(Math.ceil(this.now() / 1000)));
   }
 
   /** Rebuild the swarm's view from our shard (memory) and the other shards just read. */

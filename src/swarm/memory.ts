@@ -6,7 +6,7 @@
  * touched and its last sweep is older than half a TTL (amortised O(1) per announce), and one unref'd
  * timer sweeps swarms nobody touches any more so that dead swarms free their memory.
  */
-import { ExpiryWheel } from '../stats/expiry-wheel.js';
+import { ExpiryWheel, KIND_SWARM, peerKind, swarmTotals, WHEEL_KINDS } from '../stats/expiry-wheel.js';
 import { PeerTable } from './peer-table.js';
 import { PeerStateTable, peerStateKey, type PeerVerdict } from './peer-state.js';
 import type {
@@ -42,8 +42,7 @@ interface Swarm {
   last: number;
 }
 
-/** Kinds counted by the totals wheel: the four peer kinds of {@link PeerTable.kindAt}, then swarms. */
-const KIND_SWARM = 4;
+
 
 /** Key of a swarm in the Map: the 20 raw bytes as a latin1 string (cheap, exact, hashable). */
 function swarmKey(infoHash: Uint8Array): string {
@@ -88,7 +87,7 @@ export class MemorySwarmStore implements SwarmStore {
   private readonly now: () => number;
   private readonly epoch: number;
   /** Live totals (peers by kind, swarms by their last peer's expiry). */
-  private readonly wheel = new ExpiryWheel(5);
+  private readonly wheel = new ExpiryWheel(WHEEL_KINDS);
   private readonly timer: NodeJS.Timeout;
 
   private readonly options: MemorySwarmStoreOptions;
@@ -237,7 +236,7 @@ export class MemorySwarmStore implements SwarmStore {
     }
     const expiry = now + request.ttl;
     swarm.table.upsert(request.peerId, request.ip, request.port, request.seeder, expiry, request.key, found);
-    wheel.count((request.seeder ? 0 : 1) + (request.ip.length === 16 ? 2 : 0), expiry, 1, now);
+    wheel.count(peerKind(request.seeder, request.ip.length === 16), expiry, 1, now);
     if (expiry > swarm.last) {
       if (swarm.last >= 0) wheel.count(KIND_SWARM, swarm.last, -1, now);
       wheel.count(KIND_SWARM, expiry, 1, now);
@@ -282,15 +281,7 @@ export class MemorySwarmStore implements SwarmStore {
 
   /** {@link totals} without a promise. */
   totalsNow(): SwarmTotals {
-    const t = this.wheel.totals(this.second());
-    return {
-      torrents: t[KIND_SWARM],
-      seeders: t[0] + t[2],
-      leechers: t[1] + t[3],
-      peers: t[0] + t[1] + t[2] + t[3],
-      ipv4: t[0] + t[1],
-      ipv6: t[2] + t[3],
-    };
+    return swarmTotals(this.wheel.totals(this.second()));
   }
 
   /** Another set of swarms in this process (see {@link SwarmStore.sibling}). */

@@ -25,6 +25,7 @@
  * (8 bytes a peer, about a sixth of the records' memory) instead of one cache line per peer from
  * the records, most of them stay in the CPU cache. Only IPv6 peers are read from their records.
  */
+import { peerKind } from '../stats/expiry-wheel.js';
 import type { Peer } from './types.js';
 
 /** Size in bytes of one peer record. */
@@ -172,10 +173,10 @@ export class PeerTable {
     return key !== undefined && (flags & FLAG_KEY) !== 0 && page.readUInt32LE(base + OFFSET_KEY) === key >>> 0;
   }
 
-  /** Kind of the record at `at` for totals: 0 IPv4 seeder, 1 IPv4 leecher, 2 IPv6 seeder, 3 IPv6 leecher. */
+  /** Kind of the record at `at` for the totals wheel ({@link peerKind}). */
   kindAt(at: number): number {
     const flags = this.pages[at >>> PAGE_SHIFT][(at & PAGE_MASK) * RECORD_SIZE + OFFSET_FLAGS];
-    return ((flags & FLAG_SEEDER) !== 0 ? 0 : 1) + ((flags & FLAG_IPV6) !== 0 ? 2 : 0);
+    return peerKind((flags & FLAG_SEEDER) !== 0, (flags & FLAG_IPV6) !== 0);
   }
 
   /** The latest expiry of any record (-1 when empty). O(count). */

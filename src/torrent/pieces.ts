@@ -264,7 +264,7 @@ async function hashWithWorkers(
  * After hashing: every file must still have the size and time it was listed with. Synchronous stat
  * calls (a tenth of the cost of asynchronous ones) in slices, yielding to the event loop in between.
  */
-async function verifyAll(files: readonly PieceFile[], signal: AbortSignal | undefined): Promise<void> {
+export async function verifyAll(files: readonly PieceFile[], signal: AbortSignal | undefined): Promise<void> {
   for (let at = 0; at < files.length; at += STATS_PER_SLICE) {
     signal?.throwIfAborted();
     for (const file of files.slice(at, at + STATS_PER_SLICE)) {

@@ -11,12 +11,10 @@
  *
  * Every file is checked against the size and modification time it had when listed, as for v1.
  */
-import { statSync, type Stats } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { TorrentCreateError, fsReason } from './errors.js';
 import { runHashPool, type KernelFactory } from './hash-pool.js';
 import { BLOCK_SIZE, HASH_SIZE, pieceNodeWidth, rootFromPieceLayer } from './merkle.js';
-import type { PieceFile } from './pieces.js';
+import { verifyAll, type PieceFile } from './pieces.js';
 
 /** Options of {@link hashV2}. */
 export interface HashV2Options {
@@ -66,7 +64,6 @@ const READ_BYTES = 256 * 1024;
 /** Inputs of at most this many bytes and files are hashed on the calling thread alone. */
 const INLINE_BYTES = 8 * 1024 * 1024;
 const INLINE_FILES = 64;
-const STATS_PER_SLICE = 200;
 
 interface KernelFile {
   path: string;
@@ -299,26 +296,3 @@ function cutTasks(files: readonly KernelFile[], pieceLength: number, total: numb
   return starts;
 }
 
-/** After hashing: every file (empty ones included) must still have the size and time it was listed with. */
-async function verifyAll(files: readonly PieceFile[], signal: AbortSignal | undefined): Promise<void> {
-  for (let at = 0; at < files.length; at += STATS_PER_SLICE) {
-    signal?.throwIfAborted();
-    for (const file of files.slice(at, at + STATS_PER_SLICE)) {
-      let now: Stats;
-      try {
-        now = statSync(file.absolutePath);
-      } catch (error) {
-        throw new TorrentCreateError(`cannot read ${file.absolutePath}: ${fsReason(error)}`, { path: file.absolutePath, cause: error });
-      }
-      if (now.size !== file.length) {
-        throw new TorrentCreateError(`${file.absolutePath} changed while it was being hashed: its size went from ${file.length} to ${now.size} bytes`, {
-          path: file.absolutePath,
-        });
-      }
-      if (file.mtimeMs !== undefined && now.mtimeMs !== file.mtimeMs) {
-        throw new TorrentCreateError(`${file.absolutePath} changed while it was being hashed: it was modified`, { path: file.absolutePath });
-      }
-    }
-    if (at + STATS_PER_SLICE < files.length) await new Promise((resolve) => setImmediate(resolve));
-  }
-}
