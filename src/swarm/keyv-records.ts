@@ -55,6 +55,7 @@ export function encodeRecords(recs: Iterable<Rec>): string {
   return Buffer.concat(parts).toString('base64');
 }
 
+/** Decode records written by {@link encodeRecords}; a truncated last record is dropped. */
 export function decodeRecords(text: string): Rec[] {
   const b = Buffer.from(text, 'base64');
   const out: Rec[] = [];
@@ -90,6 +91,7 @@ export function decodeRecords(text: string): Rec[] {
   return out;
 }
 
+/** The empty address of a tombstone. */
 export const EMPTY = Buffer.alloc(0);
 
 /**
@@ -110,9 +112,11 @@ export interface ShardValue {
 
 /** The value stored under a chunk key. */
 export interface ChunkValue {
+  /** Further records of the shard, base64 of the binary encoding. */
   p: string;
 }
 
+/** True when a value read from a shard key looks like a {@link ShardValue}. */
 export function isShard(value: unknown): value is ShardValue {
   return typeof value === 'object' && value !== null && typeof (value as ShardValue).d === 'number' && typeof (value as ShardValue).p === 'string';
 }

@@ -10,12 +10,15 @@ import type { Rec } from './keyv-records.js';
 export class View {
   private recs: Rec[] = [];
   private index = new Map<string, number>();
+  /** Number of seeders among the live peers. */
   seeders = 0;
 
+  /** Number of live peers. */
   get count(): number {
     return this.recs.length;
   }
 
+  /** Add a peer's record, or replace the one listed. */
   upsert(rec: Rec): void {
     const at = this.index.get(rec.key);
     if (at === undefined) {
@@ -34,6 +37,7 @@ export class View {
     return at === undefined ? undefined : this.recs[at];
   }
 
+  /** Drop a peer (a no-op when it is not listed). */
   remove(key: string): void {
     const at = this.index.get(key);
     if (at === undefined) return;

@@ -23,30 +23,22 @@
  *   largest number of instances that ever ran at once.
  * - Expiry: each record carries its own expiry; shard keys carry a TTL equal to their longest-lived
  *   record, so shards of swarms nobody announces to any more vanish (Keyv expires them on read).
+ *
+ * This file is the store itself: announces, scrapes, the swarms in memory and their lifecycle. Its
+ * parts: keyv-storage.ts (bounded calls, health), keyv-slots.ts (slot leases, registry, write
+ * fence), keyv-shards.ts (reading shards, fenced write-behind), keyv-swarm.ts (one swarm in memory),
+ * keyv-records.ts (record codec and merge), keyv-view.ts (merged view).
  */
-import { randomBytes } from 'node:crypto';
-import Keyv from 'keyv';
-import { ExpiryWheel, KIND_SWARM, peerKind, swarmTotals, WHEEL_KINDS } from '../stats/expiry-wheel.js';
+import type Keyv from 'keyv';
+import { ExpiryWheel, KIND_SWARM, swarmTotals, WHEEL_KINDS } from '../stats/expiry-wheel.js';
 import { PeerStateTable, peerStateKey } from './peer-state.js';
-import {
-  CHUNK_RECORDS,
-  decodeRecords,
-  earliestExpiry,
-  EMPTY,
-  encodeRecords,
-  isShard,
-  mayChange,
-  mergeRecords,
-  newer,
-  type ChunkValue,
-  type ReadShard,
-  type Rec,
-  type ShardValue,
-} from './keyv-records.js';
-import { View } from './keyv-view.js';
+import { EMPTY, mayChange, newer, type ReadShard, type Rec } from './keyv-records.js';
+import { ShardIo } from './keyv-shards.js';
+import { InstanceSlots } from './keyv-slots.js';
+import { KeyvStorage } from './keyv-storage.js';
+import { applyRemote, countShards, countsOf, maybeSweep, newSwarm, setOwn, type Swarm } from './keyv-swarm.js';
 import { keyvTorrentRegistry } from './registry.js';
 import type {
-  Peer,
   PeerState,
   SwarmAnnounce,
   SwarmAnnounceResult,
@@ -56,6 +48,8 @@ import type {
   SwarmTotals,
   TorrentRegistry,
 } from './types.js';
+
+export { KeyvStoreError } from './keyv-storage.js';
 
 /** Options of {@link KeyvSwarmStore}. */
 export interface KeyvSwarmStoreOptions extends SwarmStoreOptions {
@@ -94,50 +88,6 @@ export interface KeyvSwarmStoreOptions extends SwarmStoreOptions {
   closeKeyv?: boolean;
 }
 
-/** An error the store raises itself (timeouts, unreachable backend). */
-export class KeyvStoreError extends Error {
-  override name = 'KeyvStoreError';
-}
-
-/** What this instance holds about one swarm. */
-interface Swarm {
-  hex: string;
-  /** This instance's shard: records and tombstones it wrote (or inherited with its slot). */
-  own: Map<string, Rec>;
-  /** This instance's `completed` counter (persisted in its shard). */
-  downloaded: number;
-  /** The part of `downloaded` that was loaded from the slot's previous life. */
-  inherited: number;
-  /** `downloaded` as last written to the database under the current id. */
-  written: number;
-  /** Sum of the other instances' counters at the last read. */
-  remoteDownloaded: number;
-  /** Live merged peers (own and other instances'). */
-  view: View;
-  /** Date.now() of the last read of the other shards (0 = never). */
-  fetchedAt: number;
-  /** Earliest expiry (store clock) among `own` and `view`; sweep when passed. */
-  nextExpiry: number;
-  dirty: boolean;
-  /** A read of the shards in flight. */
-  reading: Promise<void> | undefined;
-  /** Date.now() of the last use (for eviction). */
-  usedAt: number;
-  /** Our own shard has been read (or there was nothing to read). */
-  loaded: boolean;
-  /** Chunk keys our shard has in the database (to delete those no longer needed). */
-  chunks: number;
-  /** Latest expiry (whole seconds) of our live records as counted in the totals; -1 when none. */
-  last?: number;
-}
-
-const kindOf = (rec: Rec): number => peerKind(rec.seeder, rec.ip.length === 16);
-
-/** Lease of an instance slot. */
-interface Lease {
-  token: string;
-}
-
 /** Multi-instance {@link SwarmStore} on any Keyv adapter. See the module comment for the design. */
 export class KeyvSwarmStore implements SwarmStore {
   /**
@@ -151,84 +101,61 @@ export class KeyvSwarmStore implements SwarmStore {
   /** The built-in torrent registry, in the same database (`<prefix>:torrent:<hex>`). */
   readonly registry: TorrentRegistry;
   private states: PeerStateTable | undefined;
-  /** The Keyv used for every call: the given one's adapter, namespace and serializer, throwing on errors. */
-  private readonly kv: Keyv;
+  private readonly storage: KeyvStorage;
+  private readonly slots: InstanceSlots;
+  private readonly shards: ShardIo;
   private readonly now: () => number;
   private readonly prefix: string;
   private readonly options: KeyvSwarmStoreOptions;
   private readonly siblings = new Map<string, KeyvSwarmStore>();
-  private readonly writeInterval: number;
   private readonly maxWrites: number;
   private readonly remoteTtl: number;
   private readonly maxCached: number;
-  private readonly heartbeatMs: number;
-  /** Milliseconds a lease lives in the database (three heartbeats plus the clock-skew allowance). */
-  private readonly leaseTtl: number;
-  /** performance.now() when our lease was last set or confirmed: writes trust it for one heartbeat. */
-  private leaseCheckedAt = -Infinity;
-  private readonly settle: number;
-  private readonly timeout: number;
-  private readonly fixedId: string | undefined;
   private readonly closeKeyv: boolean;
-  private readonly token = randomBytes(12).toString('hex');
 
   private readonly swarms = new Map<string, Swarm>();
   /** Live totals of the peers that announced through this instance (see {@link totals}). */
   private readonly wheel = new ExpiryWheel(WHEEL_KINDS);
-  /** Current instance id, once claimed. */
-  private id: string | undefined;
-  /** The id whose lease we lost, until we hold a new one. */
-  private lostId: string | undefined;
-  /** Known registry (always includes our id once claimed). */
-  private instances: string[] = [];
-  private starting: Promise<void> | undefined;
-  private flushing: Promise<void> | undefined;
-  /** False after a failed write-behind, until a storage call succeeds again: announces then read fresh. */
-  private healthy = true;
   private timer: NodeJS.Timeout | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
-  private closed = false;
 
   constructor(
     private readonly keyv: Keyv,
     options: KeyvSwarmStoreOptions = {},
   ) {
-    this.kv = new Keyv(keyv.store, {
-      namespace: keyv.namespace,
-      useKeyPrefix: keyv.useKeyPrefix,
-      serialize: keyv.serialize,
-      deserialize: keyv.deserialize,
-      compression: keyv.compression,
-      throwOnErrors: true,
-    });
-    this.kv.on('error', () => undefined); // every error also rejects the call that caused it
+    this.storage = new KeyvStorage(keyv, options.commandTimeout ?? 800);
     this.now = options.now ?? Date.now;
     this.prefix = options.prefix ?? 'swarm';
     this.options = options;
-    this.writeInterval = options.writeInterval ?? 1000;
+    const writeInterval = options.writeInterval ?? 1000;
     this.maxWrites = options.maxWritesPerFlush ?? 1000;
     this.remoteTtl = options.remoteCacheTtl ?? 1000;
     this.maxCached = options.maxCachedSwarms ?? 10_000;
-    this.heartbeatMs = options.heartbeat ?? 5000;
-    this.leaseTtl = this.heartbeatMs * 3 + (options.maxClockSkew ?? 10_000);
-    this.settle = options.claimSettle ?? 250;
-    this.timeout = options.commandTimeout ?? 800;
-    this.fixedId = options.instanceId;
+    const heartbeat = options.heartbeat ?? 5000;
     this.closeKeyv = options.closeKeyv ?? false;
-    if (this.fixedId !== undefined && !/^[\w.-]{1,64}$/.test(this.fixedId)) {
+    if (options.instanceId !== undefined && !/^[\w.-]{1,64}$/.test(options.instanceId)) {
       throw new TypeError('instanceId: 1 to 64 letters, digits, "_", "-" or "."');
     }
-    this.registry = keyvTorrentRegistry(this.kv, this.prefix);
-    this.timer = setInterval(() => void this.tick(), this.writeInterval);
+    this.slots = new InstanceSlots(this.storage, {
+      prefix: this.prefix,
+      instanceId: options.instanceId,
+      heartbeat,
+      maxClockSkew: options.maxClockSkew ?? 10_000,
+      claimSettle: options.claimSettle ?? 250,
+      onMove: () => this.moveSlot(),
+    });
+    this.shards = new ShardIo(this.storage, this.slots, this.swarms, this.prefix, this.now);
+    this.registry = keyvTorrentRegistry(this.storage.kv, this.prefix);
+    this.timer = setInterval(() => void this.tick(), writeInterval);
     this.timer.unref();
-    this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.heartbeatMs);
+    this.heartbeatTimer = setInterval(() => void this.slots.heartbeat(), heartbeat);
     this.heartbeatTimer.unref();
-    void this.start().catch(() => undefined); // claim early; failures are retried by the next call
+    void this.slots.start().catch(() => undefined); // claim early; failures are retried by the next call
   }
 
   /** This instance's id in the registry (undefined until claimed). */
   get instanceId(): string | undefined {
-    return this.id;
+    return this.slots.id;
   }
 
   /** Number of swarms held in memory. */
@@ -236,8 +163,9 @@ export class KeyvSwarmStore implements SwarmStore {
     return this.swarms.size;
   }
 
+  /** Record an announce in this instance's shard and answer from the merged view (see the module comment). */
   async announce(request: SwarmAnnounce): Promise<SwarmAnnounceResult> {
-    await this.start();
+    await this.slots.start();
     const hex = Buffer.from(request.infoHash).toString('hex');
     const swarm = await this.fresh(hex);
     const now = this.now();
@@ -259,18 +187,18 @@ export class KeyvSwarmStore implements SwarmStore {
       if (verdict.refusal) return { complete: 0, incomplete: 0, downloaded: 0, peers: [], refusal: verdict.refusal };
       previous = verdict.previous;
     }
-    this.maybeSweep(swarm, now);
+    maybeSweep(swarm, now);
     // Whole seconds, so that the totals wheel counts a peer exactly as long as it lives.
     const exp = Math.ceil((now + request.ttl * 1000) / 1000) * 1000;
     if (request.event === 'stopped') {
-      this.setOwn(swarm, { id, key, ip: EMPTY, port: 0, seeder: false, at: now, exp, gone: true }, now);
+      setOwn(this.wheel, swarm, { id, key, ip: EMPTY, port: 0, seeder: false, at: now, exp, gone: true }, now);
       swarm.view.remove(key);
     } else {
       const rec: Rec = { id, key, ip: Buffer.from(request.ip), port: request.port, seeder: request.seeder, at: now, exp, gone: false };
       // An announce without a key keeps the key the peer has.
       const k = request.key ?? (listed && listed.exp >= now ? listed.k : undefined);
       if (k !== undefined) rec.k = k;
-      this.setOwn(swarm, rec, now);
+      setOwn(this.wheel, swarm, rec, now);
       swarm.view.upsert(rec);
     }
     if (exp < swarm.nextExpiry) swarm.nextExpiry = exp;
@@ -281,7 +209,7 @@ export class KeyvSwarmStore implements SwarmStore {
       // so a crash cannot lose it. If the write fails the client gets a failure and sends it again.
       swarm.downloaded++;
       try {
-        await this.writeBehind(Infinity, swarm);
+        await this.shards.write(Infinity, swarm);
       } catch (error) {
         swarm.downloaded--;
         swarm.dirty = true;
@@ -290,44 +218,27 @@ export class KeyvSwarmStore implements SwarmStore {
     }
     // Recorded only now: a failed write-through of a completion leaves the peer's state untouched.
     states?.record(stateKey, request.private!, request.event, request.seeder, now, request.ttl * 1000);
-    const counts = {
-      complete: swarm.view.seeders,
-      incomplete: swarm.view.count - swarm.view.seeders,
-      downloaded: swarm.downloaded + swarm.remoteDownloaded,
-    };
-    const result: SwarmAnnounceResult = { ...counts, peers: request.event === 'stopped' ? [] : swarm.view.sample(request.numwant, key) };
+    const result: SwarmAnnounceResult = { ...countsOf(swarm), peers: request.event === 'stopped' ? [] : swarm.view.sample(request.numwant, key) };
     if (previous) result.previous = previous;
     return result;
   }
 
+  /** Counts of each hash, always read fresh from every instance's shard. */
   async scrape(infoHashes: Uint8Array[]): Promise<SwarmCounts[]> {
-    await this.start();
+    await this.slots.start();
     const hexes = infoHashes.map((h) => Buffer.from(h).toString('hex'));
     const unique = [...new Set(hexes)];
-    const shards = await this.readShards(unique, (hex) => !this.swarms.get(hex)?.loaded);
+    const byHash = await this.shards.read(unique, (hex) => !this.swarms.get(hex)?.loaded);
     const now = this.now();
     const counts = new Map<string, SwarmCounts>();
     for (const hex of unique) {
-      const read = shards.get(hex) ?? [];
+      const read = byHash.get(hex) ?? [];
       const swarm = this.swarms.get(hex);
       if (swarm?.loaded) {
-        this.applyRemote(swarm, read, now);
-        counts.set(hex, {
-          complete: swarm.view.seeders,
-          incomplete: swarm.view.count - swarm.view.seeders,
-          downloaded: swarm.downloaded + swarm.remoteDownloaded,
-        });
+        applyRemote(swarm, read, now);
+        counts.set(hex, countsOf(swarm));
       } else {
-        let downloaded = 0;
-        for (const shard of read) downloaded += shard.d;
-        let complete = 0;
-        let incomplete = 0;
-        for (const rec of mergeRecords(read.map((s) => s.recs)).values()) {
-          if (rec.gone || rec.exp < now) continue;
-          if (rec.seeder) complete++;
-          else incomplete++;
-        }
-        counts.set(hex, { complete, incomplete, downloaded });
+        counts.set(hex, countShards(read, now));
       }
     }
     return hexes.map((hex) => counts.get(hex) as SwarmCounts);
@@ -338,15 +249,14 @@ export class KeyvSwarmStore implements SwarmStore {
    * resolves on every instance, every instance's scrape shows exact counts.
    */
   async flush(): Promise<void> {
-    await this.start();
-    await this.ensureListed();
+    await this.slots.start();
+    await this.slots.ensureListed();
     for (let round = 0; round < 1000; round++) {
-      await this.writeBehind(Infinity);
+      await this.shards.write(Infinity);
       if (![...this.swarms.values()].some((s) => s.dirty)) return;
     }
   }
 
-  /** Write pending changes, release the slot and stop timers. Disconnects the Keyv only with `closeKeyv`. */
   /** Another set of swarms in the same database, under `<prefix>:<name>` (see {@link SwarmStore.sibling}). */
   sibling(name: string): KeyvSwarmStore {
     if (!/^[\w-]{1,32}$/.test(name)) throw new TypeError('sibling name: 1 to 32 letters, digits, "_" or "-"');
@@ -358,24 +268,24 @@ export class KeyvSwarmStore implements SwarmStore {
     return store;
   }
 
+  /** Write pending changes, release the slot and stop timers. Disconnects the Keyv only with `closeKeyv`. */
   async close(): Promise<void> {
     for (const sibling of this.siblings.values()) await sibling.close();
     this.siblings.clear();
     this.states?.clear();
-    if (this.closed) return;
-    await this.starting?.catch(() => undefined); // a claim in flight would leave a lease behind
+    if (this.storage.closed) return;
+    await this.slots.settled(); // a claim in flight would leave a lease behind
     clearInterval(this.timer);
     clearInterval(this.heartbeatTimer);
     try {
-      if (this.id !== undefined) {
-        await this.writeBehind(Infinity);
-        const lease = await this.call(this.kv.get(this.leaseKey(this.id)));
-        if ((lease as Lease | undefined)?.token === this.token) await this.call(this.kv.delete(this.leaseKey(this.id)));
+      if (this.slots.id !== undefined) {
+        await this.shards.write(Infinity);
+        await this.slots.release();
       }
     } catch {
       // the backend is gone: the lease expires by itself
     }
-    this.closed = true;
+    this.storage.closed = true;
     this.swarms.clear();
     if (this.closeKeyv) {
       try {
@@ -386,286 +296,23 @@ export class KeyvSwarmStore implements SwarmStore {
     }
   }
 
-  // ---- keys -------------------------------------------------------------------------------------
-
-  private shardKey(hex: string, id: string): string {
-    return `${this.prefix}:${hex}:${id}`;
-  }
-
-  private chunkKey(hex: string, id: string, n: number): string {
-    return `${this.prefix}:${hex}:${id}:${n}`;
-  }
-
-  private leaseKey(id: string): string {
-    return `${this.prefix}:lease:${id}`;
-  }
-
-  private get registryKey(): string {
-    return `${this.prefix}:instances`;
-  }
-
-  // ---- storage calls ----------------------------------------------------------------------------
-
-  /** A storage call bounded by `commandTimeout`; success marks the backend healthy again. */
-  private async call<T>(promise: Promise<T>): Promise<T> {
-    if (this.closed) throw new KeyvStoreError('the Keyv swarm store is closed');
-    const value = await new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new KeyvStoreError(`storage did not answer within ${this.timeout} ms`)),
-        this.timeout,
-      );
-      promise.then(
-        (v) => {
-          clearTimeout(timer);
-          resolve(v);
-        },
-        (error: unknown) => {
-          clearTimeout(timer);
-          reject(error instanceof Error ? error : new KeyvStoreError(String(error)));
-        },
-      );
-    }).catch((error: unknown) => {
-      // From now on announces read the database instead of answering from memory: they fail fast
-      // until it answers again.
-      this.healthy = false;
-      throw error;
-    });
-    return value;
-  }
-
-  /** getMany that rejects on failure whatever the adapter (Keyv's own fallback swallows errors). */
-  private getMany(keys: string[]): Promise<unknown[]> {
-    if (keys.length === 0) return Promise.resolve([]);
-    const store = this.kv.store as { getMany?: unknown };
-    if (typeof store.getMany === 'function') return this.call(this.kv.getMany(keys));
-    return this.call(Promise.all(keys.map((k) => this.kv.get(k))));
-  }
-
-  // ---- instance slot and registry ---------------------------------------------------------------
-
-  /** Claim the instance slot once; a failure (backend down) is retried by the next call. */
-  private start(): Promise<void> {
-    if (this.id !== undefined) return Promise.resolve();
-    if (this.closed) return Promise.reject(new KeyvStoreError('the Keyv swarm store is closed'));
-    this.starting ??= this.claim().finally(() => {
-      this.starting = undefined;
-    });
-    return this.starting;
-  }
-
-  private async claim(): Promise<void> {
-    const leaseTtl = this.leaseTtl;
-    if (this.fixedId !== undefined) {
-      const id = this.fixedId;
-      const lease = (await this.call(this.kv.get(this.leaseKey(id)))) as Lease | undefined;
-      if (lease && lease.token !== this.token) {
-        throw new KeyvStoreError(`instanceId "${id}" is in use by another running instance`);
-      }
-      const at = performance.now();
-      await this.call(this.kv.set(this.leaseKey(id), { token: this.token } satisfies Lease, leaseTtl));
-      this.leaseCheckedAt = at;
-      await this.adopt(id);
-      return;
-    }
-    const tried = new Set<string>();
-    for (let attempt = 0; attempt < 64; attempt++) {
-      await this.readRegistry();
-      // The lowest slots first: a restarted instance takes over the shards of a slot left free.
-      const candidates: number[] = [];
-      for (let n = 1; candidates.length < 8; n++) if (!tried.has(String(n))) candidates.push(n);
-      const leases = await this.getMany(candidates.map((n) => this.leaseKey(String(n))));
-      const free = candidates.find((_, i) => leases[i] === undefined || leases[i] === null);
-      if (free === undefined) {
-        for (const n of candidates) tried.add(String(n));
-        continue;
-      }
-      const id = String(free);
-      const at = performance.now();
-      await this.call(this.kv.set(this.leaseKey(id), { token: this.token } satisfies Lease, leaseTtl));
-      await sleep(this.settle + Math.random() * this.settle);
-      const check = (await this.call(this.kv.get(this.leaseKey(id)))) as Lease | undefined;
-      if (check?.token === this.token) {
-        this.leaseCheckedAt = at;
-        await this.adopt(id);
-        return;
-      }
-      tried.add(id);
-    }
-    throw new KeyvStoreError('could not claim an instance slot');
-  }
-
-  /** Become instance `id`: list it; after losing a slot, move our swarms to the new one. */
-  private async adopt(id: string): Promise<void> {
-    const previous = this.id ?? this.lostId;
-    this.id = id;
-    this.lostId = undefined;
-    if (previous !== undefined && previous !== id) {
-      // Our former slot belongs to someone else now, who inherits what is stored there: carry over
-      // only the completions not written there yet, so nothing is counted twice. Our peers are
-      // written again under the new id (duplicates merge: the newest record wins).
-      for (const swarm of this.swarms.values()) {
-        swarm.downloaded -= Math.max(swarm.written, swarm.inherited);
-        swarm.inherited = 0;
-        swarm.written = 0;
-        swarm.chunks = 0;
-        swarm.dirty = true;
-      }
-    }
-    await this.ensureListed();
-  }
-
-  private async readRegistry(): Promise<string[]> {
-    const list = await this.call(this.kv.get(this.registryKey));
-    return this.mergeRegistry(list);
-  }
-
-  /** Union of a read registry with what we know (entries are only ever added). */
-  private mergeRegistry(list: unknown): string[] {
-    const set = new Set(this.instances);
-    if (Array.isArray(list)) for (const x of list) if (typeof x === 'string') set.add(x);
-    if (this.id !== undefined) set.add(this.id);
-    this.instances = [...set].sort();
-    return Array.isArray(list) ? list.filter((x): x is string => typeof x === 'string') : [];
-  }
-
   /**
-   * Make sure our id is in the registry list. Several instances may rewrite the list at once and one
-   * may drop another's addition; each checks again after a random pause and re-adds itself.
+   * Live totals of the peers that announced through this instance (and of the swarms they are in).
+   * Per instance, not global: sum the instances' peer counts for the whole tracker (a swarm served by
+   * several instances is counted by each).
    */
-  private async ensureListed(): Promise<void> {
-    const id = this.id;
-    if (id === undefined) return;
-    for (let attempt = 0; attempt < 20; attempt++) {
-      const listed = await this.readRegistry();
-      if (listed.includes(id)) return;
-      await this.call(this.kv.set(this.registryKey, [...new Set([...listed, ...this.instances, id])].sort()));
-      await sleep(20 + Math.random() * 80);
-    }
-    throw new KeyvStoreError('could not register this instance');
-  }
-
-  /**
-   * The write fence: true when slot `id` is still ours. Confirmed by reading the lease unless it was
-   * set or confirmed less than one heartbeat ago (monotonic clock: a paused process finds its
-   * confirmation old and reads again). Another instance can take a slot only once its lease has
-   * gone unrenewed for three heartbeats plus the clock-skew allowance, so a write that starts within
-   * one heartbeat of a confirmation lands while the lease is still ours (unless the database itself
-   * holds the write back for longer than two heartbeats). A lost slot moves us to a new one; the
-   * caller's data stays dirty and is written there.
-   */
-  private async ownsSlot(id: string): Promise<boolean> {
-    if (performance.now() - this.leaseCheckedAt < this.heartbeatMs) return true;
-    const at = performance.now();
-    const lease = (await this.call(this.kv.get(this.leaseKey(id)))) as Lease | undefined;
-    if (lease?.token === this.token) {
-      this.leaseCheckedAt = at;
-      return true;
-    }
-    if (this.id === id) {
-      // Someone took our slot (we were paused longer than the lease), or it expired: move on.
-      this.lostId = id;
-      this.id = undefined;
-      void this.start().catch(() => undefined);
-    }
-    return false;
-  }
-
-  /** Renew the lease; when it was lost (we were paused for longer than its TTL) move to a new slot. */
-  private async heartbeat(): Promise<void> {
-    if (this.closed || this.id === undefined) return;
-    try {
-      const lease = (await this.call(this.kv.get(this.leaseKey(this.id)))) as Lease | undefined;
-      if (lease && lease.token !== this.token) {
-        // Someone took our slot (we were paused longer than the lease): move to a free one.
-        this.lostId = this.id;
-        this.id = undefined;
-        await this.start();
-        return;
-      }
-      const at = performance.now();
-      await this.call(this.kv.set(this.leaseKey(this.id), { token: this.token } satisfies Lease, this.leaseTtl));
-      this.leaseCheckedAt = at;
-      await this.ensureListed();
-    } catch {
-      this.healthy = false;
-    }
-  }
-
-  // ---- reading shards ---------------------------------------------------------------------------
-
-  /**
-   * Read the shards of `hexes` from every listed instance, plus the registry in the same call; reads
-   * again for instances the registry reveals. Our own shard is read only where `includeOwn(hex)`.
-   */
-  private async readShards(hexes: string[], includeOwn: (hex: string) => boolean): Promise<Map<string, ReadShard[]>> {
-    const out = new Map<string, ReadShard[]>();
-    for (const hex of hexes) out.set(hex, []);
-    if (hexes.length === 0) return out;
-    let ids = this.instances;
-    const done = new Set<string>();
-    const chunked: Array<{ hex: string; shard: ReadShard }> = [];
-    for (let round = 0; round < 3 && ids.length > 0; round++) {
-      const keys: string[] = [this.registryKey];
-      const where: Array<[string, string]> = [];
-      for (const hex of hexes) {
-        for (const id of ids) {
-          if (id === this.id && !includeOwn(hex)) continue;
-          keys.push(this.shardKey(hex, id));
-          where.push([hex, id]);
-        }
-      }
-      const values = await this.getMany(keys);
-      for (const id of ids) done.add(id);
-      where.forEach(([hex, id], i) => {
-        const value = values[i + 1];
-        if (!isShard(value)) return;
-        const x = Number.isInteger(value.x) && (value.x as number) > 0 ? (value.x as number) : 0;
-        const shard: ReadShard = { id, d: value.d, x, recs: decodeRecords(value.p) };
-        out.get(hex)?.push(shard);
-        if (x > 0) chunked.push({ hex, shard });
-      });
-      this.mergeRegistry(values[0]);
-      ids = this.instances.filter((id) => !done.has(id));
-    }
-    if (chunked.length > 0) {
-      const keys: string[] = [];
-      for (const { hex, shard } of chunked) for (let j = 1; j <= shard.x; j++) keys.push(this.chunkKey(hex, shard.id, j));
-      const values = await this.getMany(keys);
-      let at = 0;
-      for (const { shard } of chunked) {
-        for (let j = 1; j <= shard.x; j++) {
-          const value = values[at++] as ChunkValue | undefined;
-          if (value && typeof value.p === 'string') for (const rec of decodeRecords(value.p)) shard.recs.push(rec);
-        }
-      }
-    }
-    this.healthy = true;
-    return out;
+  async totals(): Promise<SwarmTotals> {
+    return swarmTotals(this.wheel.totals(Math.ceil(this.now() / 1000)));
   }
 
   /** The swarm, loaded, with other instances' shards read within `remoteCacheTtl` (or now if unhealthy). */
   private async fresh(hex: string): Promise<Swarm> {
     let swarm = this.swarms.get(hex);
     if (!swarm) {
-      swarm = {
-        hex,
-        own: new Map(),
-        downloaded: 0,
-        inherited: 0,
-        written: 0,
-        remoteDownloaded: 0,
-        view: new View(),
-        fetchedAt: 0,
-        nextExpiry: Infinity,
-        dirty: false,
-        reading: undefined,
-        usedAt: Date.now(),
-        loaded: false,
-        chunks: 0,
-      };
+      swarm = newSwarm(hex);
       this.swarms.set(hex, swarm);
     }
-    if (!swarm.loaded || !this.healthy || Date.now() - swarm.fetchedAt >= this.remoteTtl) {
+    if (!swarm.loaded || !this.storage.healthy || Date.now() - swarm.fetchedAt >= this.remoteTtl) {
       const s = swarm;
       s.reading ??= this.refresh(s, !s.loaded).finally(() => {
         s.reading = undefined;
@@ -677,8 +324,8 @@ export class KeyvSwarmStore implements SwarmStore {
 
   /** Read the swarm's shards; on first load also our own shard (left by this slot's previous life). */
   private async refresh(swarm: Swarm, withOwn: boolean): Promise<void> {
-    const id = this.id;
-    const shards = (await this.readShards([swarm.hex], () => withOwn)).get(swarm.hex) ?? [];
+    const id = this.slots.id;
+    const shards = (await this.shards.read([swarm.hex], () => withOwn)).get(swarm.hex) ?? [];
     const remote: ReadShard[] = [];
     for (const entry of shards) {
       if (entry.id !== id) {
@@ -688,14 +335,14 @@ export class KeyvSwarmStore implements SwarmStore {
       // What we wrote in an earlier life, or what the previous owner of the slot wrote: take it over.
       for (const rec of entry.recs) {
         const current = swarm.own.get(rec.key);
-        if (!current || newer(rec, current)) this.setOwn(swarm, rec, this.now());
+        if (!current || newer(rec, current)) setOwn(this.wheel, swarm, rec, this.now());
       }
       swarm.downloaded += entry.d;
       swarm.inherited += entry.d;
       swarm.chunks = Math.max(swarm.chunks, entry.x);
     }
     if (withOwn) swarm.loaded = true;
-    this.applyRemote(swarm, remote, this.now());
+    applyRemote(swarm, remote, this.now());
   }
 
   /**
@@ -710,176 +357,38 @@ export class KeyvSwarmStore implements SwarmStore {
     return limits.swarms > 0 && (swarm.last ?? -1) < Math.ceil(now / 1000) && t[KIND_SWARM] >= limits.swarms;
   }
 
-  /** Put a record into our shard, keeping the totals wheel in step (tombstones and expired records do not count). */
-  private setOwn(swarm: Swarm, rec: Rec, now: number): void {
-    const nowSecond = Math.ceil(now / 1000);
-    const old = swarm.own.get(rec.key);
-    swarm.own.set(rec.key, rec);
-    const wheel = this.wheel;
-    if (old && !old.gone && old.exp >= now) wheel.count(kindOf(old), Math.ceil(old.exp / 1000), -1, nowSecond);
-    const last = swarm.last ?? -1;
-    if (!rec.gone && rec.exp >= now) {
-      const second = Math.ceil(rec.exp / 1000);
-      wheel.count(kindOf(rec), second, 1, nowSecond);
-      if (second > last) {
-        if (last >= 0) wheel.count(KIND_SWARM, last, -1, nowSecond);
-        wheel.count(KIND_SWARM, second, 1, nowSecond);
-        swarm.last = second;
-      }
-    } else if (old && !old.gone && last >= 0 && Math.ceil(old.exp / 1000) === last) {
-      // The latest peer left: the swarm lives as long as its latest remaining one.
-      let next = -1;
-      for (const r of swarm.own.values()) if (!r.gone && r.exp >= now) next = Math.max(next, Math.ceil(r.exp / 1000));
-      wheel.count(KIND_SWARM, last, -1, nowSecond);
-      if (next >= 0) wheel.count(KIND_SWARM, next, 1, nowSecond);
-      swarm.last = next;
-    }
-  }
-
   /**
-   * Live totals of the peers that announced through this instance (and of the swarms they are in).
-   * Per instance, not global: sum the instances' peer counts for the whole tracker (a swarm served by
-   * several instances is counted by each).
+   * We lost our slot and took a new one. Our former slot belongs to someone else now, who inherits
+   * what is stored there: carry over only the completions not written there yet, so nothing is
+   * counted twice. Our peers are written again under the new id (duplicates merge: the newest record
+   * wins).
    */
-  async totals(): Promise<SwarmTotals> {
-    return swarmTotals(this.wheel.totals(Math.ceil(this.now() / 1000)));
-  }
-
-  /** Rebuild the swarm's view from our shard (memory) and the other shards just read. */
-  private applyRemote(swarm: Swarm, remote: ReadShard[], now: number): void {
-    let remoteDownloaded = 0;
-    for (const shard of remote) remoteDownloaded += shard.d;
-    const winners = mergeRecords([swarm.own.values(), ...remote.map((s) => s.recs)]);
-    const live: Rec[] = [];
-    let next = Infinity;
-    for (const rec of winners.values()) {
-      if (rec.gone || rec.exp < now) continue;
-      live.push(rec);
-      if (rec.exp < next) next = rec.exp;
+  private moveSlot(): void {
+    for (const swarm of this.swarms.values()) {
+      swarm.downloaded -= Math.max(swarm.written, swarm.inherited);
+      swarm.inherited = 0;
+      swarm.written = 0;
+      swarm.chunks = 0;
+      swarm.dirty = true;
     }
-    swarm.view.reset(live);
-    swarm.remoteDownloaded = remoteDownloaded;
-    swarm.fetchedAt = Date.now();
-    swarm.nextExpiry = Math.min(next, earliestExpiry(swarm.own));
   }
-
-  /** Remove expired records from the view and from our shard once the earliest expiry has passed. */
-  private maybeSweep(swarm: Swarm, now: number): void {
-    if (now <= swarm.nextExpiry) return;
-    const next = swarm.view.sweep(now);
-    let removed = false;
-    for (const [key, rec] of swarm.own) {
-      if (rec.exp < now) {
-        swarm.own.delete(key);
-        removed = true;
-      }
-    }
-    if (removed) swarm.dirty = true;
-    swarm.nextExpiry = Math.min(next, earliestExpiry(swarm.own));
-  }
-
-  // ---- writing shards ---------------------------------------------------------------------------
 
   /** The timer's work: write behind at a bounded rate, sweep and evict idle swarms. */
   private async tick(): Promise<void> {
-    if (this.closed || this.id === undefined) return;
+    if (this.storage.closed || this.slots.id === undefined) return;
     const now = this.now();
-    for (const swarm of this.swarms.values()) this.maybeSweep(swarm, now);
+    for (const swarm of this.swarms.values()) maybeSweep(swarm, now);
     try {
-      await this.writeBehind(this.maxWrites);
+      await this.shards.write(this.maxWrites);
     } catch {
       // healthy is false now; retried next tick
     }
     this.evict();
   }
 
-  /**
-   * Write up to `limit` dirty shards, or only `only` (one setMany, one deleteMany). Writes never
-   * overlap, so two versions of one shard cannot land in the wrong order.
-   */
-  private async writeBehind(limit: number, only?: Swarm): Promise<void> {
-    if (this.flushing && limit !== Infinity && !only) return; // the timer: next round
-    while (this.flushing) await this.flushing;
-    // Held for the whole write, the slot check included: writes never overlap, so two versions of
-    // one shard cannot land in the wrong order.
-    let release!: () => void;
-    this.flushing = new Promise<void>((resolve) => (release = resolve));
-    try {
-      await this.writeFenced(limit, only);
-    } finally {
-      this.flushing = undefined;
-      release();
-    }
-  }
-
-  /** {@link writeBehind}'s work, once it holds the write turn. */
-  private async writeFenced(limit: number, only?: Swarm): Promise<void> {
-    let id = this.id;
-    if (id === undefined) return;
-    if (!(await this.ownsSlot(id))) {
-      // Fenced: the slot is someone else's now. Write under our new slot once we hold one.
-      await this.start();
-      id = this.id;
-      if (id === undefined || !(await this.ownsSlot(id))) throw new KeyvStoreError('lost the instance slot; retrying under a new one');
-    }
-    const batch: Swarm[] = [];
-    if (only) {
-      if (only.dirty) batch.push(only);
-    } else {
-      for (const swarm of this.swarms.values()) {
-        if (swarm.dirty) batch.push(swarm);
-        if (batch.length >= limit) break;
-      }
-    }
-    if (batch.length === 0) return;
-    const now = this.now();
-    const sets: Array<{ key: string; value: ShardValue | ChunkValue; ttl?: number }> = [];
-    const writtenCounts = new Map<Swarm, number>();
-    const deletes: string[] = [];
-    for (const swarm of batch) {
-      swarm.dirty = false;
-      for (const [key, rec] of swarm.own) if (rec.exp < now) swarm.own.delete(key);
-      const key = this.shardKey(swarm.hex, id);
-      const recs = [...swarm.own.values()];
-      const chunks = Math.max(0, Math.ceil(recs.length / CHUNK_RECORDS) - 1);
-      // chunk keys of a bigger earlier version of the shard
-      for (let j = chunks + 1; j <= swarm.chunks; j++) deletes.push(this.chunkKey(swarm.hex, id, j));
-      swarm.chunks = chunks;
-      writtenCounts.set(swarm, swarm.downloaded);
-      if (recs.length === 0 && swarm.downloaded === 0) {
-        deletes.push(key);
-        continue;
-      }
-      let last = 0;
-      for (const rec of recs) if (rec.exp > last) last = rec.exp;
-      const ttl = Math.max(1000, Math.ceil(last - now) + 1000);
-      const value: ShardValue = { d: swarm.downloaded, p: encodeRecords(recs.slice(0, CHUNK_RECORDS)) };
-      if (chunks > 0) value.x = chunks;
-      // A shard holding a counter is persistent; otherwise it lives as long as its longest record.
-      sets.push(swarm.downloaded > 0 ? { key, value } : { key, value, ttl });
-      for (let j = 1; j <= chunks; j++) {
-        const part = recs.slice(j * CHUNK_RECORDS, (j + 1) * CHUNK_RECORDS);
-        sets.push({ key: this.chunkKey(swarm.hex, id, j), value: { p: encodeRecords(part) }, ttl });
-      }
-    }
-    const work = (async () => {
-      if (sets.length > 0) await this.call(this.kv.setMany(sets));
-      if (deletes.length > 0) await this.call(this.kv.deleteMany(deletes));
-    })();
-    try {
-      await work;
-      this.healthy = true;
-      for (const [swarm, d] of writtenCounts) if (this.id === id) swarm.written = d;
-    } catch (error) {
-      this.healthy = false;
-      for (const swarm of batch) swarm.dirty = true;
-      throw error;
-    }
-  }
-
   /** Forget swarms we hold nothing of (their counter is written): bounded cache of remote views. */
   private evict(): void {
-    if (this.flushing) return;
+    if (this.shards.busy) return;
     const idle: Swarm[] = [];
     const cutoff = Date.now() - Math.max(this.remoteTtl, 5000);
     for (const swarm of this.swarms.values()) {
@@ -892,8 +401,4 @@ export class KeyvSwarmStore implements SwarmStore {
       for (const swarm of idle.slice(0, idle.length - this.maxCached)) this.swarms.delete(swarm.hex);
     }
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -161,6 +161,26 @@ describe('KeyvSwarmStore: several instances on one database', () => {
     expect(await written()).toBe(0);
   });
 
+  it('without flush, another instance scrapes exact counts within writeInterval + remoteCacheTtl of a burst', async () => {
+    const keyv = new Keyv();
+    const clock = fakeClock();
+    const writeInterval = 100;
+    const remoteCacheTtl = 100;
+    const [a, b] = cluster(keyv, 2, clock, { writeInterval, remoteCacheTtl });
+    opened.push(a, b);
+    const ih = hash();
+    await Promise.all([a.scrape([ih]), b.scrape([ih])]); // both hold their slots
+    const peers = Array.from({ length: 200 }, (_, i) => announceOf(ih, { seeder: i % 4 === 0 }));
+    for (let i = 0; i < peers.length; i += 20) await Promise.all(peers.slice(i, i + 20).map((p) => a.announce(p)));
+    const deadline = Date.now() + writeInterval + remoteCacheTtl + 1000; // margin for a loaded machine
+    let seen = await b.scrape([ih]);
+    while (seen[0].complete + seen[0].incomplete < peers.length && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+      seen = await b.scrape([ih]);
+    }
+    expect(seen).toEqual([{ complete: 50, incomplete: 150, downloaded: 0 }]);
+  });
+
   it('an instance that lost its slot (paused past its lease) moves to a new one without double counting', async () => {
     const keyv = new Keyv();
     const clock = fakeClock();
