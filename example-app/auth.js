@@ -1,0 +1,89 @@
+// Who is asking: the admin (ADMIN_TOKEN, by a login form that sets an HttpOnly cookie, or by an
+// `Authorization: Bearer <token>` header for scripts) and, in the private mode, the signed-up user
+// (a session cookie, see users.js).
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+
+export const ADMIN_COOKIE = 'ett_admin';
+export const SESSION_COOKIE = 'ett_session';
+const ADMIN_SESSION_MS = 12 * 3600_000;
+
+/** The cookies of a request as a plain object (first value of a name wins). */
+export function cookies(req) {
+  const out = Object.create(null);
+  for (const part of (req.headers.cookie ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 0) continue;
+    const name = part.slice(0, eq).trim();
+    if (!name || name in out) continue;
+    try {
+      out[name] = decodeURIComponent(part.slice(eq + 1).trim());
+    } catch {
+      /* a malformed value is no value */
+    }
+  }
+  return out;
+}
+
+/** A Set-Cookie value: HttpOnly, SameSite, Secure behind https; `maxAge` 0 deletes it. */
+export function cookie(name, value, { secure, path = '/', sameSite = 'Lax', maxAge } = {}) {
+  return [
+    `${name}=${encodeURIComponent(value)}`,
+    `Path=${path}`,
+    'HttpOnly',
+    `SameSite=${sameSite}`,
+    ...(secure ? ['Secure'] : []),
+    ...(maxAge !== undefined ? [`Max-Age=${maxAge}`] : []),
+  ].join('; ');
+}
+
+const digest = (text) => createHash('sha256').update(String(text)).digest();
+
+/**
+ * The admin: `token` is ADMIN_TOKEN (undefined: admin disabled). Tokens are compared in constant
+ * time (SHA-256 of both, then timingSafeEqual: neither the content nor the length leaks). A login
+ * makes a random session id, kept in this process only (a restart logs the admin out).
+ */
+export class AdminAuth {
+  constructor(token, { secure }) {
+    this.enabled = Boolean(token);
+    this.tokenDigest = token ? digest(token) : undefined;
+    this.secure = secure;
+    /** session id digest (hex) → expiry time. */
+    this.sessions = new Map();
+  }
+
+  checkToken(given) {
+    if (!this.enabled || typeof given !== 'string' || given === '') return false;
+    return timingSafeEqual(digest(given), this.tokenDigest);
+  }
+
+  /** A new session: the Set-Cookie header value. */
+  login() {
+    const id = randomBytes(32).toString('base64url');
+    this.sessions.set(digest(id).toString('hex'), Date.now() + ADMIN_SESSION_MS);
+    return cookie(ADMIN_COOKIE, id, { secure: this.secure, path: '/admin', sameSite: 'Strict', maxAge: ADMIN_SESSION_MS / 1000 });
+  }
+
+  logout(req) {
+    const id = cookies(req)[ADMIN_COOKIE];
+    if (id) this.sessions.delete(digest(id).toString('hex'));
+    return cookie(ADMIN_COOKIE, '', { secure: this.secure, path: '/admin', sameSite: 'Strict', maxAge: 0 });
+  }
+
+  /** True when the request carries a valid admin cookie or `Authorization: Bearer <ADMIN_TOKEN>`. */
+  isAdmin(req) {
+    if (!this.enabled) return false;
+    const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
+    if (bearer) return this.checkToken(bearer[1]);
+    const id = cookies(req)[ADMIN_COOKIE];
+    if (!id) return false;
+    const key = digest(id).toString('hex');
+    const expires = this.sessions.get(key);
+    if (expires === undefined) return false;
+    if (expires < Date.now()) {
+      this.sessions.delete(key);
+      return false;
+    }
+    return true;
+  }
+}

@@ -1,0 +1,192 @@
+// The torrents this site publishes: the files of FILES_DIR at start, and what the admin uploads
+// (kept in UPLOADS_DIR). Each is hashed once (createTorrent), named by this tracker and this site as a
+// web seed, seeded by the site's own seeder when SEED_PORT is set, and listed with live counts.
+import bencode from 'bencode';
+import { randomBytes } from 'node:crypto';
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { createTorrent, magnetLink, parseTorrent } from '../dist/index.js';
+
+/** Publishing jobs (uploads being hashed) are forgotten this long after they end. */
+const JOB_TTL_MS = 10 * 60_000;
+
+export class Catalog {
+  /**
+   * @param {object} options
+   * @param {import('../dist/index.js').Tracker} options.tracker the tracker core (for counts and forgetTorrent)
+   * @param {boolean} options.private private torrents (BEP 27 flag), announce URLs with a passkey
+   * @param {string} options.filesDir the web seed's first folder (the files published at start)
+   * @param {string} options.uploadsDir the web seed's second folder (uploads)
+   */
+  constructor({ tracker, private: isPrivate, filesDir, uploadsDir }) {
+    this.tracker = tracker;
+    this.private = isPrivate;
+    this.filesDir = filesDir;
+    this.uploadsDir = uploadsDir;
+    /** name → { name, dir, torrent (createTorrent result), publishedAt } in publishing order. */
+    this.byName = new Map();
+    /** info hash (hex) → the same entry. */
+    this.byInfoHash = new Map();
+    /** Names being published (an upload being hashed), so two uploads cannot take one name. */
+    this.reserved = new Set();
+    /** job id → { id, name, state: 'hashing' | 'published' | 'failed', hashed, total, steps, error }. */
+    this.jobs = new Map();
+    this.publicUrl = undefined;
+    this.udpUrl = undefined;
+    this.seeder = undefined;
+    /** Private mode: the site seeder's own passkey (user 0, see users.js). */
+    this.seederPasskey = undefined;
+  }
+
+  /** Set once the server listens (the port may have been 0). */
+  setEndpoints({ publicUrl, udpUrl, seeder, seederPasskey }) {
+    Object.assign(this, { publicUrl, udpUrl, seeder, seederPasskey });
+  }
+
+  /** Announce tiers for a passkey (private) or for everyone (public; private torrents' stored URLs). */
+  announceTiers(passkey) {
+    const http = `${this.publicUrl}/tracker${passkey ? `/${passkey}` : ''}/announce`;
+    const udp = this.udpUrl && (passkey ? this.udpUrl.replace(/\/announce$/, `/${passkey}/announce`) : this.udpUrl);
+    // Tiers: UDP first when enabled (cheapest), then HTTP, then WebSocket (only WebTorrent speaks it;
+    // WebTorrent skips the others, and other clients skip ws://).
+    return [...(udp ? [[udp]] : []), [http], [http.replace(/^http/, 'ws')]];
+  }
+
+  /** The web seed URL of a published entry (BEP 19). */
+  webSeed(name, isDirectory) {
+    // A folder's web seed is the base URL (clients append <name>/<path>); a single file's is the
+    // file's own URL (WebTorrent requests a single-file url-list as it is, even one ending in /).
+    return isDirectory ? `${this.publicUrl}/webseed/` : `${this.publicUrl}/webseed/${encodeURIComponent(name)}`;
+  }
+
+  has(name) {
+    return this.byName.has(name) || this.reserved.has(name);
+  }
+
+  list() {
+    return [...this.byName.values()];
+  }
+
+  /** Publish every top-level entry of `dir` (not dotfiles). */
+  async publishFolder(dir) {
+    let entries;
+    try {
+      entries = (await readdir(dir, { withFileTypes: true })).filter((e) => !e.name.startsWith('.'));
+    } catch (error) {
+      if (error.code === 'ENOENT') return;
+      throw error;
+    }
+    for (const entry of entries) {
+      if (this.has(entry.name)) {
+        console.warn(`not publishing ${path.join(dir, entry.name)}: a torrent named ${entry.name} exists already`);
+        continue;
+      }
+      await this.publish(dir, entry.name, { isDirectory: entry.isDirectory() });
+    }
+  }
+
+  /**
+   * Start publishing `dir/name` as a job whose progress can be polled; resolves with the job at once.
+   * The name must be reserved by the caller (see reserve()).
+   */
+  startJob(dir, name, { isDirectory = false } = {}) {
+    const job = { id: randomBytes(12).toString('hex'), name, state: 'hashing', hashed: 0, total: 0, steps: 0, error: undefined };
+    this.jobs.set(job.id, job);
+    this.publish(dir, name, { isDirectory, job })
+      .then(() => {
+        job.state = 'published';
+      })
+      .catch((error) => {
+        job.state = 'failed';
+        job.error = error.message;
+        console.error(`could not publish ${name}: ${error.message}`);
+      })
+      .finally(() => {
+        this.reserved.delete(name);
+        setTimeout(() => this.jobs.delete(job.id), JOB_TTL_MS).unref();
+      });
+    return job;
+  }
+
+  /** Reserve `name` for an upload; false when it is taken. */
+  reserve(name) {
+    if (this.has(name)) return false;
+    this.reserved.add(name);
+    return true;
+  }
+
+  release(name) {
+    this.reserved.delete(name);
+  }
+
+  async publish(dir, name, { isDirectory = false, job } = {}) {
+    const torrent = await createTorrent(path.join(dir, name), {
+      announce: this.announceTiers(),
+      webSeeds: this.webSeed(name, isDirectory),
+      private: this.private,
+      createdBy: 'express-torrent-tracker demo',
+      onProgress: job
+        ? (hashed, total) => {
+            job.hashed = hashed;
+            job.total = total;
+            job.steps++;
+          }
+        : undefined,
+    });
+    const entry = { name, dir, torrent, publishedAt: new Date() };
+    this.byName.set(name, entry);
+    this.byInfoHash.set(torrent.infoHash, entry);
+    // Private mode: somebody may have announced it before it was registered; drop the cached refusal.
+    if (this.private) await this.tracker.forgetTorrent(torrent.infoHash);
+    if (this.seeder) {
+      await this.seeder.add(torrent.torrent, dir, {
+        verify: false,
+        ...(this.private ? { announce: this.announceTiers(this.seederPasskey).filter(([url]) => !url.startsWith('ws')) } : {}),
+      });
+    }
+    if (job) {
+      job.hashed = job.total = torrent.length;
+    }
+    console.log(`published ${name}: ${torrent.infoHash}`);
+    return entry;
+  }
+
+  /**
+   * The .torrent for a visitor: as published (public mode), or with the user's own announce URLs
+   * (private mode). The info dictionary, and so the info hash, stays byte for byte the same.
+   */
+  torrentFile(entry, passkey) {
+    if (!passkey) return entry.torrent.torrent;
+    const meta = bencode.decode(entry.torrent.torrent);
+    const tiers = this.announceTiers(passkey);
+    meta.announce = tiers.find(([url]) => url.startsWith('http'))[0];
+    meta['announce-list'] = tiers;
+    const out = Buffer.from(bencode.encode(meta));
+    if (parseTorrent(out).infoHash !== entry.torrent.infoHash) throw new Error('personal torrent changed the info hash');
+    return out;
+  }
+
+  /** The magnet link for a visitor (with the user's passkey in private mode). */
+  magnet(entry, passkey) {
+    if (!passkey) return entry.torrent.magnet;
+    const t = entry.torrent;
+    return magnetLink({ ...t, announce: this.announceTiers(passkey) });
+  }
+
+  /**
+   * Live counts of every published torrent: BitTorrent and WebTorrent (browser) swarms added up.
+   * `{ name, infoHash, seeders, leechers, downloads }` in publishing order.
+   */
+  async counts() {
+    const entries = this.list();
+    const hashes = entries.map((e) => e.torrent.infoHash);
+    const [tcp, rtc] = await Promise.all([this.tracker.counts(hashes), this.tracker.counts(hashes, { webrtc: true })]);
+    return entries.map((e, i) => ({
+      name: e.name,
+      infoHash: e.torrent.infoHash,
+      seeders: tcp[i].complete + rtc[i].complete,
+      leechers: tcp[i].incomplete + rtc[i].incomplete,
+      downloads: tcp[i].downloaded + rtc[i].downloaded,
+    }));
+  }
+}

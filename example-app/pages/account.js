@@ -1,0 +1,116 @@
+// The private mode's accounts: /signup (a name, then a passkey and a session cookie), /account (the
+// signed-in user's own passkey, personal announce URL, .torrent links and credited traffic, from
+// SQLite), a new passkey, log out. A page never shows another user's passkey or traffic. In the
+// public mode these pages only say that there are no accounts.
+import express from 'express';
+import { cookie, cookies, SESSION_COOKIE } from '../auth.js';
+import { NAME_RULE } from '../users.js';
+import { html, page, size } from './html.js';
+
+const SESSION_SECONDS = 365 * 24 * 3600;
+
+const duration = (s) => (s < 120 ? `${Math.round(s)} s` : s < 7200 ? `${Math.round(s / 60)} min` : `${(s / 3600).toFixed(1)} h`);
+
+export function registerAccounts(app, site) {
+  const form = express.urlencoded({ extended: false, limit: '4kb' });
+  const render = (req, res, title, body, status = 200) =>
+    res.status(status).set('Cache-Control', 'private, no-store').type('html').send(page({ title, body, site: site.pageSite(req) }));
+
+  if (!site.private) {
+    const publicOnly = (req, res) =>
+      render(req, res, 'Accounts', html`<h1>No accounts here</h1><p>This tracker is public: anyone may announce, no sign-up needed.
+Start the site with <code>PRIVATE=1</code> for members with passkeys and per-user traffic.</p>`, 404);
+    app.get(['/signup', '/account'], publicOnly);
+    return;
+  }
+  const { users, catalog } = site;
+
+  const signupForm = (message, name = '') => html`
+<h1>Sign up</h1>
+<p>This tracker is private: members announce to a URL with their own passkey, and the tracker credits
+their upload and download. Pick a name to get yours.</p>
+${message ? html`<p class="error" id="signup-error">${message}</p>` : ''}
+<form method="post" action="/signup" id="signup">
+<p><label>Name <input name="name" value="${name}" required pattern="[A-Za-z0-9_.\\-]{2,32}" maxlength="32" autocomplete="username"></label>
+<button type="submit">Sign up</button></p>
+<p class="note">2 to 32 letters, digits, <code>_</code>, <code>.</code> or <code>-</code>. This browser keeps you signed in (a cookie).</p>
+</form>`;
+
+  app.get('/signup', (req, res) => {
+    if (req.user) return void res.redirect(303, '/account');
+    render(req, res, 'Sign up', signupForm());
+  });
+
+  app.post('/signup', form, async (req, res, next) => {
+    const name = String(req.body?.name ?? '').trim();
+    if (!NAME_RULE.test(name)) return render(req, res, 'Sign up', signupForm('A name has 2 to 32 letters, digits, "_", "." or "-".', name), 400);
+    try {
+      const { token } = await users.signUp(name);
+      res.set('Set-Cookie', cookie(SESSION_COOKIE, token, { secure: site.secure, maxAge: SESSION_SECONDS })).redirect(303, '/account');
+    } catch (error) {
+      if (error.code === 'NAME_TAKEN') return render(req, res, 'Sign up', signupForm('That name is taken.', name), 409);
+      next(error);
+    }
+  });
+
+  app.get('/account', async (req, res, next) => {
+    if (!req.user) return void res.redirect(303, '/signup');
+    try {
+      const { rows, total } = await users.traffic(req.user.id);
+      const announce = `${catalog.publicUrl}/tracker/${req.user.passkey}/announce`;
+      const traffic = rows.map((r) => {
+        const entry = catalog.byInfoHash.get(r.infoHash);
+        return html`<tr><td>${entry ? html`<a href="/t/${encodeURIComponent(entry.name)}">${entry.name}</a>` : html`<code>${r.infoHash}</code>`}</td>
+<td class="num" data-field="uploaded" data-bytes="${r.uploaded}">${size(r.uploaded)}</td>
+<td class="num" data-field="downloaded" data-bytes="${r.downloaded}">${size(r.downloaded)}</td>
+<td class="num">${duration(r.seedSeconds)}</td><td class="num">${r.completed}</td></tr>`;
+      });
+      const torrents = catalog
+        .list()
+        .map((e) => html`<li><a href="/torrents/${encodeURIComponent(e.name)}.torrent" data-name="${e.name}">${e.name}.torrent</a> (${size(e.torrent.length)})</li>`);
+      render(
+        req,
+        res,
+        'Your account',
+        html`<h1>${req.user.name}</h1>
+<h2>Your passkey</h2>
+<p><code id="passkey">${req.user.passkey}</code></p>
+<p>Your announce URL: <code id="personal-announce">${announce}</code>. Keep both secret: whoever has them
+announces as you. Your .torrent files below carry it already.</p>
+<form method="post" action="/account/passkey" class="inline"><button type="submit">New passkey</button></form>
+<span class="note">(the old one stops working at once; download your .torrent files again)</span>
+<h2>Your traffic</h2>
+<p id="traffic-total">Credited upload <strong data-field="uploaded" data-bytes="${total.uploaded}">${size(total.uploaded)}</strong>,
+download <strong data-field="downloaded" data-bytes="${total.downloaded}">${size(total.downloaded)}</strong>.
+<span class="note">Written every ${site.config.trafficInterval} s.</span></p>
+${
+  rows.length
+    ? html`<table id="traffic"><thead><tr><th>Torrent</th><th class="num">Uploaded</th><th class="num">Downloaded</th><th class="num">Seeding</th><th class="num">Completed</th></tr></thead>
+<tbody>${traffic}</tbody></table>`
+    : html`<p id="no-traffic">Nothing yet: download or seed one of the torrents below.</p>`
+}
+<h2>Your .torrent files</h2>
+<ul id="personal-torrents">${torrents}</ul>
+<form method="post" action="/account/logout"><button type="submit">Log out</button></form>`,
+      );
+    } catch (error) {
+      next(error);
+    }
+  });
+
+  app.post('/account/passkey', async (req, res, next) => {
+    if (!req.user) return void res.redirect(303, '/signup');
+    try {
+      const old = await users.renewPasskey(req.user.id);
+      if (old) await site.router.forgetPasskey(old);
+      res.redirect(303, '/account');
+    } catch (error) {
+      next(error);
+    }
+  });
+
+  app.post('/account/logout', async (req, res) => {
+    await users.endSession(cookies(req)[SESSION_COOKIE]);
+    res.set('Set-Cookie', cookie(SESSION_COOKIE, '', { secure: site.secure, maxAge: 0 })).redirect(303, '/');
+  });
+}

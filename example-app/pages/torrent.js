@@ -1,0 +1,83 @@
+// One page per published torrent (/t/<name>): size, files, info hash, .torrent, magnet, web seed,
+// live counts (GET /api/torrents/<name>), and a WebTorrent client in the page (public/torrent.js):
+// the browser downloads from the web seed and from other peers (browsers, or WebRTC-capable
+// clients) found through ws://host/tracker/announce, and seeds to them while the page stays open.
+// `?sources=peers` turns the web seed off (peer-to-peer only), `?sources=webseed` announces to no
+// tracker.
+import { html, jsonBlock, page, size } from './html.js';
+
+export function registerTorrentPage(app, site) {
+  const { catalog, config } = site;
+
+  // The WebTorrent bundle for the in-browser download (see findWebTorrentBundle in config.js).
+  app.get('/vendor/webtorrent.min.js', (req, res) => {
+    if (!config.webTorrentBundle) {
+      return void res.status(404).type('text/plain').send('WebTorrent bundle not installed on this server (see WEBTORRENT_JS in example-app/config.js)\n');
+    }
+    res.type('text/javascript').sendFile(config.webTorrentBundle);
+  });
+
+  app.get('/api/torrents/:name', async (req, res) => {
+    if (!catalog.byName.has(req.params.name)) return void res.status(404).json({ error: 'no such torrent' });
+    try {
+      const counts = (await catalog.counts()).find((c) => c.name === req.params.name);
+      res.set('Cache-Control', 'no-store').json(counts);
+    } catch (error) {
+      res.status(503).json({ error: `the tracker's store did not answer: ${error.message}` });
+    }
+  });
+
+  app.get('/t/:name', (req, res) => {
+    const name = req.params.name;
+    const entry = catalog.byName.get(name);
+    if (!entry) return void res.status(404).type('text/plain').send('no such torrent');
+    const t = entry.torrent;
+    const mayDownload = !site.private || Boolean(req.user);
+    const torrentUrl = `/torrents/${encodeURIComponent(name)}.torrent`;
+    const config_ = {
+      name,
+      torrent: torrentUrl,
+      bundle: config.webTorrentBundle && mayDownload ? '/vendor/webtorrent.min.js' : null,
+      iceServers: config.iceServers ?? null,
+    };
+    const files = t.files.map((f) => html`<tr><td>${f.path.join('/')}</td><td class="num">${size(f.length)}</td></tr>`);
+    const body = html`
+<p><a href="/">← all files</a></p>
+<h1>${name}</h1>
+<table id="details">
+<tr><th>Size</th><td>${size(t.length)} (${t.length.toLocaleString('en')} bytes), ${t.files.length} file${t.files.length === 1 ? '' : 's'}, pieces of ${size(t.pieceLength)}</td></tr>
+<tr><th>Info hash</th><td><code id="info-hash">${t.infoHash}</code></td></tr>
+<tr><th>Torrent</th><td>${
+      mayDownload
+        ? html`<a id="torrent-link" href="${torrentUrl}">${name}.torrent</a>${site.private ? ' (yours: it carries your passkey)' : ''}`
+        : html`<a href="/signup">sign up</a> to get your personal .torrent`
+    }</td></tr>
+<tr><th>Magnet</th><td>${mayDownload ? html`<a id="magnet" href="${catalog.magnet(entry, req.user?.passkey)}">magnet link</a>` : '–'}</td></tr>
+<tr><th>Web seed</th><td><code id="web-seed">${t.urlList.join(' ')}</code></td></tr>
+<tr><th>Swarm</th><td id="counts"><span data-field="seeders">–</span> seeders, <span data-field="leechers">–</span> leechers,
+<span data-field="downloads">–</span> downloads <span class="note">(live)</span></td></tr>
+</table>
+<h2>Files</h2>
+<table id="file-list"><thead><tr><th>Path</th><th class="num">Size</th></tr></thead><tbody>${files}</tbody></table>
+<h2>Download in the browser</h2>
+${
+  !mayDownload
+    ? html`<p>This tracker is private: <a href="/signup">sign up</a> to download in the browser.</p>`
+    : config.webTorrentBundle
+      ? html`<p>Your browser fetches the pieces from this site's web seed and from other visitors (WebRTC), checks
+every piece against the torrent, and shares what it has with the others while this page is open.</p>
+<p><button id="start" type="button">Download in the browser</button></p>`
+      : html`<p><strong>In-browser download is not available on this server:</strong> the WebTorrent browser bundle is not
+installed. Set <code>WEBTORRENT_JS</code> to a copy of <code>webtorrent/dist/webtorrent.min.js</code> (from the
+<code>webtorrent</code> npm package), or, in this repository, install the test client with
+<code>npm ci --ignore-scripts --prefix test/webtorrent-client</code>, then restart. The torrent and magnet links above
+work in any BitTorrent client.</p>`
+}
+<p id="status" role="status"></p>
+<progress id="progress" max="1" value="0" hidden></progress>
+<ul id="files"></ul>
+<output id="result" hidden></output>
+<script type="application/json" id="config">${jsonBlock(config_)}</script>`;
+    res.type('html').send(page({ title: name, body, scripts: ['/static/torrent.js'], site: site.pageSite(req) }));
+  });
+}

@@ -1,0 +1,82 @@
+// The torrent page: live counts, and the in-browser download with WebTorrent (its bundle is loaded
+// only when the button is pressed). Writes the SHA-256 of every file and the bytes per source into
+// #result when done (the browser tests read it).
+const config = JSON.parse(document.getElementById('config').textContent);
+const button = document.getElementById('start');
+const status = document.getElementById('status');
+const progress = document.getElementById('progress');
+const result = document.getElementById('result');
+const sources = new URLSearchParams(location.search).get('sources'); // 'peers', 'webseed' or null (both)
+const hex = (buffer) => [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, '0')).join('');
+const human = (n) => (n < 1048576 ? (n / 1024).toFixed(1) + ' KiB' : (n / 1048576).toFixed(1) + ' MiB');
+
+async function download() {
+  button.disabled = true;
+  status.textContent = 'Starting…';
+  const { default: WebTorrent } = await import(config.bundle);
+  const client = new WebTorrent({
+    webSeeds: sources !== 'peers',
+    tracker: sources === 'webseed' ? false : config.iceServers ? { rtcConfig: { iceServers: config.iceServers } } : {},
+  });
+  window.webTorrentClient = client;
+  client.on('error', (error) => fail(error));
+  const torrentFile = new Uint8Array(await (await fetch(config.torrent)).arrayBuffer());
+  const bySource = {};
+  const torrent = client.add(torrentFile);
+  torrent.on('error', (error) => fail(error));
+  torrent.on('wire', (wire) => {
+    wire.on('download', (bytes) => {
+      bySource[wire.type] = (bySource[wire.type] ?? 0) + bytes;
+    });
+  });
+  progress.hidden = false;
+  const show = () => {
+    progress.value = torrent.progress;
+    status.textContent = 'Downloading: ' + human(torrent.downloaded) + ' of ' + human(torrent.length) + ', ' + torrent.numPeers + ' peer(s)';
+  };
+  torrent.on('download', show);
+  torrent.on('done', async () => {
+    show();
+    status.textContent = 'Done: every piece checked.' + (sources === 'webseed' ? '' : ' Seeding to other visitors while this page is open.');
+    const list = document.getElementById('files');
+    const digests = [];
+    for (const file of torrent.files) {
+      const blob = await file.blob();
+      const sha256 = hex(await crypto.subtle.digest('SHA-256', await blob.arrayBuffer()));
+      digests.push({ path: file.path, length: file.length, sha256 });
+      const item = document.createElement('li');
+      const link = document.createElement('a');
+      link.href = URL.createObjectURL(blob);
+      link.download = file.name;
+      link.textContent = 'Save ' + file.path;
+      item.append(link, ' (' + human(file.length) + ', SHA-256 ', Object.assign(document.createElement('code'), { textContent: sha256 }), ')');
+      list.append(item);
+    }
+    result.value = JSON.stringify({ files: digests, bySource });
+    result.dataset.done = 'true';
+  });
+}
+
+function fail(error) {
+  status.textContent = 'Error: ' + (error?.message ?? error);
+  result.dataset.error = String(error?.message ?? error);
+}
+
+button?.addEventListener('click', () => download().catch(fail));
+
+// Live counts of this torrent's swarms.
+async function counts() {
+  try {
+    const res = await fetch(`/api/torrents/${encodeURIComponent(config.name)}`, { cache: 'no-store' });
+    if (res.ok) {
+      const c = await res.json();
+      for (const field of ['seeders', 'leechers', 'downloads']) {
+        document.querySelector(`#counts [data-field="${field}"]`).textContent = String(c[field]);
+      }
+    }
+  } catch {
+    /* try again at the next tick */
+  }
+  setTimeout(counts, 2000);
+}
+counts();
