@@ -733,6 +733,19 @@ function benchMemory() {
   log(`RSS growth ${fmt(m.rssBytes / 1048576, 1)} MiB: ${fmt(m.rssPerPeer, 1)} bytes per peer (heap + buffers: ${fmt(m.heapPerPeer, 1)} bytes per peer).`);
   log('');
   target('memory store bytes per peer at 1M peers (RSS)', m.rssPerPeer, 100, 'lower');
+  const r2 = spawnSync(process.execPath, ['--expose-gc', path.join(here, 'small-swarms.js')], { encoding: 'utf8' });
+  if (r2.status !== 0) {
+    log(`(small-swarms bench failed: ${r2.stderr})`);
+    return;
+  }
+  const w = JSON.parse(r2.stdout.trim().split('\n').pop());
+  log(`### Small swarms (memory store, ${w.swarms} one-peer swarms)`);
+  log('');
+  log(`${fmt(w.bytesPerSwarm, 1)} bytes per one-peer swarm (heap + buffers), ${fmt(w.rssPerSwarm, 1)} RSS. Background sweeps, longest slice / longest event-loop delay:`);
+  log(`all live ${fmt(w.live.longestSliceMs, 1)} / ${fmt(w.live.maxLoopDelayMs, 1)} ms; all expired ${fmt(w.expired.longestSliceMs, 1)} / ${fmt(w.expired.maxLoopDelayMs, 1)} ms (${w.expired.swarmsLeft} keep a downloaded count); after downloadedTtl ${fmt(w.forgotten.longestSliceMs, 1)} / ${fmt(w.forgotten.maxLoopDelayMs, 1)} ms (${w.forgotten.swarmsLeft} left).`);
+  log('');
+  target('memory store bytes per one-peer swarm (heap + buffers)', Math.max(w.bytesPerSwarm, w.rssPerSwarm), 200, 'lower');
+  target('memory store longest event-loop delay while sweeping 1M swarms (ms)', Math.max(w.live.maxLoopDelayMs, w.expired.maxLoopDelayMs, w.forgotten.maxLoopDelayMs), 50, 'lower');
 }
 
 function benchHash() {

@@ -1,14 +1,18 @@
 /**
- * The default in-process store. Swarms live in a Map keyed by the binary info hash; each swarm's
- * peers live in a {@link PeerTable} (dense binary records, O(1) upsert/remove, O(k) sampling).
+ * The default in-process store. Swarms live in a {@link SwarmDirectory}: fixed-size binary rows
+ * keyed by the binary info hash, a swarm's only peer inline in its row, bigger swarms' peers in a
+ * {@link PeerTable} (dense binary records, O(1) upsert/remove, O(k) sampling).
  *
  * Expiry needs no timer per peer: each record carries its expiry second, a swarm is swept when it is
  * touched and its last sweep is older than half a TTL (amortised O(1) per announce), and one unref'd
- * timer sweeps swarms nobody touches any more so that dead swarms free their memory.
+ * timer walks every swarm in slices of a few milliseconds so that swarms nobody touches any more
+ * free their memory without pausing the event loop. A swarm without peers keeps only its
+ * `downloaded` count, for `downloadedTtl` seconds and among at most `maxRetained` such swarms.
  */
 import { ExpiryWheel, KIND_SWARM, peerKind, swarmTotals, WHEEL_KINDS } from '../stats/expiry-wheel.js';
-import { PeerTable } from './peer-table.js';
+import type { PeerTable } from './peer-table.js';
 import { PeerStateTable, peerStateKey, type PeerVerdict } from './peer-state.js';
+import { SwarmDirectory } from './swarm-directory.js';
 import type {
   PeerRefusal,
   PeerState,
@@ -26,23 +30,23 @@ import type {
 export interface MemorySwarmStoreOptions extends SwarmStoreOptions {
   /**
    * Milliseconds between background sweeps of idle swarms. Default 60 000. The timer is unref'd and
-   * never keeps the process alive.
+   * never keeps the process alive; a sweep runs in slices of at most a few milliseconds.
    */
   sweepInterval?: number;
+  /**
+   * Seconds a swarm's `downloaded` count outlives its last peer (as the Redis store's option of the
+   * same name). Default 30 days; 0 keeps it as long as {@link maxRetained} allows.
+   */
+  downloadedTtl?: number;
+  /**
+   * Most swarms kept with no peer only for their `downloaded` count (about 110 bytes each). Past
+   * it, the longest-empty of a few picked at random is dropped. Default 1 000 000.
+   */
+  maxRetained?: number;
 }
 
-interface Swarm {
-  table: PeerTable;
-  downloaded: number;
-  /** Second (store epoch) of the last sweep. */
-  sweptAt: number;
-  /** Smallest TTL seen in an announce to this swarm: how often it needs sweeping. */
-  ttl: number;
-  /** Latest expiry (store seconds) of its peers as counted in the totals; -1 when it has none. */
-  last: number;
-}
-
-
+/** Milliseconds a background sweep slice may run before it yields to the event loop. */
+const SLICE_MS = 4;
 
 /** Key of a swarm in the Map: the 20 raw bytes as a latin1 string (cheap, exact, hashable). */
 function swarmKey(infoHash: Uint8Array): string {
@@ -69,10 +73,9 @@ const FULL_REFUSAL: PeerRefusal = Object.freeze({ kind: 'full' });
 /** In-memory {@link SwarmStore}: the default, for one process. */
 export class MemorySwarmStore implements SwarmStore {
   readonly privateMode = true;
-  private readonly swarms = new Map<string, Swarm>();
-  /** The swarm key and swarm {@link locate} found, for the {@link update} that follows it. */
-  private locatedKey = '';
-  private locatedSwarm: Swarm | undefined;
+  private readonly directory = new SwarmDirectory();
+  /** The swarm {@link locate} found (-1: none), for the {@link update} that follows it. */
+  private locatedId = -1;
   /** Private-mode peer state; created by the first private announce. */
   private states: PeerStateTable | undefined;
   private readonly torrents = new Map<string, TorrentRules>();
@@ -89,6 +92,13 @@ export class MemorySwarmStore implements SwarmStore {
   /** Live totals (peers by kind, swarms by their last peer's expiry). */
   private readonly wheel = new ExpiryWheel(WHEEL_KINDS);
   private readonly timer: NodeJS.Timeout;
+  /** Next row of the background sweep in progress (-1: none in progress). */
+  private cursor = -1;
+  private slice: NodeJS.Immediate | undefined;
+  private readonly downloadedTtl: number;
+  private readonly maxRetained: number;
+  /** Longest a background sweep slice took (ms), for tests and benchmarks. */
+  longestSlice = 0;
 
   private readonly options: MemorySwarmStoreOptions;
   private readonly siblings = new Map<string, MemorySwarmStore>();
@@ -97,20 +107,33 @@ export class MemorySwarmStore implements SwarmStore {
     this.options = options;
     this.now = options.now ?? Date.now;
     this.epoch = Math.floor(this.now() / 1000) - 1;
-    this.timer = setInterval(() => this.sweep(), options.sweepInterval ?? 60_000);
+    this.downloadedTtl = options.downloadedTtl ?? 30 * 24 * 3600;
+    this.maxRetained = Math.max(1, options.maxRetained ?? 1_000_000);
+    this.timer = setInterval(() => this.startSweep(), options.sweepInterval ?? 60_000);
     this.timer.unref();
   }
 
   /** Number of swarms held (including ones that only keep a `downloaded` count). */
   get swarmCount(): number {
-    return this.swarms.size;
+    return this.directory.size;
+  }
+
+  /** Number of swarms held only for their `downloaded` count. */
+  get retainedCount(): number {
+    return this.directory.retainedCount;
   }
 
   /** Total number of peers held in all swarms. */
   get peerCount(): number {
     let n = 0;
-    for (const swarm of this.swarms.values()) n += swarm.table.count;
+    const directory = this.directory;
+    for (let id = 0; id < directory.high; id++) if (directory.used(id)) n += directory.peers(id).count;
     return n;
+  }
+
+  /** Bytes held by the swarm rows and their index (PeerTables of big swarms not included). */
+  get directoryBytes(): number {
+    return this.directory.byteSize;
   }
 
   async announce(request: SwarmAnnounce): Promise<SwarmAnnounceResult> {
@@ -123,13 +146,15 @@ export class MemorySwarmStore implements SwarmStore {
     if (found < -1) return { complete: 0, incomplete: 0, downloaded: 0, peers: [], refusal: found === FULL ? FULL_REFUSAL : ADDRESS_REFUSAL };
     const verdict = request.private ? this.judge(request) : NO_VERDICT;
     if (verdict.refusal) return { complete: 0, incomplete: 0, downloaded: 0, peers: [], refusal: verdict.refusal };
-    const swarm = this.update(request, found);
-    const result: SwarmAnnounceResult = swarm
-      ? this.counts(
-          swarm,
-          request.event === 'stopped' ? [] : swarm.table.sample(request.numwant, swarm.table.find(request.peerId)),
-        )
-      : { complete: 0, incomplete: 0, downloaded: 0, peers: [] };
+    const id = this.update(request, found);
+    let result: SwarmAnnounceResult;
+    if (id < 0) {
+      result = { complete: 0, incomplete: 0, downloaded: 0, peers: [] };
+    } else {
+      const peers = this.directory.peers(id);
+      const sample = request.event === 'stopped' ? [] : peers.sample(request.numwant, peers.find(request.peerId));
+      result = { ...this.counts(id, peers), peers: sample };
+    }
     if (verdict.previous) result.previous = verdict.previous;
     return result;
   }
@@ -163,17 +188,17 @@ export class MemorySwarmStore implements SwarmStore {
       counts.refusal = verdict.refusal;
       if (verdict.refusal) return -1;
     }
-    const swarm = this.update(request, found);
-    if (!swarm) {
+    const id = this.update(request, found);
+    if (id < 0) {
       counts.complete = counts.incomplete = counts.downloaded = 0;
       return 0;
     }
-    const table = swarm.table;
-    counts.complete = table.seeders;
-    counts.incomplete = table.count - table.seeders;
-    counts.downloaded = swarm.downloaded;
+    const peers = this.directory.peers(id);
+    counts.complete = peers.seeders;
+    counts.incomplete = peers.count - peers.seeders;
+    counts.downloaded = this.directory.downloaded(id);
     if (request.event === 'stopped') return 0;
-    return table.sampleCompact(request.numwant, table.find(request.peerId), out4, out6);
+    return peers.sampleCompact(request.numwant, peers.find(request.peerId), out4, out6);
   }
 
   /**
@@ -181,97 +206,99 @@ export class MemorySwarmStore implements SwarmStore {
    * {@link REFUSED} when it is listed from another address without the matching key.
    */
   private locate(request: SwarmAnnounce): number {
-    const key = swarmKey(request.infoHash);
-    const swarm = this.swarms.get(key);
+    const id = this.directory.find(request.infoHash);
     // Handed to update(), which runs right after in the same synchronous call.
-    this.locatedKey = key;
-    this.locatedSwarm = swarm;
-    if (!swarm) return request.limits && this.atCap(request, undefined) ? FULL : -1;
-    const at = swarm.table.find(request.peerId);
-    if (at < 0 || swarm.table.expiryAt(at) < this.second()) return request.limits && this.atCap(request, swarm) ? FULL : at;
-    return swarm.table.mayChange(at, request.ip, request.key) ? at : REFUSED;
+    this.locatedId = id;
+    if (id < 0) return request.limits && this.atCap(request, -1) ? FULL : -1;
+    const peers = this.directory.peers(id);
+    const at = peers.find(request.peerId);
+    if (at < 0 || peers.expiryAt(at) < this.second()) return request.limits && this.atCap(request, id) ? FULL : at;
+    return peers.mayChange(at, request.ip, request.key) ? at : REFUSED;
   }
 
-  /** True when a new live peer (in `swarm`, or a new swarm) would go past `request.limits`. */
-  private atCap(request: SwarmAnnounce, swarm: Swarm | undefined): boolean {
+  /** True when a new live peer (in swarm `id`, or a new swarm when -1) would go past `request.limits`. */
+  private atCap(request: SwarmAnnounce, id: number): boolean {
     if (request.event === 'stopped') return false;
     const now = this.second();
     const t = this.wheel.totals(now);
     const { peers, swarms } = request.limits!;
     if (peers > 0 && t[0] + t[1] + t[2] + t[3] >= peers) return true;
-    return swarms > 0 && (!swarm || swarm.last < now) && t[KIND_SWARM] >= swarms;
+    return swarms > 0 && (id < 0 || this.directory.last(id) < now) && t[KIND_SWARM] >= swarms;
   }
 
   /**
-   * Apply one announce to its swarm (`found`: the peer's record index from {@link locate}); the swarm
-   * afterwards, or undefined if there is none.
+   * Apply one announce to its swarm (`found`: the peer's record index from {@link locate}); the
+   * swarm's row id afterwards, or -1 if there is none.
    */
-  private update(request: SwarmAnnounce, found: number): Swarm | undefined {
+  private update(request: SwarmAnnounce, found: number): number {
     const now = this.second();
-    const key = this.locatedKey;
-    let swarm = this.locatedSwarm;
+    const directory = this.directory;
+    let id = this.locatedId;
     const wheel = this.wheel;
+    const peers = id >= 0 ? directory.peers(id) : undefined;
     // The peer leaves its old bucket of the totals (an expired record was counted out already).
-    const oldExpiry = swarm && found >= 0 ? swarm.table.expiryAt(found) : -1;
-    if (oldExpiry >= now) wheel.count(swarm!.table.kindAt(found), oldExpiry, -1, now);
+    const oldExpiry = peers && found >= 0 ? peers.expiryAt(found) : -1;
+    if (oldExpiry >= now) wheel.count(peers!.kindAt(found), oldExpiry, -1, now);
     if (request.event === 'stopped') {
-      if (!swarm) return undefined;
-      swarm.table.remove(request.peerId);
-      if (oldExpiry >= 0 && oldExpiry === swarm.last) {
+      if (!peers) return -1;
+      peers.remove(request.peerId);
+      const last = directory.last(id);
+      if (oldExpiry >= 0 && oldExpiry === last) {
         // The swarm's last peer left: it now lives as long as its latest remaining peer.
-        const last = swarm.table.maxExpiry();
-        wheel.count(KIND_SWARM, swarm.last, -1, now);
-        if (last >= now) wheel.count(KIND_SWARM, last, 1, now);
-        swarm.last = last;
+        const next = directory.peers(id).maxExpiry();
+        wheel.count(KIND_SWARM, last, -1, now);
+        if (next >= now) wheel.count(KIND_SWARM, next, 1, now);
+        directory.setLast(id, next);
       }
-      this.maybeSweep(key, swarm, now);
-      return swarm;
+      return this.maybeSweep(id, now) ? id : -1;
     }
-    if (!swarm) {
-      swarm = { table: new PeerTable(), downloaded: 0, sweptAt: now, ttl: request.ttl, last: -1 };
-      this.swarms.set(key, swarm);
+    if (id < 0) {
+      id = directory.add(request.infoHash, now, request.ttl);
       found = -1;
-    } else if (request.ttl < swarm.ttl) {
-      swarm.ttl = request.ttl;
+    } else {
+      directory.lowerTtl(id, request.ttl);
+      if (directory.isRetained(id)) directory.unretain(id);
     }
     const expiry = now + request.ttl;
-    swarm.table.upsert(request.peerId, request.ip, request.port, request.seeder, expiry, request.key, found);
+    directory.peers(id).upsert(request.peerId, request.ip, request.port, request.seeder, expiry, request.key, found);
     wheel.count(peerKind(request.seeder, request.ip.length === 16), expiry, 1, now);
-    if (expiry > swarm.last) {
-      if (swarm.last >= 0) wheel.count(KIND_SWARM, swarm.last, -1, now);
+    const last = directory.last(id);
+    if (expiry > last) {
+      if (last >= 0) wheel.count(KIND_SWARM, last, -1, now);
       wheel.count(KIND_SWARM, expiry, 1, now);
-      swarm.last = expiry;
+      directory.setLast(id, expiry);
     }
-    if (request.event === 'completed') swarm.downloaded++;
-    this.maybeSweep(key, swarm, now);
-    return swarm;
+    if (request.event === 'completed') directory.addDownloaded(id);
+    this.maybeSweep(id, now);
+    return id;
   }
 
   async scrape(infoHashes: Uint8Array[]): Promise<SwarmCounts[]> {
     const now = this.second();
     return infoHashes.map((hash) => {
-      const key = swarmKey(hash);
-      const swarm = this.swarms.get(key);
-      if (!swarm) return { complete: 0, incomplete: 0, downloaded: 0 };
-      this.maybeSweep(key, swarm, now);
-      return this.counts(swarm, undefined);
+      const id = this.directory.find(hash);
+      if (id < 0 || !this.maybeSweep(id, now)) return { complete: 0, incomplete: 0, downloaded: 0 };
+      return this.counts(id, this.directory.peers(id));
     });
   }
 
   async scrapeAll(limit: number): Promise<Array<{ infoHash: Uint8Array } & SwarmCounts>> {
     const out: Array<{ infoHash: Uint8Array } & SwarmCounts> = [];
-    for (const [key, swarm] of this.swarms) {
-      if (out.length >= limit) break;
-      if (swarm.table.count === 0 && swarm.downloaded === 0) continue;
-      out.push({ infoHash: Buffer.from(key, 'latin1'), ...this.counts(swarm, undefined) });
+    const directory = this.directory;
+    for (let id = 0; id < directory.high && out.length < limit; id++) {
+      if (!directory.used(id)) continue;
+      const peers = directory.peers(id);
+      if (peers.count === 0 && directory.downloaded(id) === 0) continue;
+      out.push({ infoHash: directory.infoHash(id), ...this.counts(id, peers) });
     }
     return out;
   }
 
-  /** Remove expired peers from every swarm and drop swarms that hold nothing. */
+  /** Remove expired peers from every swarm and drop swarms that hold nothing, all at once. */
   sweep(): void {
     const now = this.second();
-    for (const [key, swarm] of this.swarms) this.sweepSwarm(key, swarm, now);
+    const directory = this.directory;
+    for (let id = 0; id < directory.high; id++) if (directory.used(id)) this.sweepSwarm(id, now, true);
   }
 
   /** Live totals of every swarm, from counters kept as the store works (see {@link ExpiryWheel}). */
@@ -295,33 +322,79 @@ export class MemorySwarmStore implements SwarmStore {
     for (const sibling of this.siblings.values()) await sibling.close();
     this.siblings.clear();
     clearInterval(this.timer);
+    if (this.slice) clearImmediate(this.slice);
+    this.slice = undefined;
+    this.cursor = -1;
     this.states?.clear();
-    for (const swarm of this.swarms.values()) swarm.table.release();
-    this.swarms.clear();
+    this.directory.clear();
   }
 
-  private counts(swarm: Swarm, peers: undefined): SwarmCounts;
-  private counts(swarm: Swarm, peers: SwarmAnnounceResult['peers']): SwarmAnnounceResult;
-  private counts(swarm: Swarm, peers: SwarmAnnounceResult['peers'] | undefined): SwarmCounts | SwarmAnnounceResult {
-    const { count, seeders } = swarm.table;
-    const counts = { complete: seeders, incomplete: count - seeders, downloaded: swarm.downloaded };
-    return peers ? { ...counts, peers } : counts;
+  private counts(id: number, peers: PeerTable | { count: number; seeders: number }): SwarmCounts {
+    const { count, seeders } = peers;
+    return { complete: seeders, incomplete: count - seeders, downloaded: this.directory.downloaded(id) };
   }
 
   private second(): number {
     return Math.floor(this.now() / 1000) - this.epoch;
   }
 
-  private maybeSweep(key: string, swarm: Swarm, now: number): void {
-    if (now - swarm.sweptAt >= Math.max(1, swarm.ttl >>> 1)) this.sweepSwarm(key, swarm, now);
+  /** Sweep swarm `id` if it is due; false when that dropped it. */
+  private maybeSweep(id: number, now: number): boolean {
+    const directory = this.directory;
+    if (now - directory.sweptAt(id) < Math.max(1, directory.ttl(id) >>> 1)) return true;
+    return this.sweepSwarm(id, now, true);
   }
 
-  private sweepSwarm(key: string, swarm: Swarm, now: number): void {
-    swarm.table.removeExpired(now);
-    swarm.sweptAt = now;
-    if (swarm.table.count === 0) {
-      swarm.table.release(); // pages go back to the shared pool
-      if (swarm.downloaded === 0) this.swarms.delete(key);
+  /**
+   * Remove swarm `id`'s expired peers (all of them at once when its latest expired, without looking
+   * at each; only when a sweep is due or `force`), give a big swarm's table back once it is down to
+   * one peer, and drop the swarm once it holds nothing worth keeping. False when it was dropped.
+   */
+  private sweepSwarm(id: number, now: number, force: boolean): boolean {
+    const directory = this.directory;
+    const peers = directory.peers(id);
+    if (peers.count > 0) {
+      if (directory.last(id) < now) peers.release();
+      else if (force || now - directory.sweptAt(id) >= Math.max(1, directory.ttl(id) >>> 1)) peers.removeExpired(now);
+      else return true;
+      directory.setSweptAt(id, now);
+      directory.demote(id);
     }
+    if (directory.peers(id).count > 0) return true;
+    const downloaded = directory.downloaded(id);
+    const retained = directory.isRetained(id);
+    if (downloaded === 0 || (retained && this.downloadedTtl > 0 && now - directory.emptySince(id) >= this.downloadedTtl)) {
+      directory.remove(id);
+      return false;
+    }
+    if (!retained) directory.retain(id, now, this.maxRetained);
+    return true;
+  }
+
+  /** Start a background sweep of every swarm, run in slices (unless one is still running). */
+  private startSweep(): void {
+    if (this.cursor >= 0) return;
+    this.cursor = 0;
+    this.sweepSlice();
+  }
+
+  private sweepSlice(): void {
+    this.slice = undefined;
+    const started = performance.now();
+    const now = this.second();
+    const directory = this.directory;
+    let id = this.cursor;
+    for (let n = 1; id < directory.high; id++, n++) {
+      if (directory.used(id)) this.sweepSwarm(id, now, false);
+      if ((n & 255) === 0 && performance.now() - started >= SLICE_MS) {
+        this.cursor = id + 1;
+        this.longestSlice = Math.max(this.longestSlice, performance.now() - started);
+        this.slice = setImmediate(() => this.sweepSlice());
+        this.slice.unref();
+        return;
+      }
+    }
+    this.longestSlice = Math.max(this.longestSlice, performance.now() - started);
+    this.cursor = -1;
   }
 }

@@ -58,7 +58,7 @@ const MIN_INDEX = 4;
  * times longer than chance, never unbounded. test/swarm/peer-table-hash.test.ts checks this claim;
  * keep this comment true if the hash changes.
  */
-function hashPeerId(id: Uint8Array, at: number): number {
+export function hashPeerId(id: Uint8Array, at: number): number {
   let h = HASH_SEED;
   for (let i = at; i < at + 20; i += 4) {
     const word = id[i] | (id[i + 1] << 8) | (id[i + 2] << 16) | (id[i + 3] << 24);
@@ -110,6 +110,98 @@ export function pagePoolBytes(): number {
   return pagePool.slabs * pagePool.slabBytes + wirePool.slabs * wirePool.slabBytes;
 }
 
+/** Does the record at `base` of `page` hold `peerId`? */
+export function recordIdEquals(page: Uint8Array, base: number, peerId: Uint8Array): boolean {
+  for (let i = 0; i < 20; i++) if (page[base + i] !== peerId[i]) return false;
+  return true;
+}
+
+/**
+ * May an announce from `ip` with `key` update or remove the peer recorded at `base`? Yes when it
+ * comes from the address the peer is listed with, or carries the key the peer was recorded with.
+ */
+export function recordMayChange(page: Buffer, base: number, ip: Uint8Array, key: number | undefined): boolean {
+  const flags = page[base + OFFSET_FLAGS];
+  if (((flags & FLAG_IPV6) !== 0) === (ip.length === 16)) {
+    let same = true;
+    for (let i = 0; i < ip.length; i++) {
+      if (page[base + OFFSET_IP + i] !== ip[i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return true;
+  }
+  return key !== undefined && (flags & FLAG_KEY) !== 0 && page.readUInt32LE(base + OFFSET_KEY) === key >>> 0;
+}
+
+/** Kind of the record at `base` for the totals wheel ({@link peerKind}). */
+export function recordKind(page: Uint8Array, base: number): number {
+  const flags = page[base + OFFSET_FLAGS];
+  return peerKind((flags & FLAG_SEEDER) !== 0, (flags & FLAG_IPV6) !== 0);
+}
+
+/** Is the record at `base` a seeder? */
+export function recordSeeder(page: Uint8Array, base: number): boolean {
+  return (page[base + OFFSET_FLAGS] & FLAG_SEEDER) !== 0;
+}
+
+/** Expiry (store seconds) of the record at `base`. */
+export function recordExpiry(page: Buffer, base: number): number {
+  return page.readUInt32LE(base + OFFSET_EXPIRY);
+}
+
+/** The client's `key` recorded at `base`, or undefined when it sent none. */
+export function recordKey(page: Buffer, base: number): number | undefined {
+  return page[base + OFFSET_FLAGS] & FLAG_KEY ? page.readUInt32LE(base + OFFSET_KEY) : undefined;
+}
+
+/**
+ * Write everything but the peer id into the record at `base`. An announce without a key keeps the
+ * key of an existing record (`existing`): clients send it on some requests only.
+ */
+export function writeRecord(
+  page: Buffer,
+  base: number,
+  ip: Uint8Array,
+  port: number,
+  seeder: boolean,
+  expiry: number,
+  key: number | undefined,
+  existing: boolean,
+): void {
+  const ipAt = base + OFFSET_IP;
+  for (let i = 0; i < ip.length; i++) page[ipAt + i] = ip[i];
+  page[ipAt + ip.length] = port >>> 8;
+  page[ipAt + ip.length + 1] = port & 0xff;
+  const keyFlag = key !== undefined ? FLAG_KEY : existing ? page[base + OFFSET_FLAGS] & FLAG_KEY : 0;
+  page[base + OFFSET_FLAGS] = (seeder ? FLAG_SEEDER : 0) | (ip.length === 16 ? FLAG_IPV6 : 0) | keyFlag;
+  page.writeUInt32LE(expiry >>> 0, base + OFFSET_EXPIRY);
+  if (key !== undefined) page.writeUInt32LE(key >>> 0, base + OFFSET_KEY);
+}
+
+/** A copy of the peer recorded at `base` (one allocation holds both the id and the address). */
+export function recordPeer(page: Uint8Array, base: number): Peer {
+  const size = (page[base + OFFSET_FLAGS] & FLAG_IPV6) !== 0 ? 16 : 4;
+  const copy = Buffer.from(page.subarray(base, base + OFFSET_IP + size));
+  const portAt = base + OFFSET_IP + size;
+  return { peerId: copy.subarray(0, 20), ip: copy.subarray(20), port: (page[portAt] << 8) | page[portAt + 1] };
+}
+
+/**
+ * Copy the compact form of the peer recorded at `base` into `out4` at entry `n4` (IPv4, 6 bytes) or
+ * `out6` at entry `n6` (IPv6, 18 bytes). Returns true for IPv6.
+ */
+export function recordCompact(page: Uint8Array, base: number, out4: Uint8Array, n4: number, out6: Uint8Array, n6: number): boolean {
+  const from = base + OFFSET_IP;
+  if (page[base + OFFSET_FLAGS] & FLAG_IPV6) {
+    for (let j = 0; j < 18; j++) out6[n6 * 18 + j] = page[from + j];
+    return true;
+  }
+  for (let j = 0; j < 6; j++) out4[n4 * 6 + j] = page[from + j];
+  return false;
+}
+
 /** Peers of one swarm. Not safe to share between stores with different epochs. */
 export class PeerTable {
   /** Record pages: page 0 may be small (< PAGE_RECORDS records); all others are full pool pages. */
@@ -157,26 +249,12 @@ export class PeerTable {
    * from the address the peer is listed with, or carries the key the peer was recorded with.
    */
   mayChange(at: number, ip: Uint8Array, key: number | undefined): boolean {
-    const page = this.pages[at >>> PAGE_SHIFT];
-    const base = (at & PAGE_MASK) * RECORD_SIZE;
-    const flags = page[base + OFFSET_FLAGS];
-    if (((flags & FLAG_IPV6) !== 0) === (ip.length === 16)) {
-      let same = true;
-      for (let i = 0; i < ip.length; i++) {
-        if (page[base + OFFSET_IP + i] !== ip[i]) {
-          same = false;
-          break;
-        }
-      }
-      if (same) return true;
-    }
-    return key !== undefined && (flags & FLAG_KEY) !== 0 && page.readUInt32LE(base + OFFSET_KEY) === key >>> 0;
+    return recordMayChange(this.pages[at >>> PAGE_SHIFT], (at & PAGE_MASK) * RECORD_SIZE, ip, key);
   }
 
   /** Kind of the record at `at` for the totals wheel ({@link peerKind}). */
   kindAt(at: number): number {
-    const flags = this.pages[at >>> PAGE_SHIFT][(at & PAGE_MASK) * RECORD_SIZE + OFFSET_FLAGS];
-    return peerKind((flags & FLAG_SEEDER) !== 0, (flags & FLAG_IPV6) !== 0);
+    return recordKind(this.pages[at >>> PAGE_SHIFT], (at & PAGE_MASK) * RECORD_SIZE);
   }
 
   /** The latest expiry of any record (-1 when empty). O(count). */
@@ -210,8 +288,9 @@ export class PeerTable {
     let base: number;
     if (at === -1) {
       if (this.count === this.capacity) this.grow();
+      // Grow the index before the new record counts: a rebuild must not index its stale bytes.
+      if ((this.count + 1) * 2 > this.index.length) this.rebuildIndex(this.index.length * 2);
       at = this.count++;
-      if (this.count * 2 > this.index.length) this.rebuildIndex(this.index.length * 2);
       page = this.pages[at >>> PAGE_SHIFT];
       base = (at & PAGE_MASK) * RECORD_SIZE;
       for (let i = 0; i < 20; i++) page[base + i] = peerId[i];
@@ -222,15 +301,7 @@ export class PeerTable {
       previous = (page[base + OFFSET_FLAGS] & FLAG_SEEDER) !== 0;
       if (previous) this.seeders--;
     }
-    const ipAt = base + OFFSET_IP;
-    for (let i = 0; i < ip.length; i++) page[ipAt + i] = ip[i];
-    page[ipAt + ip.length] = port >>> 8;
-    page[ipAt + ip.length + 1] = port & 0xff;
-    // An announce without a key keeps the key the peer has (clients send it on some requests only).
-    const keyFlag = key !== undefined ? FLAG_KEY : previous !== undefined ? page[base + OFFSET_FLAGS] & FLAG_KEY : 0;
-    page[base + OFFSET_FLAGS] = (seeder ? FLAG_SEEDER : 0) | (ip.length === 16 ? FLAG_IPV6 : 0) | keyFlag;
-    page.writeUInt32LE(expiry >>> 0, base + OFFSET_EXPIRY);
-    if (key !== undefined) page.writeUInt32LE(key >>> 0, base + OFFSET_KEY);
+    writeRecord(page, base, ip, port, seeder, expiry, key, previous !== undefined);
     const wire = this.wire[at >>> PAGE_SHIFT];
     const w = (at & PAGE_MASK) * WIRE_SIZE;
     if (ip.length === 4) {
@@ -271,7 +342,22 @@ export class PeerTable {
     return removed;
   }
 
-  /** Give every page back (the table is being dropped). */
+  /** Give every page back for good: the table is dropped and must not be used again. */
+  dispose(): void {
+    for (let p = this.pages[0].length === PAGE_BYTES ? 0 : 1; p < this.pages.length; p++) pagePool.give(this.pages[p]);
+    for (let p = this.wire[0].length === WIRE_PAGE_BYTES ? 0 : 1; p < this.wire.length; p++) wirePool.give(this.wire[p]);
+    this.pages = [];
+    this.wire = [];
+    this.capacity = this.count = this.seeders = 0;
+  }
+
+  /** Copy the record at `at` to `target` at `targetBase` ({@link RECORD_SIZE} bytes). */
+  copyRecord(at: number, target: Buffer, targetBase: number): void {
+    const base = (at & PAGE_MASK) * RECORD_SIZE;
+    this.pages[at >>> PAGE_SHIFT].copy(target, targetBase, base, base + RECORD_SIZE);
+  }
+
+  /** Give every page back (the table is being emptied). */
   release(): void {
     for (let p = this.pages[0].length === PAGE_BYTES ? 0 : 1; p < this.pages.length; p++) pagePool.give(this.pages[p]);
     for (let p = this.wire[0].length === WIRE_PAGE_BYTES ? 0 : 1; p < this.wire.length; p++) wirePool.give(this.wire[p]);
@@ -308,10 +394,7 @@ export class PeerTable {
       const w = this.wire[at >>> PAGE_SHIFT];
       const from = (at & PAGE_MASK) * WIRE_SIZE;
       if (w[from + WIRE_FLAGS] & FLAG_IPV6) {
-        const r = this.pages[at >>> PAGE_SHIFT];
-        const ip = (at & PAGE_MASK) * RECORD_SIZE + OFFSET_IP;
-        const to = n6++ * 18;
-        for (let j = 0; j < 18; j++) out6[to + j] = r[ip + j];
+        recordCompact(this.pages[at >>> PAGE_SHIFT], (at & PAGE_MASK) * RECORD_SIZE, out4, n4, out6, n6++);
       } else {
         const to = n4++ * 6;
         out4[to] = w[from];
@@ -327,17 +410,7 @@ export class PeerTable {
 
   /** A copy of the peer at record index `at`. */
   peerAt(at: number): Peer {
-    const r = this.pages[at >>> PAGE_SHIFT];
-    const base = (at & PAGE_MASK) * RECORD_SIZE;
-    const size = (r[base + OFFSET_FLAGS] & FLAG_IPV6) !== 0 ? 16 : 4;
-    // One allocation holds both the id and the address.
-    const copy = Buffer.from(r.subarray(base, base + OFFSET_IP + size));
-    const portAt = base + OFFSET_IP + size;
-    return {
-      peerId: copy.subarray(0, 20),
-      ip: copy.subarray(20),
-      port: (r[portAt] << 8) | r[portAt + 1],
-    };
+    return recordPeer(this.pages[at >>> PAGE_SHIFT], (at & PAGE_MASK) * RECORD_SIZE);
   }
 
   /** Iterate over every peer (used by tests). */
@@ -433,10 +506,7 @@ export class PeerTable {
   }
 
   private idEquals(at: number, peerId: Uint8Array): boolean {
-    const r = this.pages[at >>> PAGE_SHIFT];
-    const base = (at & PAGE_MASK) * RECORD_SIZE;
-    for (let i = 0; i < 20; i++) if (r[base + i] !== peerId[i]) return false;
-    return true;
+    return recordIdEquals(this.pages[at >>> PAGE_SHIFT], (at & PAGE_MASK) * RECORD_SIZE, peerId);
   }
 
   /** Hash of the peer id stored in record `at`. */
@@ -459,30 +529,36 @@ export class PeerTable {
     return slot;
   }
 
-  /** Delete record `at` from the index with backward-shift deletion (no tombstones). */
   private deleteIndex(at: number): void {
-    const index = this.index;
-    const mask = index.length - 1;
-    let hole = this.indexSlotOf(at);
-    index[hole] = 0;
-    let slot = (hole + 1) & mask;
-    while (index[slot] !== 0) {
-      const entry = index[slot];
-      const home = this.hashOf(entry - 1) & mask;
-      // Move the entry into the hole if its home is not cyclically in (hole, slot].
-      const inRange = hole <= slot ? home > hole && home <= slot : home > hole || home <= slot;
-      if (!inRange) {
-        index[hole] = entry;
-        index[slot] = 0;
-        hole = slot;
-      }
-      slot = (slot + 1) & mask;
-    }
+    deleteSlot(this.index, this.indexSlotOf(at), (entry) => this.hashOf(entry - 1));
   }
 
   private rebuildIndex(length: number): void {
     this.index = new Uint32Array(Math.max(MIN_INDEX, length));
     for (let i = 0; i < this.count; i++) this.insertIndex(i, this.hashOf(i));
+  }
+}
+
+/**
+ * Empty slot `hole` of an open-addressing index (linear probing, entries are non-zero, 0 = empty)
+ * with backward-shift deletion: later entries of the probe run move up, so no tombstones are left.
+ * `hashOf(entry)` is the hash an entry was inserted with.
+ */
+export function deleteSlot(index: Uint32Array, hole: number, hashOf: (entry: number) => number): void {
+  const mask = index.length - 1;
+  index[hole] = 0;
+  let slot = (hole + 1) & mask;
+  while (index[slot] !== 0) {
+    const entry = index[slot];
+    const home = hashOf(entry) & mask;
+    // Move the entry into the hole if its home is not cyclically in (hole, slot].
+    const inRange = hole <= slot ? home > hole && home <= slot : home > hole || home <= slot;
+    if (!inRange) {
+      index[hole] = entry;
+      index[slot] = 0;
+      hole = slot;
+    }
+    slot = (slot + 1) & mask;
   }
 }
 
