@@ -15,7 +15,7 @@
  */
 import { readFileSync, realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { Command, CommanderError, type OutputConfiguration } from 'commander';
+import type { Command, OutputConfiguration } from 'commander';
 
 type Register = (program: Command) => void;
 
@@ -34,6 +34,8 @@ const SUBCOMMANDS: ReadonlyArray<readonly [string, () => Promise<Register>]> = [
  * @param only register only this subcommand, if it is one
  */
 export async function createProgram(output?: OutputConfiguration, only?: string): Promise<Command> {
+  // Loaded on demand too: `create` starts its hashing workers before commander is even parsed.
+  const { Command } = await import('commander');
   const program = new Command('torrent-tracker')
     .description('BitTorrent tracker as Express middleware, .torrent creation and seeding')
     .version(packageVersion(), '-V, --version', 'print the version')
@@ -52,15 +54,15 @@ export async function createProgram(output?: OutputConfiguration, only?: string)
  * @param output where help, results and errors go (default: process stdout/stderr)
  */
 export async function run(argv: readonly string[], output?: OutputConfiguration): Promise<number> {
-  // Start loading the program (the subcommand's modules) at once; meanwhile, for `create`, start
-  // the hashing workers, which take tens of milliseconds to boot.
-  const loading = createProgram(output, argv[0]);
+  // For `create`, start the hashing workers first: they take tens of milliseconds to boot, while
+  // this thread loads commander and the subcommand's modules.
   if (argv[0] === 'create' && !argv.some((arg) => arg === '-h' || arg === '--help')) {
     const [{ prestartHashWorkers }, { availableParallelism }] = await Promise.all([import('./torrent/hash-pool.js'), import('node:os')]);
     const at = argv.findIndex((arg) => arg === '-t' || arg === '--threads');
     const threads = at > 0 ? Number(argv[at + 1]) : Math.min(16, availableParallelism());
     if (Number.isSafeInteger(threads) && threads > 1 && threads <= 64) prestartHashWorkers(threads - 1);
   }
+  const loading = createProgram(output, argv[0]);
   const program = await loading;
   program.exitOverride();
   for (const command of program.commands) command.exitOverride();
@@ -68,6 +70,7 @@ export async function run(argv: readonly string[], output?: OutputConfiguration)
     await program.parseAsync([...argv], { from: 'user' });
     return 0;
   } catch (error) {
+    const { CommanderError } = await import('commander');
     if (error instanceof CommanderError) return error.exitCode; // commander already printed it
     const message = error instanceof Error ? error.message : String(error);
     const write = program.configureOutput().writeErr ?? ((text: string) => process.stderr.write(text));
