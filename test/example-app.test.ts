@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { WebSocket } from 'ws';
@@ -156,5 +156,130 @@ describe('example app', () => {
     expect(html).toContain('WEBTORRENT_JS');
     expect(html).not.toContain('id="start"');
     expect((await rawGet(started.port, '/vendor/webtorrent.min.js')).status).toBe(404);
+  });
+
+  it('says the admin is disabled without ADMIN_TOKEN, and refuses uploads then', async () => {
+    const started = await startExample({ PORT: '0' });
+    child = started.child;
+    const page = (await rawGet(started.port, '/admin')).body.toString();
+    expect(page).toContain('id="admin-disabled"');
+    expect(page).toContain('ADMIN_TOKEN');
+    const form = new FormData();
+    form.append('file', new Blob(['x']), 'x.txt');
+    const res = await fetch(`http://127.0.0.1:${started.port}/admin/upload`, { method: 'POST', body: form });
+    expect(res.status).toBe(404);
+  });
+
+  it('publishes uploads of the admin only, with safe names, within MAX_UPLOAD_BYTES', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'ett-example-'));
+    try {
+      const files = path.join(dir, 'files');
+      const uploads = path.join(dir, 'uploads');
+      mkdirSync(files);
+      // A published name with markup in it is shown as text.
+      writeFileSync(path.join(files, `<img src=x onerror=alert(1)> & "q".txt`), 'hi');
+      const token = randomBytes(16).toString('hex');
+      const started = await startExample({ PORT: '0', FILES_DIR: files, UPLOADS_DIR: uploads, ADMIN_TOKEN: token, MAX_UPLOAD_BYTES: '1000' });
+      child = started.child;
+      const base = `http://127.0.0.1:${started.port}`;
+      const upload = (name: string, bytes: number, headers: Record<string, string> = { Authorization: `Bearer ${token}` }) => {
+        const form = new FormData();
+        form.append('file', new Blob([randomBytes(bytes)]), name);
+        return fetch(`${base}/admin/upload`, { method: 'POST', body: form, headers });
+      };
+      // Not the admin: refused before the body is read.
+      expect((await upload('a.bin', 10, {})).status).toBe(403);
+      expect((await upload('a.bin', 10, { Authorization: 'Bearer wrong' })).status).toBe(403);
+      const login = await fetch(`${base}/admin/login`, { method: 'POST', body: new URLSearchParams({ token: 'wrong' }), redirect: 'manual' });
+      expect(login.status).toBe(401);
+      expect(login.headers.get('set-cookie')).toBeNull();
+      const ok = await fetch(`${base}/admin/login`, { method: 'POST', body: new URLSearchParams({ token }), redirect: 'manual' });
+      expect(ok.status).toBe(303);
+      expect(ok.headers.get('set-cookie')).toMatch(/^ett_admin=[^;]+; Path=\/admin; HttpOnly; SameSite=Strict/);
+      // Over the limit: 413, and nothing is left behind.
+      const big = await upload('big.bin', 1001);
+      expect(big.status).toBe(413);
+      expect(((await big.json()) as { error: string }).error).toContain('MAX_UPLOAD_BYTES');
+      // A name that tries to leave the folder keeps only its base name, its odd characters replaced.
+      const evil = await upload('../../ev<il>.sh', 100);
+      expect(evil.status).toBe(202);
+      const { job, name } = (await evil.json()) as { job: string; name: string };
+      expect(name).toBe('ev_il_.sh');
+      const done = await waitFor('the upload to be published', async () => {
+        const j = (await (await fetch(`${base}/admin/jobs/${job}`, { headers: { Authorization: `Bearer ${token}` } })).json()) as { state: string };
+        return j.state === 'published' ? j : undefined;
+      }, 15_000);
+      expect(done).toMatchObject({ name, hashed: 100, total: 100 });
+      expect(readdirSync(uploads)).toEqual([name]);
+      expect(existsSync(path.join(dir, 'ev_il_.sh'))).toBe(false);
+      // Taken: 409. Hidden or empty names: refused.
+      expect((await upload('ev<il>.sh', 5)).status).toBe(409);
+      expect((await upload('...', 5)).status).toBe(400);
+      const api = (await (await fetch(`${base}/api/torrents`)).json()) as Array<{ name: string; seeders: number }>;
+      expect(api.map((t) => t.name).sort()).toEqual([`<img src=x onerror=alert(1)> & "q".txt`, name].sort());
+      const home = (await rawGet(started.port, '/')).body.toString();
+      expect(home).toContain('&#60;img src=x onerror=alert(1)&#62; &#38; &#34;q&#34;.txt');
+      expect(home).not.toContain('<img');
+      expect((await rawGet(started.port, `/webseed/${encodeURIComponent(name)}`)).status).toBe(200);
+      expect((await rawGet(started.port, `/webseed/${encodeURIComponent(name)}`)).body.length).toBe(100);
+    } finally {
+      child?.kill('SIGTERM');
+      child = undefined;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('serves /metrics and the stats page', async () => {
+    const started = await startExample({ PORT: '0' });
+    child = started.child;
+    const ih = randomBytes(20);
+    await rawGet(started.port, `/tracker/announce?info_hash=${escapeAll(ih)}&peer_id=${escapeAll(randomBytes(20))}&port=6881&left=0&event=started`);
+    const metrics = await rawGet(started.port, '/metrics');
+    expect(String(metrics.headers['content-type'])).toMatch(/^text\/plain/);
+    expect(metrics.body.toString()).toContain('bittorrent_tracker_announces_total{transport="http",event="started",family="ipv4"} 1');
+    const stats = await waitFor('a stats sample', async () => {
+      const s = JSON.parse((await rawGet(started.port, '/api/stats')).body.toString()) as { totals: { announces: { total: number } } | null };
+      return s.totals?.announces.total === 1 ? s : undefined;
+    }, 5_000);
+    expect(stats!.totals!.announces.total).toBe(1);
+    const page = (await rawGet(started.port, '/stats')).body.toString();
+    expect(page).toContain('/vendor/uplot/uPlot.iife.min.js');
+    expect((await rawGet(started.port, '/vendor/uplot/uPlot.iife.min.js')).status).toBe(200);
+  });
+
+  it('PRIVATE=1 gives personal .torrent files to signed-up users only (SQLite)', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'ett-example-'));
+    try {
+      const started = await startExample({ PORT: '0', PRIVATE: '1', SQLITE_FILE: path.join(dir, 'users.sqlite'), PUBLIC_URL: 'http://127.0.0.1:1234', UPLOADS_DIR: path.join(dir, 'up') });
+      child = started.child;
+      const base = `http://127.0.0.1:${started.port}`;
+      await waitFor('the demo files to be hashed', async () => (await rawGet(started.port, '/api/torrents')).body.toString().includes('welcome.txt'), 15_000);
+      expect((await fetch(`${base}/torrents/welcome.txt.torrent`)).status).toBe(403);
+      const bad = await fetch(`${base}/signup`, { method: 'POST', body: new URLSearchParams({ name: '<script>' }), redirect: 'manual' });
+      expect(bad.status).toBe(400);
+      expect(await bad.text()).toContain('&#60;script&#62;');
+      const signup = await fetch(`${base}/signup`, { method: 'POST', body: new URLSearchParams({ name: 'dana' }), redirect: 'manual' });
+      expect(signup.status).toBe(303);
+      const cookie = signup.headers.get('set-cookie')!;
+      expect(cookie).toMatch(/^ett_session=[^;]+; Path=\/; HttpOnly; SameSite=Lax/);
+      const session = cookie.split(';')[0];
+      const account = await (await fetch(`${base}/account`, { headers: { Cookie: session } })).text();
+      const passkey = /<code id="passkey">([0-9a-f]{32})<\/code>/.exec(account)![1];
+      const personal = Buffer.from(await (await fetch(`${base}/torrents/welcome.txt.torrent`, { headers: { Cookie: session } })).arrayBuffer());
+      const t = parseTorrent(personal);
+      const listed = JSON.parse((await rawGet(started.port, '/api/torrents')).body.toString()) as Array<{ name: string; infoHash: string }>;
+      expect(t.infoHash).toBe(listed.find((e) => e.name === 'welcome.txt')!.infoHash);
+      expect(readFileSync(path.join(dir, 'users.sqlite')).subarray(0, 15).toString()).toBe('SQLite format 3');
+      expect(t.private).toBe(true);
+      expect(t.announce).toEqual([[`http://127.0.0.1:1234/tracker/${passkey}/announce`], [`ws://127.0.0.1:1234/tracker/${passkey}/announce`]]);
+      // The announce with the passkey works; an unknown passkey does not.
+      const q = `info_hash=${escapeAll(t.infoHashBuffer)}&peer_id=${escapeAll(randomBytes(20))}&port=6881&uploaded=0&downloaded=0&left=0`;
+      expect(decodeDict((await rawGet(started.port, `/tracker/${passkey}/announce?${q}`)).body)).toMatchObject({ complete: 1 });
+      expect(String(decodeDict((await rawGet(started.port, `/tracker/${'0'.repeat(32)}/announce?${q}`)).body)['failure reason'])).toContain('passkey');
+    } finally {
+      child?.kill('SIGTERM');
+      child = undefined;
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
