@@ -276,6 +276,17 @@ describe('example app', () => {
       const q = `info_hash=${escapeAll(t.infoHashBuffer)}&peer_id=${escapeAll(randomBytes(20))}&port=6881&uploaded=0&downloaded=0&left=0`;
       expect(decodeDict((await rawGet(started.port, `/tracker/${passkey}/announce?${q}`)).body)).toMatchObject({ complete: 1 });
       expect(String(decodeDict((await rawGet(started.port, `/tracker/${'0'.repeat(32)}/announce?${q}`)).body)['failure reason'])).toContain('passkey');
+      // A new passkey: the old one is refused at once (forgotten by the tracker), the new one works.
+      const renew = await fetch(`${base}/account/passkey`, { method: 'POST', headers: { Cookie: session }, redirect: 'manual' });
+      expect(renew.status).toBe(303);
+      const renewed = /<code id="passkey">([0-9a-f]{32})<\/code>/.exec(await (await fetch(`${base}/account`, { headers: { Cookie: session } })).text())![1];
+      expect(renewed).not.toBe(passkey);
+      expect(String(decodeDict((await rawGet(started.port, `/tracker/${passkey}/announce?${q}`)).body)['failure reason'])).toContain('passkey');
+      // (a `started` announce: a regular one this soon after the last would be "announced too soon")
+      expect(decodeDict((await rawGet(started.port, `/tracker/${renewed}/announce?${q}&event=started`)).body)).toMatchObject({ complete: 1 });
+      // Signed out: the session cookie no longer works.
+      await fetch(`${base}/account/logout`, { method: 'POST', headers: { Cookie: session }, redirect: 'manual' });
+      expect((await fetch(`${base}/account`, { headers: { Cookie: session }, redirect: 'manual' })).status).toBe(303);
     } finally {
       child?.kill('SIGTERM');
       child = undefined;
