@@ -9,6 +9,8 @@ import { createTorrent, magnetLink, parseTorrent } from '../dist/index.js';
 
 /** Publishing jobs (uploads being hashed) are forgotten this long after they end. */
 const JOB_TTL_MS = 10 * 60_000;
+/** Live counts are shared by all visitors for this long. */
+const COUNTS_CACHE_MS = 500;
 
 export class Catalog {
   /**
@@ -36,6 +38,8 @@ export class Catalog {
     this.seeder = undefined;
     /** Private mode: the site seeder's own passkey (user 0, see users.js). */
     this.seederPasskey = undefined;
+    /** { at, promise } of the last counts() (see COUNTS_CACHE_MS). */
+    this.countsCache = undefined;
   }
 
   /** Set once the server listens (the port may have been 0). */
@@ -89,7 +93,7 @@ export class Catalog {
    * Start publishing `dir/name` as a job whose progress can be polled; resolves with the job at once.
    * The name must be reserved by the caller (see reserve()).
    */
-  startJob(dir, name, { isDirectory = false } = {}) {
+  startJob(dir, name, { isDirectory = false, onFailure } = {}) {
     const job = { id: randomBytes(12).toString('hex'), name, state: 'hashing', hashed: 0, total: 0, steps: 0, error: undefined };
     this.jobs.set(job.id, job);
     this.publish(dir, name, { isDirectory, job })
@@ -100,6 +104,7 @@ export class Catalog {
         job.state = 'failed';
         job.error = error.message;
         console.error(`could not publish ${name}: ${error.message}`);
+        return onFailure?.(error);
       })
       .finally(() => {
         this.reserved.delete(name);
@@ -134,6 +139,7 @@ export class Catalog {
         : undefined,
     });
     const entry = { name, dir, torrent, publishedAt: new Date() };
+    this.countsCache = undefined;
     this.byName.set(name, entry);
     this.byInfoHash.set(torrent.infoHash, entry);
     // Private mode: somebody may have announced it before it was registered; drop the cached refusal.
@@ -177,7 +183,20 @@ export class Catalog {
    * Live counts of every published torrent: BitTorrent and WebTorrent (browser) swarms added up.
    * `{ name, infoHash, seeders, leechers, downloads }` in publishing order.
    */
-  async counts() {
+  counts() {
+    // Every visitor's page polls: one store call a second at most, shared by all of them.
+    const now = Date.now();
+    if (!this.countsCache || now - this.countsCache.at > COUNTS_CACHE_MS) {
+      const promise = this.freshCounts();
+      this.countsCache = { at: now, promise };
+      promise.catch(() => {
+        if (this.countsCache?.promise === promise) this.countsCache = undefined;
+      });
+    }
+    return this.countsCache.promise;
+  }
+
+  async freshCounts() {
     const entries = this.list();
     const hashes = entries.map((e) => e.torrent.infoHash);
     const [tcp, rtc] = await Promise.all([this.tracker.counts(hashes), this.tracker.counts(hashes, { webrtc: true })]);

@@ -44,6 +44,8 @@ ON CONFLICT (user_id, info_hash) DO UPDATE SET
   seed_seconds = ut.seed_seconds + excluded.seed_seconds,
   completed    = ut.completed + excluded.completed`;
 
+/** Sessions last a year (the cookie's Max-Age too). */
+export const SESSION_MS = 365 * 24 * 3600_000;
 export const NAME_RULE = /^[A-Za-z0-9_.-]{2,32}$/;
 export const SITE_USER = 0;
 
@@ -104,7 +106,10 @@ export class Users {
   /** The user of a session cookie, or undefined. */
   async bySession(token) {
     if (typeof token !== 'string' || token.length > 100) return undefined;
-    return this.get('SELECT u.id, u.name, u.passkey FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_sha256 = ?', [sha256(token)]);
+    return this.get('SELECT u.id, u.name, u.passkey FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_sha256 = ? AND s.created_at > ?', [
+      sha256(token),
+      Date.now() - SESSION_MS,
+    ]);
   }
 
   async endSession(token) {

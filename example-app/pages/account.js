@@ -4,10 +4,10 @@
 // public mode these pages only say that there are no accounts.
 import express from 'express';
 import { cookie, cookies, SESSION_COOKIE } from '../auth.js';
-import { NAME_RULE } from '../users.js';
+import { NAME_RULE, SESSION_MS } from '../users.js';
 import { html, page, size } from './html.js';
 
-const SESSION_SECONDS = 365 * 24 * 3600;
+const SESSION_SECONDS = SESSION_MS / 1000;
 
 const duration = (s) => (s < 120 ? `${Math.round(s)} s` : s < 7200 ? `${Math.round(s / 60)} min` : `${(s / 3600).toFixed(1)} h`);
 

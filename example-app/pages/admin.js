@@ -4,6 +4,7 @@
 // GET /admin/jobs/<id>), and the site publishes it: listed on the home page, served by the web seed,
 // seeded by the site's seeder. Without ADMIN_TOKEN the page says the admin is disabled.
 import express from 'express';
+import path from 'node:path';
 import { discard, keepUpload, safeFileName, uploadMiddleware } from '../uploads.js';
 import { html, page, size } from './html.js';
 
@@ -111,7 +112,8 @@ hashed into a ${config.private ? 'private ' : ''}torrent that names this tracker
         await discard(temp);
         return void res.status(e.code === 'EEXIST' ? 409 : 500).json({ error: e.message });
       }
-      const job = catalog.startJob(config.uploadsDir, name);
+      // A file that cannot be hashed is not kept (it would be tried again at every start).
+      const job = catalog.startJob(config.uploadsDir, name, { onFailure: () => discard(path.join(config.uploadsDir, name)) });
       res.status(202).json({ job: job.id, name });
     });
   });

@@ -64,8 +64,8 @@ added a tracker with one line, <code>app.use('/tracker', trackerMiddleware())</c
 ${
   site.private
     ? html`<p><strong>This tracker is private.</strong> Only its members announce, each to a URL with their own
-passkey: <a href="/signup">sign up</a> to get yours and your personal .torrent files. Credited upload and
-download are shown on your account page.</p>
+passkey: ${req.user ? html`the .torrent and magnet links below carry yours (see <a href="/account">your account</a>)` : html`<a href="/signup">sign up</a> to get yours and your personal .torrent files`}.
+Credited upload and download are shown on each member's account page.</p>
 <p>The tracker answers at <code id="announce">${announce}</code> (<code id="announce-ws">${ws}</code> for browsers) with
 your passkey after <code>/tracker/</code>.</p>`
     : html`<p>Announce URL for your torrents:</p>
