@@ -54,16 +54,31 @@ export async function createProgram(output?: OutputConfiguration, only?: string)
  * @param output where help, results and errors go (default: process stdout/stderr)
  */
 export async function run(argv: readonly string[], output?: OutputConfiguration): Promise<number> {
-  // For `create`, start the hashing workers first: they take tens of milliseconds to boot, while
-  // this thread loads commander and the subcommand's modules.
+  // For `create`, get hashing going first: the file itself when the arguments name one (see
+  // cli/create-early.ts), else the hashing workers, which take tens of milliseconds to boot. This
+  // thread loads commander and the subcommand's modules meanwhile.
+  let early = false;
   if (argv[0] === 'create' && !argv.some((arg) => arg === '-h' || arg === '--help')) {
-    const [{ prestartHashWorkers }, { availableParallelism }] = await Promise.all([import('./torrent/hash-pool.js'), import('node:os')]);
+    const [{ startCreateEarly }, { prestartHashWorkers }, { availableParallelism }] = await Promise.all([
+      import('./cli/create-early.js'),
+      import('./torrent/hash-pool.js'),
+      import('node:os'),
+    ]);
+    early = startCreateEarly(argv);
     const at = argv.findIndex((arg) => arg === '-t' || arg === '--threads');
     const threads = at > 0 ? Number(argv[at + 1]) : Math.min(16, availableParallelism());
-    if (Number.isSafeInteger(threads) && threads > 1 && threads <= 64) prestartHashWorkers(threads - 1);
+    if (!early && Number.isSafeInteger(threads) && threads > 1 && threads <= 64) prestartHashWorkers(threads - 1);
   }
-  const loading = createProgram(output, argv[0]);
-  const program = await loading;
+  try {
+    return await parse(argv, output);
+  } finally {
+    if (early) (await import('./torrent/early-hash.js')).cancelEarlyHash();
+  }
+}
+
+/** The body of {@link run}: parse `argv` and run the subcommand. */
+async function parse(argv: readonly string[], output: OutputConfiguration | undefined): Promise<number> {
+  const program = await createProgram(output, argv[0]);
   program.exitOverride();
   for (const command of program.commands) command.exitOverride();
   try {

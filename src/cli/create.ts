@@ -10,6 +10,7 @@ import { linkSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { createTorrent } from '../torrent/create.js';
+import { sizeInBytes } from './create-early.js';
 import { TorrentCreateError, fsReason } from '../torrent/errors.js';
 import type { TorrentVersion } from '../torrent/v2-info.js';
 
@@ -206,11 +207,9 @@ function splitLists(values: string[] | undefined): string[][] {
 
 /** `262144`, `256K`, `256KiB`, `1M`, `1MiB` → bytes. Range checks happen in createTorrent. */
 function parseSize(value: string): number {
-  const match = /^(\d+)\s*(k|kib|m|mib)?$/i.exec(value.trim());
-  if (match === null) throw new InvalidArgumentError(`"${value}" is not a size in bytes (e.g. 262144, 256K, 1M)`);
-  const unit = (match[2] ?? '').toLowerCase();
-  const factor = unit.startsWith('k') ? 1024 : unit.startsWith('m') ? 1024 * 1024 : 1;
-  return Number(match[1]) * factor;
+  const bytes = sizeInBytes(value);
+  if (bytes === undefined) throw new InvalidArgumentError(`"${value}" is not a size in bytes (e.g. 262144, 256K, 1M)`);
+  return bytes;
 }
 
 function parseVersion(value: string): TorrentVersion {

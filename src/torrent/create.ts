@@ -14,6 +14,7 @@ import { TorrentCreateError } from './errors.js';
 import { collectFiles } from './files.js';
 import { magnetLink } from './magnet.js';
 import { defaultPieceLength, validatePieceLength } from './piece-length.js';
+import { takeEarlyHash } from './early-hash.js';
 import { hashPieces } from './pieces.js';
 import type { TorrentFile } from './types.js';
 import { BencodeDict, encodeCanonical } from './bencode-canonical.js';
@@ -143,13 +144,14 @@ export async function createTorrent(path: string, options: CreateTorrentOptions 
   let pieceLayers: Buffer | undefined;
   let files: TorrentFile[];
   if (version === 'v1') {
-    const pieces = await hashPieces(set.files, {
-      pieceLength,
-      onProgress: options.onProgress,
-      signal: options.signal,
-      threads: options.threads,
-      callerHashes: true,
-    });
+    const pieces = await (takeEarlyHash(set.files, pieceLength, options.onProgress, options.signal) ??
+      hashPieces(set.files, {
+        pieceLength,
+        onProgress: options.onProgress,
+        signal: options.signal,
+        threads: options.threads,
+        callerHashes: true,
+      }));
     const info = new BencodeDict().set('name', set.name).set('piece length', pieceLength).set('pieces', pieces);
     if (set.multiFile) info.set('files', set.files.map((file) => new BencodeDict().set('length', file.length).set('path', [...file.path])));
     else info.set('length', set.length);
