@@ -3,7 +3,7 @@
 // after round in the same run are what the targets are about.
 //
 //   npm run bench                       # everything
-//   npm run bench -- --only http        # http | private | udp | ws | swarm | memory | hash | seeder | soak (comma-separated; soak takes 30 minutes and is not in the default set)
+//   npm run bench -- --only http        # http | metrics | private | udp | ws | swarm | memory | hash | seeder | soak (comma-separated; soak takes 30 minutes and is not in the default set)
 //   npm run bench -- --rounds 5 --duration 8
 //   npm run bench -- --only create --rounds 5   # v1/v2/hybrid creation: ours (CLI, in-process), mktorrent, python3-libtorrent (also run by hash)
 //   npm run bench -- --only http --servers express,middleware   # some servers only (label substrings)
@@ -25,7 +25,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.dirname(here);
 const { values: args } = parseArgs({
   options: {
-    only: { type: 'string', default: 'http,private,udp,ws,swarm,memory,hash,seeder' },
+    only: { type: 'string', default: 'http,metrics,private,udp,ws,swarm,memory,hash,seeder' },
     rounds: { type: 'string', default: '3' },
     duration: { type: 'string', default: '5' },
     connections: { type: 'string', default: '32' },
@@ -198,7 +198,6 @@ async function benchHttp() {
     ['bittorrent-tracker', () => startServer('bittorrent-tracker', process.execPath, ['servers/bittorrent-tracker.js']), '/announce'],
     ['opentracker', () => startOpentracker(raw.map((h) => h.toString('hex'))), '/announce'],
     ['ours: middleware, memory', () => startServer('ours-mw', process.execPath, ['servers/ours-middleware.js']), '/tracker/announce'],
-    ['ours: middleware, memory, trackerMetrics', () => startServer('ours-mw-metrics', process.execPath, ['servers/ours-middleware.js'], { BENCH_METRICS: '1' }), '/tracker/announce'],
     ['ours: middleware, Redis', () => startServer('ours-mw-redis', process.execPath, ['servers/ours-middleware.js'], { BENCH_STORE: `${redisUri}?namespace=bench-${process.pid}` }), '/tracker/announce'],
     ['ours: standalone, memory', () => startServer('ours-standalone', process.execPath, ['servers/ours-standalone.js']), '/announce'],
   ];
@@ -251,9 +250,6 @@ async function benchHttp() {
   target('standalone / opentracker, keep-alive', ratio(sa?.keep, ot?.keep), 2);
   target('standalone / opentracker, new connection', ratio(sa?.close, ot?.close), 0.9);
   target('middleware Redis / middleware memory, keep-alive', ratio(rd?.keep, mw?.keep), 0.6);
-  const mm = by['ours: middleware, memory, trackerMetrics'];
-  target('middleware with trackerMetrics / without, keep-alive', ratio(mm?.keep, mw?.keep), 0.95);
-  target('middleware with trackerMetrics / without, new connection', ratio(mm?.close, mw?.close), 0.95);
 }
 
 /** Pids of the running processes whose command name is `name` (Linux /proc; [] elsewhere). */
@@ -415,6 +411,42 @@ function benchWs() {
   target('WebSocket relayed offers/s (5 offers per announce): ours / bittorrent-tracker', summary.ratios?.offers, 2);
   target('WebSocket bytes per idle connection (RSS, 10 000 connections), ours', summary.idle?.ours?.rssPer, 6144, 'lower');
   target('WebSocket bytes per idle connection (RSS): ours / bittorrent-tracker', ratio(summary.idle?.ours?.rssPer, summary.idle?.['bittorrent-tracker']?.rssPer), 1, 'lower');
+}
+
+/**
+ * The cost of trackerMetrics on the hot path: the middleware without it (twice: A and A') and with
+ * it (B, scraped every second), keep-alive, in turn for 2 x rounds. The ratio is B over the mean of
+ * A and A'; A' over A shows how far two identical servers differ in this run (the noise).
+ */
+async function benchMetrics() {
+  const hashesFile = path.join(work, 'metrics-hashes.txt');
+  makeHashes(1000, hashesFile);
+  const servers = [
+    ['without trackerMetrics (A)', {}],
+    ['with trackerMetrics (B)', { BENCH_METRICS: '1' }],
+    ["without trackerMetrics (A')", {}],
+  ];
+  const running = [];
+  for (const [label, env] of servers) running.push({ label, t: await startServer(`metrics-${running.length}`, process.execPath, ['servers/ours-middleware.js'], env), rps: [] });
+  for (let round = 0; round < rounds * 2; round++) {
+    const order = round % 2 === 0 ? running : [...running].reverse();
+    for (const r of order) {
+      const { rps } = wrk({ port: r.t.port, urlPath: '/tracker/announce', hashesFile, close: false });
+      r.rps.push(rps);
+      process.stderr.write(`metrics round ${round + 1}/${rounds * 2} ${r.label}: ${fmt(rps)} req/s\n`);
+    }
+  }
+  for (const r of running) await r.t.stop();
+  const [a, b, a2] = running.map((r) => median(r.rps));
+  log('');
+  log(`### trackerMetrics on the hot path (middleware, memory store, keep-alive, ${rounds * 2} rounds of ${duration} s, medians)`);
+  log('');
+  log('| server | req/s |');
+  log('| --- | ---: |');
+  for (const r of running) log(`| ${r.label} | ${fmt(median(r.rps))} |`);
+  log('');
+  log(`B / mean(A, A') = ${fmt(ratio(b, (a + a2) / 2), 3)}; A' / A (two identical servers: the noise) = ${fmt(ratio(a2, a), 3)}.`);
+  target('middleware with trackerMetrics / without (keep-alive)', ratio(b, (a + a2) / 2), 0.95);
 }
 
 async function benchPrivate() {
@@ -865,6 +897,7 @@ async function main() {
   if (only.has('udp')) await benchUdp();
   if (only.has('ws')) benchWs();
   if (only.has('swarm')) await benchSwarm();
+  if (only.has('metrics')) await benchMetrics();
   if (only.has('memory')) benchMemory();
   if (only.has('hash')) benchHash();
   if (only.has('hash') || only.has('create')) benchCreate();
