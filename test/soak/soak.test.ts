@@ -5,13 +5,11 @@
  * heap within 10% after full GCs) and no handle or timer may leak. The 30-minute version is
  * `npm run bench -- --only soak` (bench/soak.js).
  *
- * What is judged is the resident memory the process allocated, less V8's young generation:
- * - on Linux, anonymous pages only (RssAnon). Most of the rest (about 40 of an 80 MiB RSS) are the
- *   node binary's code and data mapped from its file, which the kernel drops and reads back at will;
- * - V8 sizes its young generation by the allocation rate, between 1 MiB and its maximum (32 MiB
- *   with Node 20's defaults: two 16 MiB semi-spaces). In the 30-minute soak it doubled from 16 to
- *   32 MiB once, minutes into the run, and stayed there: a bounded step of the raw RSS, no leak.
- * Raw RSS, the pages from files and the young generation are all printed beside it.
+ * What is judged is RSS less V8's young generation. V8 sizes its young generation by the allocation
+ * rate, between 1 MiB and its maximum (32 MiB with Node 20's defaults: two 16 MiB semi-spaces). In
+ * a 30-minute soak it doubled from 16 to 32 MiB once, minutes into the run, and stayed there: a
+ * bounded step of the raw RSS, no leak. Raw RSS, anonymous memory, pages mapped from files (mostly
+ * the node binary) and the young generation are all printed beside it.
  */
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
@@ -106,8 +104,8 @@ async function soak(instance: Instance): Promise<{ warm: Probe; samples: Probe[]
 function checkFlat(name: string, r: { warm: Probe; samples: Probe[]; after: Probe; requests: number }): void {
   const last = r.samples.at(-1) ?? r.after;
   const mib = (n: number) => (n / 2 ** 20).toFixed(1);
-  /** Resident memory the process allocated, less V8's young generation (see the file comment). */
-  const resident = (p: Probe) => (p.anon ?? p.rss) - p.newSpace;
+  /** RSS less V8's young generation (see the file comment). */
+  const resident = (p: Probe) => p.rss - p.newSpace;
   const opt = (n: number | undefined) => (n === undefined ? '-' : mib(n));
   const trend = r.samples
     .map((s) => `${mib(s.rss)}/${opt(s.anon)}/${opt(s.file)}/${mib(s.heapUsed)}/${mib(s.heapTotal)}/${mib(s.newSpace)}/${mib(s.external)}`)
@@ -115,7 +113,7 @@ function checkFlat(name: string, r: { warm: Probe; samples: Probe[]; after: Prob
   const report =
     `${name}: ${r.requests} requests; RSS ${mib(r.warm.rss)} -> ${mib(last.rss)} MiB (anonymous ${opt(r.warm.anon)} -> ${opt(last.anon)}, ` +
     `from files ${opt(r.warm.file)} -> ${opt(last.file)}), heap ${mib(r.warm.heapUsed)} -> ${mib(last.heapUsed)} MiB, ` +
-    `external ${mib(r.warm.external)} -> ${mib(last.external)} MiB; judged (anonymous - young generation) ${mib(resident(r.warm))} -> ${mib(resident(last))} MiB; every 10 s (RSS/anonymous/` +
+    `external ${mib(r.warm.external)} -> ${mib(last.external)} MiB; judged (RSS - young generation) ${mib(resident(r.warm))} -> ${mib(resident(last))} MiB; every 10 s (RSS/anonymous/` +
     `from files/heap used/heap committed/young generation/external MiB): ${trend}; resources at warm-up ${JSON.stringify(r.warm.resources)}, after ${JSON.stringify(r.after.resources)}`;
   console.log(report);
   for (const s of r.samples) {
