@@ -67,12 +67,17 @@ describe('storage and verification', () => {
       pieceLength: 16384,
     });
     const files = await resolveLocalFiles(fx.parsed, fx.dir);
-    const st = new TorrentStorage(files, { length: fx.data.length, pieceLength: 16384, pieceCount: fx.parsed.pieces.length }, new FilePool(2));
-    expect(await st.read(4990, 30)).toEqual(fx.data.subarray(4990, 5020));
-    expect(await st.readBlock(1, 0, fx.data.length - 16384)).toEqual(fx.data.subarray(16384));
-    expect(await st.read(0, fx.data.length)).toEqual(fx.data);
-    await expect(st.read(fx.data.length - 1, 2)).rejects.toThrow(RangeError);
-    expect(await st.verify(fx.parsed.pieces)).toEqual([]);
+    const pool = new FilePool(2);
+    const st = new TorrentStorage(files, { length: fx.data.length, pieceLength: 16384, pieceCount: fx.parsed.pieces.length }, pool);
+    try {
+      expect(await st.read(4990, 30)).toEqual(fx.data.subarray(4990, 5020));
+      expect(await st.readBlock(1, 0, fx.data.length - 16384)).toEqual(fx.data.subarray(16384));
+      expect(await st.read(0, fx.data.length)).toEqual(fx.data);
+      await expect(st.read(fx.data.length - 1, 2)).rejects.toThrow(RangeError);
+      expect(await st.verify(fx.parsed.pieces)).toEqual([]);
+    } finally {
+      await pool.closeAll();
+    }
   });
 
   it('refuses corrupted or short data unless verification is skipped', async () => {
