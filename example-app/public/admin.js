@@ -1,5 +1,7 @@
 // The admin page's upload: send the file with XMLHttpRequest (for its upload progress), then poll
 // the publishing job (hashing progress) until the torrent is published.
+import { human } from './format.js';
+
 const form = document.getElementById('upload');
 const box = document.getElementById('upload-box');
 const uploadBar = document.getElementById('upload-progress');
@@ -9,15 +11,6 @@ const hashText = document.getElementById('hash-text');
 const status = document.getElementById('upload-status');
 const button = document.getElementById('upload-button');
 
-const human = (n) => {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let u = 0;
-  while (n >= 1024 && u < units.length - 1) {
-    n /= 1024;
-    u++;
-  }
-  return u === 0 ? `${n} B` : `${n.toFixed(1)} ${units[u]}`;
-};
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function say(text, className = '') {

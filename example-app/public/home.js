@@ -1,19 +1,11 @@
 // Live counts on the home page: poll GET /api/torrents every second and update the table in place
 // (rows of torrents published since the page loaded are added). Text only: nothing from the answer
 // becomes markup.
+import { human } from './format.js';
+
 const table = document.getElementById('torrents');
 const live = document.getElementById('live');
 const FIELDS = ['seeders', 'leechers', 'downloads'];
-
-function human(n) {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let u = 0;
-  while (n >= 1024 && u < units.length - 1) {
-    n /= 1024;
-    u++;
-  }
-  return u === 0 ? `${n} B` : `${n.toFixed(1)} ${units[u]}`;
-}
 
 function cell(text, className) {
   const td = document.createElement('td');

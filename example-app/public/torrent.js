@@ -1,6 +1,8 @@
 // The torrent page: live counts, and the in-browser download with WebTorrent (its bundle is loaded
 // only when the button is pressed). Writes the SHA-256 of every file and the bytes per source into
 // #result when done (the browser tests read it).
+import { human } from './format.js';
+
 const config = JSON.parse(document.getElementById('config').textContent);
 const button = document.getElementById('start');
 const status = document.getElementById('status');
@@ -8,7 +10,6 @@ const progress = document.getElementById('progress');
 const result = document.getElementById('result');
 const sources = new URLSearchParams(location.search).get('sources'); // 'peers', 'webseed' or null (both)
 const hex = (buffer) => [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, '0')).join('');
-const human = (n) => (n < 1048576 ? (n / 1024).toFixed(1) + ' KiB' : (n / 1048576).toFixed(1) + ' MiB');
 
 async function download() {
   button.disabled = true;
