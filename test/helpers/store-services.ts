@@ -139,23 +139,40 @@ export class PrivateRedisCluster {
     return this.nodes.map((n) => n.port);
   }
 
-  /** Start the nodes, create the cluster and wait until every node reports `cluster_state:ok`. */
-  async start(): Promise<void> {
-    this.dir = mkdtempSync(join(tmpdir(), 'ett-cluster-'));
-    for (let i = 0; i < this.masters * (1 + this.replicas); i++) {
+  /**
+   * Start one node on a free port and a free bus port. A port found free can be taken by another
+   * process before redis-server binds it (tests run in parallel): then the server exits at once, and
+   * the node is tried again on other ports.
+   */
+  private async startNode(dir: string, used: Set<number>): Promise<PrivateRedis> {
+    for (let attempt = 1; ; attempt++) {
       const port = await freePort();
       const bus = await freePort();
+      if (port === bus || used.has(port) || used.has(bus)) continue;
       const node = new PrivateRedis(port, [
         '--cluster-enabled', 'yes',
         '--cluster-port', String(bus),
         '--cluster-config-file', `nodes-${port}.conf`,
         '--cluster-node-timeout', String(this.nodeTimeout),
         '--repl-diskless-sync-delay', '0',
-        '--dir', this.dir,
+        '--dir', dir,
       ]);
-      this.nodes.push(node);
+      try {
+        await node.start();
+        used.add(port).add(bus);
+        return node;
+      } catch (error) {
+        await node.kill();
+        if (attempt >= 5) throw error;
+      }
     }
-    await Promise.all(this.nodes.map((n) => n.start()));
+  }
+
+  /** Start the nodes, create the cluster and wait until every node reports `cluster_state:ok`. */
+  async start(): Promise<void> {
+    this.dir = mkdtempSync(join(tmpdir(), 'ett-cluster-'));
+    const used = new Set<number>();
+    for (let i = 0; i < this.masters * (1 + this.replicas); i++) this.nodes.push(await this.startNode(this.dir, used));
     await execFileAsync(
       'redis-cli',
       ['--cluster', 'create', ...this.ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', String(this.replicas), '--cluster-yes'],
