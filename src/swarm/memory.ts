@@ -10,7 +10,6 @@
  * `downloaded` count, for `downloadedTtl` seconds and among at most `maxRetained` such swarms.
  */
 import { ExpiryWheel, KIND_SWARM, peerKind, swarmTotals, WHEEL_KINDS } from '../stats/expiry-wheel.js';
-import type { PeerTable } from './peer-table.js';
 import { PeerStateTable, peerStateKey, type PeerVerdict } from './peer-state.js';
 import { SwarmDirectory } from './swarm-directory.js';
 import type {
@@ -48,7 +47,7 @@ export interface MemorySwarmStoreOptions extends SwarmStoreOptions {
 /** Milliseconds a background sweep slice may run before it yields to the event loop. */
 const SLICE_MS = 4;
 
-/** Key of a swarm in the Map: the 20 raw bytes as a latin1 string (cheap, exact, hashable). */
+/** Key of a registered torrent in its Map: the 20 raw bytes as a latin1 string (cheap, exact, hashable). */
 function swarmKey(infoHash: Uint8Array): string {
   const bytes = infoHash instanceof Buffer ? infoHash : Buffer.from(infoHash.buffer, infoHash.byteOffset, infoHash.byteLength);
   return bytes.toString('latin1');
@@ -329,7 +328,7 @@ export class MemorySwarmStore implements SwarmStore {
     this.directory.clear();
   }
 
-  private counts(id: number, peers: PeerTable | { count: number; seeders: number }): SwarmCounts {
+  private counts(id: number, peers: { count: number; seeders: number }): SwarmCounts {
     const { count, seeders } = peers;
     return { complete: seeders, incomplete: count - seeders, downloaded: this.directory.downloaded(id) };
   }
@@ -338,11 +337,14 @@ export class MemorySwarmStore implements SwarmStore {
     return Math.floor(this.now() / 1000) - this.epoch;
   }
 
+  /** Is swarm `id` due for a sweep (its last one is older than half its smallest peer TTL)? */
+  private due(id: number, now: number): boolean {
+    return now - this.directory.sweptAt(id) >= Math.max(1, this.directory.ttl(id) >>> 1);
+  }
+
   /** Sweep swarm `id` if it is due; false when that dropped it. */
   private maybeSweep(id: number, now: number): boolean {
-    const directory = this.directory;
-    if (now - directory.sweptAt(id) < Math.max(1, directory.ttl(id) >>> 1)) return true;
-    return this.sweepSwarm(id, now, true);
+    return this.due(id, now) ? this.sweepSwarm(id, now, true) : true;
   }
 
   /**
@@ -355,7 +357,7 @@ export class MemorySwarmStore implements SwarmStore {
     const peers = directory.peers(id);
     if (peers.count > 0) {
       if (directory.last(id) < now) peers.release();
-      else if (force || now - directory.sweptAt(id) >= Math.max(1, directory.ttl(id) >>> 1)) peers.removeExpired(now);
+      else if (force || this.due(id, now)) peers.removeExpired(now);
       else return true;
       directory.setSweptAt(id, now);
       directory.demote(id);

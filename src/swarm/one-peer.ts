@@ -14,8 +14,8 @@ import {
   recordPeer,
   recordSeeder,
   writeRecord,
-  type PeerTable,
-} from './peer-table.js';
+} from './peer-record.js';
+import type { PeerTable } from './peer-table.js';
 import type { SwarmDirectory } from './swarm-directory.js';
 
 /** Offset of the flags byte in a directory row. */

@@ -9,14 +9,7 @@
  * is reused by the next (no allocator fragmentation when thousands of swarms grow side by side).
  * Small swarms keep a single small first page that doubles up to a full page.
  *
- * Record layout (RECORD_SIZE bytes):
- *   0..19   peer id
- *   20..37  the peer's compact form (BEP 23/7): IPv4 address + port in 20..25, or IPv6 address +
- *           port in 20..37; so a compact answer copies one contiguous run per peer
- *   38      flags: bit 0 = seeder, bit 1 = IPv6, bit 2 = has a key
- *   39      unused
- *   40..43  expiry, seconds since the owning store's epoch (uint32, little-endian)
- *   44..47  the client's `key` (32 bits), which lets it move to another address
+ * Records are {@link RECORD_SIZE} bytes each, laid out as peer-record.ts describes.
  *
  * Beside each page of records lies a page of 8-byte wire entries, one per record at the same index:
  *   0..5    an IPv4 peer's compact form (address + port); unused for IPv6
@@ -25,11 +18,24 @@
  * (8 bytes a peer, about a sixth of the records' memory) instead of one cache line per peer from
  * the records, most of them stay in the CPU cache. Only IPv6 peers are read from their records.
  */
-import { peerKind } from '../stats/expiry-wheel.js';
+import { deleteSlot, hashPeerId, place } from './hash-index.js';
+import {
+  FLAG_IPV6,
+  OFFSET_FLAGS,
+  RECORD_SIZE,
+  recordCompact,
+  recordExpiry,
+  recordIdEquals,
+  recordKind,
+  recordMayChange,
+  recordPeer,
+  recordSeeder,
+  writeRecord,
+} from './peer-record.js';
 import type { Peer } from './types.js';
 
-/** Size in bytes of one peer record. */
-export const RECORD_SIZE = 48;
+export { RECORD_SIZE } from './peer-record.js';
+
 /** Records per full page (a power of two). */
 export const PAGE_RECORDS = 64;
 const PAGE_SHIFT = 6;
@@ -39,37 +45,9 @@ const PAGE_BYTES = PAGE_RECORDS * RECORD_SIZE;
 const WIRE_SIZE = 8;
 const WIRE_PAGE_BYTES = PAGE_RECORDS * WIRE_SIZE;
 const WIRE_FLAGS = 6;
-const OFFSET_IP = 20;
-const OFFSET_FLAGS = 38;
-const OFFSET_EXPIRY = 40;
-const OFFSET_KEY = 44;
-const FLAG_SEEDER = 1;
-const FLAG_IPV6 = 2;
-const FLAG_KEY = 4;
 const MIN_CAPACITY = 2;
 const MIN_INDEX = 4;
 
-/**
- * Hash of a 20-byte peer id, mixed with a per-process random seed, so an attacker cannot aim ids at
- * chosen slots or build long chains. It is not collision-proof: flipping bit 31 of one word and
- * bits 31 and 16 of the next changes nothing whatever the seed (imul carries the top bit
- * unchanged, the xor-shift copies it to bit 16), so crafted ids form collision families of up to
- * 16 (one flip pattern per pair of adjacent words of the first four): probe runs at most about 16
- * times longer than chance, never unbounded. test/swarm/peer-table-hash.test.ts checks this claim;
- * keep this comment true if the hash changes.
- */
-export function hashPeerId(id: Uint8Array, at: number): number {
-  let h = HASH_SEED;
-  for (let i = at; i < at + 20; i += 4) {
-    const word = id[i] | (id[i + 1] << 8) | (id[i + 2] << 16) | (id[i + 3] << 24);
-    h = Math.imul(h ^ word, 0x9e3779b1);
-    h ^= h >>> 15;
-  }
-  h = Math.imul(h ^ (h >>> 13), 0x85ebca6b);
-  return (h ^ (h >>> 16)) >>> 0;
-}
-
-const HASH_SEED = (Math.random() * 0x100000000) >>> 0;
 
 /**
  * Full pages of one size for every table of the process, carved from 1 MiB slabs; pages a table no
@@ -108,98 +86,6 @@ const wirePool = new PagePool(WIRE_PAGE_BYTES);
 /** Bytes held by the shared page pools (in use or free). */
 export function pagePoolBytes(): number {
   return pagePool.slabs * pagePool.slabBytes + wirePool.slabs * wirePool.slabBytes;
-}
-
-/** Does the record at `base` of `page` hold `peerId`? */
-export function recordIdEquals(page: Uint8Array, base: number, peerId: Uint8Array): boolean {
-  for (let i = 0; i < 20; i++) if (page[base + i] !== peerId[i]) return false;
-  return true;
-}
-
-/**
- * May an announce from `ip` with `key` update or remove the peer recorded at `base`? Yes when it
- * comes from the address the peer is listed with, or carries the key the peer was recorded with.
- */
-export function recordMayChange(page: Buffer, base: number, ip: Uint8Array, key: number | undefined): boolean {
-  const flags = page[base + OFFSET_FLAGS];
-  if (((flags & FLAG_IPV6) !== 0) === (ip.length === 16)) {
-    let same = true;
-    for (let i = 0; i < ip.length; i++) {
-      if (page[base + OFFSET_IP + i] !== ip[i]) {
-        same = false;
-        break;
-      }
-    }
-    if (same) return true;
-  }
-  return key !== undefined && (flags & FLAG_KEY) !== 0 && page.readUInt32LE(base + OFFSET_KEY) === key >>> 0;
-}
-
-/** Kind of the record at `base` for the totals wheel ({@link peerKind}). */
-export function recordKind(page: Uint8Array, base: number): number {
-  const flags = page[base + OFFSET_FLAGS];
-  return peerKind((flags & FLAG_SEEDER) !== 0, (flags & FLAG_IPV6) !== 0);
-}
-
-/** Is the record at `base` a seeder? */
-export function recordSeeder(page: Uint8Array, base: number): boolean {
-  return (page[base + OFFSET_FLAGS] & FLAG_SEEDER) !== 0;
-}
-
-/** Expiry (store seconds) of the record at `base`. */
-export function recordExpiry(page: Buffer, base: number): number {
-  return page.readUInt32LE(base + OFFSET_EXPIRY);
-}
-
-/** The client's `key` recorded at `base`, or undefined when it sent none. */
-export function recordKey(page: Buffer, base: number): number | undefined {
-  return page[base + OFFSET_FLAGS] & FLAG_KEY ? page.readUInt32LE(base + OFFSET_KEY) : undefined;
-}
-
-/**
- * Write everything but the peer id into the record at `base`. An announce without a key keeps the
- * key of an existing record (`existing`): clients send it on some requests only.
- */
-export function writeRecord(
-  page: Buffer,
-  base: number,
-  ip: Uint8Array,
-  port: number,
-  seeder: boolean,
-  expiry: number,
-  key: number | undefined,
-  existing: boolean,
-): void {
-  const ipAt = base + OFFSET_IP;
-  for (let i = 0; i < ip.length; i++) page[ipAt + i] = ip[i];
-  page[ipAt + ip.length] = port >>> 8;
-  page[ipAt + ip.length + 1] = port & 0xff;
-  const keyFlag = key !== undefined ? FLAG_KEY : existing ? page[base + OFFSET_FLAGS] & FLAG_KEY : 0;
-  page[base + OFFSET_FLAGS] = (seeder ? FLAG_SEEDER : 0) | (ip.length === 16 ? FLAG_IPV6 : 0) | keyFlag;
-  page.writeUInt32LE(expiry >>> 0, base + OFFSET_EXPIRY);
-  if (key !== undefined) page.writeUInt32LE(key >>> 0, base + OFFSET_KEY);
-}
-
-/** A copy of the peer recorded at `base` (one allocation holds both the id and the address). */
-export function recordPeer(page: Uint8Array, base: number): Peer {
-  const size = (page[base + OFFSET_FLAGS] & FLAG_IPV6) !== 0 ? 16 : 4;
-  const copy = Buffer.from(page.subarray(base, base + OFFSET_IP + size));
-  const portAt = base + OFFSET_IP + size;
-  return { peerId: copy.subarray(0, 20), ip: copy.subarray(20), port: (page[portAt] << 8) | page[portAt + 1] };
-}
-
-/**
- * Copy the compact form of the peer recorded at `base` into `out4` at entry `n4` (IPv4, 6 bytes) or
- * `out6` at entry `n6` (IPv6, 18 bytes). Returns true for IPv6.
- */
-export function recordCompact(page: Uint8Array, base: number, out4: Uint8Array, n4: number, out6: Uint8Array, n6: number): boolean {
-  const from = base + OFFSET_IP;
-  if (page[base + OFFSET_FLAGS] & FLAG_IPV6) {
-    for (let j = 0; j < 18; j++) out6[n6 * 18 + j] = page[from + j];
-    return true;
-  }
-  for (let j = 0; j < 6; j++) out4[n4 * 6 + j] = page[from + j];
-  return false;
 }
 
 /** Peers of one swarm. Not safe to share between stores with different epochs. */
@@ -266,7 +152,7 @@ export class PeerTable {
 
   /** Expiry (store seconds) of the record at `at`. */
   expiryAt(at: number): number {
-    return this.pages[at >>> PAGE_SHIFT].readUInt32LE((at & PAGE_MASK) * RECORD_SIZE + OFFSET_EXPIRY);
+    return recordExpiry(this.pages[at >>> PAGE_SHIFT], (at & PAGE_MASK) * RECORD_SIZE);
   }
 
   /**
@@ -298,7 +184,7 @@ export class PeerTable {
     } else {
       page = this.pages[at >>> PAGE_SHIFT];
       base = (at & PAGE_MASK) * RECORD_SIZE;
-      previous = (page[base + OFFSET_FLAGS] & FLAG_SEEDER) !== 0;
+      previous = recordSeeder(page, base);
       if (previous) this.seeders--;
     }
     writeRecord(page, base, ip, port, seeder, expiry, key, previous !== undefined);
@@ -331,7 +217,7 @@ export class PeerTable {
     let removed = 0;
     let i = 0;
     while (i < this.count) {
-      if (this.pages[i >>> PAGE_SHIFT].readUInt32LE((i & PAGE_MASK) * RECORD_SIZE + OFFSET_EXPIRY) < now) {
+      if (recordExpiry(this.pages[i >>> PAGE_SHIFT], (i & PAGE_MASK) * RECORD_SIZE) < now) {
         this.removeAt(i); // the last record moves into i: look at i again
         removed++;
       } else {
@@ -344,11 +230,16 @@ export class PeerTable {
 
   /** Give every page back for good: the table is dropped and must not be used again. */
   dispose(): void {
-    for (let p = this.pages[0].length === PAGE_BYTES ? 0 : 1; p < this.pages.length; p++) pagePool.give(this.pages[p]);
-    for (let p = this.wire[0].length === WIRE_PAGE_BYTES ? 0 : 1; p < this.wire.length; p++) wirePool.give(this.wire[p]);
+    this.givePagesBack();
     this.pages = [];
     this.wire = [];
     this.capacity = this.count = this.seeders = 0;
+  }
+
+  /** Return the full pages to the shared pools (a small first page is not a pool page). */
+  private givePagesBack(): void {
+    for (let p = this.pages[0].length === PAGE_BYTES ? 0 : 1; p < this.pages.length; p++) pagePool.give(this.pages[p]);
+    for (let p = this.wire[0].length === WIRE_PAGE_BYTES ? 0 : 1; p < this.wire.length; p++) wirePool.give(this.wire[p]);
   }
 
   /** Copy the record at `at` to `target` at `targetBase` ({@link RECORD_SIZE} bytes). */
@@ -359,8 +250,7 @@ export class PeerTable {
 
   /** Give every page back (the table is being emptied). */
   release(): void {
-    for (let p = this.pages[0].length === PAGE_BYTES ? 0 : 1; p < this.pages.length; p++) pagePool.give(this.pages[p]);
-    for (let p = this.wire[0].length === WIRE_PAGE_BYTES ? 0 : 1; p < this.wire.length; p++) wirePool.give(this.wire[p]);
+    this.givePagesBack();
     this.pages = [Buffer.allocUnsafeSlow(MIN_CAPACITY * RECORD_SIZE)];
     this.wire = [Buffer.allocUnsafeSlow(MIN_CAPACITY * WIRE_SIZE)];
     this.capacity = MIN_CAPACITY;
@@ -416,7 +306,7 @@ export class PeerTable {
   /** Iterate over every peer (used by tests). */
   *peers(): IterableIterator<Peer & { seeder: boolean }> {
     for (let i = 0; i < this.count; i++) {
-      const seeder = (this.pages[i >>> PAGE_SHIFT][(i & PAGE_MASK) * RECORD_SIZE + OFFSET_FLAGS] & FLAG_SEEDER) !== 0;
+      const seeder = recordSeeder(this.pages[i >>> PAGE_SHIFT], (i & PAGE_MASK) * RECORD_SIZE);
       yield { ...this.peerAt(i), seeder };
     }
   }
@@ -449,7 +339,7 @@ export class PeerTable {
   private removeAt(at: number): void {
     const page = this.pages[at >>> PAGE_SHIFT];
     const base = (at & PAGE_MASK) * RECORD_SIZE;
-    if (page[base + OFFSET_FLAGS] & FLAG_SEEDER) this.seeders--;
+    if (recordSeeder(page, base)) this.seeders--;
     this.deleteIndex(at);
     const last = this.count - 1;
     if (at !== last) {
@@ -515,10 +405,7 @@ export class PeerTable {
   }
 
   private insertIndex(at: number, hash: number): void {
-    const mask = this.index.length - 1;
-    let slot = hash & mask;
-    while (this.index[slot] !== 0) slot = (slot + 1) & mask;
-    this.index[slot] = at + 1;
+    place(this.index, hash, at + 1);
   }
 
   /** The index slot pointing at record `at` (which must be present). */
@@ -536,29 +423,6 @@ export class PeerTable {
   private rebuildIndex(length: number): void {
     this.index = new Uint32Array(Math.max(MIN_INDEX, length));
     for (let i = 0; i < this.count; i++) this.insertIndex(i, this.hashOf(i));
-  }
-}
-
-/**
- * Empty slot `hole` of an open-addressing index (linear probing, entries are non-zero, 0 = empty)
- * with backward-shift deletion: later entries of the probe run move up, so no tombstones are left.
- * `hashOf(entry)` is the hash an entry was inserted with.
- */
-export function deleteSlot(index: Uint32Array, hole: number, hashOf: (entry: number) => number): void {
-  const mask = index.length - 1;
-  index[hole] = 0;
-  let slot = (hole + 1) & mask;
-  while (index[slot] !== 0) {
-    const entry = index[slot];
-    const home = hashOf(entry) & mask;
-    // Move the entry into the hole if its home is not cyclically in (hole, slot].
-    const inRange = hole <= slot ? home > hole && home <= slot : home > hole || home <= slot;
-    if (!inRange) {
-      index[hole] = entry;
-      index[slot] = 0;
-      hole = slot;
-    }
-    slot = (slot + 1) & mask;
   }
 }
 

@@ -27,7 +27,9 @@
  * loop at a million swarms). Like the row pages, the index keeps its peak size: memory freed by
  * swarms that went away is reused by new ones.
  */
-import { deleteSlot, hashPeerId, PeerTable, recordExpiry, recordKey, recordPeer, recordSeeder } from './peer-table.js';
+import { deleteSlot, hashPeerId, place } from './hash-index.js';
+import { recordExpiry, recordKey, recordPeer, recordSeeder } from './peer-record.js';
+import { PeerTable } from './peer-table.js';
 import { FLAG_ONE, OFFSET_ROW_FLAGS, OnePeer } from './one-peer.js';
 
 /** Bytes per swarm row. */
@@ -53,14 +55,6 @@ const EVICTION_SAMPLES = 8;
 
 function newShards(): Uint32Array[] {
   return Array.from({ length: INDEX_SHARDS }, () => new Uint32Array(MIN_INDEX));
-}
-
-/** Put `entry` into the first free slot of `index` from its home slot (`hash`). */
-function place(index: Uint32Array, hash: number, entry: number): void {
-  const mask = index.length - 1;
-  let slot = hash & mask;
-  while (index[slot] !== 0) slot = (slot + 1) & mask;
-  index[slot] = entry;
 }
 
 /** The peers of one swarm: its PeerTable, or its inline peer. */

@@ -14,9 +14,9 @@ interface EarlyHash {
   key: string;
   result: Promise<Buffer>;
   controller: AbortController;
-  done: number;
   total: number;
-  listener: ((hashedBytes: number, totalBytes: number) => void) | undefined;
+  /** Bytes hashed so far, and who hears about more (the taker's onProgress). */
+  progress: { done: number; listener: ((hashedBytes: number, totalBytes: number) => void) | undefined };
 }
 
 let pending: EarlyHash | undefined;
@@ -32,26 +32,19 @@ function keyOf(file: PieceFile, pieceLength: number): string {
 export function startEarlyHash(file: PieceFile, pieceLength: number, threads?: number): void {
   cancelEarlyHash();
   const controller = new AbortController();
-  const entry: EarlyHash = {
-    key: keyOf(file, pieceLength),
-    controller,
-    done: 0,
-    total: file.length,
-    listener: undefined,
-    result: Promise.resolve(Buffer.alloc(0)),
-  };
-  entry.result = hashPieces([file], {
+  const progress: EarlyHash['progress'] = { done: 0, listener: undefined };
+  const result = hashPieces([file], {
     pieceLength,
     threads,
     callerHashes: true,
     signal: controller.signal,
     onProgress: (done, total) => {
-      entry.done = done;
-      entry.listener?.(done, total);
+      progress.done = done;
+      progress.listener?.(done, total);
     },
   });
-  entry.result.catch(() => undefined); // reported to whoever takes it; ignored if nobody does
-  pending = entry;
+  result.catch(() => undefined); // reported to whoever takes it; ignored if nobody does
+  pending = { key: keyOf(file, pieceLength), result, controller, total: file.length, progress };
 }
 
 /**
@@ -68,8 +61,8 @@ export function takeEarlyHash(
   const entry = pending;
   if (entry === undefined || files.length !== 1 || keyOf(files[0], pieceLength) !== entry.key) return undefined;
   pending = undefined;
-  entry.listener = onProgress;
-  if (entry.done > 0) onProgress?.(entry.done, entry.total);
+  entry.progress.listener = onProgress;
+  if (entry.progress.done > 0) onProgress?.(entry.progress.done, entry.total);
   if (signal !== undefined) {
     if (signal.aborted) entry.controller.abort(signal.reason);
     else signal.addEventListener('abort', () => entry.controller.abort(signal.reason), { once: true });

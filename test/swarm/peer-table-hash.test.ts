@@ -50,7 +50,7 @@ describe('PeerTable hash and crafted peer ids', () => {
   });
 
   it('the comment on the hash says what is true: small collision families, not "cannot force collisions"', () => {
-    const source = readFileSync(new URL('../../src/swarm/peer-table.ts', import.meta.url), 'utf8');
+    const source = readFileSync(new URL('../../src/swarm/hash-index.ts', import.meta.url), 'utf8');
     const comment = source.slice(0, source.indexOf('function hashPeerId(')).split('/**').at(-1)!;
     expect(comment).not.toMatch(/cannot force collisions/);
     expect(comment).toMatch(/collision families of up to\s+(\*\s+)?16/);
