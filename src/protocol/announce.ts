@@ -3,6 +3,7 @@
  * naming exactly what is wrong. Pure: no I/O, no clock.
  */
 import { parseAddress } from './address.js';
+import { counterReason, isCounter } from './counter.js';
 import { TrackerFailure } from './errors.js';
 import { decodeBytes, decodeFixed, decodeText, splitQuery, type QueryLimits } from './query.js';
 import type { AnnounceEvent } from '../swarm/types.js';
@@ -47,12 +48,15 @@ export function keyHash(bytes: Uint8Array): number {
   return h >>> 0;
 }
 
-const COUNTER = /^\d{1,20}$/;
+/** Digits only: a sign, a fraction or an exponent is refused before the number is read. */
+const COUNTER = /^\d{1,16}$/;
 
+/** A byte counter (see counter.ts: 0 to 2^53−1, the same rule on every door). */
 function counter(raw: string, field: string): number {
   const text = decodeText(raw, field);
-  if (!COUNTER.test(text)) throw new TrackerFailure(`${field} must be a non-negative integer`);
-  return Number(text);
+  const n = COUNTER.test(text) ? Number(text) : NaN;
+  if (!isCounter(n)) throw new TrackerFailure(counterReason(field));
+  return n;
 }
 
 /** Parameters that may appear only once, each with its bit. */
@@ -115,8 +119,16 @@ export function parseAnnounce(rawQuery: string, limits: QueryLimits): AnnounceRe
       case 'left':
         left = counter(raw, 'left');
         break;
-      case 'numwant':
-        numwant = counter(raw, 'numwant');
+      case 'numwant': {
+        const text = decodeText(raw, 'numwant');
+        // Only a request size: any whole number is taken (the core caps it at maxNumwant).
+        if (!/^\d{1,20}$/.test(text)) throw new TrackerFailure('numwant must be a non-negative integer');
+        numwant = Math.min(Number(text), 0x7fffffff);
+        break;
+      }
+      case 'corrupt':
+        // Not used, but held to the same rule as the other counters.
+        counter(raw, 'corrupt');
         break;
       case 'event': {
         const text = decodeText(raw, 'event');
@@ -139,7 +151,7 @@ export function parseAnnounce(rawQuery: string, limits: QueryLimits): AnnounceRe
         key = keyHash(decodeBytes(raw, 'key'));
         break;
       default:
-      // Unknown parameters (trackerid, supportcrypto, corrupt, redundant, passkeys…) are ignored.
+      // Unknown parameters (trackerid, supportcrypto, redundant, passkeys…) are ignored.
     }
   }
   if (!infoHash) throw new TrackerFailure('info_hash is missing');

@@ -31,10 +31,13 @@ describe('parseAnnounce', () => {
     expect(parseAnnounce(`${base}&event=paused`, limits).event).toBe('update');
   });
 
-  it('counts a missing left as a leecher and counters up to 20 digits', () => {
+  it('counts a missing left as a leecher; counters are safe integers (up to 2^53-1, leading zeros allowed)', () => {
     const q = base.replace('&left=100', '');
     expect(parseAnnounce(q, limits).left).toBeUndefined();
-    expect(parseAnnounce(base.replace('left=100', 'left=18446744073709551615'), limits).left).toBeGreaterThan(1e19);
+    expect(parseAnnounce(base.replace('left=100', 'left=9007199254740991'), limits).left).toBe(Number.MAX_SAFE_INTEGER);
+    expect(parseAnnounce(base.replace('left=100', 'left=0000000000000007'), limits).left).toBe(7);
+    expect(() => parseAnnounce(base.replace('left=100', 'left=18446744073709551615'), limits)).toThrow('left must be a whole number from 0 to 9007199254740991');
+    expect(() => parseAnnounce(base.replace('left=100', 'left=9007199254740992'), limits)).toThrow('left must be a whole number from 0 to 9007199254740991');
   });
 
   it('reads the ip parameter only as an IP literal', () => {
@@ -52,9 +55,9 @@ describe('parseAnnounce', () => {
     [base.replace('port=6881', 'port=65536'), 'port must be an integer from 1 to 65535'],
     [base.replace('port=6881', 'port=http'), 'port must be an integer from 1 to 65535'],
     [base.replace('port=6881', 'port=-1'), 'port must be an integer from 1 to 65535'],
-    [base.replace('left=100', 'left=-5'), 'left must be a non-negative integer'],
-    [base.replace('uploaded=0', 'uploaded=1.5'), 'uploaded must be a non-negative integer'],
-    [base.replace('downloaded=0', 'downloaded=abc'), 'downloaded must be a non-negative integer'],
+    [base.replace('left=100', 'left=-5'), 'left must be a whole number from 0 to 9007199254740991'],
+    [base.replace('uploaded=0', 'uploaded=1.5'), 'uploaded must be a whole number from 0 to 9007199254740991'],
+    [base.replace('downloaded=0', 'downloaded=abc'), 'downloaded must be a whole number from 0 to 9007199254740991'],
     [`${base}&numwant=-1`, 'numwant must be a non-negative integer'],
     [`${base}&event=finished`, 'event must be started, completed, stopped or empty'],
     [`${base}&port=1`, 'port is given more than once'],
