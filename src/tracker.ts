@@ -151,6 +151,8 @@ export class Tracker extends EventEmitter {
   private rtcMemory: MemorySwarmStore | undefined;
   private rtcOwned = false;
   private subscribeTimer: NodeJS.Timeout | undefined;
+  /** Told the digest of every passkey forgotten here or on another instance (see {@link onPasskeyForgotten}). */
+  private readonly forgetListeners = new Set<(digest: string) => void>();
 
   constructor(options: TrackerOptions = {}) {
     super();
@@ -607,8 +609,30 @@ export class Tracker extends EventEmitter {
   async forgetPasskey(passkey: string): Promise<void> {
     const passkeys = this.policy?.passkeys;
     if (!passkeys || typeof passkey !== 'string') return;
+    const digest = passkeyDigest(passkey);
     passkeys.forget(passkey);
-    await this.broadcast({ p: passkeyDigest(passkey) });
+    this.passkeyForgotten(digest);
+    await this.broadcast({ p: digest });
+  }
+
+  /**
+   * For transports that hold connections (WebSocket): `listener` is told the digest
+   * ({@link passkeyDigest}) of every passkey forgotten on this or another instance, so that a revoked
+   * member's open connections can be cut at once. Returns a function that removes the listener.
+   */
+  onPasskeyForgotten(listener: (digest: string) => void): () => void {
+    this.forgetListeners.add(listener);
+    return () => this.forgetListeners.delete(listener);
+  }
+
+  private passkeyForgotten(digest: string): void {
+    for (const listener of this.forgetListeners) {
+      try {
+        listener(digest);
+      } catch (error) {
+        this.fail(error);
+      }
+    }
   }
 
   /** Drop the cached answer for a torrent at once, on every instance sharing a Redis store. */
@@ -666,7 +690,10 @@ export class Tracker extends EventEmitter {
     } catch {
       return;
     }
-    if (typeof message.p === 'string') this.policy?.passkeys?.forgetDigest(message.p);
+    if (typeof message.p === 'string') {
+      this.policy?.passkeys?.forgetDigest(message.p);
+      this.passkeyForgotten(message.p);
+    }
     if (typeof message.t === 'string' && /^[0-9a-f]{40}$/.test(message.t)) this.policy?.torrents?.forget(message.t);
   }
 

@@ -50,7 +50,7 @@ export class AnswerCache<V> {
   private readonly now: () => number;
 
   constructor(
-    private readonly lookup: (key: string) => V | Promise<V>,
+    private readonly lookup: (key: string, argument?: string) => V | Promise<V>,
     private readonly refused: (value: V) => boolean,
     private readonly options: AnswerCacheOptions,
   ) {
@@ -68,14 +68,17 @@ export class AnswerCache<V> {
     return entry;
   }
 
-  /** The answer: cached, or from one (shared) call of the site's function. */
-  get(key: string): Promise<V> {
+  /**
+   * The answer: cached, or from one (shared) call of the site's function. `argument` is handed to the
+   * look-up instead of nothing (a cache keyed by a digest passes the secret it digests).
+   */
+  get(key: string, argument?: string): Promise<V> {
     const hit = this.peek(key);
     if (hit) return Promise.resolve(hit.value);
     const pending = this.inflight.get(key);
     if (pending) return pending;
     const call: Promise<V> = withDeadline(
-      this.call(key),
+      this.call(key, argument),
       this.options.timeout,
       () => new LookupError(this.options.what, true, this.options.timeout),
     ).then(
@@ -108,8 +111,8 @@ export class AnswerCache<V> {
     this.inflight.clear();
   }
 
-  private async call(key: string): Promise<V> {
-    return this.lookup(key);
+  private async call(key: string, argument: string | undefined): Promise<V> {
+    return this.lookup(key, argument);
   }
 
   private store(key: string, value: V): void {

@@ -44,20 +44,32 @@ function refusedAnswer(value: UserId | null): boolean {
   return value === null;
 }
 
-/** The cached passkey → user look-up. */
+/** Passkey → digest memo (digests are cheap but not free on the hot path); cleared whole when full. */
+const digestMemo = new Map<string, string>();
+const DIGEST_MEMO_SIZE = 10_000;
+
+function digestOf(passkey: string): string {
+  let digest = digestMemo.get(passkey);
+  if (digest === undefined) {
+    if (digestMemo.size >= DIGEST_MEMO_SIZE) digestMemo.clear();
+    digest = passkeyDigest(passkey);
+    digestMemo.set(passkey, digest);
+  }
+  return digest;
+}
+
+/**
+ * The cached passkey → user look-up. Answers are cached under the passkey's digest, the same key
+ * another instance's forget message carries: forgetting works whatever else was looked up meanwhile
+ * (a flood of random passkeys cannot push a passkey out of a side table and make a forget miss).
+ */
 export class PasskeyPolicy {
   private readonly cache: AnswerCache<UserId | null>;
-  /** Digest → passkey of every passkey looked up recently (to forget by digest). */
-  private readonly digests = new Map<string, string>();
 
-  constructor(
-    verify: PasskeyVerifier,
-    private readonly options: Omit<AnswerCacheOptions, 'what'>,
-  ) {
+  constructor(verify: PasskeyVerifier, options: Omit<AnswerCacheOptions, 'what'>) {
     this.cache = new AnswerCache<UserId | null>(
-      async (passkey) => {
-        this.remember(passkey);
-        const user = await verify(passkey);
+      async (_digest, passkey) => {
+        const user = await verify(passkey!);
         if (typeof user === 'number') return Number.isFinite(user) ? user : null;
         return typeof user === 'string' && user !== '' ? user : null;
       },
@@ -68,32 +80,21 @@ export class PasskeyPolicy {
 
   /** The cached answer (a user, or `null` for a refusal), or undefined when it must be looked up. */
   peek(passkey: string): UserId | null | undefined {
-    return this.cache.peek(passkey)?.value;
+    return this.cache.peek(digestOf(passkey))?.value;
   }
 
   /** The user of a (well-formed) passkey, or `null` when refused. Rejects with a LookupError. */
   resolve(passkey: string): Promise<UserId | null> {
-    return this.cache.get(passkey);
+    return this.cache.get(digestOf(passkey), passkey);
   }
 
   /** Drop the cached answer of a passkey. */
   forget(passkey: string): void {
-    this.cache.forget(passkey);
+    this.cache.forget(digestOf(passkey));
   }
 
-  /** Drop the cached answer of the passkey with this digest, if it was looked up here. */
+  /** Drop the cached answer of the passkey with this digest (see {@link passkeyDigest}). */
   forgetDigest(digest: string): void {
-    const passkey = this.digests.get(digest);
-    if (passkey !== undefined) this.cache.forget(passkey);
-  }
-
-  private remember(passkey: string): void {
-    const digest = passkeyDigest(passkey);
-    this.digests.delete(digest);
-    this.digests.set(digest, passkey);
-    if (this.digests.size > 2 * this.options.maxEntries) {
-      const oldest = this.digests.keys().next().value;
-      if (oldest !== undefined) this.digests.delete(oldest);
-    }
+    this.cache.forget(digest);
   }
 }
