@@ -35,19 +35,22 @@ describeService('Redis', redisUp, 'private tracker: three processes on one Redis
   const usersFile = join(dir, 'users.json');
   let free: Instance[] = [];
   let strict: Instance[] = [];
+  let small: Instance[] = [];
 
   beforeAll(async () => {
     ensureBuilt();
     writeFileSync(usersFile, JSON.stringify(USERS));
     const env = (enforce: string) => ({ STORE: REDIS_URL, NAMESPACE: namespace, USERS: usersFile, ENFORCE: enforce });
-    [free, strict] = await Promise.all([
+    const smallCache = { ...env('0'), CACHE_SIZE: '20', REFUSAL_TTL: '0' };
+    [free, strict, small] = await Promise.all([
       Promise.all([0, 1, 2].map(() => startInstance('swarm/fixtures/private-instance.mjs', env('0')))),
       Promise.all([0, 1].map(() => startInstance('swarm/fixtures/private-instance.mjs', env('1')))),
+      Promise.all([0, 1].map(() => startInstance('swarm/fixtures/private-instance.mjs', smallCache))),
     ]);
   }, 60_000);
 
   afterAll(async () => {
-    await Promise.all([...free, ...strict].map(stopInstance));
+    await Promise.all([...free, ...strict, ...small].map(stopInstance));
     rmSync(dir, { recursive: true, force: true });
     const raw = createClient({ url: REDIS_URL });
     raw.on('error', () => undefined);
@@ -146,5 +149,32 @@ describeService('Redis', redisUp, 'private tracker: three processes on one Redis
     expect(Math.max(...refusedAt)).toBeLessThan(1000);
     // Other users are unaffected.
     expect(await announce(free[2], PASSKEYS[0], q())).toBeUndefined();
+  });
+
+  // Failed on the old main: the digest → passkey side table was bounded apart from the cache, so a
+  // flood of refused passkeys (not cached with policyRefusalTtl 0) pushed the member's digest out and
+  // the forget from the other instance found nothing to drop.
+  it('forgetPasskey reaches an instance flooded with random passkeys (policyRefusalTtl 0, a small cache)', async () => {
+    const ih = randomBytes(20);
+    const member = PASSKEYS[0];
+    const q = () => `info_hash=${escapeAll(ih)}&peer_id=${escapeAll(randomBytes(20))}&port=6881&uploaded=0&downloaded=0&left=5&event=started`;
+    for (const instance of small) expect(await announce(instance, member, q())).toBeUndefined();
+    // 2 x policyCacheSize refused passkeys on the second instance.
+    for (let i = 0; i < 40; i++) {
+      expect(await announce(small[1], `flood${randomBytes(12).toString('hex')}`, q())).toBe('unknown or disabled passkey');
+    }
+    const { [member]: _gone, ...rest } = USERS;
+    writeFileSync(usersFile, JSON.stringify(rest));
+    try {
+      expect(await announce(small[1], member, q())).toBeUndefined(); // still cached there
+      const t0 = Date.now();
+      expect((await fetch(`${small[0].base}/control/forget?passkey=${member}`)).status).toBe(204);
+      for (;;) {
+        if ((await announce(small[1], member, q())) === 'unknown or disabled passkey') break;
+        expect(Date.now() - t0).toBeLessThan(1000);
+      }
+    } finally {
+      writeFileSync(usersFile, JSON.stringify(USERS));
+    }
   });
 });
