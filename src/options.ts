@@ -84,6 +84,19 @@ export interface TrackerOptions {
   onTraffic?: TrafficCallback;
   /** Seconds between `onTraffic` batches. Default 60. */
   trafficInterval?: number;
+  /**
+   * Milliseconds an `onTraffic` call may take. A call that has not settled by then counts as failed:
+   * `failure` is emitted, its records are merged into the next batch, and later batches and `close()`
+   * no longer wait for it. Default 10 000.
+   */
+  trafficTimeout?: number;
+  /**
+   * Plausibility cap on credit, in bytes per second: one announce credits at most this many bytes of
+   * upload and of download per second since the peer's previous announce (at least one second's
+   * worth). What is cut off is counted in `stats().traffic.clippedBytes`. 0 = no cap (default). For
+   * example 125 000 000 for peers on links of at most 1 Gbit/s.
+   */
+  maxCreditRate?: number;
   /** Seconds a `passkey` / `torrents` answer is reused. Default 60. */
   policyCacheTtl?: number;
   /** Seconds a refusal (unknown passkey, unregistered torrent) is reused. Default 5. */
@@ -144,6 +157,8 @@ export function resolveOptions(options: TrackerOptions = {}): ResolvedTrackerOpt
     warning: options.warning,
     enforceInterval: options.enforceInterval ?? options.passkey !== undefined,
     trafficInterval: Math.max(1, positiveInteger('trafficInterval', options.trafficInterval, 60)),
+    trafficTimeout: Math.max(1, positiveInteger('trafficTimeout', options.trafficTimeout, 10_000)),
+    maxCreditRate: positiveInteger('maxCreditRate', options.maxCreditRate, 0),
     policyCacheTtl: positiveInteger('policyCacheTtl', options.policyCacheTtl, 60),
     policyRefusalTtl: positiveInteger('policyRefusalTtl', options.policyRefusalTtl, 5),
     policyCacheSize: Math.max(1, positiveInteger('policyCacheSize', options.policyCacheSize, 100_000)),

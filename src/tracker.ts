@@ -23,7 +23,7 @@ import { intervalReason } from './policy/interval.js';
 import { OWNER_REASON } from './policy/owner.js';
 import { passkeyDigest, type UserId } from './policy/passkey.js';
 import { normaliseRules } from './policy/torrents.js';
-import { creditAnnounce, TrafficLedger } from './policy/traffic.js';
+import { clipCredit, creditAnnounce, TrafficLedger } from './policy/traffic.js';
 import { MemorySwarmStore, type CompactOutcome } from './swarm/memory.js';
 import { withDeadline } from './swarm/deadline.js';
 import { TrackerCounters, type TrackerStats } from './stats/counters.js';
@@ -182,9 +182,14 @@ export class Tracker extends EventEmitter {
     );
     this.policy = chain.active ? chain : undefined;
     if (options.onTraffic) {
-      this.ledger = new TrafficLedger(options.onTraffic, this.options.trafficInterval * 1000, (error) => {
-        if (this.listenerCount('failure') > 0) this.emit('failure', { reason: 'onTraffic failed; its records are kept for the next batch', error });
-      });
+      this.ledger = new TrafficLedger(
+        options.onTraffic,
+        this.options.trafficInterval * 1000,
+        (error) => {
+          if (this.listenerCount('failure') > 0) this.emit('failure', { reason: 'onTraffic failed; its records are kept for the next batch', error });
+        },
+        this.options.trafficTimeout,
+      );
     }
     this.ready = openStore(options.store).then(
       (opened) => {
@@ -470,12 +475,18 @@ export class Tracker extends EventEmitter {
   private accepted(prepared: Prepared, grant: Grant | undefined, previous: PeerState | undefined): void {
     const [request, swarmRequest] = prepared;
     if (this.ledger && grant?.user !== undefined) {
+      const at = Date.now();
       const credit = creditAnnounce(
         previous,
-        { event: request.event, uploaded: request.uploaded, downloaded: request.downloaded, at: Date.now() },
+        { event: request.event, uploaded: request.uploaded, downloaded: request.downloaded, at },
         grant.rules,
         this.options.peerTtl * 1000,
       );
+      const rate = this.options.maxCreditRate;
+      if (rate > 0 && previous) {
+        const clipped = clipCredit(credit, at - previous.at, rate, grant.rules);
+        if (clipped > 0) this.counters.clipped(clipped);
+      }
       this.ledger.add(grant.user, request.infoHash.toString('hex'), credit);
     }
     this.announced(prepared, grant?.user);

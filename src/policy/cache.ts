@@ -99,6 +99,27 @@ export class AnswerCache<V> {
     return call;
   }
 
+  /**
+   * Run a call of the site's own (e.g. a batch look-up) under the same rules as a look-up: it fails
+   * with a LookupError when it throws, rejects or does not settle within the timeout.
+   */
+  bounded<T>(call: () => Promise<T>): Promise<T> {
+    const { what, timeout } = this.options;
+    return withDeadline(
+      (async () => call())(),
+      timeout,
+      () => new LookupError(what, true, timeout),
+    ).catch((error: unknown) => {
+      throw error instanceof LookupError ? error : new LookupError(what, false, timeout, error);
+    });
+  }
+
+  /** Cache an answer obtained outside {@link get} (a batch look-up). */
+  set(key: string, value: V): void {
+    this.inflight.delete(key);
+    this.store(key, value);
+  }
+
   /** Drop the cached answer of `key` (the next request asks the site again). */
   forget(key: string): void {
     this.entries.delete(key);

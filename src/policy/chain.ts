@@ -109,11 +109,14 @@ export class PolicyChain {
     return user;
   }
 
-  /** Which of `hexes` are registered (all of them when torrents are not restricted). */
+  /**
+   * Which of a scrape's `hexes` are registered (all of them when torrents are not restricted). The
+   * site's function is called a bounded number of times (see {@link TorrentPolicy.resolveScrape}).
+   */
   async registered(hexes: string[]): Promise<boolean[]> {
     const torrents = this.torrents;
     if (!torrents) return hexes.map(() => true);
-    return Promise.all(hexes.map(async (hex) => (await torrents.resolve(hex)) !== null));
+    return (await torrents.resolveScrape(hexes)).map((rules) => rules !== null);
   }
 
   private checkClient(peerId: Uint8Array): void {

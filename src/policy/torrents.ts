@@ -10,8 +10,24 @@ import { AnswerCache, type AnswerCacheOptions } from './cache.js';
 /** The site's answer for an info hash: registered (`true` or rules) or not. */
 export type TorrentAnswer = boolean | TorrentRules | null | undefined;
 
-/** Says whether an info hash (lowercase hex) is registered, and with which rules; may be async. */
-export type TorrentVerifier = (infoHash: string) => TorrentAnswer | Promise<TorrentAnswer>;
+/**
+ * Says whether an info hash (lowercase hex) is registered, and with which rules; may be async. A
+ * function with a `many` property (see {@link TorrentVerifier.many}) answers a whole scrape at once.
+ */
+export type TorrentVerifier = ((infoHash: string) => TorrentAnswer | Promise<TorrentAnswer>) & {
+  /**
+   * Optional: the answers for several info hashes in one call (one database query), in the order
+   * given. A scrape then calls it once with every hash that is not cached, instead of calling the
+   * function once per hash.
+   */
+  many?: (infoHashes: string[]) => TorrentAnswer[] | Promise<TorrentAnswer[]>;
+};
+
+/**
+ * Most calls of the site's `torrents` function one scrape may cause. Hashes past it that are not
+ * cached count as unregistered for that scrape (they are left out of the answer, not cached).
+ */
+export const MAX_LOOKUPS_PER_SCRAPE = 16;
 
 /** The failure for a torrent that is not registered. */
 export const UNREGISTERED = 'unregistered torrent';
@@ -43,6 +59,7 @@ function toRules(answer: TorrentAnswer): TorrentRules | null {
 /** The cached info hash → rules look-up (`null` = not registered). */
 export class TorrentPolicy {
   private readonly cache: AnswerCache<TorrentRules | null>;
+  private readonly many: ((infoHashes: string[]) => TorrentAnswer[] | Promise<TorrentAnswer[]>) | undefined;
 
   constructor(verify: TorrentVerifier, options: Omit<AnswerCacheOptions, 'what'>) {
     this.cache = new AnswerCache<TorrentRules | null>(
@@ -50,6 +67,38 @@ export class TorrentPolicy {
       (rules) => rules === null,
       { ...options, what: 'the torrent check' },
     );
+    this.many = typeof verify.many === 'function' ? verify.many.bind(verify) : undefined;
+  }
+
+  /**
+   * The rules of each hash of a scrape (`null`: not registered, or not looked up because the scrape
+   * asked for more uncached hashes than {@link MAX_LOOKUPS_PER_SCRAPE}). Cached answers are used as
+   * they are; the rest is asked of `many` in one call when the site gave one, else of the function,
+   * at most {@link MAX_LOOKUPS_PER_SCRAPE} times. Rejects with a LookupError.
+   */
+  async resolveScrape(hexes: string[]): Promise<Array<TorrentRules | null>> {
+    const out: Array<TorrentRules | null | undefined> = hexes.map((hex) => this.peek(hex));
+    const missing = [...new Set(hexes.filter((_, i) => out[i] === undefined))];
+    if (missing.length === 0) return out as Array<TorrentRules | null>;
+    const found = new Map<string, TorrentRules | null>();
+    if (this.many && missing.length > 1) {
+      const many = this.many;
+      const answers = await this.cache.bounded(async () => {
+        const list = await many(missing);
+        if (!Array.isArray(list) || list.length !== missing.length) throw new TypeError('torrents.many must return one answer per info hash');
+        return list;
+      });
+      missing.forEach((hex, i) => {
+        const rules = toRules(answers[i]);
+        found.set(hex, rules);
+        this.cache.set(hex, rules);
+      });
+    } else {
+      const asked = missing.slice(0, MAX_LOOKUPS_PER_SCRAPE);
+      const answers = await Promise.all(asked.map((hex) => this.cache.get(hex)));
+      asked.forEach((hex, i) => found.set(hex, answers[i]));
+    }
+    return out.map((rules, i) => (rules !== undefined ? rules : (found.get(hexes[i]) ?? null)));
   }
 
   /** The cached rules (`null`: not registered), or undefined when they must be looked up. */

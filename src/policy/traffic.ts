@@ -12,6 +12,7 @@
  *   the peer TTL (a peer that vanished for longer was not seeding all along);
  * - `completed`: one per `completed` event.
  */
+import { withDeadline } from '../swarm/deadline.js';
 import type { AnnounceEvent, PeerState, TorrentRules } from '../swarm/types.js';
 import type { UserId } from './passkey.js';
 
@@ -66,14 +67,52 @@ export function isEmptyCredit(c: Credit): boolean {
   return c.rawUploaded === 0 && c.rawDownloaded === 0 && c.seedSeconds === 0 && c.completed === 0;
 }
 
-/** Add `b` into `a`. */
+/**
+ * Clip a credit to what a client could plausibly have moved since its previous announce: at most
+ * `rate` bytes per second of the time between the two announces (at least one second), for upload
+ * and download alike; the credited bytes follow the raw ones. Returns the raw bytes clipped.
+ */
+export function clipCredit(credit: Credit, elapsedMs: number, rate: number, rules: TorrentRules): number {
+  const limit = rate * Math.max(1, elapsedMs / 1000);
+  let clipped = 0;
+  if (credit.rawUploaded > limit) {
+    clipped += credit.rawUploaded - limit;
+    credit.rawUploaded = Math.floor(limit);
+    credit.uploaded = Math.round(credit.rawUploaded * (rules.uploadFactor ?? 1));
+  }
+  if (credit.rawDownloaded > limit) {
+    clipped += credit.rawDownloaded - limit;
+    credit.rawDownloaded = Math.floor(limit);
+    credit.downloaded = Math.round(credit.rawDownloaded * (rules.downloadFactor ?? 1));
+  }
+  return Math.round(clipped);
+}
+
+/** A byte count as a safe integer: sums saturate at 2^53−1 instead of losing precision or reaching Infinity. */
+function safeBytes(n: number): number {
+  return Number.isFinite(n) ? Math.min(Number.MAX_SAFE_INTEGER, Math.max(0, Math.round(n))) : n > 0 ? Number.MAX_SAFE_INTEGER : 0;
+}
+
+/** Add `b` into `a` (byte counts saturate at 2^53−1: the site only ever sees safe integers). */
 function addInto(a: Credit, b: Credit): void {
-  a.uploaded += b.uploaded;
-  a.downloaded += b.downloaded;
-  a.rawUploaded += b.rawUploaded;
-  a.rawDownloaded += b.rawDownloaded;
-  a.seedSeconds += b.seedSeconds;
+  a.uploaded = safeBytes(a.uploaded + b.uploaded);
+  a.downloaded = safeBytes(a.downloaded + b.downloaded);
+  a.rawUploaded = safeBytes(a.rawUploaded + b.rawUploaded);
+  a.rawDownloaded = safeBytes(a.rawDownloaded + b.rawDownloaded);
+  a.seedSeconds += Number.isFinite(b.seedSeconds) ? b.seedSeconds : 0;
   a.completed += b.completed;
+}
+
+/** A credit with its byte counts made safe integers (a torrent factor may be huge). */
+function safeCredit(c: Credit): Credit {
+  return {
+    uploaded: safeBytes(c.uploaded),
+    downloaded: safeBytes(c.downloaded),
+    rawUploaded: safeBytes(c.rawUploaded),
+    rawDownloaded: safeBytes(c.rawDownloaded),
+    seedSeconds: Number.isFinite(c.seedSeconds) ? c.seedSeconds : 0,
+    completed: c.completed,
+  };
 }
 
 /** The `onTraffic` callback. */
@@ -81,8 +120,10 @@ export type TrafficCallback = (records: TrafficRecord[]) => void | Promise<void>
 
 /**
  * Sums credits per (user, info hash) and hands them over every `interval` ms. One hand-over at a
- * time; a batch whose callback throws or rejects is kept and merged into the next one, so nothing is
- * lost and nothing is counted twice.
+ * time; a batch whose callback throws, rejects or does not settle within `timeout` ms is kept and
+ * merged into the next one, so nothing is lost (a callback that hangs and then writes late would
+ * count its batch twice: the README says so). Nothing waits on a hung callback: later batches and
+ * {@link close} go on after the deadline.
  */
 export class TrafficLedger {
   private pending = new Map<string, TrafficRecord>();
@@ -93,6 +134,7 @@ export class TrafficLedger {
     private readonly callback: TrafficCallback,
     interval: number,
     private readonly onError: (error: unknown) => void = () => undefined,
+    private readonly timeout = 10_000,
   ) {
     this.timer = setInterval(() => void this.flush().catch(() => undefined), interval);
     this.timer.unref();
@@ -109,12 +151,13 @@ export class TrafficLedger {
     const key = `${typeof user === 'number' ? 'n' : 's'}${user}\n${infoHash}`;
     const record = this.pending.get(key);
     if (record) addInto(record, credit);
-    else this.pending.set(key, { user, infoHash, ...credit });
+    else this.pending.set(key, { user, infoHash, ...safeCredit(credit) });
   }
 
   /**
    * Hand the pending records to the callback now (after any hand-over in progress). Rejects with the
-   * callback's error; the records are then kept for the next hand-over.
+   * callback's error (or a timeout error after `timeout` ms); the records are then kept for the next
+   * hand-over.
    */
   async flush(): Promise<void> {
     while (this.running) await this.running.catch(() => undefined);
@@ -123,7 +166,9 @@ export class TrafficLedger {
     this.pending = new Map();
     const run = (async () => {
       try {
-        await this.callback([...batch.values()]);
+        const records = [...batch.values()];
+        const call = (async () => this.callback(records))();
+        await withDeadline(call, this.timeout, () => new Error(`onTraffic did not settle within ${this.timeout} ms`));
       } catch (error) {
         // Keep the batch: merge it back under whatever arrived meanwhile.
         for (const [key, record] of batch) {
@@ -143,7 +188,7 @@ export class TrafficLedger {
     }
   }
 
-  /** Stop the timer and hand over the last batch (rejects if the callback fails). */
+  /** Stop the timer and hand over the last batch (rejects if the callback fails or does not settle in time: never hangs). */
   async close(): Promise<void> {
     clearInterval(this.timer);
     await this.flush();

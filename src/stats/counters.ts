@@ -47,6 +47,8 @@ export interface TrackerStats {
     /** Latency histogram: cumulative counts per upper bound (seconds), plus count and sum. */
     latency: { buckets: Array<{ le: number; count: number }>; count: number; sum: number };
   };
+  /** Private-mode accounting: raw bytes the `maxCreditRate` cap kept out of `onTraffic` credits. */
+  traffic: { clippedBytes: number };
   /** Seconds since the tracker was created. */
   uptime: number;
 }
@@ -62,6 +64,7 @@ export class TrackerCounters {
   private scrapedHashes = 0;
   private storageErrors = 0;
   private storageTimeouts = 0;
+  private clippedBytes = 0;
   private readonly started = Date.now();
   private readonly storageListeners = new Set<(seconds: number) => void>();
 
@@ -80,6 +83,11 @@ export class TrackerCounters {
   scrape(hashes: number): void {
     this.scrapes++;
     this.scrapedHashes += hashes;
+  }
+
+  /** Raw bytes a credit lost to the `maxCreditRate` cap. */
+  clipped(bytes: number): void {
+    this.clippedBytes += bytes;
   }
 
   /** One failure answer. */
@@ -134,6 +142,7 @@ export class TrackerCounters {
         timeouts: this.storageTimeouts,
         latency: { buckets, count, sum: this.latencySum },
       },
+      traffic: { clippedBytes: this.clippedBytes },
       uptime: (Date.now() - this.started) / 1000,
     };
   }

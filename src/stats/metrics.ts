@@ -111,7 +111,16 @@ export function trackerMetrics(tracker: Tracker | { tracker: Tracker }, options:
       this.inc({ kind: 'timeout' }, s.timeouts);
     },
   });
-  names.push(`${p}scrapes_total`, `${p}scraped_hashes_total`, `${p}failures_total`, `${p}storage_errors_total`);
+  new client.Counter({
+    name: `${p}traffic_clipped_bytes_total`,
+    help: 'Raw bytes kept out of onTraffic credits by the maxCreditRate cap (implausible counter jumps).',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(counters.snapshot().traffic.clippedBytes);
+    },
+  });
+  names.push(`${p}scrapes_total`, `${p}scraped_hashes_total`, `${p}failures_total`, `${p}storage_errors_total`, `${p}traffic_clipped_bytes_total`);
 
   const latency = new client.Histogram({
     name: `${p}storage_duration_seconds`,
