@@ -8,7 +8,9 @@
  */
 import { Router, type NextFunction, type Request, type Response } from 'express';
 import { parseTrackerPath } from './protocol/path.js';
+import { encodeFailure } from './protocol/response.js';
 import { Tracker, type TorrentInput, type TrackerOptions } from './tracker.js';
+import { answerHttp, sendBencoded } from './transport/http-answer.js';
 import type { TorrentRules } from './swarm/types.js';
 
 /** The Router returned by {@link trackerMiddleware}, with a handle on the tracker behind it. */
@@ -28,12 +30,6 @@ export type TrackerRouter = Router & {
   /** {@link Tracker.flushTraffic}. */
   flushTraffic(): Promise<void>;
 };
-
-function send(res: Response, body: Buffer): void {
-  if (res.headersSent || res.destroyed) return;
-  res.writeHead(200, ['Content-Type', 'text/plain', 'Content-Length', String(body.length), 'Cache-Control', 'no-store']);
-  res.end(body);
-}
 
 /**
  * The client's address exactly as `req.ip` gives it, without running proxy-addr when the app
@@ -65,13 +61,12 @@ export function trackerMiddleware(options: TrackerOptions = {}): TrackerRouter {
     const target = parseTrackerPath(path);
     // A passkey segment on a public tracker is not ours: leave it to the app (404 by default).
     if (!target || (target.passkey !== undefined && !tracker.isPrivate)) return next();
-    tracker.validations.request(req);
-    if (target.endpoint === 'announce') {
-      const answer = tracker.answerAnnounce(query, clientAddress(req), target.passkey);
-      if (Buffer.isBuffer(answer)) send(res, answer);
-      else void answer.then((body) => send(res, body));
-    } else {
-      void tracker.scrape(query, target.passkey).then((body) => send(res, body));
+    try {
+      tracker.validations.request(req);
+      answerHttp(tracker, target.endpoint, query, target.endpoint === 'announce' ? clientAddress(req) : undefined, target.passkey, res);
+    } catch (error) {
+      // Nothing of ours reaches Express's error handler (it would answer 500).
+      sendBencoded(res, encodeFailure(tracker.failureReason(error)));
     }
   });
   router.tracker = tracker;

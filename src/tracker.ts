@@ -186,7 +186,7 @@ export class Tracker extends EventEmitter {
         options.onTraffic,
         this.options.trafficInterval * 1000,
         (error) => {
-          if (this.listenerCount('failure') > 0) this.emit('failure', { reason: 'onTraffic failed; its records are kept for the next batch', error });
+          this.emitFailure('onTraffic failed; its records are kept for the next batch', error);
         },
         this.options.trafficTimeout,
       );
@@ -519,7 +519,13 @@ export class Tracker extends EventEmitter {
       seeder: request.seeder,
     };
     if (user !== undefined) info.user = user;
-    this.emit('announce', info);
+    try {
+      this.emit('announce', info);
+    } catch (error) {
+      // The site's listener threw: the announce stands (it is stored); the error goes to `failure`.
+      this.counters.failure('internal');
+      this.emitFailure('an announce listener threw', error);
+    }
   }
 
   /** Answer a scrape. `rawQuery` is the query string after `?`; `passkey` as for {@link announce}. */
@@ -753,6 +759,16 @@ export class Tracker extends EventEmitter {
     );
   }
 
+  /** Emit `failure` when someone listens; a listener that throws is not allowed to break an answer. */
+  private emitFailure(reason: string, error: unknown): void {
+    if (this.listenerCount('failure') === 0) return;
+    try {
+      this.emit('failure', { reason, error });
+    } catch {
+      // Nowhere left to report it: the answer goes out regardless.
+    }
+  }
+
   /** The failure reason for `error`; emits `failure`. */
   private fail(error: unknown): string {
     let reason: string;
@@ -767,7 +783,7 @@ export class Tracker extends EventEmitter {
       reason = 'internal tracker error';
       this.counters.failure('internal');
     }
-    if (this.listenerCount('failure') > 0) this.emit('failure', { reason, error });
+    this.emitFailure(reason, error);
     return reason;
   }
 }
