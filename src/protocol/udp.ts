@@ -6,6 +6,7 @@
  */
 import type { AnnounceEvent, SwarmCounts } from '../swarm/types.js';
 import type { AnnounceRequest } from './announce.js';
+import { counterReason } from './counter.js';
 
 /** The magic `protocol_id` of a connect request. */
 export const UDP_PROTOCOL_ID = 0x41727101980n;
@@ -83,11 +84,15 @@ export function isConnect(datagram: Buffer): boolean {
   return datagram.length >= 16 && datagram.readBigUInt64BE(0) === UDP_PROTOCOL_ID && datagram.readUInt32BE(8) === ACTION_CONNECT;
 }
 
-/** A u64 counter as a JS number (exact below 2^53; larger values are capped there). */
-function counter(datagram: Buffer, at: number): number {
+/**
+ * A u64 counter as a JS number: 0 to 2^53−1 (counter.ts, the rule of every door). Anything above
+ * (2^53, or u64 −1 = 0xFFFFFFFFFFFFFFFF that some clients send for "unknown") is refused with
+ * {@link counterReason}, never capped or wrapped.
+ */
+function counter(datagram: Buffer, at: number, field: 'uploaded' | 'downloaded' | 'left'): number {
   const high = datagram.readUInt32BE(at);
-  const low = datagram.readUInt32BE(at + 4);
-  return high >= 0x200000 ? Number.MAX_SAFE_INTEGER : high * 0x100000000 + low;
+  if (high >= 0x200000) throw new UdpPacketError(counterReason(field), true);
+  return high * 0x100000000 + datagram.readUInt32BE(at + 4);
 }
 
 /** BEP 41 options after the 98 announce bytes: URLData (2) is collected, NOP (1) skipped, End (0) stops. */
@@ -130,9 +135,9 @@ export function parseUdpAnnounce(datagram: Buffer, header: UdpHeader): UdpAnnoun
     transactionId: header.transactionId,
     infoHash: datagram.subarray(16, 36),
     peerId: datagram.subarray(36, 56),
-    downloaded: counter(datagram, 56),
-    left: counter(datagram, 64),
-    uploaded: counter(datagram, 72),
+    downloaded: counter(datagram, 56, 'downloaded'),
+    left: counter(datagram, 64, 'left'),
+    uploaded: counter(datagram, 72, 'uploaded'),
     event,
     ip: ipField === 0 ? undefined : datagram.subarray(84, 88),
     key: datagram.readUInt32BE(88),
@@ -160,9 +165,9 @@ export function parseUdpAnnounceRequest(datagram: Buffer): UdpAnnounceRequest {
     infoHash: datagram.subarray(16, 36),
     peerId: datagram.subarray(36, 56),
     port: datagram.readUInt16BE(96),
-    uploaded: counter(datagram, 72),
-    downloaded: counter(datagram, 56),
-    left: counter(datagram, 64),
+    uploaded: counter(datagram, 72, 'uploaded'),
+    downloaded: counter(datagram, 56, 'downloaded'),
+    left: counter(datagram, 64, 'left'),
     event,
     numwant: numwant < 0 ? undefined : numwant,
     compact: true,

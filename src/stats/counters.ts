@@ -38,6 +38,12 @@ export interface TrackerStats {
   scrapes: { requests: number; hashes: number };
   /** Failure answers of this process, by kind. */
   failures: { total: number; byKind: Record<FailureCategory, number> };
+  /**
+   * UDP datagrams dropped without an answer: shorter than 16 bytes, an unknown action, a connection
+   * id not valid for the sender's address (a stranger, a stale client, another tracker's answer), an
+   * address that is no IP literal, `maxPending` reached, or a datagram the handler failed on.
+   */
+  udp: { dropped: number };
   /** Calls to the store that the tracker waited for (the in-memory store answers without one). */
   storage: {
     calls: number;
@@ -65,6 +71,7 @@ export class TrackerCounters {
   private storageErrors = 0;
   private storageTimeouts = 0;
   private clippedBytes = 0;
+  private udpDropped = 0;
   private readonly started = Date.now();
   private readonly storageListeners = new Set<(seconds: number) => void>();
 
@@ -93,6 +100,11 @@ export class TrackerCounters {
   /** One failure answer. */
   failure(kind: FailureCategory): void {
     this.failures[FAILURES.indexOf(kind)]++;
+  }
+
+  /** One UDP datagram dropped without an answer. */
+  udpDrop(): void {
+    this.udpDropped++;
   }
 
   /** One store call that took `seconds`; `outcome` says whether it failed. */
@@ -136,6 +148,7 @@ export class TrackerCounters {
       announces: { total, byEvent, byTransport, byFamily },
       scrapes: { requests: this.scrapes, hashes: this.scrapedHashes },
       failures: { total: this.failures.reduce((a, b) => a + b, 0), byKind },
+      udp: { dropped: this.udpDropped },
       storage: {
         calls: count,
         errors: this.storageErrors,

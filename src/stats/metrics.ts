@@ -120,7 +120,16 @@ export function trackerMetrics(tracker: Tracker | { tracker: Tracker }, options:
       this.inc(counters.snapshot().traffic.clippedBytes);
     },
   });
-  names.push(`${p}scrapes_total`, `${p}scraped_hashes_total`, `${p}failures_total`, `${p}storage_errors_total`, `${p}traffic_clipped_bytes_total`);
+  new client.Counter({
+    name: `${p}udp_dropped_total`,
+    help: 'UDP datagrams dropped without an answer: too short, unknown action, connection id not valid for the sender, overload.',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(counters.snapshot().udp.dropped);
+    },
+  });
+  names.push(`${p}scrapes_total`, `${p}scraped_hashes_total`, `${p}failures_total`, `${p}storage_errors_total`, `${p}traffic_clipped_bytes_total`, `${p}udp_dropped_total`);
 
   const latency = new client.Histogram({
     name: `${p}storage_duration_seconds`,

@@ -4,13 +4,19 @@
  * client rules, intervals, accounting), same events.
  *
  * Datagrams are turned into the core's validated announce / scrape and the core's answer into a
- * datagram; nothing else happens here. Against spoofed senders:
- * - a connect answer is exactly as long as the connect request (16 bytes);
- * - a datagram with an invalid or expired connection id gets an error packet no longer than itself,
- *   never peers or counts;
- * - anything shorter than 16 bytes, a connect without the protocol id, and anything else that
- *   cannot be answered is dropped.
- * So the largest answer-to-request size ratio an unauthenticated sender can cause is 1.
+ * datagram; nothing else happens here. Strangers get silence (BEP 15 as opentracker reads it; the
+ * class of CVE-2024-2169, where two UDP services answer each other's answers for ever):
+ * - only a well-formed connect (protocol id 0x41727101980, action 0) is answered before the sender
+ *   has proven its address, and that answer is exactly 16 bytes, never more than the request;
+ * - a datagram with an unknown action, a connection id not valid for its source address (a spoofed
+ *   sender, a stale client, another server's answer), fewer than 16 bytes, or anything else that
+ *   cannot be answered is dropped without a word and counted (`stats().udp.dropped`);
+ * - error packets (failure reasons) go only to proven senders: a valid connection id for the address.
+ * So an unauthenticated sender can cause at most one 16-byte answer per request of 16 bytes or more
+ * (ratio ≤ 1), and no answer of this tracker, read as a request, is ever answered.
+ *
+ * No exception or rejection leaves the datagram handler ({@link UdpTracker.handle}): a datagram it
+ * fails on is dropped and the error goes to the core's `failure` event (kind `internal`).
  */
 import dgram from 'node:dgram';
 import dns from 'node:dns';
@@ -21,7 +27,6 @@ import { TrackerFailure } from '../protocol/errors.js';
 import { parseTrackerPath } from '../protocol/path.js';
 import {
   ACTION_ANNOUNCE,
-  ACTION_CONNECT,
   ACTION_SCRAPE,
   encodeConnect,
   encodeUdpAnnounce,
@@ -135,20 +140,39 @@ export class UdpTracker extends EventEmitter {
     if (this.owned) await this.tracker.close();
   }
 
-  /** Answer one datagram (never throws). Exposed for tests: `reply` receives each answer. */
+  /**
+   * Answer one datagram: the one entry point of every datagram of the socket (tests call it too).
+   * Never throws, and no promise it starts rejects: a datagram it fails on is dropped, counted, and
+   * the error goes to the core's `failure` event (kind `internal`). `reply` receives each answer.
+   */
   handle(msg: Buffer, address: string, reply: (answer: Buffer) => void): void {
-    let answer: Buffer | Promise<Buffer> | undefined;
     try {
-      answer = this.answer(msg, address);
+      const answer = this.answer(msg, address);
       if (answer === undefined) return;
       if (!(answer instanceof Promise)) {
         reply(answer);
         return;
       }
-    } catch {
-      return; // a bug must never take the socket down; the datagram is dropped
+      answer.then(reply).catch((error: unknown) => this.bug(error));
+    } catch (error) {
+      this.bug(error);
     }
-    void answer.then(reply).catch(() => undefined);
+  }
+
+  /** A datagram the handler failed on (our bug): dropped, counted, reported as an internal failure. */
+  private bug(error: unknown): void {
+    try {
+      this.tracker.statsCounters.udpDrop();
+      this.tracker.failureReason(error);
+    } catch {
+      // a `failure` listener that throws must not take the socket down either
+    }
+  }
+
+  /** Drop a datagram without an answer (counted). */
+  private drop(): undefined {
+    this.tracker.statsCounters.udpDrop();
+    return undefined;
   }
 
   private receive(msg: Buffer, rinfo: dgram.RemoteInfo): void {
@@ -162,6 +186,9 @@ export class UdpTracker extends EventEmitter {
     if (this.closed || !socket) return;
     this.sendingTo = address;
     try {
+      // No callback: Node then drops a failed send silently (an answer lost like any datagram; the
+      // client retries) instead of a callback per answer. The only send error Node would emit as
+      // `error` is a failed address lookup, and the lookup of `listen` answers this address at once.
       socket.send(answer, port, address);
     } catch {
       // the socket closed meanwhile
@@ -189,20 +216,18 @@ export class UdpTracker extends EventEmitter {
    * wait for the store or a policy, or undefined (no answer). May throw only on a bug.
    */
   private answer(msg: Buffer, address: string): Buffer | Promise<Buffer> | undefined {
-    if (msg.length < 16) return undefined; // too short to answer
+    if (msg.length < 16) return this.drop(); // too short to answer
     const ip = this.addressBytes(address);
-    if (!ip) return undefined;
+    if (!ip) return this.drop();
     const action = msg.readUInt32BE(8);
     const transactionId = msg.readUInt32BE(12);
-    if (action === ACTION_CONNECT) {
-      // a connect without the protocol id: not a tracker client
-      return isConnect(msg) ? encodeConnect(transactionId, this.ids.issue(ip, address)) : undefined;
-    }
-    if (action !== ACTION_ANNOUNCE && action !== ACTION_SCRAPE) return encodeUdpError(transactionId, 'unknown action', msg.length);
-    if (!this.ids.verifyAt(msg, ip, address)) {
-      return encodeUdpError(transactionId, 'connection id expired or invalid: connect again', msg.length);
-    }
-    if (this.pending >= this.maxPending) return undefined; // overloaded: the client retries
+    // The one answer to an unproven sender: 16 bytes for a request of at least 16.
+    if (isConnect(msg)) return encodeConnect(transactionId, this.ids.issue(ip, address));
+    // Everything else only from a proven sender, and not a word otherwise: an error packet to a
+    // stranger could be another server's request (a loop), or land on a spoofed victim.
+    if (action !== ACTION_ANNOUNCE && action !== ACTION_SCRAPE) return this.drop();
+    if (!this.ids.verifyAt(msg, ip, address)) return this.drop(); // stale clients time out and connect again
+    if (this.pending >= this.maxPending) return this.drop(); // overloaded: the client retries
     if (action === ACTION_SCRAPE) return this.scrape(msg, transactionId);
     let request: UdpAnnounceRequest;
     let passkey: string | undefined;

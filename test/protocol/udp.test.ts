@@ -9,10 +9,12 @@ import {
   isConnect,
   MAX_UDP_SCRAPE_HASHES,
   parseUdpAnnounce,
+  parseUdpAnnounceRequest,
   parseUdpScrape,
   readHeader,
   UdpPacketError,
 } from '../../src/protocol/udp.js';
+import { counterReason } from '../../src/protocol/counter.js';
 import { announcePacket, connectPacket, scrapePacket } from '../helpers/udp.js';
 
 const cid = Buffer.from('0102030405060708', 'hex');
@@ -49,9 +51,25 @@ describe('UDP packets', () => {
     expect(a.infoHash.equals(ih) && a.peerId.equals(id) && a.connectionId.equals(cid)).toBe(true);
     const withIp = announcePacket({ connectionId: cid, tx: 1, infoHash: ih, peerId: id, ip: 0x0a000001, numwant: 30, event: 3 });
     expect(parseUdpAnnounce(withIp, readHeader(withIp)!)).toMatchObject({ ip: Buffer.from([10, 0, 0, 1]), numwant: 30, event: 'stopped' });
-    // aria2: two zero bytes after the 98 (end of options); counters beyond 2^53 are capped, not wrapped
-    const aria = Buffer.concat([announcePacket({ connectionId: cid, tx: 1, infoHash: ih, peerId: id, uploaded: 2n ** 63n }), Buffer.alloc(2)]);
+    // aria2: two zero bytes after the 98 (end of options)
+    const aria = Buffer.concat([announcePacket({ connectionId: cid, tx: 1, infoHash: ih, peerId: id, uploaded: 2n ** 53n - 1n }), Buffer.alloc(2)]);
     expect(parseUdpAnnounce(aria, readHeader(aria)!)).toMatchObject({ urlData: '', uploaded: Number.MAX_SAFE_INTEGER });
+  });
+
+  it('takes counters from 0 to 2^53-1 and refuses larger ones with the one counter rule, never capping them', () => {
+    const ih = randomBytes(20);
+    for (const field of ['uploaded', 'downloaded', 'left'] as const) {
+      for (const value of [0n, 2n ** 53n - 1n]) {
+        const p = announcePacket({ connectionId: cid, tx: 1, infoHash: ih, peerId: ih, [field]: value });
+        expect(parseUdpAnnounce(p, readHeader(p)!)[field]).toBe(Number(value));
+        expect(parseUdpAnnounceRequest(p)[field]).toBe(Number(value));
+      }
+      for (const value of [2n ** 53n, 2n ** 63n, 2n ** 64n - 1n]) {
+        const p = announcePacket({ connectionId: cid, tx: 1, infoHash: ih, peerId: ih, [field]: value });
+        expect(() => parseUdpAnnounce(p, readHeader(p)!)).toThrow(new UdpPacketError(counterReason(field), true));
+        expect(() => parseUdpAnnounceRequest(p)).toThrow(counterReason(field));
+      }
+    }
   });
 
   it('reads BEP 41 URL data: several options concatenated, NOP skipped, end stops', () => {
