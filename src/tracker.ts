@@ -367,7 +367,7 @@ export class Tracker extends EventEmitter {
       return writer.failure(this.fail(error));
     }
     if (result.refusal) return writer.failure(this.refuse(result.refusal));
-    this.accepted(prepared, grant, result.previous);
+    this.accepted(prepared, grant, result.previous, result.counted);
     return writer.peers(result, result.peers, request);
   }
 
@@ -427,7 +427,7 @@ export class Tracker extends EventEmitter {
       return writer.failure(this.fail(error));
     }
     if (result.refusal) return writer.failure(this.refuse(result.refusal));
-    this.accepted(prepared, grant, result.previous);
+    this.accepted(prepared, grant, result.previous, result.counted);
     return writer.peers(result, result.peers, request);
   }
 
@@ -445,7 +445,7 @@ export class Tracker extends EventEmitter {
       return writer.failure(this.fail(error));
     }
     if (packed < 0) return writer.failure(this.refuse(counts.refusal!));
-    if (swarmRequest.private) this.accepted(prepared, grant, counts.previous);
+    if (swarmRequest.private) this.accepted(prepared, grant, counts.previous, counts.counted);
     else this.announced(prepared, undefined);
     const n4 = packed & 0xffff;
     const n6 = packed >>> 16;
@@ -465,12 +465,12 @@ export class Tracker extends EventEmitter {
   }
 
   /** After an accepted announce: credit traffic, emit `announce`. */
-  private accepted(prepared: Prepared, grant: Grant | undefined, previous: PeerState | undefined): void {
+  private accepted(prepared: Prepared, grant: Grant | undefined, previous: PeerState | undefined, counted?: boolean): void {
     const [request, swarmRequest] = prepared;
     if (this.ledger && grant?.user !== undefined) {
       const credit = creditAnnounce(
         previous,
-        { event: request.event, uploaded: request.uploaded, downloaded: request.downloaded, at: Date.now() },
+        { event: request.event, uploaded: request.uploaded, downloaded: request.downloaded, at: Date.now(), counted },
         grant.rules,
         this.options.peerTtl * 1000,
       );

@@ -10,9 +10,11 @@
  *   `uploadFactor` / `downloadFactor` (raw deltas are reported too);
  * - `seedSeconds`: the time since the previous announce when the peer was a seeder then, capped at
  *   the peer TTL (a peer that vanished for longer was not seeding all along);
- * - `completed`: one per `completed` event.
+ * - `completed`: one per `completed` event the store counted (added to `downloaded`): at most one
+ *   per peer while it is listed, so repeats, and a `completed` from a peer already listed as a
+ *   seeder, credit nothing.
  */
-import type { AnnounceEvent, PeerState, TorrentRules } from '../swarm/types.js';
+import type { AnnounceEvent, PeerState, SwarmAnnounceResult, TorrentRules } from '../swarm/types.js';
 import type { UserId } from './passkey.js';
 
 /** One accounting record: what one user did on one torrent since the last batch. */
@@ -45,11 +47,16 @@ export interface CreditInput {
   downloaded: number;
   /** Store clock, ms. */
   at: number;
+  /**
+   * For `completed`: whether the store counted it ({@link SwarmAnnounceResult.counted}); false
+   * credits no completion. Undefined counts (a store that does not say counts every `completed`).
+   */
+  counted?: boolean;
 }
 
 /** The credit of an accepted announce, given the peer's state before it (see the module comment). */
 export function creditAnnounce(previous: PeerState | undefined, current: CreditInput, rules: TorrentRules, peerTtl: number): Credit {
-  const completed = current.event === 'completed' ? 1 : 0;
+  const completed = current.event === 'completed' && current.counted !== false ? 1 : 0;
   const credit: Credit = { uploaded: 0, downloaded: 0, rawUploaded: 0, rawDownloaded: 0, seedSeconds: 0, completed };
   if (!previous || current.event === 'started') return credit;
   if (current.uploaded < previous.uploaded || current.downloaded < previous.downloaded) return credit;
