@@ -470,9 +470,10 @@ export class Tracker extends EventEmitter {
     if (this.ledger && grant?.user !== undefined) {
       const credit = creditAnnounce(
         previous,
-        { event: request.event, uploaded: request.uploaded, downloaded: request.downloaded, at: Date.now(), counted },
+        { event: request.event, uploaded: request.uploaded, downloaded: request.downloaded, at: Date.now() },
         grant.rules,
         this.options.peerTtl * 1000,
+        counted,
       );
       this.ledger.add(grant.user, request.infoHash.toString('hex'), credit);
     }

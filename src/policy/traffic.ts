@@ -14,7 +14,7 @@
  *   per peer while it is listed, so repeats, and a `completed` from a peer already listed as a
  *   seeder, credit nothing.
  */
-import type { AnnounceEvent, PeerState, SwarmAnnounceResult, TorrentRules } from '../swarm/types.js';
+import type { AnnounceEvent, PeerState, TorrentRules } from '../swarm/types.js';
 import type { UserId } from './passkey.js';
 
 /** One accounting record: what one user did on one torrent since the last batch. */
@@ -47,16 +47,21 @@ export interface CreditInput {
   downloaded: number;
   /** Store clock, ms. */
   at: number;
-  /**
-   * For `completed`: whether the store counted it ({@link SwarmAnnounceResult.counted}); false
-   * credits no completion. Undefined counts (a store that does not say counts every `completed`).
-   */
-  counted?: boolean;
 }
 
-/** The credit of an accepted announce, given the peer's state before it (see the module comment). */
-export function creditAnnounce(previous: PeerState | undefined, current: CreditInput, rules: TorrentRules, peerTtl: number): Credit {
-  const completed = current.event === 'completed' && current.counted !== false ? 1 : 0;
+/**
+ * The credit of an accepted announce, given the peer's state before it (see the module comment).
+ * `counted`: for a `completed`, whether the store counted it (`SwarmAnnounceResult.counted`); false
+ * credits no completion, undefined counts (a store that does not say counts every `completed`).
+ */
+export function creditAnnounce(
+  previous: PeerState | undefined,
+  current: CreditInput,
+  rules: TorrentRules,
+  peerTtl: number,
+  counted?: boolean,
+): Credit {
+  const completed = current.event === 'completed' && counted !== false ? 1 : 0;
   const credit: Credit = { uploaded: 0, downloaded: 0, rawUploaded: 0, rawDownloaded: 0, seedSeconds: 0, completed };
   if (!previous || current.event === 'started') return credit;
   if (current.uploaded < previous.uploaded || current.downloaded < previous.downloaded) return credit;
