@@ -374,7 +374,7 @@ export class Tracker extends EventEmitter {
       return writer.failure(this.fail(error));
     }
     if (result.refusal) return writer.failure(this.refuse(result.refusal));
-    this.accepted(prepared, grant, result.previous);
+    this.accepted(prepared, grant, result.previous, result.counted);
     return writer.peers(result, result.peers, request);
   }
 
@@ -434,7 +434,7 @@ export class Tracker extends EventEmitter {
       return writer.failure(this.fail(error));
     }
     if (result.refusal) return writer.failure(this.refuse(result.refusal));
-    this.accepted(prepared, grant, result.previous);
+    this.accepted(prepared, grant, result.previous, result.counted);
     return writer.peers(result, result.peers, request);
   }
 
@@ -452,7 +452,7 @@ export class Tracker extends EventEmitter {
       return writer.failure(this.fail(error));
     }
     if (packed < 0) return writer.failure(this.refuse(counts.refusal!));
-    if (swarmRequest.private) this.accepted(prepared, grant, counts.previous);
+    if (swarmRequest.private) this.accepted(prepared, grant, counts.previous, counts.counted);
     else this.announced(prepared, undefined);
     const n4 = packed & 0xffff;
     const n6 = packed >>> 16;
@@ -472,7 +472,7 @@ export class Tracker extends EventEmitter {
   }
 
   /** After an accepted announce: credit traffic, emit `announce`. */
-  private accepted(prepared: Prepared, grant: Grant | undefined, previous: PeerState | undefined): void {
+  private accepted(prepared: Prepared, grant: Grant | undefined, previous: PeerState | undefined, counted?: boolean): void {
     const [request, swarmRequest] = prepared;
     if (this.ledger && grant?.user !== undefined) {
       const at = Date.now();
@@ -481,6 +481,7 @@ export class Tracker extends EventEmitter {
         { event: request.event, uploaded: request.uploaded, downloaded: request.downloaded, at },
         grant.rules,
         this.options.peerTtl * 1000,
+        counted,
       );
       const rate = this.options.maxCreditRate;
       if (rate > 0 && previous) {

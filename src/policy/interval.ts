@@ -1,8 +1,10 @@
 /**
  * Interval enforcement: a regular announce (no event) sooner than `min interval` after the peer's
- * previous accepted announce is refused and changes nothing. `started`, `completed` and `stopped`
- * always pass. Pure; the stores apply it where the peer's last announce time lives (the Redis store
- * mirrors this rule in its Lua script).
+ * previous accepted announce is refused and changes nothing. `started`, `stopped` and a `completed`
+ * that counts always pass; a `completed` that does not count (the peer has completed already, see
+ * `SwarmAnnounceResult.counted`) is a regular announce: the stores pass it here as `update`. Pure;
+ * the stores apply it where the peer's last announce time lives (the Redis store mirrors this rule in
+ * its Lua script).
  */
 import type { AnnounceEvent, PeerRefusal, PeerState } from '../swarm/types.js';
 

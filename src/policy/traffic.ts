@@ -10,7 +10,9 @@
  *   `uploadFactor` / `downloadFactor` (raw deltas are reported too);
  * - `seedSeconds`: the time since the previous announce when the peer was a seeder then, capped at
  *   the peer TTL (a peer that vanished for longer was not seeding all along);
- * - `completed`: one per `completed` event.
+ * - `completed`: one per `completed` event the store counted (added to `downloaded`): at most one
+ *   per peer while it is listed, so repeats, and a `completed` from a peer already listed as a
+ *   seeder, credit nothing.
  */
 import { withDeadline } from '../swarm/deadline.js';
 import type { AnnounceEvent, PeerState, TorrentRules } from '../swarm/types.js';
@@ -48,9 +50,19 @@ export interface CreditInput {
   at: number;
 }
 
-/** The credit of an accepted announce, given the peer's state before it (see the module comment). */
-export function creditAnnounce(previous: PeerState | undefined, current: CreditInput, rules: TorrentRules, peerTtl: number): Credit {
-  const completed = current.event === 'completed' ? 1 : 0;
+/**
+ * The credit of an accepted announce, given the peer's state before it (see the module comment).
+ * `counted`: for a `completed`, whether the store counted it (`SwarmAnnounceResult.counted`); false
+ * credits no completion, undefined counts (a store that does not say counts every `completed`).
+ */
+export function creditAnnounce(
+  previous: PeerState | undefined,
+  current: CreditInput,
+  rules: TorrentRules,
+  peerTtl: number,
+  counted?: boolean,
+): Credit {
+  const completed = current.event === 'completed' && counted !== false ? 1 : 0;
   const credit: Credit = { uploaded: 0, downloaded: 0, rawUploaded: 0, rawDownloaded: 0, seedSeconds: 0, completed };
   if (!previous || current.event === 'started') return credit;
   if (current.uploaded < previous.uploaded || current.downloaded < previous.downloaded) return credit;

@@ -20,14 +20,23 @@ export interface Rec {
   gone: boolean;
   /** The client's `key` (32 bits), when it sent one: it may move the peer to another address. */
   k?: number;
+  /**
+   * The peer has completed: it was listed as a seeder or had a counted completion, so a later
+   * `completed` does not count while it stays listed. Absent = false.
+   */
+  done?: boolean;
 }
 
 const FLAG_SEEDER = 1;
 const FLAG_V6 = 2;
 const FLAG_GONE = 4;
 const FLAG_KEY = 8;
+const FLAG_DONE = 16;
 
-/** Binary shard encoding: per record id(20) flags(1) [ip(4|16) port(2) [key(4)]] at(6) exp(6). */
+/**
+ * Binary shard encoding: per record id(20) flags(1) [ip(4|16) port(2) [key(4)]] at(6) exp(6). Flags:
+ * 1 seeder, 2 IPv6, 4 tombstone, 8 has a key, 16 done ({@link Rec.done}).
+ */
 export function encodeRecords(recs: Iterable<Rec>): string {
   const parts: Buffer[] = [];
   for (const r of recs) {
@@ -36,7 +45,8 @@ export function encodeRecords(recs: Iterable<Rec>): string {
     const size = 21 + (r.gone ? 0 : r.ip.length + 2) + (keyed ? 4 : 0) + 12;
     const b = Buffer.allocUnsafe(size);
     r.id.copy(b, 0);
-    b[20] = (r.seeder ? FLAG_SEEDER : 0) | (v6 ? FLAG_V6 : 0) | (r.gone ? FLAG_GONE : 0) | (keyed ? FLAG_KEY : 0);
+    b[20] =
+      (r.seeder ? FLAG_SEEDER : 0) | (v6 ? FLAG_V6 : 0) | (r.gone ? FLAG_GONE : 0) | (keyed ? FLAG_KEY : 0) | (r.done && !r.gone ? FLAG_DONE : 0);
     let o = 21;
     if (!r.gone) {
       r.ip.copy(b, o);
@@ -86,6 +96,7 @@ export function decodeRecords(text: string): Rec[] {
     o += 12;
     const rec: Rec = { id, key: id.toString('latin1'), ip, port, seeder: (flags & FLAG_SEEDER) !== 0, at, exp, gone };
     if (k !== undefined) rec.k = k;
+    if (flags & FLAG_DONE && !gone) rec.done = true;
     out.push(rec);
   }
   return out;

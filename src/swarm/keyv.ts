@@ -173,52 +173,65 @@ export class KeyvSwarmStore implements SwarmStore {
     const key = id.toString('latin1');
     // No hijacking: a listed peer may be changed only from its own address or with its key.
     const listed = swarm.view.get(key);
-    if (listed && listed.exp >= now && !mayChange(listed, request.ip, request.key)) {
+    const live = listed && listed.exp >= now ? listed : undefined;
+    if (live && !mayChange(live, request.ip, request.key)) {
       return { complete: 0, incomplete: 0, downloaded: 0, peers: [], refusal: { kind: 'address' } };
     }
     if (request.limits && request.event !== 'stopped' && this.atCap(request.limits, swarm, key, now)) {
       return { complete: 0, incomplete: 0, downloaded: 0, peers: [], refusal: { kind: 'full' } };
     }
+    // A `completed` counts once per listed peer (the done bit of its merged record); one that does
+    // not count is a regular update.
+    const counted = request.event === 'completed' && live?.done !== true;
+    const event = request.event === 'completed' && !counted ? 'update' : request.event;
     let previous: PeerState | undefined;
     const states = request.private ? (this.states ??= new PeerStateTable(now)) : undefined;
     const stateKey = states ? peerStateKey(request.infoHash, request.peerId) : '';
     if (states) {
-      const verdict = states.check(stateKey, request.private!, request.event, now);
+      const verdict = states.check(stateKey, request.private!, event, now);
       if (verdict.refusal) return { complete: 0, incomplete: 0, downloaded: 0, peers: [], refusal: verdict.refusal };
       previous = verdict.previous;
     }
     maybeSweep(swarm, now);
     // Whole seconds, so that the totals wheel counts a peer exactly as long as it lives.
     const exp = Math.ceil((now + request.ttl * 1000) / 1000) * 1000;
+    let rec: Rec | undefined;
     if (request.event === 'stopped') {
       setOwn(this.wheel, swarm, { id, key, ip: EMPTY, port: 0, seeder: false, at: now, exp, gone: true }, now);
       swarm.view.remove(key);
     } else {
-      const rec: Rec = { id, key, ip: Buffer.from(request.ip), port: request.port, seeder: request.seeder, at: now, exp, gone: false };
+      rec = { id, key, ip: Buffer.from(request.ip), port: request.port, seeder: request.seeder, at: now, exp, gone: false };
       // An announce without a key keeps the key the peer has.
-      const k = request.key ?? (listed && listed.exp >= now ? listed.k : undefined);
+      const k = request.key ?? live?.k;
       if (k !== undefined) rec.k = k;
+      if (request.seeder || counted || live?.done) rec.done = true;
       setOwn(this.wheel, swarm, rec, now);
       swarm.view.upsert(rec);
     }
     if (exp < swarm.nextExpiry) swarm.nextExpiry = exp;
     swarm.dirty = true;
     swarm.usedAt = Date.now();
-    if (request.event === 'completed') {
+    if (counted) {
       // A completion cannot be recovered from a later announce: write it through before answering,
-      // so a crash cannot lose it. If the write fails the client gets a failure and sends it again.
+      // so a crash cannot lose it. If the write fails the client gets a failure and sends it again,
+      // and that one must count: the peer's record forgets it completed.
       swarm.downloaded++;
       try {
         await this.shards.write(Infinity, swarm);
       } catch (error) {
         swarm.downloaded--;
+        if (rec) delete rec.done;
         swarm.dirty = true;
         throw error;
       }
     }
     // Recorded only now: a failed write-through of a completion leaves the peer's state untouched.
-    states?.record(stateKey, request.private!, request.event, request.seeder, now, request.ttl * 1000);
-    const result: SwarmAnnounceResult = { ...countsOf(swarm), peers: request.event === 'stopped' ? [] : swarm.view.sample(request.numwant, key) };
+    states?.record(stateKey, request.private!, event, request.seeder, now, request.ttl * 1000);
+    const result: SwarmAnnounceResult = {
+      ...countsOf(swarm),
+      peers: request.event === 'stopped' ? [] : swarm.view.sample(request.numwant, key),
+      counted,
+    };
     if (previous) result.previous = previous;
     return result;
   }

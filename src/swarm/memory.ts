@@ -59,6 +59,8 @@ export interface CompactOutcome extends SwarmCounts {
   previous?: PeerState;
   /** Set when the announce was refused (private mode); nothing changed. */
   refusal?: PeerRefusal;
+  /** Private mode: the announce added one to `downloaded` (see {@link SwarmAnnounceResult.counted}). */
+  counted?: boolean;
 }
 
 const NO_VERDICT: PeerVerdict = { previous: undefined, refusal: undefined };
@@ -143,9 +145,10 @@ export class MemorySwarmStore implements SwarmStore {
   announceSync(request: SwarmAnnounce): SwarmAnnounceResult {
     const found = this.locate(request);
     if (found < -1) return { complete: 0, incomplete: 0, downloaded: 0, peers: [], refusal: found === FULL ? FULL_REFUSAL : ADDRESS_REFUSAL };
-    const verdict = request.private ? this.judge(request) : NO_VERDICT;
+    const counted = request.event === 'completed' && this.completionCounts(found);
+    const verdict = request.private ? this.judge(request, counted) : NO_VERDICT;
     if (verdict.refusal) return { complete: 0, incomplete: 0, downloaded: 0, peers: [], refusal: verdict.refusal };
-    const id = this.update(request, found);
+    const id = this.update(request, found, counted);
     let result: SwarmAnnounceResult;
     if (id < 0) {
       result = { complete: 0, incomplete: 0, downloaded: 0, peers: [] };
@@ -155,16 +158,32 @@ export class MemorySwarmStore implements SwarmStore {
       result = { ...this.counts(id, peers), peers: sample };
     }
     if (verdict.previous) result.previous = verdict.previous;
+    result.counted = counted;
     return result;
   }
 
-  /** Private mode: judge the announce and, when it passes, record the peer's new state. */
-  private judge(request: SwarmAnnounce): PeerVerdict {
+  /**
+   * Would `event=completed` from the peer at record `found` ({@link locate}) count? Yes unless the
+   * peer is listed, live, and has completed already (been listed as a seeder or had a counted
+   * completion): the done bit of its record.
+   */
+  private completionCounts(found: number): boolean {
+    if (found < 0) return true;
+    const peers = this.directory.peers(this.locatedId);
+    return !peers.doneAt(found) || peers.expiryAt(found) < this.second();
+  }
+
+  /**
+   * Private mode: judge the announce and, when it passes, record the peer's new state. A `completed`
+   * that does not count (`counted` false) is judged as a regular update (min interval).
+   */
+  private judge(request: SwarmAnnounce, counted: boolean): PeerVerdict {
     const now = this.now();
     const states = (this.states ??= new PeerStateTable(now));
     const key = peerStateKey(request.infoHash, request.peerId);
-    const verdict = states.check(key, request.private!, request.event, now);
-    if (!verdict.refusal) states.record(key, request.private!, request.event, request.seeder, now, request.ttl * 1000);
+    const event = request.event === 'completed' && !counted ? 'update' : request.event;
+    const verdict = states.check(key, request.private!, event, now);
+    if (!verdict.refusal) states.record(key, request.private!, event, request.seeder, now, request.ttl * 1000);
     return verdict;
   }
 
@@ -173,7 +192,8 @@ export class MemorySwarmStore implements SwarmStore {
    * written into `out4` (6-byte IPv4 entries) and `out6` (18-byte IPv6 entries), each large enough
    * for `numwant` entries, and the counters into `counts`. Returns the number of IPv4 entries plus
    * 65536 times the number of IPv6 entries, or -1 when the announce was refused (`counts.refusal`
-   * says why). In private mode `counts.previous` is the peer's state before.
+   * says why). In private mode `counts.previous` is the peer's state before and `counts.counted`
+   * whether the announce added one to `downloaded`.
    */
   announceCompact(request: SwarmAnnounce, out4: Uint8Array, out6: Uint8Array, counts: CompactOutcome): number {
     const found = this.locate(request);
@@ -181,13 +201,15 @@ export class MemorySwarmStore implements SwarmStore {
       counts.refusal = found === FULL ? FULL_REFUSAL : ADDRESS_REFUSAL;
       return -1;
     }
+    const counted = request.event === 'completed' && this.completionCounts(found);
     if (request.private) {
-      const verdict = this.judge(request);
+      const verdict = this.judge(request, counted);
       counts.previous = verdict.previous;
       counts.refusal = verdict.refusal;
+      counts.counted = counted;
       if (verdict.refusal) return -1;
     }
-    const id = this.update(request, found);
+    const id = this.update(request, found, counted);
     if (id < 0) {
       counts.complete = counts.incomplete = counts.downloaded = 0;
       return 0;
@@ -226,10 +248,11 @@ export class MemorySwarmStore implements SwarmStore {
   }
 
   /**
-   * Apply one announce to its swarm (`found`: the peer's record index from {@link locate}); the
-   * swarm's row id afterwards, or -1 if there is none.
+   * Apply one announce to its swarm (`found`: the peer's record index from {@link locate};
+   * `counted`: a `completed` that adds one to `downloaded`); the swarm's row id afterwards, or -1 if
+   * there is none.
    */
-  private update(request: SwarmAnnounce, found: number): number {
+  private update(request: SwarmAnnounce, found: number, counted: boolean): number {
     const now = this.second();
     const directory = this.directory;
     let id = this.locatedId;
@@ -238,6 +261,8 @@ export class MemorySwarmStore implements SwarmStore {
     // The peer leaves its old bucket of the totals (an expired record was counted out already).
     const oldExpiry = peers && found >= 0 ? peers.expiryAt(found) : -1;
     if (oldExpiry >= now) wheel.count(peers!.kindAt(found), oldExpiry, -1, now);
+    // An expired record about to be reused: the peer it was is forgotten, and so is its done bit.
+    else if (oldExpiry >= 0) peers!.forgetDone(found);
     if (request.event === 'stopped') {
       if (!peers) return -1;
       peers.remove(request.peerId);
@@ -259,7 +284,7 @@ export class MemorySwarmStore implements SwarmStore {
       if (directory.isRetained(id)) directory.unretain(id);
     }
     const expiry = now + request.ttl;
-    directory.peers(id).upsert(request.peerId, request.ip, request.port, request.seeder, expiry, request.key, found);
+    directory.peers(id).upsert(request.peerId, request.ip, request.port, request.seeder, expiry, request.key, found, counted);
     wheel.count(peerKind(request.seeder, request.ip.length === 16), expiry, 1, now);
     const last = directory.last(id);
     if (expiry > last) {
@@ -267,7 +292,7 @@ export class MemorySwarmStore implements SwarmStore {
       wheel.count(KIND_SWARM, expiry, 1, now);
       directory.setLast(id, expiry);
     }
-    if (request.event === 'completed') directory.addDownloaded(id);
+    if (counted) directory.addDownloaded(id);
     this.maybeSweep(id, now);
     return id;
   }

@@ -6,7 +6,9 @@
  */
 import type { Peer } from './types.js';
 import {
+  clearRecordDone,
   recordCompact,
+  recordDone,
   recordExpiry,
   recordIdEquals,
   recordKind,
@@ -64,6 +66,16 @@ export class OnePeer {
     return recordExpiry(this.page, this.base);
   }
 
+  /** As {@link PeerTable.doneAt} (`at` is 0). */
+  doneAt(_at: number): boolean {
+    return recordDone(this.page, this.base);
+  }
+
+  /** As {@link PeerTable.forgetDone} (`at` is 0). */
+  forgetDone(_at: number): void {
+    clearRecordDone(this.page, this.base);
+  }
+
   /** Kind of the peer for the totals wheel (`at` is 0). */
   kindAt(_at: number): number {
     return recordKind(this.page, this.base);
@@ -75,16 +87,25 @@ export class OnePeer {
   }
 
   /** As {@link PeerTable.upsert}; a second peer promotes the swarm to a PeerTable. */
-  upsert(peerId: Uint8Array, ip: Uint8Array, port: number, seeder: boolean, expiry: number, key?: number, found?: number): boolean | undefined {
+  upsert(
+    peerId: Uint8Array,
+    ip: Uint8Array,
+    port: number,
+    seeder: boolean,
+    expiry: number,
+    key?: number,
+    found?: number,
+    completed = false,
+  ): boolean | undefined {
     const at = found ?? this.find(peerId);
     if (at === 0) {
       const previous = recordSeeder(this.page, this.base);
-      writeRecord(this.page, this.base, ip, port, seeder, expiry, key, true);
+      writeRecord(this.page, this.base, ip, port, seeder, expiry, key, true, completed);
       return previous;
     }
-    if (this.count === 1) return this.directory.promote(this.id).upsert(peerId, ip, port, seeder, expiry, key, -1);
+    if (this.count === 1) return this.directory.promote(this.id).upsert(peerId, ip, port, seeder, expiry, key, -1, completed);
     for (let i = 0; i < 20; i++) this.page[this.base + i] = peerId[i];
-    writeRecord(this.page, this.base, ip, port, seeder, expiry, key, false);
+    writeRecord(this.page, this.base, ip, port, seeder, expiry, key, false, completed);
     this.page[this.base + OFFSET_ROW_FLAGS] |= FLAG_ONE;
     return undefined;
   }

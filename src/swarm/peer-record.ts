@@ -7,7 +7,8 @@
  *   0..19   peer id
  *   20..37  the peer's compact form (BEP 23/7): IPv4 address + port in 20..25, or IPv6 address +
  *           port in 20..37; so a compact answer copies one contiguous run per peer
- *   38      flags: bit 0 = seeder, bit 1 = IPv6, bit 2 = has a key
+ *   38      flags: bit 0 = seeder, bit 1 = IPv6, bit 2 = has a key, bit 3 = done (the peer has been
+ *           listed as a seeder or had a counted completion: a later `completed` does not count)
  *   39      unused
  *   40..43  expiry, seconds since the owning store's epoch (uint32, little-endian)
  *   44..47  the client's `key` (32 bits), which lets it move to another address
@@ -26,6 +27,7 @@ const FLAG_SEEDER = 1;
 /** Flags bit: the peer's address is IPv6. */
 export const FLAG_IPV6 = 2;
 const FLAG_KEY = 4;
+const FLAG_DONE = 8;
 
 /** Does the record at `base` of `page` hold `peerId`? */
 export function recordIdEquals(page: Uint8Array, base: number, peerId: Uint8Array): boolean {
@@ -63,6 +65,19 @@ export function recordSeeder(page: Uint8Array, base: number): boolean {
   return (page[base + OFFSET_FLAGS] & FLAG_SEEDER) !== 0;
 }
 
+/**
+ * Has the peer recorded at `base` completed (been listed as a seeder, or had a counted completion)?
+ * Its next `completed` then does not add to `downloaded`. Says nothing about expiry: check that too.
+ */
+export function recordDone(page: Uint8Array, base: number): boolean {
+  return (page[base + OFFSET_FLAGS] & FLAG_DONE) !== 0;
+}
+
+/** Clear the done bit of the record at `base` (an expired record is about to be reused). */
+export function clearRecordDone(page: Uint8Array, base: number): void {
+  page[base + OFFSET_FLAGS] &= ~FLAG_DONE;
+}
+
 /** Expiry (store seconds) of the record at `base`. */
 export function recordExpiry(page: Buffer, base: number): number {
   return page.readUInt32LE(base + OFFSET_EXPIRY);
@@ -75,7 +90,8 @@ export function recordKey(page: Buffer, base: number): number | undefined {
 
 /**
  * Write everything but the peer id into the record at `base`. An announce without a key keeps the
- * key of an existing record (`existing`): clients send it on some requests only.
+ * key of an existing record (`existing`): clients send it on some requests only. The done bit is set
+ * by a seeder or a counted completion (`completed`) and kept by an existing record.
  */
 export function writeRecord(
   page: Buffer,
@@ -86,13 +102,16 @@ export function writeRecord(
   expiry: number,
   key: number | undefined,
   existing: boolean,
+  completed = false,
 ): void {
   const ipAt = base + OFFSET_IP;
   for (let i = 0; i < ip.length; i++) page[ipAt + i] = ip[i];
   page[ipAt + ip.length] = port >>> 8;
   page[ipAt + ip.length + 1] = port & 0xff;
-  const keyFlag = key !== undefined ? FLAG_KEY : existing ? page[base + OFFSET_FLAGS] & FLAG_KEY : 0;
-  page[base + OFFSET_FLAGS] = (seeder ? FLAG_SEEDER : 0) | (ip.length === 16 ? FLAG_IPV6 : 0) | keyFlag;
+  const old = existing ? page[base + OFFSET_FLAGS] : 0;
+  const keyFlag = key !== undefined ? FLAG_KEY : old & FLAG_KEY;
+  const doneFlag = seeder || completed ? FLAG_DONE : old & FLAG_DONE;
+  page[base + OFFSET_FLAGS] = (seeder ? FLAG_SEEDER : 0) | (ip.length === 16 ? FLAG_IPV6 : 0) | keyFlag | doneFlag;
   page.writeUInt32LE(expiry >>> 0, base + OFFSET_EXPIRY);
   if (key !== undefined) page.writeUInt32LE(key >>> 0, base + OFFSET_KEY);
 }

@@ -58,7 +58,7 @@ export class PeerStateTable {
 
   /**
    * Judge an announce against the peer's state (ownership, then interval) without changing
-   * anything.
+   * anything. `event` as the store treats it: a `completed` that does not count is an `update`.
    */
   check(key: string, request: PrivateAnnounce, event: AnnounceEvent, now: number): PeerVerdict {
     const previous = this.get(key, now);

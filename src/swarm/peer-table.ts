@@ -20,10 +20,12 @@
  */
 import { deleteSlot, hashPeerId, place } from './hash-index.js';
 import {
+  clearRecordDone,
   FLAG_IPV6,
   OFFSET_FLAGS,
   RECORD_SIZE,
   recordCompact,
+  recordDone,
   recordExpiry,
   recordIdEquals,
   recordKind,
@@ -156,8 +158,22 @@ export class PeerTable {
   }
 
   /**
+   * Has the peer at `at` completed (been listed as a seeder or had a counted completion)? Its next
+   * `completed` then does not count. Check its expiry as well: an expired record says nothing.
+   */
+  doneAt(at: number): boolean {
+    return recordDone(this.pages[at >>> PAGE_SHIFT], (at & PAGE_MASK) * RECORD_SIZE);
+  }
+
+  /** Forget that the peer at `at` completed (its record expired and is about to be reused). */
+  forgetDone(at: number): void {
+    clearRecordDone(this.pages[at >>> PAGE_SHIFT], (at & PAGE_MASK) * RECORD_SIZE);
+  }
+
+  /**
    * Insert or update a peer. Returns the previous seeder state: `undefined` when the peer is new.
    * `found` is the peer's record index if the caller already looked it up (-1: new; undefined: look).
+   * `completed`: this announce is a counted completion (sets the record's done bit, as does a seeder).
    */
   upsert(
     peerId: Uint8Array,
@@ -167,6 +183,7 @@ export class PeerTable {
     expiry: number,
     key?: number,
     found?: number,
+    completed = false,
   ): boolean | undefined {
     let at = found ?? this.find(peerId);
     let previous: boolean | undefined;
@@ -187,7 +204,7 @@ export class PeerTable {
       previous = recordSeeder(page, base);
       if (previous) this.seeders--;
     }
-    writeRecord(page, base, ip, port, seeder, expiry, key, previous !== undefined);
+    writeRecord(page, base, ip, port, seeder, expiry, key, previous !== undefined, completed);
     const wire = this.wire[at >>> PAGE_SHIFT];
     const w = (at & PAGE_MASK) * WIRE_SIZE;
     if (ip.length === 4) {

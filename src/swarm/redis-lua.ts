@@ -5,8 +5,9 @@
  *   S  sorted set  seeders:  member = 20-byte peer id, score = expiry (ms, store clock)
  *   L  sorted set  leechers: same layout; a peer id is in at most one of S and L
  *   D  hash        peer data: field = peer id, value = address (4 or 16 bytes) + port (2 bytes, BE)
- *                  [+ the client's key (4 bytes), when it sent one]
- *   N  string      downloaded counter (number of `completed` events)
+ *                  [+ the client's key (4 bytes), when it sent one] [+ 'd' when the peer is done:
+ *                  listed as a seeder or had a counted completion; so an odd length means done]
+ *   N  string      downloaded counter (counted completions: at most one per listed peer)
  *   P  hash        private mode only: field = peer id, value = the peer's state as text,
  *                  "<at ms> <seeder 0|1> <uploaded> <downloaded> <owner>" (owner last: any text)
  *
@@ -71,10 +72,12 @@ end
  * private ('p' or ''), owner, min interval (ms, 0 = off), uploaded, downloaded, max peers, max swarms
  * (0 = no cap), and with Redis Cluster the live peers and swarms as last read (for the caps).
  *
- * Returns { complete, incomplete, downloaded, packed, previous } where `packed` concatenates, for a
- * uniform random sample of up to numwant + 1 peers minus the requester, id (20 bytes) + data length
- * (1 byte) + data (the caller drops one random extra peer when the requester was not drawn), and
- * `previous` is the peer's state before this announce ('' when none or public).
+ * Returns { complete, incomplete, downloaded, packed, previous, moves, counted } where `packed`
+ * concatenates, for a uniform random sample of up to numwant + 1 peers minus the requester, id
+ * (20 bytes) + data length (1 byte) + data (the caller drops one random extra peer when the
+ * requester was not drawn), `previous` is the peer's state before this announce ('' when none or
+ * public), and `counted` is 1 when a `completed` added one to N (the peer was not listed as done),
+ * else 0. A `completed` that does not count is a regular update (it obeys the min interval).
  *
  * A live peer announced from another address without its key gives { -1, 'a', 0 } (no hijacking);
  * a new peer past a cap gives { -1, 'f', 0 }.
@@ -135,13 +138,17 @@ end
 -- 2. no hijacking: a listed (live) peer may be changed only from its own address or with its key
 local data = ARGV[3]
 local listed = redis.call('HGET', D, id)
-local oldScore, oldSeeder = false, false
+local oldScore, oldSeeder, oldDone = false, false, false
 if listed then
+  -- a trailing 'd' (odd length) marks a peer that is done
+  local done = #listed % 2 == 1
+  if done then listed = string.sub(listed, 1, #listed - 1) end
   local score = redis.call('ZSCORE', S, id)
   oldSeeder = score ~= false and score ~= nil
   if not oldSeeder then score = redis.call('ZSCORE', L, id) end
   if score and tonumber(score) >= now then
     oldScore = tonumber(score)
+    oldDone = done
     local oldAddr = (#listed == 6 or #listed == 10) and 4 or 16
     local newAddr = (#data == 6 or #data == 10) and 4 or 16
     local oldKey = (#listed == 10 or #listed == 22) and string.sub(listed, -4) or false
@@ -154,6 +161,9 @@ if listed then
   end
 end
 
+-- a completion counts once per listed peer: not when the live peer is done already
+local counted = event == 'c' and not oldDone
+
 -- 3. private mode: the owner and interval rules, before anything of the peer changes
 local previous = false
 if private then
@@ -162,7 +172,7 @@ if private then
     local at, owner = string.match(previous, '^(%d+) [01] %S+ %S+ (.*)$')
     if owner ~= ARGV[10] then return { -1, 'o', 0 } end
     local minInterval = tonumber(ARGV[11])
-    if event == 'u' and minInterval > 0 then
+    if (event == 'u' or (event == 'c' and not counted)) and minInterval > 0 then
       local wait = tonumber(at) + minInterval - now
       if wait > 0 then return { -1, 'i', wait } end
     end
@@ -202,11 +212,12 @@ else
     redis.call('ZADD', L, expiry, id)
     redis.call('ZREM', S, id)
   end
+  if ARGV[4] == '1' or counted or oldDone then data = data .. 'd' end
   redis.call('HSET', D, id, data)
   if private then
     redis.call('HSET', P, id, ARGV[1] .. ' ' .. ARGV[4] .. ' ' .. ARGV[12] .. ' ' .. ARGV[13] .. ' ' .. ARGV[10])
   end
-  if event == 'c' then redis.call('INCR', N) end
+  if counted then redis.call('INCR', N) end
 end
 
 local complete, incomplete
@@ -240,12 +251,13 @@ end
 
 -- 6. the sample, packed into one string (one reply to decode instead of two per peer):
 --    for each peer other than the requester: id (20 bytes), length of data (1 byte), data
-local out = { complete, incomplete, downloaded, '', previous or '', table.concat(moves, ',') }
+local out = { complete, incomplete, downloaded, '', previous or '', table.concat(moves, ','), counted and 1 or 0 }
 if event ~= 'x' and numwant > 0 and complete + incomplete > 1 then
   local pick = redis.call('HRANDFIELD', D, numwant + 1, 'WITHVALUES')
   local parts = {}
   for i = 1, #pick, 2 do
     local v = pick[i + 1]
+    if #v % 2 == 1 then v = string.sub(v, 1, #v - 1) end
     if #v == 10 or #v == 22 then v = string.sub(v, 1, #v - 4) end
     local live = true
     if backlog then

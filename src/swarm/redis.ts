@@ -328,7 +328,13 @@ export class RedisSwarmStore implements SwarmStore {
     // The script asked for numwant + 1 so that dropping the requester still leaves numwant; when the
     // requester was not among them, drop a random one (keeps the sample uniform).
     if (peers.length > request.numwant) peers.splice(Math.floor(Math.random() * peers.length), 1);
-    const result: SwarmAnnounceResult = { complete: Number(reply[0]), incomplete: Number(reply[1]), downloaded: Number(reply[2]), peers };
+    const result: SwarmAnnounceResult = {
+      complete: Number(reply[0]),
+      incomplete: Number(reply[1]),
+      downloaded: Number(reply[2]),
+      peers,
+      counted: Number(reply[6]) === 1,
+    };
     const previous = own && reply[4] ? parseState(reply[4] as Buffer) : undefined;
     if (previous) result.previous = previous;
     return result;

@@ -21,7 +21,11 @@ export interface SwarmAnnounce {
   port: number;
   /** True when the peer has the whole torrent (`left=0`). */
   seeder: boolean;
-  /** `started`, `completed` (adds one to `downloaded`), `stopped` (removes the peer) or a regular `update`. */
+  /**
+   * `started`, `completed`, `stopped` (removes the peer) or a regular `update`. A `completed` adds one
+   * to `downloaded` only when it counts (see {@link SwarmAnnounceResult.counted}); one that does not
+   * count is handled as an `update`.
+   */
   event: AnnounceEvent;
   /** How many peers to return at most (already capped by the tracker's options). */
   numwant: number;
@@ -62,8 +66,9 @@ export interface PrivateAnnounce {
   /** Who announces: the user id the passkey belongs to, as a string. */
   owner: string;
   /**
-   * Milliseconds a regular announce (`update`) must wait after the peer's previous accepted
-   * announce; 0 = not enforced. `started`, `completed` and `stopped` always pass.
+   * Milliseconds a regular announce (`update`, or a `completed` that does not count) must wait after
+   * the peer's previous accepted announce; 0 = not enforced. `started`, `stopped` and a counted
+   * `completed` always pass.
    */
   minInterval: number;
   /** The client's `uploaded` counter; stored only when traffic is accounted (`counters` true). */
@@ -118,7 +123,7 @@ export interface SwarmCounts {
   complete: number;
   /** Leechers. */
   incomplete: number;
-  /** Number of `event=completed` announces ever seen for this swarm. */
+  /** Completions counted for this swarm: at most one per peer while it is listed (see {@link SwarmAnnounceResult.counted}). */
   downloaded: number;
 }
 
@@ -133,6 +138,15 @@ export interface SwarmAnnounceResult extends SwarmCounts {
   previous?: PeerState;
   /** Private mode: the announce was refused and changed nothing (counts and peers are then empty). */
   refusal?: PeerRefusal;
+  /**
+   * True when this announce added one to `downloaded`. A store keeps a sticky "done" bit per listed
+   * peer, set once the peer is listed as a seeder or has a counted completion, and forgotten with the
+   * peer (`stopped`, expiry). An `event=completed` counts iff the bit is unset (a peer the store does
+   * not know counts); one that does not count is a regular update (it obeys the min interval). The
+   * tracker credits a `completed` in `onTraffic` only when this is true. Built-in stores set it on
+   * every accepted announce; a store that leaves it undefined is taken to count every `completed`.
+   */
+  counted?: boolean;
 }
 
 /**

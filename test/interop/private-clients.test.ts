@@ -88,10 +88,13 @@ interface Expected {
 /**
  * The credit the tracker should give each user, from the announces it accepted, in the order it
  * answered them: per peer (info hash, peer id), `started` or a first announce is a baseline,
- * `stopped` forgets the peer, a lower counter resets the baseline, otherwise the deltas count.
+ * `stopped` forgets the peer, a lower counter resets the baseline, otherwise the deltas count; a
+ * `completed` counts once while the peer is listed (not after it was listed as a seeder).
  */
 function expectedCredit(seen: Seen[], userOf: (passkey: string) => string): Map<string, Expected> {
   const last = new Map<string, { uploaded: number; downloaded: number }>();
+  /** Peers listed as a seeder or with a counted completion (until they stop). */
+  const done = new Set<string>();
   const out = new Map<string, Expected>();
   for (const a of seen) {
     if (a.failure !== undefined) continue;
@@ -99,8 +102,10 @@ function expectedCredit(seen: Seen[], userOf: (passkey: string) => string): Map<
     const e = out.get(user) ?? { uploaded: 0, downloaded: 0, completed: 0, accepted: 0 };
     out.set(user, e);
     e.accepted += 1;
-    if (a.event === 'completed') e.completed += 1;
     const key = `${a.infoHash}:${a.peerId}`;
+    if (a.event === 'completed' && !done.has(key)) e.completed += 1;
+    if (a.event === 'stopped') done.delete(key);
+    else if (a.event === 'completed' || a.left === 0) done.add(key);
     const previous = last.get(key);
     if (previous && a.event !== 'started' && a.uploaded >= previous.uploaded && a.downloaded >= previous.downloaded) {
       e.uploaded += a.uploaded - previous.uploaded;

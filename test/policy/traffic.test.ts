@@ -61,6 +61,17 @@ describe('creditAnnounce', () => {
       rawDownloaded: 1000,
     });
   });
+
+  it('credits a completion only when the store counted it (undefined: a store that does not say counts)', () => {
+    const done = { event: 'completed' as const, uploaded: 100, downloaded: 2000, at: 1_000_500 };
+    expect(creditAnnounce(state(), done, {}, TTL, true).completed).toBe(1);
+    expect(creditAnnounce(undefined, done, {}, TTL, true).completed).toBe(1);
+    expect(creditAnnounce(state(), done, {}, TTL, undefined).completed).toBe(1);
+    // a repeat: no completion, but its traffic is credited as for an update
+    expect(creditAnnounce(state(), done, {}, TTL, false)).toMatchObject({ completed: 0, rawDownloaded: 1000 });
+    expect(creditAnnounce(undefined, done, {}, TTL, false).completed).toBe(0);
+    expect(creditAnnounce(state(), { ...done, event: 'update' }, {}, TTL, true).completed).toBe(0);
+  });
 });
 
 const credit = (up: number, down: number, seed = 0, completed = 0) => ({

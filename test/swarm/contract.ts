@@ -135,16 +135,113 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
       expect((await s.announce({ ...owner, ip: v4(10, 8, 8, 8), key: undefined })).refusal).toBeUndefined();
     });
 
-    it('event=completed adds one to downloaded each time it is sent', async () => {
+    it('event=completed adds one to downloaded for each peer that completes', async () => {
       const s = await open();
       const ih = hash();
       const a = announceOf(ih);
       const b = announceOf(ih);
       await s.announce(a);
       await s.announce(b);
-      await s.announce({ ...a, event: 'completed', seeder: true });
+      expect((await s.announce({ ...a, event: 'completed', seeder: true })).counted).toBe(true);
       const r = await s.announce({ ...b, event: 'completed', seeder: true });
-      expect(r).toMatchObject({ complete: 2, incomplete: 0, downloaded: 2 });
+      expect(r).toMatchObject({ complete: 2, incomplete: 0, downloaded: 2, counted: true });
+    });
+
+    it('a peer counts one completion while it is listed: repeats do not count, as leecher or seeder', async () => {
+      const s = await open();
+      const ih = hash();
+      const a = announceOf(ih);
+      const b = announceOf(ih);
+      await s.announce(a);
+      await s.announce(b);
+      // a leecher that says completed (left > 0) counts once; so does a leecher that becomes a seeder
+      expect(await s.announce({ ...b, event: 'completed' })).toMatchObject({ downloaded: 1, counted: true });
+      expect(await s.announce({ ...a, event: 'completed', seeder: true })).toMatchObject({ downloaded: 2, counted: true });
+      for (let i = 0; i < 20; i++) {
+        const r = await s.announce({ ...(i % 2 ? a : b), event: 'completed', seeder: i % 3 === 0 });
+        expect(r.refusal).toBeUndefined();
+        expect(r).toMatchObject({ downloaded: 2, counted: false });
+      }
+      // a repeat is still an update: it changes the peer's seeder state and gets peers
+      const r = await s.announce({ ...a, event: 'completed', seeder: true });
+      expect(r).toMatchObject({ complete: 2, incomplete: 0, downloaded: 2, counted: false });
+      expect(r.peers.map((p) => hex(p.peerId))).toEqual([hex(b.peerId)]);
+      expect(await s.scrape([ih])).toEqual([{ complete: 2, incomplete: 0, downloaded: 2 }]);
+    });
+
+    it('a peer listed as a seeder does not count a completion, even after it turned leecher again', async () => {
+      const s = await open();
+      const ih = hash();
+      const seed = announceOf(ih, { seeder: true });
+      const flip = announceOf(ih, { seeder: true });
+      await s.announce(seed);
+      await s.announce(flip);
+      expect(await s.announce({ ...seed, event: 'completed', seeder: true })).toMatchObject({ downloaded: 0, counted: false });
+      await s.announce({ ...flip, event: 'update', seeder: false });
+      expect(await s.announce({ ...flip, event: 'completed', seeder: true })).toMatchObject({ downloaded: 0, counted: false });
+      // more peers join, so that stores with compact layouts move records around; the bit moves along
+      for (let i = 0; i < 5; i++) await s.announce(announceOf(ih, { port: 3000 + i }));
+      expect(await s.announce({ ...flip, event: 'completed', seeder: true })).toMatchObject({ downloaded: 0, counted: false });
+      expect(await s.announce({ ...seed, event: 'completed', seeder: false })).toMatchObject({ downloaded: 0, counted: false });
+      expect(await s.scrape([ih])).toEqual([{ complete: 1, incomplete: 6, downloaded: 0 }]);
+    });
+
+    it('a peer the store does not know counts its completion (the tracker restarted under it)', async () => {
+      const s = await open();
+      const ih = hash();
+      const a = announceOf(ih, { event: 'completed', seeder: true });
+      expect(await s.announce(a)).toMatchObject({ complete: 1, downloaded: 1, counted: true });
+      expect(await s.announce(a)).toMatchObject({ complete: 1, downloaded: 1, counted: false });
+    });
+
+    it('a peer forgotten by stopped or expiry counts a new completion', async () => {
+      const s = await open();
+      const ih = hash();
+      const a = announceOf(ih, { ttl: 60 });
+      const other = announceOf(ih, { ttl: 600 });
+      await s.announce(other);
+      await s.announce(a);
+      expect(await s.announce({ ...a, event: 'completed', seeder: true })).toMatchObject({ downloaded: 1, counted: true });
+      await s.announce({ ...a, event: 'stopped' });
+      await s.announce({ ...a, event: 'started' });
+      expect(await s.announce({ ...a, event: 'completed', seeder: true })).toMatchObject({ downloaded: 2, counted: true });
+      expect(await s.announce({ ...a, event: 'completed', seeder: true })).toMatchObject({ downloaded: 2, counted: false });
+      // a seeder that stopped and comes back as a leecher counts when it completes
+      await s.announce({ ...a, event: 'stopped', seeder: true });
+      await s.announce({ ...a, event: 'started', seeder: false });
+      expect(await s.announce({ ...a, event: 'completed', seeder: true })).toMatchObject({ downloaded: 3, counted: true });
+      // expiry forgets the peer and its bit too
+      clock.advance(61);
+      expect(await s.announce({ ...a, event: 'completed', seeder: true })).toMatchObject({ downloaded: 4, counted: true });
+      expect(await s.scrape([ih])).toEqual([{ complete: 1, incomplete: 1, downloaded: 4 }]);
+    });
+
+    it('with an enforced min interval, a completion that counts passes at once; a repeat waits like an update', async () => {
+      const s = await open();
+      const ih = hash();
+      const own = { owner: 'u1', minInterval: 60_000, uploaded: 0, downloaded: 0, counters: false };
+      const a = announceOf(ih, { private: own });
+      await s.announce(a);
+      clock.advance(1);
+      const done = await s.announce({ ...a, event: 'completed', seeder: true });
+      expect(done).toMatchObject({ downloaded: 1, counted: true });
+      expect(done.refusal).toBeUndefined();
+      clock.advance(1);
+      const early = await s.announce({ ...a, event: 'completed', seeder: true });
+      expect(early.refusal).toMatchObject({ kind: 'interval' });
+      expect(early.refusal?.kind === 'interval' && early.refusal.retryIn).toBe(59_000);
+      const update = await s.announce({ ...a, event: 'update', seeder: true });
+      expect(update.refusal).toMatchObject({ kind: 'interval' });
+      expect(await s.scrape([ih])).toEqual([{ complete: 1, incomplete: 0, downloaded: 1 }]);
+      clock.advance(59);
+      const later = await s.announce({ ...a, event: 'completed', seeder: true });
+      expect(later.refusal).toBeUndefined();
+      expect(later).toMatchObject({ downloaded: 1, counted: false });
+      // started and stopped keep passing at once; after stopped a new completion counts at once
+      clock.advance(1);
+      expect((await s.announce({ ...a, event: 'stopped' })).refusal).toBeUndefined();
+      expect((await s.announce({ ...a, event: 'started' })).refusal).toBeUndefined();
+      expect(await s.announce({ ...a, event: 'completed', seeder: true })).toMatchObject({ downloaded: 2, counted: true });
     });
 
     it('event=stopped removes the peer at once and returns no peers', async () => {
@@ -290,11 +387,12 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
       await Promise.all(peers.slice(0, 40).map((p) => s.announce({ ...p, event: 'completed', seeder: true })));
       await Promise.all(peers.slice(100, 130).map((p) => s.announce({ ...p, event: 'stopped' })));
       const [d] = await s.scrape([ih]);
-      // 0..39: 40 seeders now (10 of them were seeders already); 100..129 removed (of which 8 seeders: 100,104,...,128)
+      // 0..39: 40 seeders now (10 of them were seeders already: their completion does not count);
+      // 100..129 removed (of which 8 seeders: 100,104,...,128)
       const seeders = new Set<number>();
       for (let i = 0; i < 200; i++) if (i % 4 === 0 || i < 40) seeders.add(i);
       for (let i = 100; i < 130; i++) seeders.delete(i);
-      expect(d).toEqual({ complete: seeders.size, incomplete: 170 - seeders.size, downloaded: 40 });
+      expect(d).toEqual({ complete: seeders.size, incomplete: 170 - seeders.size, downloaded: 30 });
     });
 
     it('keeps live totals of every swarm: torrents, seeders and leechers by address family, through moves, stops and expiry', async () => {

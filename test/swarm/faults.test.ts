@@ -109,8 +109,10 @@ class Load {
     for (let n = 0; this.running; n++) {
       const swarm = (w + n) % this.hashes.length;
       const completed = n % this.completedEvery === this.completedEvery - 1;
+      // A peer's completion counts once while it is listed: each `completed` comes from a new peer.
+      const peer = completed ? randomBytes(20) : peers[n % peers.length];
       const query =
-        `info_hash=${escapeAll(this.hashes[swarm])}&peer_id=${escapeAll(peers[n % peers.length])}&port=${6881 + w}` +
+        `info_hash=${escapeAll(this.hashes[swarm])}&peer_id=${escapeAll(peer)}&port=${6881 + w}` +
         `&uploaded=0&downloaded=0&left=${completed ? 0 : 100}&numwant=5${completed ? '&event=completed' : ''}`;
       const start = Date.now();
       const body = await this.get(`/tracker/announce?${query}`);

@@ -82,7 +82,7 @@ describe('MemorySwarmStore small swarms', () => {
     const store = new MemorySwarmStore({ now: clock.now });
     const hashes = Array.from({ length: 6 }, () => hash());
     const ids = Array.from({ length: 8 }, () => randomBytes(20));
-    type Entry = { seeder: boolean; expires: number; port: number };
+    type Entry = { seeder: boolean; expires: number; port: number; done: boolean };
     const model = hashes.map(() => ({ peers: new Map<number, Entry>(), downloaded: 0 }));
     let t = 0;
     let seed = 7;
@@ -105,9 +105,13 @@ describe('MemorySwarmStore small swarms', () => {
       const seeder = rand(2) === 0;
       const port = 1000 + step;
       const result = await store.announce(announceOf(hashes[s], { peerId: ids[p], event, seeder, port, ttl: 20, numwant: 50 }));
+      // A completion counts once per listed peer: not when it was listed as a seeder or counted one.
+      const before = swarm.peers.get(p);
+      const counted = event === 'completed' && !before?.done;
       if (event === 'stopped') swarm.peers.delete(p);
-      else swarm.peers.set(p, { seeder, expires: t + 20, port });
-      if (event === 'completed') swarm.downloaded++;
+      else swarm.peers.set(p, { seeder, expires: t + 20, port, done: seeder || counted || before?.done === true });
+      if (counted) swarm.downloaded++;
+      expect(result.counted).toBe(counted);
       const seeders = [...swarm.peers.values()].filter((e) => e.seeder).length;
       expect({ complete: result.complete, incomplete: result.incomplete, downloaded: result.downloaded }).toEqual({
         complete: seeders,
