@@ -237,7 +237,7 @@ export class UdpTracker extends EventEmitter {
     } catch (error) {
       return encodeUdpError(transactionId, error instanceof UdpPacketError ? error.message : this.tracker.failureReason(error));
     }
-    const answer = this.tracker.announceRequest(request, ip, passkey, ip.length === 4 ? this.writer4 : this.writer6);
+    const answer = this.tracker.announceRequest({ request, remote: ip, passkey, writer: ip.length === 4 ? this.writer4 : this.writer6 });
     if (answer === undefined) return undefined;
     if (!(answer instanceof Promise)) return withTransaction(answer, transactionId);
     this.pending++;

@@ -297,7 +297,7 @@ export class WebSocketTracker extends EventEmitter {
       return;
     }
     const request = this.request(m, conn);
-    const result = this.tracker.announceRequest(request, this.relay.route(conn.serial), conn.passkey, WRITER, false, true);
+    const result = this.tracker.announceRequest({ request, remote: this.relay.route(conn.serial), passkey: conn.passkey, writer: WRITER, webrtc: true });
     if (result instanceof Promise) void result.then((r) => this.announced(conn, m, key, r));
     else if (result) this.announced(conn, m, key, result);
   }
@@ -485,7 +485,7 @@ export class WebSocketTracker extends EventEmitter {
       remote: parseAddress(remote),
       transport: 'websocket',
     };
-    const result = this.tracker.announceRequest(request, this.relay.route(serial), passkey, WRITER, false, true);
+    const result = this.tracker.announceRequest({ request, remote: this.relay.route(serial), passkey, writer: WRITER, webrtc: true });
     if (result instanceof Promise) void result.catch(() => undefined);
   }
 

@@ -1,0 +1,273 @@
+/**
+ * The announce pipeline, the same for every transport: a validated request → the policies (passkey,
+ * registered torrent, client) → one store call → one ending (a refusal becomes a failure; an
+ * accepted announce is credited, counted and reported, then written by the transport's writer).
+ * Synchronous whenever no I/O is needed (the in-memory store and cached policy answers), so the hot
+ * path makes no promise. Never throws, never rejects.
+ */
+import type { EventEmitter } from 'node:events';
+import { parseAddress, formatAddress } from '../protocol/address.js';
+import { parseAnnounce, type AnnounceRequest } from '../protocol/announce.js';
+import { TrackerFailure } from '../protocol/errors.js';
+import type { Grant, PolicyChain } from '../policy/chain.js';
+import type { UserId } from '../policy/passkey.js';
+import { clipCredit, creditAnnounce, type TrafficLedger } from '../policy/traffic.js';
+import type { TrackerCounters } from '../stats/counters.js';
+import type { CompactOutcome, MemorySwarmStore } from '../swarm/memory.js';
+import type { PeerRefusal, PeerState, SwarmAnnounce } from '../swarm/types.js';
+import type { ResolvedTrackerOptions } from '../options.js';
+import type { AnswerWriter } from './answer-writer.js';
+import type { FailureReporter } from './failures.js';
+import type { StorageAccess } from './storage.js';
+
+/** An announce as reported by the `announce` event (hex at the edges). */
+export interface AnnounceEventInfo {
+  /** Info hash, lowercase hex. */
+  infoHash: string;
+  /** Peer id, lowercase hex. */
+  peerId: string;
+  /** Address the peer was recorded under. */
+  ip: string;
+  port: number;
+  event: SwarmAnnounce['event'];
+  seeder: boolean;
+  /** Private mode: the user the passkey belongs to (never the passkey itself). */
+  user?: UserId;
+}
+
+/** One announce handed to the core by a transport. */
+export interface AnnounceCall<T> {
+  /** The validated request. */
+  request: AnnounceRequest;
+  /** The client's address as text, or already as 4 or 16 bytes (a WebSocket peer's route). */
+  remote: string | Buffer | undefined;
+  /** The passkey segment of the URL (private trackers). */
+  passkey: string | undefined;
+  /** Turns the outcome into the transport's answer. */
+  writer: AnswerWriter<T>;
+  /** Answer only if no I/O is needed: undefined instead of starting anything asynchronous. */
+  syncOnly?: boolean;
+  /** The peer belongs in the WebTorrent swarms. */
+  webrtc?: boolean;
+}
+
+/** What the pipeline needs of the tracker. */
+export interface AnnounceDeps {
+  options: ResolvedTrackerOptions;
+  policy: PolicyChain | undefined;
+  storage: StorageAccess;
+  failures: FailureReporter;
+  counters: TrackerCounters;
+  ledger: TrafficLedger | undefined;
+  /** Where `announce` events go. */
+  events: EventEmitter;
+}
+
+/** A prepared announce: the validated request and the store call. */
+type Prepared = [AnnounceRequest, SwarmAnnounce];
+
+/** What a store said about an announce: a refusal, or the peer's previous state. */
+interface Outcome {
+  refusal?: PeerRefusal;
+  previous?: PeerState;
+  counted?: boolean;
+}
+
+/** See the module comment. */
+export class AnnouncePipeline {
+  private readonly options: ResolvedTrackerOptions;
+  /** Peer state is kept in the store (private mode or interval enforcement). */
+  private readonly stateful: boolean;
+  /** `maxSwarms` / `maxPeers`, handed to the store with every announce (undefined: no caps). */
+  private readonly limits: SwarmAnnounce['limits'];
+  /** Scratch space for the compact fast path (one announce at a time: the path is synchronous). */
+  private readonly scratch4: Buffer;
+  private readonly scratch6: Buffer;
+  private readonly scratchCounts: CompactOutcome = { complete: 0, incomplete: 0, downloaded: 0 };
+
+  constructor(private readonly deps: AnnounceDeps) {
+    const options = (this.options = deps.options);
+    this.stateful = deps.policy?.passkeys !== undefined || options.enforceInterval;
+    this.limits = options.maxSwarms > 0 || options.maxPeers > 0 ? Object.freeze({ swarms: options.maxSwarms, peers: options.maxPeers }) : undefined;
+    this.scratch4 = Buffer.alloc(options.maxNumwant * 6);
+    this.scratch6 = Buffer.alloc(options.maxNumwant * 18);
+  }
+
+  /** An HTTP announce from its raw query string (length and format checked here). */
+  fromQuery<T>(rawQuery: string, call: Omit<AnnounceCall<T>, 'request'>): T | Promise<T> | undefined {
+    let request: AnnounceRequest;
+    try {
+      if (rawQuery.length > this.options.maxQueryLength) {
+        throw new TrackerFailure(`request too long (limit ${this.options.maxQueryLength} characters)`);
+      }
+      request = parseAnnounce(rawQuery, this.options);
+    } catch (error) {
+      return call.writer.failure(this.deps.failures.reason(error));
+    }
+    return this.run({ ...call, request });
+  }
+
+  /** One validated announce: the answer at once when no I/O is needed, else a promise of it. */
+  run<T>(call: AnnounceCall<T>): T | Promise<T> | undefined {
+    const { writer } = call;
+    const prepared = this.prepare(call.request, call.remote);
+    if (typeof prepared === 'string') return writer.failure(prepared);
+    const policy = this.deps.policy;
+    if (!policy) return this.store(prepared, undefined, call);
+    let grant: Grant | undefined;
+    try {
+      grant = policy.grantNow(call.passkey, () => call.request.infoHash.toString('hex'), call.request.peerId);
+    } catch (error) {
+      return writer.failure(this.deps.failures.reason(error));
+    }
+    if (grant) return this.store(prepared, grant, call);
+    return call.syncOnly ? undefined : this.afterPolicy(prepared, call);
+  }
+
+  private async afterPolicy<T>(prepared: Prepared, call: AnnounceCall<T>): Promise<T> {
+    let grant: Grant;
+    try {
+      grant = await this.deps.policy!.grant(call.passkey, prepared[0].infoHash.toString('hex'), prepared[0].peerId);
+    } catch (error) {
+      return call.writer.failure(this.deps.failures.reason(error));
+    }
+    return this.store(prepared, grant, call) as T | Promise<T>;
+  }
+
+  /** The store call: in memory at once (compact answers straight from scratch buffers), else awaited. */
+  private store<T>(prepared: Prepared, grant: Grant | undefined, call: AnnounceCall<T>): T | Promise<T> | undefined {
+    if (grant) this.applyGrant(prepared, grant);
+    const { writer } = call;
+    const [request, swarmRequest] = prepared;
+    const memory = this.deps.storage.memoryFor(call.webrtc === true);
+    if (!memory) return call.syncOnly ? undefined : this.storeAsync(prepared, grant, call);
+    try {
+      if (writer.compact && (request.compact || writer.alwaysCompact)) return this.compact(memory, prepared, grant, writer);
+      const result = memory.announceSync(swarmRequest);
+      return this.end(prepared, grant, result, writer, () => writer.peers(result, result.peers, request));
+    } catch (error) {
+      return writer.failure(this.deps.failures.reason(error));
+    }
+  }
+
+  private async storeAsync<T>(prepared: Prepared, grant: Grant | undefined, call: AnnounceCall<T>): Promise<T> {
+    const { writer } = call;
+    const { storage } = this.deps;
+    try {
+      const store = await storage.opened(call.webrtc === true);
+      const result = await storage.bounded(store.announce(prepared[1]));
+      return this.end(prepared, grant, result, writer, () => writer.peers(result, result.peers, prepared[0]));
+    } catch (error) {
+      return writer.failure(this.deps.failures.reason(error));
+    }
+  }
+
+  /**
+   * The hot path: memory store and a compact answer. The sample is written straight into reused
+   * scratch buffers and handed to the writer (which copies it); no peer objects, no promise.
+   */
+  private compact<T>(memory: MemorySwarmStore, prepared: Prepared, grant: Grant | undefined, writer: AnswerWriter<T>): T {
+    const counts = this.scratchCounts;
+    counts.refusal = undefined;
+    counts.previous = undefined;
+    counts.counted = undefined;
+    const packed = memory.announceCompact(prepared[1], this.scratch4, this.scratch6, counts);
+    return this.end(prepared, grant, counts, writer, () =>
+      writer.compact!(counts, this.scratch4.subarray(0, (packed & 0xffff) * 6), this.scratch6.subarray(0, (packed >>> 16) * 18), prepared[0]),
+    );
+  }
+
+  /** The one ending of every announce: a refusal is a failure; otherwise credit, count, report, answer. */
+  private end<T>(prepared: Prepared, grant: Grant | undefined, outcome: Outcome, writer: AnswerWriter<T>, answer: () => T): T {
+    if (outcome.refusal) return writer.failure(this.deps.failures.refusal(outcome.refusal));
+    this.credit(prepared, grant, outcome);
+    this.report(prepared, grant?.user);
+    return answer();
+  }
+
+  /** Private mode / interval enforcement: what the store must judge and remember about the peer. */
+  private applyGrant(prepared: Prepared, grant: Grant): void {
+    if (!this.stateful) return;
+    const [request, swarmRequest] = prepared;
+    swarmRequest.private = {
+      owner: grant.owner,
+      minInterval: this.options.enforceInterval ? this.options.minInterval * 1000 : 0,
+      uploaded: request.uploaded,
+      downloaded: request.downloaded,
+      counters: this.deps.ledger !== undefined,
+    };
+  }
+
+  /** The store call for a validated announce, or a failure reason. */
+  private prepare(request: AnnounceRequest, remote: string | Buffer | undefined): Prepared | string {
+    const options = this.options;
+    const ip =
+      (options.allowIpParameter ? request.ipParameter : undefined) ??
+      (typeof remote === 'string' || remote === undefined ? parseAddress(remote) : remote);
+    if (!ip) return this.deps.failures.reason(new TrackerFailure('cannot determine your IP address'));
+    const numwant = request.event === 'stopped' ? 0 : Math.min(request.numwant ?? options.numwant, options.maxNumwant);
+    const swarmRequest: SwarmAnnounce = {
+      infoHash: request.infoHash,
+      peerId: request.peerId,
+      ip,
+      port: request.port,
+      seeder: request.left === 0,
+      event: request.event,
+      numwant,
+      ttl: options.peerTtl,
+      key: request.key,
+      limits: this.limits,
+    };
+    if (this.stateful && !this.deps.policy) {
+      // Interval enforcement in public mode: peers have no owner.
+      swarmRequest.private = { owner: '', minInterval: options.minInterval * 1000, uploaded: request.uploaded, downloaded: request.downloaded, counters: false };
+    }
+    return [request, swarmRequest];
+  }
+
+  /** Private-mode accounting: the credit of an accepted announce goes to the ledger. */
+  private credit(prepared: Prepared, grant: Grant | undefined, outcome: Outcome): void {
+    const ledger = this.deps.ledger;
+    if (!ledger || grant?.user === undefined) return;
+    const request = prepared[0];
+    const { previous } = outcome;
+    const at = Date.now();
+    const credit = creditAnnounce(
+      previous,
+      { event: request.event, uploaded: request.uploaded, downloaded: request.downloaded, at },
+      grant.rules,
+      this.options.peerTtl * 1000,
+      outcome.counted,
+    );
+    const rate = this.options.maxCreditRate;
+    if (rate > 0 && previous) {
+      const clipped = clipCredit(credit, at - previous.at, rate, grant.rules);
+      if (clipped > 0) this.deps.counters.clipped(clipped);
+    }
+    ledger.add(grant.user, request.infoHash.toString('hex'), credit);
+  }
+
+  /** Count the announce and emit `announce` (hex at the edges) when someone listens. */
+  private report(prepared: Prepared, user: UserId | undefined): void {
+    const request = prepared[1];
+    const remote = prepared[0].remote ?? request.ip;
+    this.deps.counters.announce(prepared[0].transport ?? 'http', request.event, remote.length === 16);
+    const events = this.deps.events;
+    if (events.listenerCount('announce') === 0) return;
+    const info: AnnounceEventInfo = {
+      infoHash: Buffer.from(request.infoHash).toString('hex'),
+      peerId: Buffer.from(request.peerId).toString('hex'),
+      ip: formatAddress(remote),
+      port: request.port,
+      event: request.event,
+      seeder: request.seeder,
+    };
+    if (user !== undefined) info.user = user;
+    try {
+      events.emit('announce', info);
+    } catch (error) {
+      // The site's listener threw: the announce stands (it is stored); the error goes to `failure`.
+      this.deps.failures.listenerError('an announce listener threw', error);
+    }
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * Torrents as the site names them (an info hash in hex or bytes, or a `createTorrent()` /
+ * `parseTorrent()` result) turned into the swarms they announce in, and the built-in registry of
+ * torrents kept in the store (`torrents: 'registry'`).
+ */
+import { normaliseRules } from '../policy/torrents.js';
+import type { SwarmStore, TorrentRules } from '../swarm/types.js';
+
+/**
+ * Something a transport passes for a torrent: hex or raw info hash, or a `createTorrent()` /
+ * `parseTorrent()` result (a hybrid torrent's result names two swarms: `infoHash` and the first 20
+ * bytes of `infoHashV2`).
+ */
+export type TorrentInput = string | Uint8Array | { infoHash: string; infoHashV2?: string };
+
+/** The info hash of a torrent as 20 bytes (TypeError for anything else). */
+export function infoHashBytes(torrent: TorrentInput): Buffer {
+  const hex = typeof torrent === 'string' ? torrent : torrent instanceof Uint8Array ? undefined : torrent?.infoHash;
+  if (hex !== undefined) {
+    if (typeof hex !== 'string' || !/^[0-9a-fA-F]{40}$/.test(hex)) throw new TypeError('info hash: expected 40 hex digits');
+    return Buffer.from(hex, 'hex');
+  }
+  if (torrent instanceof Uint8Array && torrent.length === 20) return Buffer.from(torrent);
+  throw new TypeError('info hash: expected 40 hex digits, 20 bytes, or a torrent with an infoHash');
+}
+
+/** Every swarm of a torrent: its info hash and, for a v2 or hybrid torrent, its v2 hash cut to 20 bytes. */
+export function swarmHashes(torrent: TorrentInput): Buffer[] {
+  const hashes = [infoHashBytes(torrent)];
+  const v2 = typeof torrent === 'object' && !(torrent instanceof Uint8Array) ? torrent.infoHashV2 : undefined;
+  if (v2 !== undefined) {
+    if (typeof v2 !== 'string' || !/^[0-9a-fA-F]{64}$/.test(v2)) throw new TypeError('infoHashV2: expected 64 hex digits');
+    const swarm = Buffer.from(v2.slice(0, 40), 'hex');
+    if (!swarm.equals(hashes[0])) hashes.push(swarm);
+  }
+  return hashes;
+}
+
+/** What the registry needs of the core. */
+export interface RegistryAccess {
+  /** The open store. */
+  opened(): Promise<SwarmStore>;
+  /** A store call bounded by `storeTimeout`. */
+  bounded<T>(promise: Promise<T>): Promise<T>;
+  /** Drop the cached answer for a swarm here and on every instance. */
+  forget(infoHash: Buffer): Promise<void>;
+}
+
+/** The built-in registry (`torrents: 'registry'`), kept in the store so every instance sees it. */
+export class TorrentRegistry {
+  constructor(private readonly core: RegistryAccess) {}
+
+  /** Register every swarm of a torrent with `rules` (adding again replaces them). */
+  async add(torrent: TorrentInput, rules: TorrentRules = {}): Promise<void> {
+    const hashes = swarmHashes(torrent);
+    const clean = normaliseRules(rules);
+    const registry = await this.registry();
+    for (const infoHash of hashes) {
+      await this.core.bounded(registry.add(infoHash, clean));
+      await this.core.forget(infoHash);
+    }
+  }
+
+  /** Remove every swarm of a torrent; resolves true when one was registered. */
+  async remove(torrent: TorrentInput): Promise<boolean> {
+    const hashes = swarmHashes(torrent);
+    const registry = await this.registry();
+    let removed = false;
+    for (const infoHash of hashes) {
+      if (await this.core.bounded(registry.remove(infoHash))) removed = true;
+      await this.core.forget(infoHash);
+    }
+    return removed;
+  }
+
+  /** The rules of a registered swarm (undefined: not registered): the `torrents` function of `'registry'`. */
+  async rules(hex: string): Promise<TorrentRules | undefined> {
+    const registry = await this.registry();
+    return registry.get(Buffer.from(hex, 'hex'));
+  }
+
+  private async registry(): Promise<NonNullable<SwarmStore['registry']>> {
+    const store = await this.core.opened();
+    if (!store.registry) throw new Error('this store has no torrent registry');
+    return store.registry;
+  }
+}
