@@ -10,6 +10,8 @@ import { Router, type NextFunction, type Request, type Response } from 'express'
 import { parseTrackerPath } from './protocol/path.js';
 import { encodeFailure } from './protocol/response.js';
 import { Tracker, type TorrentInput, type TrackerOptions } from './tracker.js';
+import { TRACKER_OPTION_NAMES } from './options.js';
+import { warnUnknownKeys } from './option-checks.js';
 import { answerHttp, sendBencoded } from './transport/http-answer.js';
 import type { TorrentRules } from './swarm/types.js';
 
@@ -31,6 +33,8 @@ export type TrackerRouter = Router & {
   flushTraffic(): Promise<void>;
 };
 
+const MIDDLEWARE_OPTIONS: ReadonlySet<string> = new Set(TRACKER_OPTION_NAMES);
+
 /**
  * The client's address exactly as `req.ip` gives it, without running proxy-addr when the app
  * trusts no proxy (Express's default), where `req.ip` is the socket's address anyway.
@@ -48,8 +52,15 @@ function clientAddress(req: Request): string | undefined {
  * `/tracker/<passkey>/announce` and `/tracker/<passkey>/scrape` instead. It touches no app setting
  * and parses no bodies; other paths and methods pass through to the next handler.
  */
-export function trackerMiddleware(options: TrackerOptions = {}): TrackerRouter {
-  const tracker = new Tracker(options);
+export function trackerMiddleware(options: TrackerOptions = {}, ...misuse: unknown[]): TrackerRouter {
+  if (typeof misuse[1] === 'function' && typeof (options as { method?: unknown }).method === 'string') {
+    // Express called trackerMiddleware itself with (req, res, next): it was mounted without `()`.
+    const error = new TypeError("trackerMiddleware was mounted without calling it: use app.use('/tracker', trackerMiddleware()) (note the parentheses)");
+    (misuse[1] as (error: unknown) => void)(error);
+    return undefined as never;
+  }
+  const tracker = new Tracker(options, 'trackerMiddleware');
+  warnUnknownKeys('trackerMiddleware', options as Record<string, unknown>, MIDDLEWARE_OPTIONS);
   const router = Router() as TrackerRouter;
   router.use((req: Request, res: Response, next: NextFunction) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return next();

@@ -8,6 +8,7 @@ import type { PasskeyVerifier } from './policy/passkey.js';
 import type { TorrentVerifier } from './policy/torrents.js';
 import type { TrafficCallback } from './policy/traffic.js';
 import type { StoreOption } from './swarm/open.js';
+import { booleanOption, describeValue, functionOption, optionsObject, wholeNumber, type NumberRange } from './option-checks.js';
 
 /** Options of {@link trackerMiddleware} and {@link createTrackerServer}. Every field is optional. */
 export interface TrackerOptions {
@@ -126,55 +127,72 @@ type FunctionOptions = 'store' | 'warning' | 'passkey' | 'torrents' | 'clients' 
 /** Options after defaults are applied. */
 export type ResolvedTrackerOptions = Required<Omit<TrackerOptions, FunctionOptions>> & Pick<TrackerOptions, 'warning'>;
 
-function positiveInteger(name: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
-    throw new TypeError(`options.${name} must be a non-negative integer (got ${String(value)})`);
-  }
-  return value;
-}
+/** Every option of {@link TrackerOptions} (the type check below keeps the list complete). */
+export const TRACKER_OPTION_NAMES = [
+  'store', 'interval', 'minInterval', 'peerTtl', 'numwant', 'maxNumwant', 'allowIpParameter', 'fullScrape', 'maxScrapeHashes',
+  'maxQueryLength', 'maxParameters', 'storeTimeout', 'warning', 'passkey', 'torrents', 'clients', 'enforceInterval', 'onTraffic',
+  'trafficInterval', 'trafficTimeout', 'maxCreditRate', 'policyCacheTtl', 'policyRefusalTtl', 'policyCacheSize', 'maxSwarms',
+  'maxPeers', 'validate',
+] as const satisfies ReadonlyArray<keyof TrackerOptions>;
+// A compile error here means an option of TrackerOptions is missing from the list above.
+const listsEveryOption: Exclude<keyof TrackerOptions, (typeof TRACKER_OPTION_NAMES)[number]> extends never ? true : false = true;
+void listsEveryOption;
 
-/** Apply defaults and check types; throws TypeError on a bad option (a programming error). */
-export function resolveOptions(options: TrackerOptions = {}): ResolvedTrackerOptions {
-  const interval = positiveInteger('interval', options.interval, 1800);
-  if (interval < 1) throw new TypeError('options.interval must be at least 1 second');
-  const numwant = positiveInteger('numwant', options.numwant, 50);
-  const maxNumwant = positiveInteger('maxNumwant', options.maxNumwant, 200);
+/**
+ * Apply defaults and check types and ranges; throws a TypeError on a bad option (a programming
+ * error), naming `scope` (the entry point), the option, the rule and the value received.
+ */
+export function resolveOptions(options: TrackerOptions = {}, scope = 'trackerMiddleware'): ResolvedTrackerOptions {
+  const o = optionsObject(scope, options) as TrackerOptions;
+  const whole = (name: keyof TrackerOptions, fallback: number, range?: NumberRange) => wholeNumber(scope, name, o[name], fallback, range);
+  const interval = whole('interval', 1800, { min: 1 });
+  const maxNumwant = whole('maxNumwant', 200, { max: 0xffff });
+  const numwant = whole('numwant', 50);
+  if (o.warning !== undefined && typeof o.warning !== 'string') throw new TypeError(`${scope}: options.warning must be a string (got ${describeValue(o.warning)})`);
   return {
     interval,
-    minInterval: positiveInteger('minInterval', options.minInterval, Math.max(1, Math.floor(interval / 2))),
-    peerTtl: Math.max(1, positiveInteger('peerTtl', options.peerTtl, 2 * interval)),
+    minInterval: whole('minInterval', Math.max(1, Math.floor(interval / 2))),
+    peerTtl: whole('peerTtl', 2 * interval, { min: 1 }),
     numwant: Math.min(numwant, maxNumwant),
     maxNumwant,
-    allowIpParameter: options.allowIpParameter === true,
-    fullScrape: options.fullScrape === true,
-    maxScrapeHashes: Math.max(1, positiveInteger('maxScrapeHashes', options.maxScrapeHashes, 64)),
-    maxQueryLength: positiveInteger('maxQueryLength', options.maxQueryLength, 8192),
-    maxParameters: positiveInteger('maxParameters', options.maxParameters, 128),
-    maxSwarms: positiveInteger('maxSwarms', options.maxSwarms, 100_000),
-    maxPeers: positiveInteger('maxPeers', options.maxPeers, 1_000_000),
-    storeTimeout: Math.max(1, positiveInteger('storeTimeout', options.storeTimeout, 1000)),
-    warning: options.warning,
-    enforceInterval: options.enforceInterval ?? options.passkey !== undefined,
-    trafficInterval: Math.max(1, positiveInteger('trafficInterval', options.trafficInterval, 60)),
-    trafficTimeout: Math.max(1, positiveInteger('trafficTimeout', options.trafficTimeout, 10_000)),
-    maxCreditRate: positiveInteger('maxCreditRate', options.maxCreditRate, 0),
-    policyCacheTtl: positiveInteger('policyCacheTtl', options.policyCacheTtl, 60),
-    policyRefusalTtl: positiveInteger('policyRefusalTtl', options.policyRefusalTtl, 5),
-    policyCacheSize: Math.max(1, positiveInteger('policyCacheSize', options.policyCacheSize, 100_000)),
+    allowIpParameter: booleanOption(scope, 'allowIpParameter', o.allowIpParameter, false),
+    fullScrape: booleanOption(scope, 'fullScrape', o.fullScrape, false),
+    maxScrapeHashes: whole('maxScrapeHashes', 64, { min: 1 }),
+    maxQueryLength: whole('maxQueryLength', 8192),
+    maxParameters: whole('maxParameters', 128),
+    maxSwarms: whole('maxSwarms', 100_000),
+    maxPeers: whole('maxPeers', 1_000_000),
+    storeTimeout: whole('storeTimeout', 1000, { min: 1 }),
+    warning: o.warning,
+    enforceInterval: booleanOption(scope, 'enforceInterval', o.enforceInterval, o.passkey !== undefined),
+    trafficInterval: whole('trafficInterval', 60, { min: 1 }),
+    trafficTimeout: whole('trafficTimeout', 10_000, { min: 1 }),
+    maxCreditRate: whole('maxCreditRate', 0),
+    policyCacheTtl: whole('policyCacheTtl', 60),
+    policyRefusalTtl: whole('policyRefusalTtl', 5),
+    policyCacheSize: whole('policyCacheSize', 100_000, { min: 1 }),
   };
 }
 
-/** Check the options that are functions or modes (TypeError on a bad one). */
-export function checkFunctions(options: TrackerOptions): void {
-  if (options.passkey !== undefined && typeof options.passkey !== 'function') {
-    throw new TypeError('options.passkey must be a function (passkey) => user id | null');
+/** Check the options that are functions, modes or rule objects (TypeError on a bad one). */
+export function checkFunctions(options: TrackerOptions, scope = 'trackerMiddleware'): void {
+  const o = optionsObject(scope, options) as TrackerOptions;
+  functionOption(scope, 'passkey', o.passkey, '(passkey) => user id | null');
+  if (o.torrents !== 'registry') functionOption(scope, 'torrents', o.torrents, "(infoHash) => true | rules | false, or 'registry'");
+  functionOption(scope, 'onTraffic', o.onTraffic, '(records) => void');
+  if (o.onTraffic !== undefined && !o.passkey) throw new TypeError(`${scope}: options.onTraffic needs options.passkey (traffic is accounted per user)`);
+  if (o.clients !== undefined) {
+    if (typeof o.clients !== 'object' || o.clients === null || Array.isArray(o.clients)) {
+      throw new TypeError(`${scope}: options.clients must be an object { allow?: string[], deny?: string[] } (got ${describeValue(o.clients)})`);
+    }
+    for (const list of ['allow', 'deny'] as const) {
+      const value = o.clients[list];
+      if (value !== undefined && !Array.isArray(value)) {
+        throw new TypeError(`${scope}: options.clients.${list} must be an array of peer_id prefixes, e.g. ['-qB'] (got ${describeValue(value)})`);
+      }
+    }
   }
-  if (options.torrents !== undefined && typeof options.torrents !== 'function' && options.torrents !== 'registry') {
-    throw new TypeError("options.torrents must be a function (infoHash) => boolean | rules, or 'registry'");
-  }
-  if (options.onTraffic !== undefined) {
-    if (typeof options.onTraffic !== 'function') throw new TypeError('options.onTraffic must be a function');
-    if (!options.passkey) throw new TypeError('options.onTraffic needs options.passkey (traffic is accounted per user)');
+  if (o.validate !== undefined && typeof o.validate !== 'boolean' && (typeof o.validate !== 'object' || o.validate === null)) {
+    throw new TypeError(`${scope}: options.validate must be true, false or an object of checks (got ${describeValue(o.validate)})`);
   }
 }

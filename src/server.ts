@@ -74,7 +74,7 @@ function forwardedFor(req: http.IncomingMessage): string | undefined {
  * `/<passkey>/scrape`); other paths get 404.
  */
 export function createTrackerServer(options: TrackerServerOptions = {}): TrackerServer {
-  const tracker = new Tracker(options);
+  const tracker = new Tracker(options, 'createTrackerServer');
   const trustProxy = options.trustProxy === true;
   const headersTimeout = options.headersTimeout ?? 10_000;
   const requestTimeout = Math.max(options.requestTimeout ?? 15_000, headersTimeout);

@@ -54,10 +54,14 @@ export class Tracker extends EventEmitter {
   private readonly http: AnswerWriter<Buffer>;
   private closed = false;
 
-  constructor(options: TrackerOptions = {}) {
+  /**
+   * @param options The tracker's options (see {@link TrackerOptions}).
+   * @param scope The entry point named in option errors (`trackerMiddleware`, `createTrackerServer`…).
+   */
+  constructor(options: TrackerOptions = {}, scope = 'Tracker') {
     super();
-    checkFunctions(options);
-    const resolved = (this.options = resolveOptions(options));
+    checkFunctions(options, scope);
+    const resolved = (this.options = resolveOptions(options, scope));
     const counters = this.statsCounters;
     this.validations = new Validations(options.validate);
     this.validations.created(options.store === undefined || options.store instanceof MemorySwarmStore);

@@ -5,6 +5,7 @@
  * and NATed clients cannot be dialled at all). Upload slots are shared by all torrents through one
  * {@link Choker}. Info hashes are raw bytes inside and lowercase hex in events and stats.
  */
+import { booleanOption, optionsObject, warnUnknownKeys, wholeNumber, type NumberRange } from '../option-checks.js';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
@@ -75,6 +76,36 @@ export interface SeederOptions {
   maxOpenFiles?: number;
   /** Client name sent in the extension handshake and as User-Agent. */
   clientName?: string;
+}
+
+/** The numeric options of {@link SeederOptions} and their ranges (defaults are documented on each). */
+const SEEDER_NUMBERS: Record<string, NumberRange> = {
+  port: { max: 65535 },
+  uploadSlots: { min: 1, max: 1000 },
+  rotateInterval: { min: 1 },
+  maxConnections: { min: 1 },
+  maxConnectionsPerTorrent: { min: 1 },
+  maxConnectionsPerAddress: { min: 1 },
+  maxRequests: { min: 1, max: 100_000 },
+  handshakeTimeout: { min: 1 },
+  idleTimeout: { min: 1 },
+  keepAliveInterval: { min: 1 },
+  uninterestedTimeout: { min: 1 },
+  connectTimeout: { min: 1 },
+  numwant: { max: 10_000 },
+  minAnnounceInterval: {},
+  announceRetryDelay: { min: 1 },
+  maxOpenFiles: { min: 1 },
+};
+const SEEDER_OPTIONS: ReadonlySet<string> = new Set([...Object.keys(SEEDER_NUMBERS), 'host', 'peerId', 'dial', 'announce', 'verify', 'clientName']);
+
+/** Check a seeder's options at startup: types, ranges, unknown keys (the shared options pipeline). */
+function checkSeederOptions(options: SeederOptions): void {
+  const scope = 'createSeeder';
+  const o = optionsObject(scope, options);
+  warnUnknownKeys(scope, o, SEEDER_OPTIONS);
+  for (const [name, range] of Object.entries(SEEDER_NUMBERS)) wholeNumber(scope, name, o[name], 0, range);
+  for (const name of ['dial', 'announce', 'verify']) booleanOption(scope, name, o[name], true);
 }
 
 /** Options of {@link Seeder.add}. */
@@ -258,6 +289,7 @@ export class Seeder extends EventEmitter<SeederEvents> {
   /** Use {@link createSeeder}. */
   constructor(options: SeederOptions = {}) {
     super();
+    checkSeederOptions(options);
     this.opts = options;
     this.peerId = options.peerId ?? Buffer.concat([Buffer.from('-ET0100-', 'latin1'), randomBytes(12)]);
     if (this.peerId.length !== 20) throw new RangeError('peerId must be 20 bytes');

@@ -8,6 +8,7 @@
  * v2 and hybrid: laid out as libtorrent 2 lays them out (see v2-info.ts), so the info hashes equal
  * libtorrent's; the data is read once for both hashes of a hybrid torrent (see v2-pieces.ts).
  */
+import { booleanOption, functionOption, optionsObject, warnUnknownKeys, wholeNumber } from '../option-checks.js';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { TorrentCreateError } from './errors.js';
@@ -25,6 +26,11 @@ import type { TorrentVersion } from './v2-info.js';
  * order, like repeated `mktorrent -a`); or a list of tiers (BEP 12), each a list of URLs.
  */
 export type AnnounceInput = string | readonly string[] | readonly (readonly string[])[];
+
+/** Every option of {@link createTorrent} (unknown keys are warned about once). */
+const CREATE_OPTIONS: ReadonlySet<string> = new Set([
+  'announce', 'pieceLength', 'private', 'comment', 'createdBy', 'creationDate', 'webSeeds', 'name', 'onProgress', 'signal', 'threads', 'version',
+] satisfies Array<keyof CreateTorrentOptions>);
 
 /** Options of {@link createTorrent}. */
 export interface CreateTorrentOptions {
@@ -127,6 +133,10 @@ export interface CreatedTorrent {
  *   changes while it is hashed, an invalid piece length or URL.
  */
 export async function createTorrent(path: string, options: CreateTorrentOptions = {}): Promise<CreatedTorrent> {
+  warnUnknownKeys('createTorrent', optionsObject('createTorrent', options), CREATE_OPTIONS);
+  booleanOption('createTorrent', 'private', options.private, false);
+  functionOption('createTorrent', 'onProgress', options.onProgress, '(hashedBytes, totalBytes) => void');
+  if (options.threads !== undefined) wholeNumber('createTorrent', 'threads', options.threads, 0, { max: 256 });
   options.signal?.throwIfAborted();
   const announce = normalizeAnnounce(options.announce);
   const urlList = normalizeWebSeeds(options.webSeeds);

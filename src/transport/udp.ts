@@ -41,7 +41,12 @@ import {
 } from '../protocol/udp.js';
 import type { Peer, SwarmCounts } from '../swarm/types.js';
 import { Tracker, type AnswerWriter, type TrackerOptions } from '../tracker.js';
+import { TRACKER_OPTION_NAMES } from '../options.js';
+import { describeValue, optionsObject, warnUnknownKeys, wholeNumber } from '../option-checks.js';
 import { ConnectionIds } from './connection-id.js';
+
+/** Every option of {@link createUdpTracker}: the tracker's and the UDP door's own. */
+const UDP_OPTIONS: ReadonlySet<string> = new Set([...TRACKER_OPTION_NAMES, 'tracker', 'connectionSecret', 'connectionIdSlot', 'maxPending']);
 
 /** Options of {@link createUdpTracker}. */
 export interface UdpTrackerOptions extends TrackerOptions {
@@ -81,10 +86,16 @@ export class UdpTracker extends EventEmitter {
 
   constructor(options: UdpTrackerOptions = {}) {
     super();
+    const scope = 'createUdpTracker';
+    warnUnknownKeys(scope, optionsObject(scope, options), UDP_OPTIONS);
     this.owned = options.tracker === undefined;
-    this.tracker = options.tracker ?? new Tracker(options);
-    this.ids = new ConnectionIds({ secret: options.connectionSecret, slotSeconds: options.connectionIdSlot });
-    this.maxPending = options.maxPending ?? 10_000;
+    if (options.tracker !== undefined && !(options.tracker instanceof Tracker)) {
+      throw new TypeError(`${scope}: options.tracker must be a Tracker (router.tracker or server.tracker) (got ${describeValue(options.tracker)})`);
+    }
+    this.tracker = options.tracker ?? new Tracker(options, scope);
+    const slotSeconds = wholeNumber(scope, 'connectionIdSlot', options.connectionIdSlot, 60, { min: 1, max: 3600 });
+    this.ids = new ConnectionIds({ secret: options.connectionSecret, slotSeconds });
+    this.maxPending = wholeNumber(scope, 'maxPending', options.maxPending, 10_000, { min: 1 });
     this.interval = this.tracker.options.interval;
   }
 
