@@ -2,18 +2,13 @@
  * express-torrent-tracker: a BitTorrent tracker as Express middleware, plus .torrent creation and a
  * seeder. This file holds public exports only.
  */
+export type { AnnounceEvent, Peer, PeerRefusal, PeerState, SwarmCounts, SwarmTotals, TorrentRules } from './types.js';
 export type {
-  AnnounceEvent,
-  Peer,
-  PeerRefusal,
-  PeerState,
   PrivateAnnounce,
   StoreBus,
   TorrentRegistry,
-  TorrentRules,
   SwarmAnnounce,
   SwarmAnnounceResult,
-  SwarmCounts,
   SwarmStore,
   SwarmStoreOptions,
 } from './swarm/types.js';
@@ -62,4 +57,3 @@ export {
 } from './transport/websocket.js';
 export { trackerMetrics, type TrackerMetrics, type TrackerMetricsOptions } from './stats/metrics.js';
 export type { TrackerStats, Transport, FailureCategory } from './stats/counters.js';
-export type { SwarmTotals } from './swarm/types.js';

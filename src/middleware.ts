@@ -11,7 +11,7 @@ import { parseTrackerPath } from './protocol/path.js';
 import { encodeFailure } from './protocol/response.js';
 import { Tracker, type TorrentInput, type TrackerOptions } from './tracker.js';
 import { answerHttp, sendBencoded } from './transport/http-answer.js';
-import type { TorrentRules } from './swarm/types.js';
+import type { TorrentRules } from './types.js';
 
 /** The Router returned by {@link trackerMiddleware}, with a handle on the tracker behind it. */
 export type TrackerRouter = Router & {

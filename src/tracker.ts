@@ -19,26 +19,18 @@ import {
 import { parseScrape } from './protocol/scrape.js';
 import { LookupError } from './policy/cache.js';
 import { PolicyChain, type Grant } from './policy/chain.js';
-import { intervalReason } from './policy/interval.js';
-import { OWNER_REASON } from './policy/owner.js';
+import { intervalReason } from './rules/interval.js';
+import { OWNER_REASON } from './rules/owner.js';
 import { passkeyDigest, type UserId } from './policy/passkey.js';
 import { normaliseRules } from './policy/torrents.js';
 import { clipCredit, creditAnnounce, TrafficLedger } from './policy/traffic.js';
 import { MemorySwarmStore, type CompactOutcome } from './swarm/memory.js';
-import { withDeadline } from './swarm/deadline.js';
+import { withDeadline } from './util/deadline.js';
 import { TrackerCounters, type TrackerStats } from './stats/counters.js';
 import { Validations } from './validations.js';
 import { openStore } from './swarm/open.js';
-import type {
-  Peer,
-  PeerRefusal,
-  PeerState,
-  SwarmAnnounce,
-  SwarmAnnounceResult,
-  SwarmCounts,
-  SwarmStore,
-  TorrentRules,
-} from './swarm/types.js';
+import type { Peer, PeerRefusal, PeerState, SwarmCounts, TorrentRules } from './types.js';
+import type { SwarmAnnounce, SwarmAnnounceResult, SwarmStore } from './swarm/types.js';
 
 /** An announce as reported by the `announce` event (hex at the edges). */
 export interface AnnounceEventInfo {

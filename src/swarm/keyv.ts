@@ -30,7 +30,7 @@
  * keyv-records.ts (record codec and merge), keyv-view.ts (merged view).
  */
 import type Keyv from 'keyv';
-import { ExpiryWheel, KIND_SWARM, swarmTotals, WHEEL_KINDS } from '../stats/expiry-wheel.js';
+import { ExpiryWheel, KIND_SWARM, swarmTotals, WHEEL_KINDS } from './expiry-wheel.js';
 import { PeerStateTable, peerStateKey } from './peer-state.js';
 import { EMPTY, mayChange, newer, type ReadShard, type Rec } from './keyv-records.js';
 import { ShardIo } from './keyv-shards.js';
@@ -38,16 +38,8 @@ import { InstanceSlots } from './keyv-slots.js';
 import { KeyvStorage } from './keyv-storage.js';
 import { applyRemote, countShards, countsOf, maybeSweep, newSwarm, setOwn, type Swarm } from './keyv-swarm.js';
 import { keyvTorrentRegistry } from './registry.js';
-import type {
-  PeerState,
-  SwarmAnnounce,
-  SwarmAnnounceResult,
-  SwarmCounts,
-  SwarmStore,
-  SwarmStoreOptions,
-  SwarmTotals,
-  TorrentRegistry,
-} from './types.js';
+import type { PeerState, SwarmCounts, SwarmTotals } from '../types.js';
+import type { SwarmAnnounce, SwarmAnnounceResult, SwarmStore, SwarmStoreOptions, TorrentRegistry } from './types.js';
 
 export { KeyvStoreError } from './keyv-storage.js';
 

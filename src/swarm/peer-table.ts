@@ -34,7 +34,7 @@ import {
   recordSeeder,
   writeRecord,
 } from './peer-record.js';
-import type { Peer } from './types.js';
+import type { Peer } from '../types.js';
 
 export { RECORD_SIZE } from './peer-record.js';
 

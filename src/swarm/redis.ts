@@ -7,23 +7,12 @@
  * Keys live under that Keyv's namespace (exactly where Keyv itself would put a key of the same name).
  * Peer ids and addresses travel as binary strings (Buffers), never hex.
  */
-import { withDeadline as settleWithin } from './deadline.js';
+import { withDeadline as settleWithin } from '../util/deadline.js';
 import { createHash } from 'node:crypto';
 import type Keyv from 'keyv';
 import { ANNOUNCE_LUA, SCRAPE_LUA, TOTALS_APPLY_LUA, TOTALS_READ_LUA } from './redis-lua.js';
-import type {
-  Peer,
-  PeerState,
-  StoreBus,
-  SwarmAnnounce,
-  SwarmAnnounceResult,
-  SwarmCounts,
-  SwarmStore,
-  SwarmStoreOptions,
-  SwarmTotals,
-  TorrentRegistry,
-  TorrentRules,
-} from './types.js';
+import type { Peer, PeerState, SwarmCounts, SwarmTotals, TorrentRules } from '../types.js';
+import type { StoreBus, SwarmAnnounce, SwarmAnnounceResult, SwarmStore, SwarmStoreOptions, TorrentRegistry } from './types.js';
 
 /** Options of {@link RedisSwarmStore}. */
 export interface RedisSwarmStoreOptions extends SwarmStoreOptions {

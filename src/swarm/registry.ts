@@ -4,7 +4,8 @@
  * shares the store. (The memory store keeps its registry in a Map.)
  */
 import type Keyv from 'keyv';
-import type { TorrentRegistry, TorrentRules } from './types.js';
+import type { TorrentRules } from '../types.js';
+import type { TorrentRegistry } from './types.js';
 
 /** A {@link TorrentRegistry} kept in `keyv` under `<prefix>:torrent:<hex>` (no TTL). */
 export function keyvTorrentRegistry(keyv: Keyv, prefix: string): TorrentRegistry {

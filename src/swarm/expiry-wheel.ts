@@ -1,4 +1,4 @@
-import type { SwarmTotals } from '../swarm/types.js';
+import type { SwarmTotals } from '../types.js';
 
 /**
  * Live totals of things that expire, without a timer or a scan: each thing is counted in the bucket
