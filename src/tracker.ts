@@ -24,7 +24,7 @@ import { OWNER_REASON } from './rules/owner.js';
 import { passkeyDigest, type UserId } from './policy/passkey.js';
 import { normaliseRules } from './policy/torrents.js';
 import { clipCredit, creditAnnounce, TrafficLedger } from './policy/traffic.js';
-import { MemorySwarmStore, type CompactOutcome } from './swarm/memory.js';
+import { MemorySwarmStore, type CompactOutcome } from './swarm/memory/memory-store.js';
 import { withDeadline } from './util/deadline.js';
 import { TrackerCounters, type TrackerStats } from './stats/counters.js';
 import { Validations } from './validations.js';

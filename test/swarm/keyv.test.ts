@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import KeyvSqlite from '@keyv/sqlite';
 import Keyv from 'keyv';
 import { afterAll, describe, expect, it } from 'vitest';
-import { KeyvSwarmStore } from '../../src/swarm/keyv.js';
+import { KeyvSwarmStore } from '../../src/swarm/keyv/keyv-store.js';
 import { openStore } from '../../src/swarm/open.js';
 import type { SwarmStore } from '../../src/swarm/types.js';
 import { announceOf, describeStoreContract, fakeClock, hash, type FakeClock } from './contract.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MemorySwarmStore } from '../../src/swarm/memory.js';
-import { PeerTable } from '../../src/swarm/peer-table.js';
+import { MemorySwarmStore } from '../../src/swarm/memory/memory-store.js';
+import { PeerTable } from '../../src/swarm/memory/peer-table.js';
 import { announceOf, describeStoreContract, fakeClock, hash } from './contract.js';
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';

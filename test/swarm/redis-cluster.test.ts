@@ -6,7 +6,7 @@ import KeyvRedis, { createClient, createCluster } from '@keyv/redis';
 import Keyv from 'keyv';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openStore } from '../../src/swarm/open.js';
-import { RedisSwarmStore } from '../../src/swarm/redis.js';
+import { RedisSwarmStore } from '../../src/swarm/redis/redis-store.js';
 import { describeService, PrivateRedisCluster, redisTools, uniqueName } from '../helpers/store-services.js';
 import { announceOf, describeStoreContract, hash } from './contract.js';
 

@@ -2,7 +2,7 @@ import KeyvRedis, { createClient } from '@keyv/redis';
 import Keyv from 'keyv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openRedisKeyv, openStore } from '../../src/swarm/open.js';
-import { RedisSwarmStore } from '../../src/swarm/redis.js';
+import { RedisSwarmStore } from '../../src/swarm/redis/redis-store.js';
 import type { SwarmStore } from '../../src/swarm/types.js';
 import { describeService, freePort, PrivateRedis, reachable, REDIS_URL, uniqueName } from '../helpers/store-services.js';
 import { randomBytes } from 'node:crypto';

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { KeyvSwarmStore } from '../../src/swarm/keyv.js';
+import { KeyvSwarmStore } from '../../src/swarm/keyv/keyv-store.js';
 import { openStore } from '../../src/swarm/open.js';
 import type { SwarmStore } from '../../src/swarm/types.js';
 import { describeService, freePort, MYSQL_URL, POSTGRES_URL, reachable, TcpProxy, uniqueName } from '../helpers/store-services.js';

@@ -1,18 +1,18 @@
 /**
  * The native Redis store: one Lua script per announce does everything for that swarm atomically
- * (see redis-lua.ts for the key layout), so any number of app instances can share one Redis (or one
+ * (see lua.ts for the key layout), so any number of app instances can share one Redis (or one
  * Redis Cluster) and see one and the same swarm.
  *
  * It runs on the node-redis client of a Keyv whose adapter is @keyv/redis: no second connection pool.
  * Keys live under that Keyv's namespace (exactly where Keyv itself would put a key of the same name).
  * Peer ids and addresses travel as binary strings (Buffers), never hex.
  */
-import { withDeadline as settleWithin } from '../util/deadline.js';
+import { withDeadline as settleWithin } from '../../util/deadline.js';
 import { createHash } from 'node:crypto';
 import type Keyv from 'keyv';
-import { ANNOUNCE_LUA, SCRAPE_LUA, TOTALS_APPLY_LUA, TOTALS_READ_LUA } from './redis-lua.js';
-import type { Peer, PeerState, SwarmCounts, SwarmTotals, TorrentRules } from '../types.js';
-import type { StoreBus, SwarmAnnounce, SwarmAnnounceResult, SwarmStore, SwarmStoreOptions, TorrentRegistry } from './types.js';
+import { ANNOUNCE_LUA, SCRAPE_LUA, TOTALS_APPLY_LUA, TOTALS_READ_LUA } from './lua.js';
+import type { Peer, PeerState, SwarmCounts, SwarmTotals, TorrentRules } from '../../types.js';
+import type { StoreBus, SwarmAnnounce, SwarmAnnounceResult, SwarmStore, SwarmStoreOptions, TorrentRegistry } from '../types.js';
 
 /** Options of {@link RedisSwarmStore}. */
 export interface RedisSwarmStoreOptions extends SwarmStoreOptions {

@@ -5,7 +5,7 @@
  * directory is re-bound to a row for each use; a second peer promotes the swarm to a PeerTable
  * through the `promote` function the directory hands in (so this file does not know the directory).
  */
-import type { Peer } from '../types.js';
+import type { Peer } from '../../types.js';
 import {
   clearRecordDone,
   recordCompact,
