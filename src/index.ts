@@ -47,7 +47,8 @@ export { parseTorrent } from './torrent/parse.js';
 export { magnetLink, type MagnetInput } from './torrent/magnet.js';
 export { TorrentParseError, TorrentCreateError } from './torrent/errors.js';
 export { defaultPieceLength, MIN_PIECE_LENGTH, MAX_PIECE_LENGTH } from './torrent/piece-length.js';
-export { RedisSwarmStore, isRedisKeyv, RedisStoreError, type RedisSwarmStoreOptions } from './swarm/redis/redis-store.js';
+export { RedisSwarmStore, type RedisSwarmStoreOptions } from './swarm/redis/redis-store.js';
+export { isRedisKeyv, RedisStoreError } from './swarm/redis/connection.js';
 export { KeyvSwarmStore, KeyvStoreError, type KeyvSwarmStoreOptions } from './swarm/keyv/keyv-store.js';
 export { openStore, openRedisKeyv, type StoreOption, type OpenStoreOptions, type OpenedStore } from './swarm/open.js';
 export {
