@@ -1,11 +1,11 @@
 /**
  * The storage interface of the tracker. Every backend (memory, Redis, any Keyv adapter, or your own)
  * implements {@link SwarmStore}; the middleware and the standalone server only ever talk to it.
+ * The domain types it speaks in (peers, counts, events, refusals) live in `src/types.ts`.
  *
  * All binary values are `Uint8Array`s: info hashes and peer ids are exactly 20 bytes, addresses are
  * 4 (IPv4) or 16 (IPv6) bytes.
  */
-
 import type { AnnounceEvent, Peer, PeerRefusal, PeerState, SwarmCounts, SwarmTotals, TorrentRules } from '../types.js';
 
 /** One announce as handed to a {@link SwarmStore}. */
