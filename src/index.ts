@@ -2,18 +2,13 @@
  * express-torrent-tracker: a BitTorrent tracker as Express middleware, plus .torrent creation and a
  * seeder. This file holds public exports only.
  */
+export type { AnnounceEvent, Peer, PeerRefusal, PeerState, SwarmCounts, SwarmTotals, TorrentRules } from './types.js';
 export type {
-  AnnounceEvent,
-  Peer,
-  PeerRefusal,
-  PeerState,
   PrivateAnnounce,
   StoreBus,
   TorrentRegistry,
-  TorrentRules,
   SwarmAnnounce,
   SwarmAnnounceResult,
-  SwarmCounts,
   SwarmStore,
   SwarmStoreOptions,
 } from './swarm/types.js';
@@ -25,7 +20,7 @@ export { MAX_PASSKEY_LENGTH, type PasskeyVerifier, type PasskeyAnswer, type User
 export type { TorrentVerifier, TorrentAnswer } from './policy/torrents.js';
 export type { ClientRules } from './policy/clients.js';
 export type { TrafficRecord, TrafficCallback } from './policy/traffic.js';
-export { MemorySwarmStore, type MemorySwarmStoreOptions } from './swarm/memory.js';
+export { MemorySwarmStore, type MemorySwarmStoreOptions } from './swarm/memory/memory-store.js';
 export { isSwarmStore } from './swarm/types.js';
 export { createTrackerServer, type TrackerServer, type TrackerServerOptions, type TrackerServerWebSocketOptions } from './server.js';
 export { createUdpTracker, UdpTracker, type UdpTrackerOptions } from './transport/udp.js';
@@ -52,8 +47,9 @@ export { parseTorrent } from './torrent/parse.js';
 export { magnetLink, type MagnetInput } from './torrent/magnet.js';
 export { TorrentParseError, TorrentCreateError } from './torrent/errors.js';
 export { defaultPieceLength, MIN_PIECE_LENGTH, MAX_PIECE_LENGTH } from './torrent/piece-length.js';
-export { RedisSwarmStore, isRedisKeyv, RedisStoreError, type RedisSwarmStoreOptions } from './swarm/redis.js';
-export { KeyvSwarmStore, KeyvStoreError, type KeyvSwarmStoreOptions } from './swarm/keyv.js';
+export { RedisSwarmStore, type RedisSwarmStoreOptions } from './swarm/redis/redis-store.js';
+export { isRedisKeyv, RedisStoreError } from './swarm/redis/connection.js';
+export { KeyvSwarmStore, KeyvStoreError, type KeyvSwarmStoreOptions } from './swarm/keyv/keyv-store.js';
 export { openStore, openRedisKeyv, type StoreOption, type OpenStoreOptions, type OpenedStore } from './swarm/open.js';
 export {
   createWebSocketTracker,
@@ -62,4 +58,3 @@ export {
 } from './transport/websocket.js';
 export { trackerMetrics, type TrackerMetrics, type TrackerMetricsOptions } from './stats/metrics.js';
 export type { TrackerStats, Transport, FailureCategory } from './stats/counters.js';
-export type { SwarmTotals } from './swarm/types.js';

@@ -13,7 +13,7 @@ import { Tracker, type TorrentInput, type TrackerOptions } from './tracker.js';
 import { TRACKER_OPTION_NAMES } from './options.js';
 import { warnUnknownKeys } from './option-checks.js';
 import { answerHttp, sendBencoded } from './transport/http-answer.js';
-import type { TorrentRules } from './swarm/types.js';
+import type { TorrentRules } from './types.js';
 
 /** The Router returned by {@link trackerMiddleware}, with a handle on the tracker behind it. */
 export type TrackerRouter = Router & {

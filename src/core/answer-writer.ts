@@ -4,7 +4,7 @@
  */
 import type { AnnounceRequest } from '../protocol/announce.js';
 import { encodeAnnounce, encodeCompactAnnounce, encodeFailure, type AnnounceAnswerOptions } from '../protocol/response.js';
-import type { Peer, SwarmCounts } from '../swarm/types.js';
+import type { Peer, SwarmCounts } from '../types.js';
 
 /** The core calls exactly one method per announce. */
 export interface AnswerWriter<T> {

@@ -5,10 +5,10 @@
 import type { EventEmitter } from 'node:events';
 import { TrackerFailure } from '../protocol/errors.js';
 import { LookupError } from '../policy/cache.js';
-import { intervalReason } from '../policy/interval.js';
-import { OWNER_REASON } from '../policy/owner.js';
+import { intervalReason } from '../rules/interval.js';
+import { OWNER_REASON } from '../rules/owner.js';
 import type { TrackerCounters } from '../stats/counters.js';
-import type { PeerRefusal } from '../swarm/types.js';
+import type { PeerRefusal } from '../types.js';
 import { StorageError } from './storage.js';
 
 /** The failure for an announce that would move or remove someone else's peer. */

@@ -4,7 +4,8 @@
  * torrents kept in the store (`torrents: 'registry'`).
  */
 import { normaliseRules } from '../policy/torrents.js';
-import type { SwarmStore, TorrentRules } from '../swarm/types.js';
+import type { TorrentRules } from '../types.js';
+import type { SwarmStore } from '../swarm/types.js';
 
 /**
  * Something a transport passes for a torrent: hex or raw info hash, or a `createTorrent()` /

@@ -8,7 +8,7 @@ import { parseScrape } from '../protocol/scrape.js';
 import type { PolicyChain } from '../policy/chain.js';
 import type { ResolvedTrackerOptions } from '../options.js';
 import type { TrackerCounters } from '../stats/counters.js';
-import type { SwarmCounts } from '../swarm/types.js';
+import type { SwarmCounts } from '../types.js';
 import type { FailureReporter } from './failures.js';
 import type { StorageAccess } from './storage.js';
 

@@ -3,10 +3,11 @@
  * every call to them bounded by `storeTimeout`. A storage problem becomes a {@link StorageError}
  * whose public reason is all a client is told.
  */
-import { MemorySwarmStore } from '../swarm/memory.js';
-import { withDeadline } from '../swarm/deadline.js';
+import { MemorySwarmStore } from '../swarm/memory/memory-store.js';
+import { withDeadline } from '../util/deadline.js';
 import { openStore, type StoreOption } from '../swarm/open.js';
-import type { SwarmStore, SwarmTotals } from '../swarm/types.js';
+import type { SwarmTotals } from '../types.js';
+import type { SwarmStore } from '../swarm/types.js';
 import { TrackerFailure } from '../protocol/errors.js';
 import type { TrackerCounters } from '../stats/counters.js';
 

@@ -4,7 +4,7 @@
  * key share one call; a call that throws, rejects or does not settle within `timeout` ms fails every
  * waiter (and is not cached, so the next request asks again).
  */
-import { withDeadline } from '../swarm/deadline.js';
+import { withDeadline } from '../util/deadline.js';
 
 /** A site function failed or did not answer in time. `timedOut` tells which. */
 export class LookupError extends Error {

@@ -6,7 +6,7 @@
  * announce; traffic credit is computed from the store's result.)
  */
 import { TrackerFailure } from '../protocol/errors.js';
-import type { TorrentRules } from '../swarm/types.js';
+import type { TorrentRules } from '../types.js';
 import type { AnswerCacheOptions } from './cache.js';
 import { clientChecker, type ClientRules } from './clients.js';
 import { checkPasskeyFormat, PASSKEY_REFUSED, PasskeyPolicy, type PasskeyVerifier, type UserId } from './passkey.js';

@@ -4,7 +4,7 @@
  * the store (`tracker.addTorrent()`). Unknown hashes get `unregistered torrent` and are never stored.
  */
 import { TrackerFailure } from '../protocol/errors.js';
-import type { TorrentRules } from '../swarm/types.js';
+import type { TorrentRules } from '../types.js';
 import { AnswerCache, type AnswerCacheOptions } from './cache.js';
 
 /** The site's answer for an info hash: registered (`true` or rules) or not. */

@@ -14,8 +14,8 @@
  *   per peer while it is listed, so repeats, and a `completed` from a peer already listed as a
  *   seeder, credit nothing.
  */
-import { withDeadline } from '../swarm/deadline.js';
-import type { AnnounceEvent, PeerState, TorrentRules } from '../swarm/types.js';
+import { withDeadline } from '../util/deadline.js';
+import type { AnnounceEvent, PeerState, TorrentRules } from '../types.js';
 import type { UserId } from './passkey.js';
 
 /** One accounting record: what one user did on one torrent since the last batch. */

@@ -6,7 +6,7 @@ import { parseAddress } from './address.js';
 import { counterReason, isCounter } from './counter.js';
 import { TrackerFailure } from './errors.js';
 import { decodeBytes, decodeFixed, decodeText, splitQuery, type QueryLimits } from './query.js';
-import type { AnnounceEvent } from '../swarm/types.js';
+import type { AnnounceEvent } from '../types.js';
 
 /** A validated announce. */
 export interface AnnounceRequest {

@@ -4,7 +4,7 @@
  * Pure.
  */
 import { formatAddress } from './address.js';
-import type { Peer, SwarmCounts } from '../swarm/types.js';
+import type { Peer, SwarmCounts } from '../types.js';
 
 /** How to shape an announce answer. */
 export interface AnnounceAnswerOptions {

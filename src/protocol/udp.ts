@@ -4,7 +4,7 @@
  * UDP transport). Every length is checked before it is read; a malformed datagram gives a
  * {@link UdpPacketError} saying what is wrong, never an exception of another kind.
  */
-import type { AnnounceEvent, SwarmCounts } from '../swarm/types.js';
+import type { AnnounceEvent, SwarmCounts } from '../types.js';
 import type { AnnounceRequest } from './announce.js';
 import { counterReason } from './counter.js';
 

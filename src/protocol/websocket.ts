@@ -7,7 +7,7 @@
  * byte (latin1); they become 20-byte Buffers here and go back to latin1 strings only in answers.
  */
 import { TrackerFailure } from './errors.js';
-import type { AnnounceEvent } from '../swarm/types.js';
+import type { AnnounceEvent } from '../types.js';
 
 /** An offer a peer hands the tracker for one other peer: an id and the opaque WebRTC offer object. */
 export interface WsOffer {

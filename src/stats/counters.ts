@@ -4,7 +4,7 @@
  * typed arrays: counting costs a few increments per request. Per process; the swarm totals come from
  * the store (see {@link SwarmTotals}).
  */
-import type { AnnounceEvent, SwarmTotals } from '../swarm/types.js';
+import type { AnnounceEvent, SwarmTotals } from '../types.js';
 
 /** The doors of the tracker. */
 export type Transport = 'http' | 'udp' | 'websocket';

@@ -10,7 +10,7 @@
 import { createRequire } from 'node:module';
 import { FAILURES, LATENCY_BUCKETS } from './counters.js';
 import type { Tracker } from '../tracker.js';
-import type { SwarmTotals } from '../swarm/types.js';
+import type { SwarmTotals } from '../types.js';
 
 /** Options of {@link trackerMetrics}. */
 export interface TrackerMetricsOptions {

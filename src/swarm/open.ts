@@ -12,9 +12,10 @@
  */
 import { EventEmitter } from 'node:events';
 import Keyv from 'keyv';
-import { KeyvSwarmStore, type KeyvSwarmStoreOptions } from './keyv.js';
-import { MemorySwarmStore } from './memory.js';
-import { isRedisKeyv, RedisSwarmStore, type RedisSwarmStoreOptions } from './redis.js';
+import { KeyvSwarmStore, type KeyvSwarmStoreOptions } from './keyv/keyv-store.js';
+import { MemorySwarmStore } from './memory/memory-store.js';
+import { isRedisKeyv } from './redis/connection.js';
+import { RedisSwarmStore, type RedisSwarmStoreOptions } from './redis/redis-store.js';
 import { isSwarmStore, type SwarmStore } from './types.js';
 
 /** What `options.store` accepts. A Keyv instance or a URI string is opened with the matching backend. */

@@ -7,9 +7,10 @@
  * same). Every `peerTtl` the older generation is dropped whole; an entry read from the older one
  * moves to the newer. An entry whose peer expired (`at + ttl` passed) counts as absent.
  */
-import { intervalRefusal } from '../policy/interval.js';
-import { ownerRefusal } from '../policy/owner.js';
-import type { AnnounceEvent, PeerRefusal, PeerState, PrivateAnnounce } from './types.js';
+import { intervalRefusal } from '../rules/interval.js';
+import { ownerRefusal } from '../rules/owner.js';
+import type { AnnounceEvent, PeerRefusal, PeerState } from '../types.js';
+import type { PrivateAnnounce } from './types.js';
 
 interface Entry extends PeerState {
   /** When the entry (the peer) expires, ms. */

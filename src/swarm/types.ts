@@ -1,13 +1,12 @@
 /**
  * The storage interface of the tracker. Every backend (memory, Redis, any Keyv adapter, or your own)
  * implements {@link SwarmStore}; the middleware and the standalone server only ever talk to it.
+ * The domain types it speaks in (peers, counts, events, refusals) live in `src/types.ts`.
  *
  * All binary values are `Uint8Array`s: info hashes and peer ids are exactly 20 bytes, addresses are
  * 4 (IPv4) or 16 (IPv6) bytes.
  */
-
-/** What a client says about itself in an announce, after validation. */
-export type AnnounceEvent = 'started' | 'completed' | 'stopped' | 'update';
+import type { AnnounceEvent, Peer, PeerRefusal, PeerState, SwarmCounts, SwarmTotals, TorrentRules } from '../types.js';
 
 /** One announce as handed to a {@link SwarmStore}. */
 export interface SwarmAnnounce {
@@ -79,54 +78,6 @@ export interface PrivateAnnounce {
   counters: boolean;
 }
 
-/**
- * What a store remembers about one peer in private mode, as of its last accepted announce. Times are
- * milliseconds of the store's clock.
- */
-export interface PeerState {
-  /** The owner (user id as a string) that first announced the peer. */
-  owner: string;
-  /** When the accepted announce happened. */
-  at: number;
-  /** Whether the peer was a seeder then. */
-  seeder: boolean;
-  /** The client's counters then (0 when traffic is not accounted). */
-  uploaded: number;
-  downloaded: number;
-}
-
-/** Why a store refused a private announce (nothing was changed). */
-export type PeerRefusal =
-  | { kind: 'owner' }
-  | { kind: 'address' }
-  /** The store is at a cap ({@link SwarmAnnounce.limits}) and the announce would add to it. */
-  | { kind: 'full' }
-  | {
-      kind: 'interval';
-      /** Milliseconds until a regular announce of this peer is accepted again. */
-      retryIn: number;
-    };
-
-/** A peer returned by a store. */
-export interface Peer {
-  /** 20-byte peer id. */
-  peerId: Uint8Array;
-  /** 4 bytes (IPv4) or 16 bytes (IPv6). */
-  ip: Uint8Array;
-  /** Port, 1..65535. */
-  port: number;
-}
-
-/** The three counters of a swarm, as reported by announce and scrape answers. */
-export interface SwarmCounts {
-  /** Seeders (peers with `left=0`). */
-  complete: number;
-  /** Leechers. */
-  incomplete: number;
-  /** Completions counted for this swarm: at most one per peer while it is listed (see {@link SwarmAnnounceResult.counted}). */
-  downloaded: number;
-}
-
 /** The answer of {@link SwarmStore.announce}: counters after this announce and a peer sample. */
 export interface SwarmAnnounceResult extends SwarmCounts {
   /**
@@ -191,14 +142,6 @@ export interface SwarmStore {
   totals?(): Promise<SwarmTotals>;
 }
 
-/** Per-torrent rules: traffic credit factors (freeleech is `downloadFactor: 0`). */
-export interface TorrentRules {
-  /** Multiplies credited upload. Default 1. */
-  uploadFactor?: number;
-  /** Multiplies credited download. Default 1 (0 = freeleech). */
-  downloadFactor?: number;
-}
-
 /** Torrents registered with the tracker itself, kept in the store (see `tracker.addTorrent`). */
 export interface TorrentRegistry {
   /** The rules of a registered torrent, or undefined when it is not registered. */
@@ -207,22 +150,6 @@ export interface TorrentRegistry {
   add(infoHash: Uint8Array, rules: TorrentRules): Promise<void>;
   /** Unregister a torrent; resolves true when it was registered. */
   remove(infoHash: Uint8Array): Promise<boolean>;
-}
-
-/**
- * Live totals of a set of swarms ({@link SwarmStore.totals}): swarms with at least one live peer,
- * and live peers by kind and address family.
- */
-export interface SwarmTotals {
-  torrents: number;
-  seeders: number;
-  leechers: number;
-  /** seeders + leechers. */
-  peers: number;
-  /** Peers listed with an IPv4 address. */
-  ipv4: number;
-  /** Peers listed with an IPv6 address (WebSocket peers are listed under 16-byte routes and count here). */
-  ipv6: number;
 }
 
 /** A broadcast channel between the instances sharing a store. */

@@ -39,7 +39,7 @@ import {
   UdpPacketError,
   type UdpAnnounceRequest,
 } from '../protocol/udp.js';
-import type { Peer, SwarmCounts } from '../swarm/types.js';
+import type { Peer, SwarmCounts } from '../types.js';
 import { Tracker, type AnswerWriter, type TrackerOptions } from '../tracker.js';
 import { TRACKER_OPTION_NAMES } from '../options.js';
 import { describeValue, optionsObject, warnUnknownKeys, wholeNumber } from '../option-checks.js';

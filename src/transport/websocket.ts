@@ -34,7 +34,7 @@ import {
   type WsAnnounce,
   type WsScrape,
 } from '../protocol/websocket.js';
-import type { Peer, SwarmCounts } from '../swarm/types.js';
+import type { Peer, SwarmCounts } from '../types.js';
 import { ADDRESS_REASON, Tracker, type AnswerWriter, type TrackerOptions } from '../tracker.js';
 import { Relay, type RelayMessage } from './relay.js';
 

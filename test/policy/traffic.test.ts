@@ -1,7 +1,7 @@
 /** Pure credit rules and the batching ledger of onTraffic. */
 import { describe, expect, it } from 'vitest';
 import { creditAnnounce, TrafficLedger, type TrafficRecord } from '../../src/policy/traffic.js';
-import type { PeerState } from '../../src/swarm/types.js';
+import type { PeerState } from '../../src/types.js';
 
 const TTL = 3600_000;
 const state = (over: Partial<PeerState> = {}): PeerState => ({ owner: 'u1', at: 1_000_000, seeder: false, uploaded: 100, downloaded: 1000, ...over });

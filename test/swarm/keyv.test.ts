@@ -4,20 +4,20 @@ import { join } from 'node:path';
 import KeyvSqlite from '@keyv/sqlite';
 import Keyv from 'keyv';
 import { afterAll, describe, expect, it } from 'vitest';
-import { KeyvSwarmStore } from '../../src/swarm/keyv.js';
+import { KeyvSwarmStore } from '../../src/swarm/keyv/keyv-store.js';
 import { openStore } from '../../src/swarm/open.js';
 import type { SwarmStore } from '../../src/swarm/types.js';
-import { announceOf, describeStoreContract, fakeClock, hash, type FakeClock } from './contract.js';
+import { announceOf, describeStoreContract, fakeClock, hash, type FakeClock } from '../../src/swarm/contract/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ett-keyv-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describeStoreContract('keyv: new Keyv() (Map)', {
+describeStoreContract({ describe, it }, 'keyv: new Keyv() (Map)', {
   create: async (clock) => new KeyvSwarmStore(new Keyv(), { now: clock.now, claimSettle: 5 }),
 });
 
 let n = 0;
-describeStoreContract('keyv: @keyv/sqlite instance', {
+describeStoreContract({ describe, it }, 'keyv: @keyv/sqlite instance', {
   create: async (clock) =>
     new KeyvSwarmStore(new Keyv(new KeyvSqlite({ uri: `sqlite://${join(dir, `c${n++}.sqlite`)}` })), {
       now: clock.now,
@@ -28,7 +28,7 @@ describeStoreContract('keyv: @keyv/sqlite instance', {
   },
 });
 
-describeStoreContract('keyv: sqlite:// URI through openStore', {
+describeStoreContract({ describe, it }, 'keyv: sqlite:// URI through openStore', {
   create: async (clock) => (await openStore(`sqlite://${join(dir, `u${n++}.sqlite`)}`, { now: clock.now, claimSettle: 5 })).store,
 });
 

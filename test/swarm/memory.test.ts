@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { MemorySwarmStore } from '../../src/swarm/memory.js';
-import { PeerTable } from '../../src/swarm/peer-table.js';
-import { announceOf, describeStoreContract, fakeClock, hash } from './contract.js';
+import { MemorySwarmStore } from '../../src/swarm/memory/memory-store.js';
+import { PeerTable } from '../../src/swarm/memory/peer-table.js';
+import { announceOf, describeStoreContract, fakeClock, hash } from '../../src/swarm/contract/index.js';
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 
-describeStoreContract('memory', {
+describeStoreContract({ describe, it }, 'memory', {
   create: async (clock) => new MemorySwarmStore({ now: clock.now }),
 });
 

@@ -1,10 +1,10 @@
 import Keyv from 'keyv';
 import { describe, expect, it } from 'vitest';
-import { KeyvSwarmStore } from '../../src/swarm/keyv.js';
-import { MemorySwarmStore } from '../../src/swarm/memory.js';
+import { KeyvSwarmStore } from '../../src/swarm/keyv/keyv-store.js';
+import { MemorySwarmStore } from '../../src/swarm/memory/memory-store.js';
 import { importAdapter, isKeyv, openStore } from '../../src/swarm/open.js';
 import { POSTGRES_URL, reachable } from '../helpers/store-services.js';
-import { announceOf, hash } from './contract.js';
+import { announceOf, hash } from '../../src/swarm/contract/index.js';
 
 const postgresUp = await reachable(POSTGRES_URL);
 

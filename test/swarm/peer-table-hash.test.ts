@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { PeerTable } from '../../src/swarm/peer-table.js';
+import { PeerTable } from '../../src/swarm/memory/peer-table.js';
 
 /** The 16 ids obtained from `base` by flipping bit 31 of word k and bits 31 and 16 of word k+1, for any subset of k in 0..3. */
 function family(base: Buffer): Buffer[] {
@@ -50,7 +50,7 @@ describe('PeerTable hash and crafted peer ids', () => {
   });
 
   it('the comment on the hash says what is true: small collision families, not "cannot force collisions"', () => {
-    const source = readFileSync(new URL('../../src/swarm/hash-index.ts', import.meta.url), 'utf8');
+    const source = readFileSync(new URL('../../src/swarm/memory/hash-index.ts', import.meta.url), 'utf8');
     const comment = source.slice(0, source.indexOf('function hashPeerId(')).split('/**').at(-1)!;
     expect(comment).not.toMatch(/cannot force collisions/);
     expect(comment).toMatch(/collision families of up to\s+(\*\s+)?16/);

@@ -4,11 +4,11 @@
  */
 import KeyvRedis, { createClient, createCluster } from '@keyv/redis';
 import Keyv from 'keyv';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/swarm/open.js';
-import { RedisSwarmStore } from '../../src/swarm/redis.js';
+import { RedisSwarmStore } from '../../src/swarm/redis/redis-store.js';
 import { describeService, PrivateRedisCluster, redisTools, uniqueName } from '../helpers/store-services.js';
-import { announceOf, describeStoreContract, hash } from './contract.js';
+import { announceOf, describeStoreContract, hash } from '../../src/swarm/contract/index.js';
 
 describeService('redis-server and redis-cli (for a private Redis Cluster)', redisTools(), 'Redis store on Redis Cluster', () => {
   const cluster = new PrivateRedisCluster(3, 0);
@@ -34,7 +34,7 @@ describeService('redis-server and redis-cli (for a private Redis Cluster)', redi
     return keyv;
   }
 
-  describeStoreContract('redis cluster', {
+  describeStoreContract({ describe, it }, 'redis cluster', {
     approximateCaps: true,
     async create(clock) {
       const { store } = await openStore(clusterKeyv(uniqueName('cl')), { now: clock.now });

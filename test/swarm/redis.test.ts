@@ -2,14 +2,14 @@ import KeyvRedis, { createClient } from '@keyv/redis';
 import Keyv from 'keyv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openRedisKeyv, openStore } from '../../src/swarm/open.js';
-import { RedisSwarmStore } from '../../src/swarm/redis.js';
+import { RedisSwarmStore } from '../../src/swarm/redis/redis-store.js';
 import type { SwarmStore } from '../../src/swarm/types.js';
 import { describeService, freePort, PrivateRedis, reachable, REDIS_URL, uniqueName } from '../helpers/store-services.js';
 import { randomBytes } from 'node:crypto';
 import { failureOf } from '../helpers/bdecode.js';
 import { escapeAll } from '../helpers/escape.js';
 import { rawGet, startApp } from '../helpers/http.js';
-import { announceOf, describeStoreContract, fakeClock, hash } from './contract.js';
+import { announceOf, describeStoreContract, fakeClock, hash } from '../../src/swarm/contract/index.js';
 
 const up = await reachable(REDIS_URL);
 
@@ -48,7 +48,7 @@ describeService('Redis', up, 'Redis store', () => {
   });
 
   const stores = new Map<SwarmStore, string>();
-  describeStoreContract('redis (URI)', {
+  describeStoreContract({ describe, it }, 'redis (URI)', {
     async create(clock) {
       const ns = uniqueName('ett');
       namespaces.push(ns);
@@ -63,7 +63,7 @@ describeService('Redis', up, 'Redis store', () => {
     },
   });
 
-  describeStoreContract('redis (Keyv instance made by the app)', {
+  describeStoreContract({ describe, it }, 'redis (Keyv instance made by the app)', {
     async create(clock) {
       const ns = uniqueName('ettk');
       namespaces.push(ns);

@@ -1,9 +1,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { KeyvSwarmStore } from '../../src/swarm/keyv.js';
+import { KeyvSwarmStore } from '../../src/swarm/keyv/keyv-store.js';
 import { openStore } from '../../src/swarm/open.js';
 import type { SwarmStore } from '../../src/swarm/types.js';
 import { describeService, freePort, MYSQL_URL, POSTGRES_URL, reachable, TcpProxy, uniqueName } from '../helpers/store-services.js';
-import { announceOf, describeStoreContract, fakeClock, hash } from './contract.js';
+import { announceOf, describeStoreContract, fakeClock, hash } from '../../src/swarm/contract/index.js';
 
 const backends = [
   { name: 'PostgreSQL', url: POSTGRES_URL, up: await reachable(POSTGRES_URL) },
@@ -28,7 +28,7 @@ for (const backend of backends) {
     });
 
     let n = 0;
-    describeStoreContract(`keyv: ${backend.name} URI`, {
+    describeStoreContract({ describe, it }, `keyv: ${backend.name} URI`, {
       create: async (clock) =>
         (await openStore(backend.url, { table, prefix: `c${n++}`, now: clock.now, claimSettle: 5 })).store,
     });

@@ -206,8 +206,8 @@ describe('WebSocket tracker on an Express app', () => {
 describe('where WebTorrent swarms live', () => {
   it('beside the main swarms in a store whose bus relays offers (Redis); in process memory otherwise', async () => {
     const { default: Keyv } = await import('keyv');
-    const { MemorySwarmStore } = await import('../../src/swarm/memory.js');
-    const { KeyvSwarmStore } = await import('../../src/swarm/keyv.js');
+    const { MemorySwarmStore } = await import('../../src/swarm/memory/memory-store.js');
+    const { KeyvSwarmStore } = await import('../../src/swarm/keyv/keyv-store.js');
     const store = new KeyvSwarmStore(new Keyv(), { claimSettle: 5 });
     const t = await start({ store });
     try {

@@ -1,10 +1,12 @@
 /**
  * The built-in torrent registry on any Keyv (`<prefix>:torrent:<info hash hex>` → rules), used by
- * the Redis and Keyv stores so that a torrent added on one instance is known to every instance that
- * shares the store. (The memory store keeps its registry in a Map.)
+ * the Keyv store so that a torrent added on one instance is known to every instance that shares the
+ * store. (The Redis store keeps its registry on its own command path, redis/registry.ts; the memory
+ * store keeps a Map.)
  */
 import type Keyv from 'keyv';
-import type { TorrentRegistry, TorrentRules } from './types.js';
+import type { TorrentRules } from '../../types.js';
+import type { TorrentRegistry } from '../types.js';
 
 /** A {@link TorrentRegistry} kept in `keyv` under `<prefix>:torrent:<hex>` (no TTL). */
 export function keyvTorrentRegistry(keyv: Keyv, prefix: string): TorrentRegistry {

@@ -1,29 +1,19 @@
 /**
  * The native Redis store: one Lua script per announce does everything for that swarm atomically
- * (see redis-lua.ts for the key layout), so any number of app instances can share one Redis (or one
+ * (see lua.ts for the key layout), so any number of app instances can share one Redis (or one
  * Redis Cluster) and see one and the same swarm.
  *
  * It runs on the node-redis client of a Keyv whose adapter is @keyv/redis: no second connection pool.
  * Keys live under that Keyv's namespace (exactly where Keyv itself would put a key of the same name).
  * Peer ids and addresses travel as binary strings (Buffers), never hex.
  */
-import { withDeadline as settleWithin } from './deadline.js';
-import { createHash } from 'node:crypto';
 import type Keyv from 'keyv';
-import { ANNOUNCE_LUA, SCRAPE_LUA, TOTALS_APPLY_LUA, TOTALS_READ_LUA } from './redis-lua.js';
-import type {
-  Peer,
-  PeerState,
-  StoreBus,
-  SwarmAnnounce,
-  SwarmAnnounceResult,
-  SwarmCounts,
-  SwarmStore,
-  SwarmStoreOptions,
-  SwarmTotals,
-  TorrentRegistry,
-  TorrentRules,
-} from './types.js';
+import type { Peer, PeerState, SwarmCounts, SwarmTotals } from '../../types.js';
+import type { StoreBus, SwarmAnnounce, SwarmAnnounceResult, SwarmStore, SwarmStoreOptions, TorrentRegistry } from '../types.js';
+import { RedisBus } from './bus.js';
+import { isRedisKeyv, RedisConnection, RedisStoreError, withDeadline, type RedisClientLike } from './connection.js';
+import { redisTorrentRegistry } from './registry.js';
+import { ANNOUNCE, evalScript, SCRAPE, TOTALS_APPLY, TOTALS_READ, type Script } from './scripts.js';
 
 /** Options of {@link RedisSwarmStore}. */
 export interface RedisSwarmStoreOptions extends SwarmStoreOptions {
@@ -45,65 +35,6 @@ export interface RedisSwarmStoreOptions extends SwarmStoreOptions {
   closeKeyv?: boolean;
 }
 
-/** The parts of a node-redis client (v5) the store uses; a cluster client has a different `sendCommand`. */
-interface RedisClientLike {
-  readonly isOpen: boolean;
-  duplicate?(): RedisClientLike;
-  connect?(): Promise<unknown>;
-  subscribe?(channel: string, listener: (message: string) => void): Promise<unknown>;
-  unsubscribe?(channel: string): Promise<unknown>;
-  destroy?(): void;
-  readonly isReady?: boolean;
-  sendCommand(...args: unknown[]): Promise<unknown>;
-  on(event: string, listener: (...args: unknown[]) => void): unknown;
-  off(event: string, listener: (...args: unknown[]) => void): unknown;
-}
-
-/** The parts of a @keyv/redis adapter the store uses. */
-interface KeyvRedisLike {
-  readonly client: RedisClientLike;
-  readonly namespace?: string;
-  getClient(): Promise<unknown>;
-  createKeyPrefix(key: string, namespace?: string): string;
-  isCluster(): boolean;
-}
-
-/** RESP "blob string" type code: with this type mapping node-redis returns bulk strings as Buffers. */
-const RESP_BLOB_STRING = 36;
-const BUFFER_REPLIES = { [RESP_BLOB_STRING]: Buffer };
-
-/** True when `keyv` is a Keyv instance whose adapter is @keyv/redis (duck-typed: a node-redis client inside). */
-export function isRedisKeyv(keyv: unknown): keyv is Keyv {
-  const store = (keyv as { store?: unknown } | null)?.store as Partial<KeyvRedisLike> | undefined;
-  return (
-    typeof store === 'object' &&
-    store !== null &&
-    typeof store.createKeyPrefix === 'function' &&
-    typeof store.getClient === 'function' &&
-    typeof store.client === 'object' &&
-    store.client !== null &&
-    typeof (store.client as RedisClientLike).sendCommand === 'function'
-  );
-}
-
-/** An error the store raises itself (timeouts, Redis unavailable). */
-export class RedisStoreError extends Error {
-  override name = 'RedisStoreError';
-}
-
-/** A loaded Lua script: its text and SHA-1 for EVALSHA. */
-class Script {
-  readonly sha: string;
-  constructor(readonly source: string) {
-    this.sha = createHash('sha1').update(source).digest('hex');
-  }
-}
-
-const ANNOUNCE = new Script(ANNOUNCE_LUA);
-const SCRAPE = new Script(SCRAPE_LUA);
-const TOTALS_APPLY = new Script(TOTALS_APPLY_LUA);
-const TOTALS_READ = new Script(TOTALS_READ_LUA);
-
 const EVENT_CODES = { update: 'u', started: 's', completed: 'c', stopped: 'x' } as const;
 
 /** Native, atomic, multi-instance {@link SwarmStore} on Redis (through a Keyv over @keyv/redis). */
@@ -113,7 +44,9 @@ export class RedisSwarmStore implements SwarmStore {
   readonly registry: TorrentRegistry;
   /** Pub/sub between the instances on this Redis (a second connection, opened on first subscribe). */
   readonly bus: StoreBus;
-  private readonly adapter: KeyvRedisLike;
+  /** The same bus, as this store closes it. */
+  private readonly pubsub: RedisBus;
+  private readonly connection: RedisConnection;
   private readonly now: () => number;
   private readonly timeout: number;
   private readonly downloadedTtlMs: number;
@@ -121,8 +54,6 @@ export class RedisSwarmStore implements SwarmStore {
   private readonly options: RedisSwarmStoreOptions;
   private readonly siblings = new Map<string, RedisSwarmStore>();
   private readonly closeKeyv: boolean;
-  private connecting: Promise<unknown> | undefined;
-  private ready: Promise<void> | undefined;
   private closed = false;
 
   /**
@@ -133,41 +64,15 @@ export class RedisSwarmStore implements SwarmStore {
     options: RedisSwarmStoreOptions = {},
   ) {
     if (!isRedisKeyv(keyv)) throw new TypeError('RedisSwarmStore needs a Keyv whose adapter is @keyv/redis');
-    this.adapter = keyv.store as KeyvRedisLike;
     this.now = options.now ?? Date.now;
     this.timeout = options.commandTimeout ?? 800;
     this.downloadedTtlMs = Math.round((options.downloadedTtl ?? 30 * 24 * 3600) * 1000);
     this.prefix = options.prefix ?? 'swarm';
     this.options = options;
     this.closeKeyv = options.closeKeyv ?? false;
-    this.registry = {
-      // Through the store's own command path: bounded waiting for the connection, errors surface.
-      get: async (infoHash) => {
-        const key = this.registryKey(infoHash);
-        const value = await this.command(key, ['GET', key]);
-        return value === null || value === undefined ? undefined : parseRules(String(value));
-      },
-      add: async (infoHash, rules) => {
-        const key = this.registryKey(infoHash);
-        await this.command(key, ['SET', key, JSON.stringify(rules)]);
-      },
-      remove: async (infoHash) => {
-        const key = this.registryKey(infoHash);
-        return Number(await this.command(key, ['DEL', key])) > 0;
-      },
-    };
-    this.bus = {
-      publish: async (message) => {
-        const channel = this.channel;
-        await this.command(channel, ['PUBLISH', channel, message]);
-      },
-      subscribe: (listener) => this.subscribe(this.channel, listener),
-      publishTo: async (name, message) => {
-        const channel = this.redisKey(`${this.prefix}:bus:${name}`);
-        return Number(await this.command(channel, ['PUBLISH', channel, message]));
-      },
-      subscribeTo: (name, listener) => this.subscribe(this.redisKey(`${this.prefix}:bus:${name}`), listener),
-    };
+    this.connection = new RedisConnection(keyv, this.timeout);
+    this.registry = redisTorrentRegistry(this.connection, this.prefix);
+    this.bus = this.pubsub = new RedisBus(this.connection, this.prefix);
   }
 
   /** Another set of swarms on the same Redis and connection, under `<prefix>:<name>` (see {@link SwarmStore.sibling}). */
@@ -181,44 +86,12 @@ export class RedisSwarmStore implements SwarmStore {
     return store;
   }
 
-  /** Redis key of a registered torrent (value: its rules as JSON). */
-  private registryKey(infoHash: Uint8Array): string {
-    return this.redisKey(`${this.prefix}:torrent:${Buffer.from(infoHash).toString('hex')}`);
-  }
-
-  /** The pub/sub channel of the tracker's instances. */
-  private get channel(): string {
-    return this.redisKey(`${this.prefix}:bus`);
-  }
-
-  /** Subscribe on a duplicate of the adapter's client (a subscribed connection serves nothing else). */
-  private async subscribe(channel: string, listener: (message: string) => void): Promise<() => Promise<void>> {
-    const base = this.adapter.client;
-    if (typeof base.duplicate !== 'function') throw new RedisStoreError('this Redis client cannot open a subscriber connection');
-    const sub = base.duplicate();
-    sub.on('error', () => undefined); // it reconnects by itself; a missed message is a lost offer or a later cache expiry
-    try {
-      await withDeadline(Promise.resolve(sub.connect?.()), this.timeout, 'connecting the Redis subscriber');
-      await withDeadline(Promise.resolve(sub.subscribe?.(channel, listener)), this.timeout, 'Redis SUBSCRIBE');
-    } catch (error) {
-      sub.destroy?.();
-      throw error;
-    }
-    this.subscribers.add(sub);
-    return async () => {
-      if (!this.subscribers.delete(sub)) return;
-      sub.destroy?.();
-    };
-  }
-
-  private readonly subscribers = new Set<RedisClientLike>();
-
   /**
    * The full Redis key of `name`: where the Keyv would store a key of that name (its namespace and
    * the adapter's own prefix included).
    */
   redisKey(name: string): string {
-    return this.adapter.createKeyPrefix(this.keyv._getKeyPrefix(name), this.adapter.namespace);
+    return this.connection.redisKey(name);
   }
 
   /** The Redis keys of one swarm: seeders, leechers, peer data, downloaded counter, private peer state. */
@@ -264,7 +137,7 @@ export class RedisSwarmStore implements SwarmStore {
   async announce(request: SwarmAnnounce): Promise<SwarmAnnounceResult> {
     const keys: string[] = this.swarmKeys(request.infoHash);
     // The totals live in their own slot: with Redis Cluster the script returns its moves instead.
-    const cluster = this.adapter.isCluster();
+    const cluster = this.connection.isCluster();
     if (!cluster) keys.push(...this.totalsKeys());
     const now = String(Math.floor(this.now()));
     const data = Buffer.allocUnsafe(request.ip.length + (request.key === undefined ? 2 : 6));
@@ -377,7 +250,7 @@ export class RedisSwarmStore implements SwarmStore {
     const pattern = this.redisKey(`${this.prefix}:{*}:`).replace(/[?[\]\\]/g, '\\$&') + '[sln]';
     const hashes = new Set<string>();
     const nodes = (await withDeadline(
-      (this.adapter as unknown as { getMasterNodes(): Promise<RedisClientLike[]> }).getMasterNodes(),
+      (this.connection.adapter as unknown as { getMasterNodes(): Promise<RedisClientLike[]> }).getMasterNodes(),
       left(),
       'listing Redis nodes',
     )) as RedisClientLike[];
@@ -410,10 +283,10 @@ export class RedisSwarmStore implements SwarmStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.connection.close();
     for (const sibling of this.siblings.values()) await sibling.close();
     this.siblings.clear();
-    for (const sub of this.subscribers) sub.destroy?.();
-    this.subscribers.clear();
+    this.pubsub.close();
     if (this.closeKeyv) {
       try {
         await this.keyv.disconnect();
@@ -423,109 +296,10 @@ export class RedisSwarmStore implements SwarmStore {
     }
   }
 
-  /** EVALSHA, falling back to EVAL (which also caches the script) when Redis does not know it yet. */
-  private async evalScript(script: Script, keys: string[], args: Array<string | Buffer>): Promise<unknown> {
-    const tail = [String(keys.length), ...keys, ...args];
-    try {
-      return await this.command(keys[0], ['EVALSHA', script.sha, ...tail]);
-    } catch (error) {
-      if (error instanceof Error && error.message.startsWith('NOSCRIPT')) {
-        return this.command(keys[0], ['EVAL', script.source, ...tail]);
-      }
-      throw error;
-    }
+  /** Run one of the store's scripts on its connection. */
+  private evalScript(script: Script, keys: string[], args: Array<string | Buffer>): Promise<unknown> {
+    return evalScript(this.connection, script, keys, args);
   }
-
-  /** Send one command on the adapter's client with Buffer replies, failing within `commandTimeout`. */
-  private async command(firstKey: string, args: Array<string | Buffer>): Promise<unknown> {
-    if (this.closed) throw new RedisStoreError('the Redis swarm store is closed');
-    const deadline = Date.now() + this.timeout;
-    const client = await this.readyClient(deadline);
-    const remaining = Math.max(1, deadline - Date.now());
-    const options = { typeMapping: BUFFER_REPLIES, timeout: remaining };
-    if (!this.adapter.isCluster()) return withDeadline(client.sendCommand(args, options), remaining, 'Redis command');
-    try {
-      return await withDeadline(client.sendCommand(firstKey, false, args, options), remaining, 'Redis command');
-    } catch (error) {
-      this.refreshClusterSlots(client); // cheap and throttled: on any failure, not only connection errors
-      throw error;
-    }
-  }
-
-  private lastSlotRefresh = 0;
-
-  /**
-   * After a failed cluster call: read the slot map again (at most every 500 ms, one read at a time).
-   * node-redis re-reads it only on a MOVED or ASK reply, and a killed master sends none: without
-   * this, the client keeps sending its slots' commands to the dead address forever, also after a
-   * replica took them over. The client's own `rediscover` (not a public API of node-redis 5) asks a
-   * live master first, then the root nodes; it drops clients of nodes that left the map (their
-   * queued commands fail) and connects to new masters.
-   */
-  private refreshClusterSlots(client: RedisClientLike): void {
-    const cluster = client as unknown as {
-      _slots?: { rediscover?(startWith: unknown): Promise<void> };
-      masters?: Array<{ client?: { isReady?: boolean } }>;
-    };
-    const slots = cluster._slots;
-    if (typeof slots?.rediscover !== 'function' || Date.now() - this.lastSlotRefresh < 500) return;
-    const masters = cluster.masters ?? [];
-    const startWith = (masters.find((m) => m.client?.isReady) ?? masters.find((m) => m.client))?.client;
-    if (!startWith) return;
-    this.lastSlotRefresh = Date.now();
-    slots.rediscover(startWith).catch(() => undefined);
-  }
-
-  /** The adapter's client once it is ready; starts connecting if nobody has yet. */
-  private async readyClient(deadline: number): Promise<RedisClientLike> {
-    const client = this.adapter.client;
-    if (!client.isOpen && !this.connecting) {
-      // getClient() connects (and on failure tears the client down so the next call retries).
-      this.connecting = this.adapter
-        .getClient()
-        .catch(() => undefined)
-        .finally(() => {
-          this.connecting = undefined;
-        });
-    }
-    if (this.adapter.isCluster()) {
-      // A cluster client has no offline state of its own to wait for: wait for its first connection.
-      if (this.connecting) {
-        await withDeadline(this.connecting, Math.max(1, deadline - Date.now()), 'connecting to Redis Cluster');
-      }
-      if (!client.isOpen) throw new RedisStoreError('Redis Cluster is not reachable');
-      return client;
-    }
-    if (client.isReady) return client;
-    // One shared listener however many calls wait for the connection.
-    this.ready ??= new Promise<void>((resolve) => {
-      const onReady = (): void => {
-        client.off('ready', onReady);
-        this.ready = undefined;
-        resolve();
-      };
-      client.on('ready', onReady);
-    });
-    await withDeadline(this.ready, Math.max(1, deadline - Date.now()), 'waiting for Redis').catch(() => {
-      throw new RedisStoreError('Redis is not reachable');
-    });
-    return client;
-  }
-}
-
-/** Rules of a registered torrent as stored (JSON); unknown fields ignored. */
-function parseRules(text: string): TorrentRules {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return {};
-  }
-  const rules: TorrentRules = {};
-  const v = value as TorrentRules | null;
-  if (typeof v?.uploadFactor === 'number') rules.uploadFactor = v.uploadFactor;
-  if (typeof v?.downloadFactor === 'number') rules.downloadFactor = v.downloadFactor;
-  return rules;
 }
 
 /** A peer state as the script keeps it: "<at> <seeder> <uploaded> <downloaded> <owner>". */
@@ -533,9 +307,4 @@ function parseState(raw: Buffer): PeerState | undefined {
   const m = /^(\d+) ([01]) (\d+) (\d+) ([\s\S]*)$/.exec(raw.toString('utf8'));
   if (!m) return undefined;
   return { at: Number(m[1]), seeder: m[2] === '1', uploaded: Number(m[3]), downloaded: Number(m[4]), owner: m[5] };
-}
-
-/** `promise`, or a rejection after `ms` milliseconds (the late result is ignored). */
-export function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  return settleWithin(promise, ms, () => new RedisStoreError(`${what} timed out after ${ms} ms`));
 }

@@ -3,7 +3,7 @@
  * Another user can neither update, stop nor be credited for it (no peer hijacking). Pure; the
  * Redis store mirrors this rule in its Lua script.
  */
-import type { PeerRefusal, PeerState } from '../swarm/types.js';
+import type { PeerRefusal, PeerState } from '../types.js';
 
 /** The failure reason for an ownership refusal (names nobody). */
 export const OWNER_REASON = 'this peer_id is in use by another user of this torrent';

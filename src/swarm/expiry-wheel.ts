@@ -1,10 +1,10 @@
-import type { SwarmTotals } from '../swarm/types.js';
+import type { SwarmTotals } from '../types.js';
 
 /**
  * Live totals of things that expire, without a timer or a scan: each thing is counted in the bucket
  * of its expiry second, and time passing ("rolling") subtracts the buckets of passed seconds from
  * the totals. Adding, moving and removing a thing is O(1); rolling is O(seconds passed) or
- * O(buckets), whichever is smaller. The in-memory twin of the Redis store's wheel (redis-lua.ts).
+ * O(buckets), whichever is smaller. The in-memory twin of the Redis store's wheel (redis/lua.ts).
  */
 export class ExpiryWheel {
   private readonly buckets = new Map<number, Float64Array>();

@@ -9,21 +9,11 @@
  * free their memory without pausing the event loop. A swarm without peers keeps only its
  * `downloaded` count, for `downloadedTtl` seconds and among at most `maxRetained` such swarms.
  */
-import { ExpiryWheel, KIND_SWARM, peerKind, swarmTotals, WHEEL_KINDS } from '../stats/expiry-wheel.js';
-import { PeerStateTable, peerStateKey, type PeerVerdict } from './peer-state.js';
+import { ExpiryWheel, KIND_SWARM, peerKind, swarmTotals, WHEEL_KINDS } from '../expiry-wheel.js';
+import { PeerStateTable, peerStateKey, type PeerVerdict } from '../peer-state.js';
 import { SwarmDirectory } from './swarm-directory.js';
-import type {
-  PeerRefusal,
-  PeerState,
-  SwarmAnnounce,
-  SwarmAnnounceResult,
-  SwarmCounts,
-  SwarmStore,
-  SwarmStoreOptions,
-  SwarmTotals,
-  TorrentRegistry,
-  TorrentRules,
-} from './types.js';
+import type { PeerRefusal, PeerState, SwarmCounts, SwarmTotals, TorrentRules } from '../../types.js';
+import type { SwarmAnnounce, SwarmAnnounceResult, SwarmStore, SwarmStoreOptions, TorrentRegistry } from '../types.js';
 
 /** Options of {@link MemorySwarmStore}. */
 export interface MemorySwarmStoreOptions extends SwarmStoreOptions {

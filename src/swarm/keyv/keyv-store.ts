@@ -25,31 +25,23 @@
  *   record, so shards of swarms nobody announces to any more vanish (Keyv expires them on read).
  *
  * This file is the store itself: announces, scrapes, the swarms in memory and their lifecycle. Its
- * parts: keyv-storage.ts (bounded calls, health), keyv-slots.ts (slot leases, registry, write
- * fence), keyv-shards.ts (reading shards, fenced write-behind), keyv-swarm.ts (one swarm in memory),
- * keyv-records.ts (record codec and merge), keyv-view.ts (merged view).
+ * parts: storage.ts (bounded calls, health), slots.ts (slot leases, registry, write
+ * fence), shards.ts (reading shards, fenced write-behind), swarm.ts (one swarm in memory),
+ * records.ts (record codec and merge), view.ts (merged view).
  */
 import type Keyv from 'keyv';
-import { ExpiryWheel, KIND_SWARM, swarmTotals, WHEEL_KINDS } from '../stats/expiry-wheel.js';
-import { PeerStateTable, peerStateKey } from './peer-state.js';
-import { EMPTY, mayChange, newer, type ReadShard, type Rec } from './keyv-records.js';
-import { ShardIo } from './keyv-shards.js';
-import { InstanceSlots } from './keyv-slots.js';
-import { KeyvStorage } from './keyv-storage.js';
-import { applyRemote, countShards, countsOf, maybeSweep, newSwarm, setOwn, type Swarm } from './keyv-swarm.js';
+import { ExpiryWheel, KIND_SWARM, swarmTotals, WHEEL_KINDS } from '../expiry-wheel.js';
+import { PeerStateTable, peerStateKey } from '../peer-state.js';
+import { EMPTY, mayChange, newer, type ReadShard, type Rec } from './records.js';
+import { ShardIo } from './shards.js';
+import { InstanceSlots } from './slots.js';
+import { KeyvStorage } from './storage.js';
+import { applyRemote, countShards, countsOf, maybeSweep, newSwarm, setOwn, type Swarm } from './swarm.js';
 import { keyvTorrentRegistry } from './registry.js';
-import type {
-  PeerState,
-  SwarmAnnounce,
-  SwarmAnnounceResult,
-  SwarmCounts,
-  SwarmStore,
-  SwarmStoreOptions,
-  SwarmTotals,
-  TorrentRegistry,
-} from './types.js';
+import type { PeerState, SwarmCounts, SwarmTotals } from '../../types.js';
+import type { SwarmAnnounce, SwarmAnnounceResult, SwarmStore, SwarmStoreOptions, TorrentRegistry } from '../types.js';
 
-export { KeyvStoreError } from './keyv-storage.js';
+export { KeyvStoreError } from './storage.js';
 
 /** Options of {@link KeyvSwarmStore}. */
 export interface KeyvSwarmStoreOptions extends SwarmStoreOptions {

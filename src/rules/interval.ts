@@ -6,7 +6,7 @@
  * the stores apply it where the peer's last announce time lives (the Redis store mirrors this rule in
  * its Lua script).
  */
-import type { AnnounceEvent, PeerRefusal, PeerState } from '../swarm/types.js';
+import type { AnnounceEvent, PeerRefusal, PeerState } from '../types.js';
 
 /**
  * The refusal for an announce of `event` at `now` (ms) by a peer whose previous accepted announce is

@@ -18,10 +18,10 @@ import {
   type ChunkValue,
   type ReadShard,
   type ShardValue,
-} from './keyv-records.js';
-import type { InstanceSlots } from './keyv-slots.js';
-import { KeyvStoreError, type KeyvStorage } from './keyv-storage.js';
-import type { Swarm } from './keyv-swarm.js';
+} from './records.js';
+import type { InstanceSlots } from './slots.js';
+import { KeyvStoreError, type KeyvStorage } from './storage.js';
+import type { Swarm } from './swarm.js';
 
 /** Reads and writes of shards for one store instance. */
 export class ShardIo {

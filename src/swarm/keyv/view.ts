@@ -3,8 +3,8 @@
  * records and the other instances' shards), in a dense array with an index: O(1) update, O(k)
  * sample.
  */
-import type { Peer } from './types.js';
-import type { Rec } from './keyv-records.js';
+import type { Peer } from '../../types.js';
+import type { Rec } from './records.js';
 
 /** The live peers of a swarm as this instance sees them: dense array + index, O(1) update, O(k) sample. */
 export class View {

@@ -1,5 +1,6 @@
 /**
- * Bounded waiting: storage calls must answer in time or fail, never hang a request.
+ * Bounded waiting, for anything that must answer in time or fail (storage calls, the site's passkey
+ * and torrent functions, traffic callbacks), so that nothing hangs a request. No I/O of its own.
  */
 
 /**

@@ -5,10 +5,10 @@
  * records are swept, how the counts are taken, and how changes to our own shard keep the store's
  * totals wheel in step. No I/O.
  */
-import { KIND_SWARM, peerKind, type ExpiryWheel } from '../stats/expiry-wheel.js';
-import { earliestExpiry, mergeRecords, type ReadShard, type Rec } from './keyv-records.js';
-import { View } from './keyv-view.js';
-import type { SwarmCounts } from './types.js';
+import { KIND_SWARM, peerKind, type ExpiryWheel } from '../expiry-wheel.js';
+import { earliestExpiry, mergeRecords, type ReadShard, type Rec } from './records.js';
+import { View } from './view.js';
+import type { SwarmCounts } from '../../types.js';
 
 /** What this instance holds about one swarm. */
 export interface Swarm {

@@ -76,7 +76,7 @@ export class SwarmDirectory {
   private retainedList = new Uint32Array(64);
   /** Rows that hold no peer but keep a `downloaded` count. */
   retainedCount = 0;
-  private readonly one = new OnePeer(this);
+  private readonly one = new OnePeer((id) => this.promote(id));
 
   /** Row id of the swarm, or -1. */
   find(infoHash: Uint8Array): number {

@@ -15,7 +15,7 @@
  *   new one and tells the store through `onMove`.
  */
 import { randomBytes } from 'node:crypto';
-import { KeyvStoreError, type KeyvStorage } from './keyv-storage.js';
+import { KeyvStoreError, type KeyvStorage } from './storage.js';
 
 /** Lease of an instance slot. */
 interface Lease {

@@ -13,8 +13,8 @@
  *   40..43  expiry, seconds since the owning store's epoch (uint32, little-endian)
  *   44..47  the client's `key` (32 bits), which lets it move to another address
  */
-import { peerKind } from '../stats/expiry-wheel.js';
-import type { Peer } from './types.js';
+import { peerKind } from '../expiry-wheel.js';
+import type { Peer } from '../../types.js';
 
 /** Size in bytes of one peer record. */
 export const RECORD_SIZE = 48;

@@ -4,10 +4,9 @@
  * and a peer costs about 63 bytes (record, wire entry and index slots) instead of a JavaScript object
  * per peer.
  *
- * Records are dense (indices 0..count-1) but stored in pages of {@link PAGE_RECORDS}: a growing
- * swarm adds pages instead of reallocating and copying one big buffer, so memory freed by one swarm
- * is reused by the next (no allocator fragmentation when thousands of swarms grow side by side).
- * Small swarms keep a single small first page that doubles up to a full page.
+ * Records are dense (indices 0..count-1) but stored in pages of {@link PAGE_RECORDS}, taken from and
+ * given back to the shared pools of page-pool.ts. Small swarms keep a single small first page that
+ * doubles up to a full page. Samples are drawn by random-sample.ts.
  *
  * Records are {@link RECORD_SIZE} bytes each, laid out as peer-record.ts describes.
  *
@@ -34,61 +33,17 @@ import {
   recordSeeder,
   writeRecord,
 } from './peer-record.js';
-import type { Peer } from './types.js';
+import type { Peer } from '../../types.js';
+import { PAGE_BYTES, PAGE_RECORDS, pagePool, WIRE_PAGE_BYTES, WIRE_SIZE, wirePool } from './page-pool.js';
+import { picked, pickRecords } from './random-sample.js';
 
-export { RECORD_SIZE } from './peer-record.js';
-
-/** Records per full page (a power of two). */
-export const PAGE_RECORDS = 64;
+/** log2 of {@link PAGE_RECORDS}. */
 const PAGE_SHIFT = 6;
 const PAGE_MASK = PAGE_RECORDS - 1;
-const PAGE_BYTES = PAGE_RECORDS * RECORD_SIZE;
-/** Size in bytes of one wire entry. */
-const WIRE_SIZE = 8;
-const WIRE_PAGE_BYTES = PAGE_RECORDS * WIRE_SIZE;
+/** Offset of the flags byte in a wire entry. */
 const WIRE_FLAGS = 6;
 const MIN_CAPACITY = 2;
 const MIN_INDEX = 4;
-
-
-/**
- * Full pages of one size for every table of the process, carved from 1 MiB slabs; pages a table no
- * longer needs go back to the free list for other tables.
- */
-class PagePool {
-  private readonly free: Buffer[] = [];
-  slabs = 0;
-
-  constructor(readonly pageBytes: number) {}
-
-  take(): Buffer {
-    const page = this.free.pop();
-    if (page) return page;
-    const size = this.pageBytes;
-    const slab = Buffer.allocUnsafeSlow(this.slabBytes);
-    this.slabs++;
-    for (let at = slab.length - size; at > 0; at -= size) this.free.push(slab.subarray(at, at + size));
-    return slab.subarray(0, size);
-  }
-
-  give(page: Buffer): void {
-    this.free.push(page);
-  }
-
-  get slabBytes(): number {
-    return Math.floor((1 << 20) / this.pageBytes) * this.pageBytes;
-  }
-}
-
-/** Record pages. */
-const pagePool = new PagePool(PAGE_BYTES);
-/** Wire-entry pages (one beside each full record page). */
-const wirePool = new PagePool(WIRE_PAGE_BYTES);
-
-/** Bytes held by the shared page pools (in use or free). */
-export function pagePoolBytes(): number {
-  return pagePool.slabs * pagePool.slabBytes + wirePool.slabs * wirePool.slabBytes;
-}
 
 /** Peers of one swarm. Not safe to share between stores with different epochs. */
 export class PeerTable {
@@ -281,7 +236,8 @@ export class PeerTable {
    * as objects. O(k) time.
    */
   sample(k: number, exclude: number): Peer[] {
-    const n = this.pick(k, exclude);
+    const n = pickRecords(this.count, k, exclude);
+    const picks = picked();
     const out: Peer[] = new Array(n);
     for (let i = 0; i < n; i++) out[i] = this.peerAt(picks[i]);
     return out;
@@ -293,7 +249,8 @@ export class PeerTable {
    * Returns the number of IPv4 entries plus 65536 times the number of IPv6 entries.
    */
   sampleCompact(k: number, exclude: number, out4: Uint8Array, out6: Uint8Array): number {
-    const n = this.pick(k, exclude);
+    const n = pickRecords(this.count, k, exclude);
+    const picks = picked();
     let n4 = 0;
     let n6 = 0;
     for (let i = 0; i < n; i++) {
@@ -326,31 +283,6 @@ export class PeerTable {
       const seeder = recordSeeder(this.pages[i >>> PAGE_SHIFT], (i & PAGE_MASK) * RECORD_SIZE);
       yield { ...this.peerAt(i), seeder };
     }
-  }
-
-  /**
-   * Record indices of a uniform random k-subset of the records other than `exclude`: Floyd's
-   * algorithm, with a reusable stamped hash set instead of a Set (no allocation per call).
-   * Written to the shared scratch array {@link picks} (valid until the next call); returns how many.
-   */
-  private pick(k: number, exclude: number): number {
-    const n = exclude >= 0 ? this.count - 1 : this.count;
-    if (k > n) k = n;
-    if (k <= 0) return 0;
-    if (picks.length < k) picks = new Int32Array(nextPowerOfTwo(k));
-    const out = picks;
-    if (k === n) {
-      let j = 0;
-      for (let i = 0; i < this.count; i++) if (i !== exclude) out[j++] = i;
-      return k;
-    }
-    const set = pickSet(k);
-    for (let t = n - k, j = 0; t < n; t++, j++) {
-      const r = Math.floor(Math.random() * (t + 1));
-      const pick = set.add(r) ? r : (set.add(t), t);
-      out[j] = exclude >= 0 && pick >= exclude ? pick + 1 : pick;
-    }
-    return k;
   }
 
   private removeAt(at: number): void {
@@ -441,65 +373,4 @@ export class PeerTable {
     this.index = new Uint32Array(Math.max(MIN_INDEX, length));
     for (let i = 0; i < this.count; i++) this.insertIndex(i, this.hashOf(i));
   }
-}
-
-function nextPowerOfTwo(n: number): number {
-  let p = 1;
-  while (p < n) p *= 2;
-  return p;
-}
-
-/** Scratch space for the record indices of one sample (grown on demand). */
-let picks = new Int32Array(256);
-
-/**
- * A set of small non-negative integers for one sampling call: open addressing over a table that is
- * reused between calls; an entry belongs to the current call when its stamp matches.
- */
-class StampedSet {
-  private keys: Int32Array;
-  private stamps: Uint32Array;
-  private stamp = 0;
-  private mask: number;
-
-  constructor(capacity: number) {
-    this.keys = new Int32Array(capacity);
-    this.stamps = new Uint32Array(capacity);
-    this.mask = capacity - 1;
-  }
-
-  /** Start a new, empty set for up to capacity/2 members. */
-  reset(): this {
-    this.stamp++;
-    if (this.stamp === 0xffffffff) {
-      this.stamps.fill(0);
-      this.stamp = 1;
-    }
-    return this;
-  }
-
-  /** Add `x`; false if it was already present. */
-  add(x: number): boolean {
-    let slot = (Math.imul(x, 0x9e3779b1) >>> 16) & this.mask;
-    for (;;) {
-      if (this.stamps[slot] !== this.stamp) {
-        this.stamps[slot] = this.stamp;
-        this.keys[slot] = x;
-        return true;
-      }
-      if (this.keys[slot] === x) return false;
-      slot = (slot + 1) & this.mask;
-    }
-  }
-
-  get capacity(): number {
-    return this.mask + 1;
-  }
-}
-
-let set = new StampedSet(1024);
-
-function pickSet(k: number): StampedSet {
-  if (set.capacity < k * 2) set = new StampedSet(nextPowerOfTwo(k * 2));
-  return set.reset();
 }

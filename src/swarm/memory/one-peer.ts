@@ -2,9 +2,10 @@
  * The peers of a swarm that has at most one, read and written where the peer lives: inline in the
  * swarm's row of the {@link SwarmDirectory}. It answers the same calls as a {@link PeerTable} (the
  * record index of the one peer is 0), so the memory store treats both alike. One instance per
- * directory is re-bound to a row for each use; a second peer promotes the swarm to a PeerTable.
+ * directory is re-bound to a row for each use; a second peer promotes the swarm to a PeerTable
+ * through the `promote` function the directory hands in (so this file does not know the directory).
  */
-import type { Peer } from './types.js';
+import type { Peer } from '../../types.js';
 import {
   clearRecordDone,
   recordCompact,
@@ -18,12 +19,14 @@ import {
   writeRecord,
 } from './peer-record.js';
 import type { PeerTable } from './peer-table.js';
-import type { SwarmDirectory } from './swarm-directory.js';
 
 /** Offset of the flags byte in a directory row. */
 export const OFFSET_ROW_FLAGS = 92;
 /** Row flag: the row holds one inline peer record at offset 0. */
 export const FLAG_ONE = 2;
+
+/** Moves the inline peer of row `id` into a new {@link PeerTable} and returns that table. */
+export type PromoteRow = (id: number) => PeerTable;
 
 /** A row's inline peer, seen as a table of at most one peer (see the file comment). */
 export class OnePeer {
@@ -31,7 +34,7 @@ export class OnePeer {
   private base = 0;
   private id = 0;
 
-  constructor(private readonly directory: SwarmDirectory) {}
+  constructor(private readonly promote: PromoteRow) {}
 
   /** Look at the row at `base` of `page` (row id `id`) from now on. */
   bind(page: Buffer, base: number, id: number): this {
@@ -103,7 +106,7 @@ export class OnePeer {
       writeRecord(this.page, this.base, ip, port, seeder, expiry, key, true, completed);
       return previous;
     }
-    if (this.count === 1) return this.directory.promote(this.id).upsert(peerId, ip, port, seeder, expiry, key, -1, completed);
+    if (this.count === 1) return this.promote(this.id).upsert(peerId, ip, port, seeder, expiry, key, -1, completed);
     for (let i = 0; i < 20; i++) this.page[this.base + i] = peerId[i];
     writeRecord(this.page, this.base, ip, port, seeder, expiry, key, false, completed);
     this.page[this.base + OFFSET_ROW_FLAGS] |= FLAG_ONE;
