@@ -1,0 +1,165 @@
+/**
+ * The door of the WebTorrent tracker: which upgrade requests become WebSocket connections. An
+ * upgrade is taken when its path is the tracker's announce URL, then admitted only within the
+ * budgets: open connections in all (`maxConnections`, 503), open connections per client address
+ * (`maxConnectionsPerAddress`, IPv4 address or IPv6 /64, 429), and the site's own `allowUpgrade`
+ * hook (Origin checks, the site's auth; 403 when it says no, throws or rejects). Connections being
+ * admitted (hook pending, handshake under way) count against the budgets too.
+ */
+import type http from 'node:http';
+import type { Duplex } from 'node:stream';
+import { parseAddress } from '../protocol/address.js';
+import { parseTrackerPath } from '../protocol/path.js';
+
+/** Budgets and hooks of the door (validated by the WebSocket tracker). */
+export interface DoorOptions {
+  /** Mount path (`''` or `/tracker`). */
+  prefix: string;
+  /** Private tracker: `/<passkey>/announce` paths are taken too. */
+  isPrivate: boolean;
+  maxConnections: number;
+  /** 0: no per-address cap. */
+  maxPerAddress: number;
+  allowUpgrade: ((req: http.IncomingMessage) => boolean | Promise<boolean>) | undefined;
+  clientAddress: ((req: http.IncomingMessage) => string | undefined) | undefined;
+}
+
+/** An admitted upgrade: open the WebSocket on it. */
+export type Admit = (req: http.IncomingMessage, socket: Duplex, head: Buffer, admission: Admission) => void;
+
+/** One upgrade admitted through the door; its budget slot is given back once (by {@link release}). */
+export interface Admission {
+  /** The client's address (as the socket, or `clientAddress`, gives it). */
+  readonly remote: string | undefined;
+  /** The passkey from the URL. */
+  readonly passkey: string | undefined;
+  /** Give the slot back (idempotent). */
+  release(): void;
+  /** True once released. */
+  readonly released: boolean;
+}
+
+/**
+ * The key an address is counted under: the IPv4 address (4 bytes) or the IPv6 /64 (8 bytes), as a
+ * latin1 string; undefined when it is not an IP address.
+ */
+export function addressKey(remote: string | undefined): string | undefined {
+  const ip = parseAddress(remote);
+  if (!ip) return undefined;
+  return (ip.length === 4 ? ip : ip.subarray(0, 8)).toString('latin1');
+}
+
+/** Upgrade admission and the connection budgets. */
+export class Door {
+  private open = 0;
+  private readonly perAddress = new Map<string, number>();
+  closed = false;
+
+  constructor(
+    private readonly options: DoorOptions,
+    /** Told about errors of the site's hooks (never thrown). */
+    private readonly report: (error: unknown) => void,
+  ) {}
+
+  /** Connections open or being admitted. */
+  get count(): number {
+    return this.open;
+  }
+
+  /**
+   * Take an upgrade request when its path is the tracker's announce URL (returns false and leaves
+   * the socket alone otherwise): refused within the budgets and the hook, else handed to `admit`.
+   * Never throws.
+   */
+  take(req: http.IncomingMessage, socket: Duplex, head: Buffer, admit: Admit): boolean {
+    const url = req.url ?? '';
+    const q = url.indexOf('?');
+    const full = q < 0 ? url : url.slice(0, q);
+    const prefix = this.options.prefix;
+    if (prefix !== '' && !(full.startsWith(prefix) && full.charCodeAt(prefix.length) === 47)) return false;
+    const target = parseTrackerPath(full.slice(prefix.length));
+    if (!target || target.endpoint !== 'announce' || (target.passkey !== undefined && !this.options.isPrivate)) return false;
+    socket.on('error', ignore); // a reset during the handshake is not our problem (module-level: keeps no request alive)
+    if (this.closed || this.open >= this.options.maxConnections) {
+      refuse(socket, 503, 'Service Unavailable');
+      return true;
+    }
+    let remote: string | undefined;
+    try {
+      remote = this.options.clientAddress ? this.options.clientAddress(req) : req.socket.remoteAddress;
+    } catch (error) {
+      this.report(error);
+      refuse(socket, 403, 'Forbidden');
+      return true;
+    }
+    const key = this.options.maxPerAddress > 0 ? addressKey(remote) : undefined;
+    if (key !== undefined && (this.perAddress.get(key) ?? 0) >= this.options.maxPerAddress) {
+      refuse(socket, 429, 'Too Many Requests');
+      return true;
+    }
+    const admission = this.reserve(key, remote, target.passkey);
+    // Until the WebSocket is open, the slot is given back when the socket closes (refused, reset).
+    socket.once('close', admission.release);
+    const hook = this.options.allowUpgrade;
+    if (!hook) {
+      admit(req, socket, head, admission);
+      return true;
+    }
+    let verdict: boolean | Promise<boolean>;
+    try {
+      verdict = hook(req);
+    } catch (error) {
+      this.report(error);
+      refuse(socket, 403, 'Forbidden');
+      return true;
+    }
+    if (verdict === true) admit(req, socket, head, admission);
+    else if (!(verdict instanceof Promise)) refuse(socket, 403, 'Forbidden');
+    else {
+      verdict.then(
+        (ok) => {
+          if (admission.released || socket.destroyed) return;
+          if (ok === true && !this.closed) admit(req, socket, head, admission);
+          else refuse(socket, ok === true ? 503 : 403, ok === true ? 'Service Unavailable' : 'Forbidden');
+        },
+        (error: unknown) => {
+          this.report(error);
+          if (!socket.destroyed) refuse(socket, 403, 'Forbidden');
+        },
+      );
+    }
+    return true;
+  }
+
+  private reserve(key: string | undefined, remote: string | undefined, passkey: string | undefined): Admission {
+    this.open++;
+    if (key !== undefined) this.perAddress.set(key, (this.perAddress.get(key) ?? 0) + 1);
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      this.open--;
+      if (key === undefined) return;
+      const n = (this.perAddress.get(key) ?? 1) - 1;
+      if (n <= 0) this.perAddress.delete(key);
+      else this.perAddress.set(key, n);
+    };
+    return {
+      remote,
+      passkey,
+      release,
+      get released() {
+        return released;
+      },
+    };
+  }
+}
+
+/** A listener that ignores its event. */
+function ignore(): void {}
+
+/** Answer an upgrade request with an HTTP status and close. */
+export function refuse(socket: Duplex, status: number, text: string): void {
+  if (socket.destroyed) return;
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
