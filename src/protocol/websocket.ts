@@ -240,17 +240,21 @@ export function encodeWsAnnounce(infoHash: Uint8Array, counts: { complete: numbe
  * offer is the JSON text the parser kept: only strings are spliced here.
  */
 export function encodeWsOffer(infoHash: Uint8Array | string, fromPeerId: Uint8Array | string, offer: WsOffer): string {
-  return (
-    '{"action":"announce","info_hash":' +
-    JSON.stringify(typeof infoHash === 'string' ? infoHash : idString(infoHash)) +
-    ',"peer_id":' +
-    JSON.stringify(typeof fromPeerId === 'string' ? fromPeerId : idString(fromPeerId)) +
-    ',"offer_id":' +
-    JSON.stringify(idString(offer.offerId)) +
-    ',"offer":' +
-    offer.json +
-    '}'
+  return encodeWsOfferAfter(
+    wsOfferPrefix(typeof infoHash === 'string' ? infoHash : idString(infoHash), typeof fromPeerId === 'string' ? fromPeerId : idString(fromPeerId)),
+    idString(offer.offerId),
+    offer,
   );
+}
+
+/** What every offer of one announce starts with (the swarm and the offering peer), built once per announce. */
+export function wsOfferPrefix(infoHash: string, fromPeerId: string): string {
+  return '{"action":"announce","info_hash":' + JSON.stringify(infoHash) + ',"peer_id":' + JSON.stringify(fromPeerId) + ',"offer_id":';
+}
+
+/** One offer after its {@link wsOfferPrefix}; `offerId` is the offer's latin1 id. */
+export function encodeWsOfferAfter(prefix: string, offerId: string, offer: WsOffer): string {
+  return prefix + JSON.stringify(offerId) + ',"offer":' + offer.json + '}';
 }
 
 /** An answer relayed to the peer that made the offer (the answer's JSON text spliced in as kept). */

@@ -35,10 +35,11 @@ import {
   encodeWsAnnounce,
   encodeWsAnswer,
   encodeWsFailure,
-  encodeWsOffer,
+  encodeWsOfferAfter,
   encodeWsScrape,
   idString,
   parseWsFrame,
+  wsOfferPrefix,
   WsProtocolError,
   type WsAnnounce,
   type WsScrape,
@@ -271,7 +272,9 @@ export class WebSocketTracker extends EventEmitter {
       return;
     }
     dropIdleTimer(req.socket);
-    const conn = new Connection(ws, this.relay.next(), admission.remote, admission.passkey, Date.now(), this.burst);
+    this.door.opened(req.socket, admission);
+    admission.released = true; // the connection gives the slot back from now on
+    const conn = new Connection(ws, this.relay.next(), admission.remote, admission.passkey, admission.key, Date.now(), this.burst);
     this.connections.set(conn.serial, conn);
     ws.on('message', (data, isBinary) => this.onFrame(conn, data, isBinary));
     ws.on('pong', () => {
@@ -371,15 +374,17 @@ export class WebSocketTracker extends EventEmitter {
     const bus = this.tracker.swarmStore?.bus;
     const from = idString(m.peerId);
     const route = this.relay.route(conn.serial);
+    const prefix = wsOfferPrefix(infoHash, from);
     for (let i = 0; i < n; i++) {
       const peer = peers[i];
       const offer = m.offers[i];
+      const offerId = idString(offer.offerId);
       const message = {
         serial: 0,
         infoHash,
         peerId: idString(peer.peerId),
-        frame: encodeWsOffer(infoHash, from, offer),
-        offer: { offerId: idString(offer.offerId), from, route },
+        frame: encodeWsOfferAfter(prefix, offerId, offer),
+        offer: { offerId, from, route },
       };
       // A peer on this instance gets its offer at once (no promise); others through the bus.
       const serial = this.relay.localSerial(peer.ip);
@@ -480,6 +485,7 @@ export class WebSocketTracker extends EventEmitter {
   private onClose(conn: Connection): void {
     try {
       conn.closing = true;
+      this.door.release(conn);
       this.connections.delete(conn.serial);
       conn.offers = undefined;
       const peers = conn.peers;

@@ -38,6 +38,8 @@ export class Connection {
   closing = false;
   /** Closed because its passkey was forgotten: its pairs leave their swarms without the policy. */
   revoked = false;
+  /** Its slot in the door's budgets was given back (see ws-door.ts). */
+  released = false;
 
   constructor(
     readonly ws: WebSocket,
@@ -47,6 +49,8 @@ export class Connection {
     readonly remote: string | undefined,
     /** The passkey from the URL (private trackers). */
     readonly passkey: string | undefined,
+    /** The key it is counted under per address in the door (undefined: not counted per address). */
+    readonly key: string | undefined,
     now: number,
     burst: number,
   ) {

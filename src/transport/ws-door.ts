@@ -27,16 +27,22 @@ export interface DoorOptions {
 /** An admitted upgrade: open the WebSocket on it. */
 export type Admit = (req: http.IncomingMessage, socket: Duplex, head: Buffer, admission: Admission) => void;
 
-/** One upgrade admitted through the door; its budget slot is given back once (by {@link release}). */
+/**
+ * One upgrade admitted through the door. Its budget slot is given back once, by
+ * {@link Door.release}: when its socket closes before the WebSocket opened, else when the
+ * connection closes (the connection keeps only `key`).
+ */
 export interface Admission {
   /** The client's address (as the socket, or `clientAddress`, gives it). */
   readonly remote: string | undefined;
   /** The passkey from the URL. */
   readonly passkey: string | undefined;
-  /** Give the slot back (idempotent). */
-  release(): void;
-  /** True once released. */
-  readonly released: boolean;
+  /** The per-address key it is counted under (undefined: not counted per address). */
+  readonly key: string | undefined;
+  /** Until the WebSocket opens: gives the slot back when the socket closes first. */
+  readonly early: () => void;
+  /** True once the slot was given back. */
+  released: boolean;
 }
 
 /**
@@ -99,7 +105,7 @@ export class Door {
     }
     const admission = this.reserve(key, remote, target.passkey);
     // Until the WebSocket is open, the slot is given back when the socket closes (refused, reset).
-    socket.once('close', admission.release);
+    socket.once('close', admission.early);
     const hook = this.options.allowUpgrade;
     if (!hook) {
       admit(req, socket, head, admission);
@@ -134,24 +140,28 @@ export class Door {
   private reserve(key: string | undefined, remote: string | undefined, passkey: string | undefined): Admission {
     this.open++;
     if (key !== undefined) this.perAddress.set(key, (this.perAddress.get(key) ?? 0) + 1);
-    let released = false;
-    const release = (): void => {
-      if (released) return;
-      released = true;
-      this.open--;
-      if (key === undefined) return;
-      const n = (this.perAddress.get(key) ?? 1) - 1;
-      if (n <= 0) this.perAddress.delete(key);
-      else this.perAddress.set(key, n);
-    };
-    return {
-      remote,
-      passkey,
-      release,
-      get released() {
-        return released;
-      },
-    };
+    const admission: Admission = { remote, passkey, key, early: () => this.release(admission), released: false };
+    return admission;
+  }
+
+  /**
+   * The WebSocket of an admission opened: from now on its connection gives the slot back (by
+   * {@link release} with its key); nothing is kept on the socket.
+   */
+  opened(socket: Duplex, admission: Admission): void {
+    socket.off('close', admission.early);
+  }
+
+  /** Give an admission's slot back (idempotent). */
+  release(admission: { key: string | undefined; released: boolean }): void {
+    if (admission.released) return;
+    admission.released = true;
+    this.open--;
+    const key = admission.key;
+    if (key === undefined) return;
+    const n = (this.perAddress.get(key) ?? 1) - 1;
+    if (n <= 0) this.perAddress.delete(key);
+    else this.perAddress.set(key, n);
   }
 }
 
