@@ -3,6 +3,7 @@
  * Kept small: idle connections are the common case (no Buffers, no per-connection timers; the pair
  * map and the offer book are created on first use).
  */
+import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { OfferBook } from './ws-offers.js';
 
@@ -19,6 +20,10 @@ export interface HeldPeer {
 /** The key of a pair: latin1 info hash + latin1 peer id (40 characters). */
 export function pairKey(infoHash: Buffer, peerId: Buffer): string {
   return infoHash.toString('latin1') + peerId.toString('latin1');
+}
+
+function uncork(socket: Duplex): void {
+  socket.uncork();
 }
 
 /** Per-connection state. */
@@ -88,9 +93,19 @@ export class Connection {
     }
   }
 
-  /** Send a frame unless the connection is closing or its send buffer holds more than `maxBuffered` bytes. */
+  /**
+   * Send a frame unless the connection is closing or its send buffer holds more than `maxBuffered`
+   * bytes. Frames sent to one connection in one turn of the event loop (the answers to the frames of
+   * one TCP read, offers from several announcers) leave in one write: the socket is corked until the
+   * turn ends.
+   */
   send(frame: string, maxBuffered: number): boolean {
     if (this.closing || this.ws.readyState !== 1 /* OPEN */ || this.ws.bufferedAmount > maxBuffered) return false;
+    const socket = (this.ws as unknown as { _socket?: Duplex | null })._socket;
+    if (socket && socket.writableCorked === 0) {
+      socket.cork();
+      process.nextTick(uncork, socket);
+    }
     this.ws.send(frame);
     return true;
   }
