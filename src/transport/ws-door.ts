@@ -59,6 +59,7 @@ export function addressKey(remote: string | undefined): string | undefined {
 export class Door {
   private open = 0;
   private readonly perAddress = new Map<string, number>();
+  /** Set when the tracker closes: every upgrade is refused (503) from then on. */
   closed = false;
 
   constructor(
