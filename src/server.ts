@@ -7,6 +7,7 @@ import type { Duplex } from 'node:stream';
 import { parseTrackerPath } from './protocol/path.js';
 import { encodeFailure } from './protocol/response.js';
 import { Tracker, type TrackerOptions } from './tracker.js';
+import { answerHttp } from './transport/http-answer.js';
 import { WebSocketTracker, type WebSocketTrackerOptions } from './transport/websocket.js';
 
 /** Settings of the standalone server's WebTorrent door (everything but the core, the server and the path). */
@@ -54,12 +55,6 @@ export type TrackerServer = http.Server & {
   /** Stop accepting connections, close idle ones, and close the store if the tracker opened it. */
   shutdown(): Promise<void>;
 };
-
-function send(res: http.ServerResponse, body: Buffer): void {
-  if (res.headersSent || res.destroyed) return;
-  res.writeHead(200, ['Content-Type', 'text/plain', 'Content-Length', String(body.length), 'Cache-Control', 'no-store']);
-  res.end(body);
-}
 
 function forwardedFor(req: http.IncomingMessage): string | undefined {
   const header = req.headers['x-forwarded-for'];
@@ -123,11 +118,9 @@ export function createTrackerServer(options: TrackerServerOptions = {}): Tracker
     const target = path === '/announce' || path === '/scrape' || tracker.isPrivate ? parseTrackerPath(path) : undefined;
     if (target?.endpoint === 'announce' && (target.passkey === undefined || tracker.isPrivate)) {
       const address = (trustProxy ? forwardedFor(req) : undefined) ?? req.socket.remoteAddress;
-      const answer = tracker.answerAnnounce(query, address, target.passkey);
-      if (Buffer.isBuffer(answer)) send(res, answer);
-      else void answer.then((body) => send(res, body));
+      answerHttp(tracker, 'announce', query, address, target.passkey, res);
     } else if (target?.endpoint === 'scrape') {
-      void tracker.scrape(query, target.passkey).then((body) => send(res, body));
+      answerHttp(tracker, 'scrape', query, undefined, target.passkey, res);
     } else {
       res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found: this server answers /announce and /scrape\n');
     }
