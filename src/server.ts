@@ -7,6 +7,7 @@ import type { Duplex } from 'node:stream';
 import { parseTrackerPath } from './protocol/path.js';
 import { encodeFailure } from './protocol/response.js';
 import { Tracker, type TrackerOptions } from './tracker.js';
+import { answerHttp } from './transport/http-answer.js';
 import { WebSocketTracker, type WebSocketTrackerOptions } from './transport/websocket.js';
 
 /** Settings of the standalone server's WebTorrent door (everything but the core, the server and the path). */
@@ -28,8 +29,9 @@ export interface TrackerServerOptions extends TrackerOptions {
   /** Milliseconds a whole request may take. Default 15 000. */
   requestTimeout?: number;
   /**
-   * Most open connections; connections beyond it are closed at once (real clients retry, idle ones
-   * time out). Default 10 000.
+   * Most open HTTP connections; connections beyond it are closed at once (real clients retry, idle
+   * ones time out). Upgraded WebSocket connections do not count here: they have their own budget
+   * (`webSocket.maxConnections`, `webSocket.maxConnectionsPerAddress`). Default 10 000.
    */
   maxConnections?: number;
   /**
@@ -54,18 +56,44 @@ export type TrackerServer = http.Server & {
   shutdown(): Promise<void>;
 };
 
-function send(res: http.ServerResponse, body: Buffer): void {
-  if (res.headersSent || res.destroyed) return;
-  res.writeHead(200, ['Content-Type', 'text/plain', 'Content-Length', String(body.length), 'Cache-Control', 'no-store']);
-  res.end(body);
-}
-
 function forwardedFor(req: http.IncomingMessage): string | undefined {
   const header = req.headers['x-forwarded-for'];
   const value = Array.isArray(header) ? header[header.length - 1] : header;
   if (!value) return undefined;
   const last = value.split(',').pop()?.trim();
   return last || undefined;
+}
+
+/** Sockets counted against a server's HTTP budget, and how each leaves it (see {@link limitHttpConnections}). */
+const httpBudget = new WeakMap<object, () => void>();
+
+/**
+ * Cap open HTTP connections at `max` by hand instead of `server.maxConnections`, which counts
+ * upgraded sockets too (one host holding idle WebSockets would stop all HTTP). A connection over
+ * the cap is closed at once; an upgraded one leaves the budget ({@link leaveHttpBudget}).
+ */
+function limitHttpConnections(server: http.Server, max: number): void {
+  if (typeof max !== 'number' || !(max > 0)) throw new TypeError('options.maxConnections must be a positive number');
+  let open = 0;
+  server.on('connection', (socket: Duplex) => {
+    if (open >= max) {
+      socket.destroy();
+      return;
+    }
+    open++;
+    const leave = (): void => {
+      open--;
+      socket.off('close', leave);
+      httpBudget.delete(socket);
+    };
+    httpBudget.set(socket, leave);
+    socket.once('close', leave);
+  });
+}
+
+/** An upgraded socket is no HTTP connection any more: it leaves the HTTP budget (nothing kept on it). */
+function leaveHttpBudget(socket: Duplex): void {
+  httpBudget.get(socket)?.();
 }
 
 /**
@@ -90,11 +118,9 @@ export function createTrackerServer(options: TrackerServerOptions = {}): Tracker
     const target = path === '/announce' || path === '/scrape' || tracker.isPrivate ? parseTrackerPath(path) : undefined;
     if (target?.endpoint === 'announce' && (target.passkey === undefined || tracker.isPrivate)) {
       const address = (trustProxy ? forwardedFor(req) : undefined) ?? req.socket.remoteAddress;
-      const answer = tracker.answerAnnounce(query, address, target.passkey);
-      if (Buffer.isBuffer(answer)) send(res, answer);
-      else void answer.then((body) => send(res, body));
+      answerHttp(tracker, 'announce', query, address, target.passkey, res);
     } else if (target?.endpoint === 'scrape') {
-      void tracker.scrape(query, target.passkey).then((body) => send(res, body));
+      answerHttp(tracker, 'scrape', query, undefined, target.passkey, res);
     } else {
       res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found: this server answers /announce and /scrape\n');
     }
@@ -109,7 +135,7 @@ export function createTrackerServer(options: TrackerServerOptions = {}): Tracker
     handle,
   ) as TrackerServer;
   server.keepAliveTimeout = options.keepAliveTimeout ?? 30_000;
-  server.maxConnections = options.maxConnections ?? 10_000;
+  limitHttpConnections(server, options.maxConnections ?? 10_000);
   // Node applies headersTimeout only once a request has begun: a connection that never sends a byte
   // is closed by the inactivity timeout instead (never shorter than a storage call may take).
   server.timeout = Math.max(headersTimeout, tracker.options.storeTimeout + 1000);
@@ -126,10 +152,25 @@ export function createTrackerServer(options: TrackerServerOptions = {}): Tracker
     );
   });
   server.tracker = tracker;
-  server.webSocket =
+  // The door is not attached to the server: the listener below takes every upgrade out of the
+  // HTTP budget first (taken or refused, it is no HTTP connection any more).
+  const webSocket =
     options.webSocket === false
       ? undefined
-      : new WebSocketTracker({ ...(typeof options.webSocket === 'object' ? options.webSocket : {}), tracker, server });
+      : new WebSocketTracker({
+          ...(trustProxy ? { clientAddress: (req: http.IncomingMessage) => forwardedFor(req) ?? req.socket.remoteAddress } : {}),
+          ...(typeof options.webSocket === 'object' ? options.webSocket : {}),
+          tracker,
+        });
+  server.webSocket = webSocket;
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    leaveHttpBudget(socket);
+    if (webSocket?.handleUpgrade(req, socket, head)) return;
+    if (server.listenerCount('upgrade') === 1) {
+      socket.on('error', () => undefined);
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    }
+  });
   server.shutdown = async () => {
     await server.webSocket?.close();
     await new Promise<void>((resolve) => {

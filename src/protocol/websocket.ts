@@ -6,15 +6,19 @@
  * Ids (`info_hash`, `peer_id`, `to_peer_id`, `offer_id`) are 20-character strings, one character per
  * byte (latin1); they become 20-byte Buffers here and go back to latin1 strings only in answers.
  */
+import { counterReason, isCounter } from './counter.js';
 import { TrackerFailure } from './errors.js';
 import type { AnnounceEvent } from '../types.js';
 
-/** An offer a peer hands the tracker for one other peer: an id and the opaque WebRTC offer object. */
+/** An offer a peer hands the tracker for one other peer: an id and the WebRTC offer. */
 export interface WsOffer {
   /** 20 bytes. */
   offerId: Buffer;
-  /** The offer itself (`{ type: 'offer', sdp }`), relayed as it came. */
-  offer: object;
+  /**
+   * The offer (`{ type: 'offer', sdp }`) as JSON text, checked and serialised once when the frame
+   * was parsed (see {@link parseSignal}): relaying it only splices strings.
+   */
+  json: string;
 }
 
 /** A validated `announce` frame. */
@@ -43,8 +47,8 @@ export interface WsAnswer {
   toPeerId: Buffer;
   /** The offer answered, 20 bytes. */
   offerId: Buffer;
-  /** The WebRTC answer (`{ type: 'answer', sdp }`), relayed as it came. */
-  answer: object;
+  /** The WebRTC answer (`{ type: 'answer', sdp }`) as JSON text, checked like an offer's. */
+  json: string;
 }
 
 /** A validated `scrape` frame: up to `maxScrapeHashes` hashes, none = a full scrape. */
@@ -74,6 +78,10 @@ export interface WsLimits {
   maxScrapeHashes: number;
 }
 
+/** The failure reason for an offer or answer that breaks {@link parseSignal}'s rule. */
+export const SIGNAL_REASON = (what: 'offer' | 'answer'): string =>
+  `${what} must be an object of strings, numbers, booleans or null (one level of nesting, at most ${MAX_SIGNAL_FIELDS} fields, ${MAX_SIGNAL_BYTES / 1024} KiB)`;
+
 const EVENTS: Record<string, AnnounceEvent> = {
   started: 'started',
   completed: 'completed',
@@ -94,11 +102,55 @@ export function idString(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
 }
 
+/**
+ * A byte counter (`uploaded`, `downloaded`, `left`, `corrupt`): the rule of every door
+ * (protocol/counter.ts), a number or a string of up to 16 digits. Absent (or null) is 0.
+ */
 function counter(value: unknown, field: string, fail: (reason: string) => never): number {
   if (value === undefined || value === null) return 0;
-  const n = typeof value === 'string' && /^\d{1,20}$/.test(value) ? Number(value) : value;
-  if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) fail(`${field} must be a non-negative number`);
-  return Math.floor(n as number);
+  const n = typeof value === 'string' && /^\d{1,16}$/.test(value) ? Number(value) : value;
+  if (!isCounter(n)) fail(counterReason(field));
+  return n as number;
+}
+
+/** Largest JSON text of one offer or answer (WebRTC SDP is a few KiB; frames are bounded by `maxPayload` too). */
+export const MAX_SIGNAL_BYTES = 32 * 1024;
+/** Most fields of one offer or answer object (and of a nested object or array in it). */
+export const MAX_SIGNAL_FIELDS = 32;
+
+/**
+ * An offer or answer: a JSON object whose fields are strings, finite numbers, booleans or null, or
+ * one level of nesting (an object or array of such values), at most {@link MAX_SIGNAL_FIELDS} fields
+ * each and {@link MAX_SIGNAL_BYTES} of JSON text. WebTorrent sends `{ type, sdp }`. Returns the JSON
+ * text (serialised here, once, from a value known to be shallow), or undefined when it breaks the rule.
+ */
+export function parseSignal(value: unknown): string | undefined {
+  if (!isShallow(value, 1)) return undefined;
+  const json = JSON.stringify(value);
+  // Lone surrogates come out as \udXXX escapes (well-formed JSON). A UTF-16 unit is at most 3 UTF-8 bytes.
+  return json.length * 3 <= MAX_SIGNAL_BYTES || Buffer.byteLength(json) <= MAX_SIGNAL_BYTES ? json : undefined;
+}
+
+function isShallow(value: unknown, depth: number): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (Array.isArray(value)) {
+    if (depth === 1 || value.length > MAX_SIGNAL_FIELDS) return false;
+    for (const v of value) if (!isScalar(v)) return false;
+    return true;
+  }
+  let n = 0;
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue;
+    if (++n > MAX_SIGNAL_FIELDS) return false;
+    const v = (value as Record<string, unknown>)[key];
+    if (isScalar(v)) continue;
+    if (depth === 0 || !isShallow(v, 0)) return false;
+  }
+  return true;
+}
+
+function isScalar(v: unknown): boolean {
+  return typeof v === 'string' || typeof v === 'boolean' || v === null || (typeof v === 'number' && Number.isFinite(v));
 }
 
 /**
@@ -133,13 +185,14 @@ export function parseWsFrame(data: string, limits: WsLimits): WsAnnounce | WsScr
   const uploaded = counter(m.uploaded, 'uploaded', fail);
   const downloaded = counter(m.downloaded, 'downloaded', fail);
   const left = m.left === undefined || m.left === null ? undefined : counter(m.left, 'left', fail);
+  if (m.corrupt !== undefined) counter(m.corrupt, 'corrupt', fail); // not used, held to the same rule
 
   const request: WsAnnounce = { action: 'announce', infoHash, peerId, event, uploaded, downloaded, left, numwant: 0, offers: [] };
   if (m.answer !== undefined) {
-    if (typeof m.answer !== 'object' || m.answer === null || Array.isArray(m.answer)) fail('answer must be an object');
+    const json = parseSignal(m.answer) ?? fail(SIGNAL_REASON('answer'));
     const toPeerId = idBytes(m.to_peer_id) ?? fail('to_peer_id must be 20 characters, each below U+0100');
     const offerId = idBytes(m.offer_id) ?? fail('offer_id must be 20 characters, each below U+0100');
-    request.answer = { toPeerId, offerId, answer: m.answer as object };
+    request.answer = { toPeerId, offerId, json };
     return request;
   }
   if (m.offers !== undefined && event !== 'stopped') {
@@ -149,8 +202,8 @@ export function parseWsFrame(data: string, limits: WsLimits): WsAnnounce | WsScr
       const o = offers[i] as Record<string, unknown> | null;
       if (typeof o !== 'object' || o === null) fail('each offer must be an object');
       const offerId = idBytes(o!.offer_id) ?? fail('offer_id must be 20 characters, each below U+0100');
-      if (typeof o!.offer !== 'object' || o!.offer === null || Array.isArray(o!.offer)) fail('offer must be an object');
-      request.offers.push({ offerId, offer: o!.offer as object });
+      const json = parseSignal(o!.offer) ?? fail(SIGNAL_REASON('offer'));
+      request.offers.push({ offerId, json });
     }
     // numwant may ask for fewer peers than there are offers, never for more.
     const wanted = typeof m.numwant === 'number' && Number.isFinite(m.numwant) && m.numwant >= 0 ? Math.floor(m.numwant) : request.offers.length;
@@ -182,26 +235,41 @@ export function encodeWsAnnounce(infoHash: Uint8Array, counts: { complete: numbe
   });
 }
 
-/** An offer relayed to one peer of the swarm (ids as bytes or as the protocol's latin1 strings). */
+/**
+ * An offer relayed to one peer of the swarm (ids as bytes or as the protocol's latin1 strings). The
+ * offer is the JSON text the parser kept: only strings are spliced here.
+ */
 export function encodeWsOffer(infoHash: Uint8Array | string, fromPeerId: Uint8Array | string, offer: WsOffer): string {
-  return JSON.stringify({
-    action: 'announce',
-    info_hash: typeof infoHash === 'string' ? infoHash : idString(infoHash),
-    peer_id: typeof fromPeerId === 'string' ? fromPeerId : idString(fromPeerId),
-    offer_id: idString(offer.offerId),
-    offer: offer.offer,
-  });
+  return encodeWsOfferAfter(
+    wsOfferPrefix(typeof infoHash === 'string' ? infoHash : idString(infoHash), typeof fromPeerId === 'string' ? fromPeerId : idString(fromPeerId)),
+    idString(offer.offerId),
+    offer,
+  );
 }
 
-/** An answer relayed to the peer that made the offer. */
+/** What every offer of one announce starts with (the swarm and the offering peer), built once per announce. */
+export function wsOfferPrefix(infoHash: string, fromPeerId: string): string {
+  return '{"action":"announce","info_hash":' + JSON.stringify(infoHash) + ',"peer_id":' + JSON.stringify(fromPeerId) + ',"offer_id":';
+}
+
+/** One offer after its {@link wsOfferPrefix}; `offerId` is the offer's latin1 id. */
+export function encodeWsOfferAfter(prefix: string, offerId: string, offer: WsOffer): string {
+  return prefix + JSON.stringify(offerId) + ',"offer":' + offer.json + '}';
+}
+
+/** An answer relayed to the peer that made the offer (the answer's JSON text spliced in as kept). */
 export function encodeWsAnswer(infoHash: Uint8Array, fromPeerId: Uint8Array, answer: WsAnswer): string {
-  return JSON.stringify({
-    action: 'announce',
-    info_hash: idString(infoHash),
-    peer_id: idString(fromPeerId),
-    offer_id: idString(answer.offerId),
-    answer: answer.answer,
-  });
+  return (
+    '{"action":"announce","info_hash":' +
+    JSON.stringify(idString(infoHash)) +
+    ',"peer_id":' +
+    JSON.stringify(idString(fromPeerId)) +
+    ',"offer_id":' +
+    JSON.stringify(idString(answer.offerId)) +
+    ',"answer":' +
+    answer.json +
+    '}'
+  );
 }
 
 /** The answer to a scrape: counters keyed by the latin1 info hash. */

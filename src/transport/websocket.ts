@@ -10,10 +10,20 @@
  * - one connection may announce many torrents and peer ids, and closing it removes all of them;
  * - a peer id listed for one connection cannot be taken over by another (the store's address rule:
  *   a WebSocket peer is listed under its connection's route);
- * - pings find dead connections, an idle timeout closes silent ones, frames are small
- *   (`maxPayload`), offers per announce and frames per second are bounded;
+ * - pings find dead connections, an idle timeout closes silent ones (a shorter one those that hold
+ *   no peer), frames are small (`maxPayload`), offers are shallow and small, offers per announce
+ *   and frames per second are bounded; connections are budgeted in all and per address, and the
+ *   site may decide on each upgrade (ws-door.ts);
+ * - nothing a client sends, and no bug of ours, escapes as an exception: every entry point (frames,
+ *   upgrades, closes, pongs, relayed messages) is guarded; an error of ours closes that connection
+ *   (1011) and counts as an `internal` failure;
+ * - a member whose passkey is forgotten (`tracker.forgetPasskey`, here or on another instance) is
+ *   cut off at once, and its peers leave their swarms;
  * - with the Redis store, peers live in Redis and offers and answers travel between instances over
  *   Redis pub/sub (see relay.ts).
+ *
+ * Files: this one is the tracker (frames → the core → frames); ws-door.ts the upgrade and its
+ * budgets; ws-connection.ts one connection and its pairs; ws-offers.ts the offers it may answer.
  */
 import { EventEmitter } from 'node:events';
 import type http from 'node:http';
@@ -21,22 +31,26 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { parseAddress } from '../protocol/address.js';
 import type { AnnounceRequest } from '../protocol/announce.js';
-import { parseTrackerPath } from '../protocol/path.js';
 import {
   encodeWsAnnounce,
   encodeWsAnswer,
   encodeWsFailure,
-  encodeWsOffer,
+  encodeWsOfferAfter,
   encodeWsScrape,
   idString,
   parseWsFrame,
+  wsOfferPrefix,
   WsProtocolError,
   type WsAnnounce,
   type WsScrape,
 } from '../protocol/websocket.js';
+import { passkeyDigest } from '../policy/passkey.js';
 import type { Peer, SwarmCounts } from '../types.js';
 import { ADDRESS_REASON, Tracker, type AnswerWriter, type TrackerOptions } from '../tracker.js';
 import { Relay, type RelayMessage } from './relay.js';
+import { Connection, pairKey, type HeldPeer } from './ws-connection.js';
+import { Door, refuse, type Admission } from './ws-door.js';
+import { OfferBook } from './ws-offers.js';
 
 /** Options of {@link createWebSocketTracker}. */
 export interface WebSocketTrackerOptions extends TrackerOptions {
@@ -65,56 +79,45 @@ export interface WebSocketTrackerOptions extends TrackerOptions {
   maxPendingOffers?: number;
   /** Most (torrent, peer id) pairs one connection may announce. Default 100. */
   maxPeersPerConnection?: number;
-  /** Most open connections; more are refused (503). Default 50 000. */
+  /**
+   * Most open WebSocket connections (a budget of their own: on `createTrackerServer` they never take
+   * a slot of the HTTP `maxConnections`); more are refused (503). Default 50 000.
+   */
   maxConnections?: number;
+  /**
+   * Most open connections from one client address (an IPv4 address, or an IPv6 /64); more are
+   * refused (429). `0` turns the cap off. Default 100: a browser opens one socket per tracker URL
+   * for all its torrents, so even a busy NAT (an office, a campus) stays well below it, while
+   * filling the default `maxConnections` takes 500 addresses. Behind a reverse proxy, give
+   * `clientAddress` (or every client counts as the proxy).
+   */
+  maxConnectionsPerAddress?: number;
+  /**
+   * The client's address for an upgrade request: the per-address cap, stats and events use it.
+   * Default: the socket's remote address. Behind your own reverse proxy, read its header here (a
+   * throw refuses the upgrade with 403).
+   */
+  clientAddress?: (req: http.IncomingMessage) => string | undefined;
+  /**
+   * Decide on each upgrade before it is taken (an `Origin` check, the site's own auth): `true`
+   * admits it; anything else, a throw or a rejection refuses it with 403 (errors are reported on
+   * the `error` event, never thrown). Upgrades waiting for the hook count against the budgets.
+   * Default: every upgrade to the announce URL is admitted.
+   */
+  allowUpgrade?: (req: http.IncomingMessage) => boolean | Promise<boolean>;
   /** Seconds between pings; a connection that did not answer the last one is closed. Default 30. */
   pingInterval?: number;
   /** Seconds without any frame after which a connection is closed. Default: the tracker's `peerTtl`. */
   idleTimeout?: number;
+  /**
+   * Seconds without any frame after which a connection that holds no peer (it announced nothing,
+   * or stopped all it announced) is closed (1000, `idle`). Default 30.
+   */
+  unannouncedTimeout?: number;
   /** Frames a connection may send per second on average (bursts up to ten times as many). Default 10. */
   framesPerSecond?: number;
   /** Bytes that may wait in a connection's send buffer; messages beyond are dropped. Default 1 MiB. */
   maxBufferedBytes?: number;
-}
-
-/**
- * The last counters of one pair a connection announced (for the `stopped` sent on close). The pair
- * itself is the Map key (latin1 info hash + peer id): no Buffers kept per idle connection.
- */
-interface HeldPeer {
-  uploaded: number;
-  downloaded: number;
-  left: number | undefined;
-}
-
-/** An offer handed to a peer of a connection, which it may answer. */
-interface PendingOffer {
-  /** The peer the offer was handed to (it must be the one answering). */
-  to: string;
-  /** The offering peer (latin1 id) and its route. */
-  from: string;
-  route: Buffer;
-  expires: number;
-}
-
-/** Per-connection state (kept small: idle connections are the common case). */
-interface Connection {
-  readonly ws: WebSocket;
-  /** The connection's number; its route (see relay.ts) is made from it when needed. */
-  readonly serial: number;
-  /** The client's address as the socket gives it (stats and events; parsed when used). */
-  readonly remote: string | undefined;
-  readonly passkey: string | undefined;
-  /** Keyed by latin1 info hash + peer id. */
-  peers: Map<string, HeldPeer> | undefined;
-  /** Keyed by latin1 info hash + offer id + offering peer id. */
-  offers: Map<string, PendingOffer> | undefined;
-  alive: boolean;
-  lastFrame: number;
-  /** Frame budget (token bucket) and its last refill. */
-  tokens: number;
-  refilled: number;
-  closing: boolean;
 }
 
 /** What the core hands back for an announce over WebSocket. */
@@ -125,24 +128,31 @@ const WRITER: AnswerWriter<WsResult> = {
   failure: (failure) => ({ failure }),
 };
 
-/** A WebTorrent tracker. Events: `error` (server errors). */
+/** Close code and reason for a connection whose passkey was forgotten. */
+const REVOKED = { code: 1008, reason: 'passkey revoked' } as const;
+
+/** A WebTorrent tracker. Events: `error` (server errors, and errors of the site's hooks). */
 export class WebSocketTracker extends EventEmitter {
   /** The tracker core behind this door. */
   readonly tracker: Tracker;
   private readonly owned: boolean;
   private readonly wss: WebSocketServer;
   private readonly relay: Relay;
+  private readonly door: Door;
   private readonly connections = new Map<number, Connection>();
-  private readonly prefix: string;
   private readonly maxOffers: number;
   private readonly offerTtl: number;
   private readonly maxPendingOffers: number;
   private readonly maxPeers: number;
-  private readonly maxConnections: number;
   private readonly idleMs: number;
+  private readonly unannouncedMs: number;
+  private readonly pingMs: number;
+  private nextPing = 0;
   private readonly rate: number;
+  private readonly burst: number;
   private readonly maxBuffered: number;
   private readonly timer: NodeJS.Timeout;
+  private readonly stopForgetting: () => void;
   private server: http.Server | undefined;
   private closed = false;
   /** Until this instance listens on its relay channel (then undefined). */
@@ -150,35 +160,53 @@ export class WebSocketTracker extends EventEmitter {
 
   constructor(options: WebSocketTrackerOptions = {}) {
     super();
-    this.owned = options.tracker === undefined;
-    this.tracker = options.tracker ?? new Tracker(options);
     const path = options.path ?? '';
     if (path !== '' && (!path.startsWith('/') || path.endsWith('/'))) throw new TypeError('path: "" or a path like /tracker');
-    this.prefix = path;
+    for (const name of ['allowUpgrade', 'clientAddress'] as const) {
+      if (options[name] !== undefined && typeof options[name] !== 'function') throw new TypeError(`options.${name} must be a function`);
+    }
+    const maxPayload = positive('maxPayload', options.maxPayload, 64 * 1024);
     this.maxOffers = positive('maxOffers', options.maxOffers, 10);
     this.offerTtl = positive('offerTtl', options.offerTtl, 50) * 1000;
     this.maxPendingOffers = positive('maxPendingOffers', options.maxPendingOffers, 100);
     this.maxPeers = positive('maxPeersPerConnection', options.maxPeersPerConnection, 100);
-    this.maxConnections = positive('maxConnections', options.maxConnections, 50_000);
-    this.idleMs = positive('idleTimeout', options.idleTimeout, this.tracker.options.peerTtl) * 1000;
+    const maxConnections = positive('maxConnections', options.maxConnections, 50_000);
+    const maxPerAddress = nonNegative('maxConnectionsPerAddress', options.maxConnectionsPerAddress, 100);
+    this.unannouncedMs = positive('unannouncedTimeout', options.unannouncedTimeout, 30) * 1000;
+    this.pingMs = positive('pingInterval', options.pingInterval, 30) * 1000;
     this.rate = positive('framesPerSecond', options.framesPerSecond, 10);
+    this.burst = this.rate * 10;
     this.maxBuffered = positive('maxBufferedBytes', options.maxBufferedBytes, 1 << 20);
-    this.wss = new WebSocketServer({
-      noServer: true,
-      maxPayload: positive('maxPayload', options.maxPayload, 64 * 1024),
-      perMessageDeflate: false,
-      clientTracking: false,
-    });
+    // Options are checked before a core is made: a bad option leaves nothing open behind.
+    this.owned = options.tracker === undefined;
+    this.tracker = options.tracker ?? new Tracker(options);
+    this.idleMs = positive('idleTimeout', options.idleTimeout, this.tracker.options.peerTtl) * 1000;
+    this.door = new Door(
+      {
+        prefix: path,
+        isPrivate: this.tracker.isPrivate,
+        maxConnections,
+        maxPerAddress,
+        allowUpgrade: options.allowUpgrade,
+        clientAddress: options.clientAddress,
+      },
+      (error) => this.reportError(error),
+    );
+    this.wss = new WebSocketServer({ noServer: true, maxPayload, perMessageDeflate: false, clientTracking: false });
     this.wss.on('error', (error) => this.reportError(error));
     this.relay = new Relay((message) => this.deliver(message));
     // Announces wait for this: other instances take a channel nobody listens on for a crashed instance.
     this.listening = this.tracker
       .whenReady()
       .then(() => this.relay.listen(this.tracker.swarmStore?.bus))
+      .catch(() => undefined)
       .then(() => {
         this.listening = undefined;
       });
-    this.timer = setInterval(() => this.heartbeat(), positive('pingInterval', options.pingInterval, 30) * 1000);
+    this.stopForgetting = this.tracker.onPasskeyForgotten((digest) => this.revoke(digest));
+    // One timer for pings and both idle timeouts; it runs often enough for the shortest of them.
+    const tick = Math.min(this.pingMs, this.unannouncedMs / 2, this.idleMs / 2);
+    this.timer = setInterval(() => this.heartbeat(), tick);
     this.timer.unref();
     if (options.server) this.attach(options.server);
   }
@@ -197,109 +225,111 @@ export class WebSocketTracker extends EventEmitter {
   }
 
   private readonly onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer): void => {
-    if (this.handleUpgrade(req, socket, head)) return;
-    // Not ours: another listener may take it; if there is none, nobody would ever answer.
-    if (this.server && this.server.listenerCount('upgrade') === 1) refuse(socket, 404, 'Not Found');
+    try {
+      if (this.handleUpgrade(req, socket, head)) return;
+      // Not ours: another listener may take it; if there is none, nobody would ever answer.
+      if (this.server && this.server.listenerCount('upgrade') === 1) refuse(socket, 404, 'Not Found');
+    } catch (error) {
+      this.internal(undefined, error);
+      socket.destroy();
+    }
   };
 
   /**
    * Take one upgrade request when its path is this tracker's announce URL. Returns false (and leaves
-   * the socket alone) when the path is not ours.
+   * the socket alone) when the path is not ours. Never throws: a refused upgrade gets its HTTP
+   * status (503 when full, 429 past the per-address cap, 403 when `allowUpgrade` says no).
    */
   handleUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): boolean {
-    const url = req.url ?? '';
-    const q = url.indexOf('?');
-    const full = q < 0 ? url : url.slice(0, q);
-    if (this.prefix !== '' && !(full.startsWith(this.prefix) && full.charCodeAt(this.prefix.length) === 47)) return false;
-    const target = parseTrackerPath(full.slice(this.prefix.length));
-    if (!target || target.endpoint !== 'announce' || (target.passkey !== undefined && !this.tracker.isPrivate)) return false;
-    socket.on('error', ignore); // a reset during the handshake is not our problem (a module-level function: keeps no request alive)
-    if (this.closed || this.connections.size >= this.maxConnections) {
-      refuse(socket, 503, 'Service Unavailable');
+    try {
+      return this.door.take(req, socket, head, this.admit);
+    } catch (error) {
+      this.internal(undefined, error);
+      socket.destroy();
       return true;
     }
-    try {
-      this.wss.handleUpgrade(req, socket, head, (ws) => this.open(ws, req, target.passkey));
-    } catch {
-      socket.destroy();
-    }
-    return true;
   }
 
-  private open(ws: WebSocket, req: http.IncomingMessage, passkey: string | undefined): void {
-    if (this.closed) {
+  private readonly admit = (req: http.IncomingMessage, socket: Duplex, head: Buffer, admission: Admission): void => {
+    try {
+      this.wss.handleUpgrade(req, socket, head, (ws) => {
+        try {
+          this.open(ws, req, admission);
+        } catch (error) {
+          this.internal(undefined, error);
+          ws.terminate();
+        }
+      });
+    } catch (error) {
+      this.internal(undefined, error);
+      socket.destroy();
+    }
+  };
+
+  private open(ws: WebSocket, req: http.IncomingMessage, admission: Admission): void {
+    if (this.closed || admission.released) {
       ws.terminate();
       return;
     }
     dropIdleTimer(req.socket);
-    const serial = this.relay.next();
-    const now = Date.now();
-    const conn: Connection = {
-      ws,
-      serial,
-      remote: req.socket.remoteAddress,
-      passkey,
-      peers: undefined,
-      offers: undefined,
-      alive: true,
-      lastFrame: now,
-      tokens: this.rate * 10,
-      refilled: now,
-      closing: false,
-    };
-    this.connections.set(serial, conn);
+    this.door.opened(req.socket, admission);
+    admission.released = true; // the connection gives the slot back from now on
+    const conn = new Connection(ws, this.relay.next(), admission.remote, admission.passkey, admission.key, Date.now(), this.burst);
+    this.connections.set(conn.serial, conn);
     ws.on('message', (data, isBinary) => this.onFrame(conn, data, isBinary));
     ws.on('pong', () => {
       conn.alive = true;
     });
-    ws.on('error', () => undefined); // followed by close
+    ws.on('error', ignore); // followed by close
     ws.on('close', () => this.onClose(conn));
   }
 
   private onFrame(conn: Connection, data: RawData, isBinary: boolean): void {
+    try {
+      this.frame(conn, data, isBinary);
+    } catch (error) {
+      this.internal(conn, error);
+    }
+  }
+
+  private frame(conn: Connection, data: RawData, isBinary: boolean): void {
     if (conn.closing) return;
-    const now = Date.now();
-    conn.lastFrame = now;
-    conn.alive = true;
-    conn.tokens = Math.min(this.rate * 10, conn.tokens + ((now - conn.refilled) / 1000) * this.rate);
-    conn.refilled = now;
-    if (conn.tokens < 1) {
-      this.shut(conn, 1008, 'too many messages');
+    if (!conn.spend(Date.now(), this.rate, this.burst)) {
+      conn.shut(1008, 'too many messages');
       return;
     }
-    conn.tokens -= 1;
     if (isBinary) {
-      this.shut(conn, 1003, 'binary frames are not accepted');
+      conn.shut(1003, 'binary frames are not accepted');
       return;
     }
     let message: WsAnnounce | WsScrape;
     try {
       message = parseWsFrame(data.toString(), { maxOffers: this.maxOffers, maxScrapeHashes: this.tracker.options.maxScrapeHashes });
     } catch (error) {
-      const e = error as WsProtocolError;
-      this.send(conn, encodeWsFailure(this.tracker.failureReason(e), e.action, e.infoHash));
+      if (!(error instanceof WsProtocolError)) throw error;
+      this.send(conn, encodeWsFailure(this.tracker.failureReason(error), error.action, error.infoHash));
       return;
     }
-    if (message.action === 'scrape') void this.scrape(conn, message);
+    if (message.action === 'scrape') void this.scrape(conn, message).catch((error: unknown) => this.internal(conn, error));
     else if (message.answer) this.answer(conn, message);
     else this.announce(conn, message);
   }
 
   private announce(conn: Connection, m: WsAnnounce): void {
     if (this.listening) {
-      void this.listening.then(() => this.announce(conn, m));
+      void this.listening.then(() => this.announce(conn, m)).catch((error: unknown) => this.internal(conn, error));
       return;
     }
     const key = pairKey(m.infoHash, m.peerId);
-    const held = conn.peers?.get(key);
-    if (!held && m.event !== 'stopped' && (conn.peers?.size ?? 0) >= this.maxPeers) {
+    if (m.event !== 'stopped' && conn.pairCount >= this.maxPeers && !conn.peers!.has(key)) {
       this.send(conn, encodeWsFailure(`too many torrents on one connection (limit ${this.maxPeers})`, 'announce', idString(m.infoHash)));
       return;
     }
     const request = this.request(m, conn);
     const result = this.tracker.announceRequest({ request, remote: this.relay.route(conn.serial), passkey: conn.passkey, writer: WRITER, webrtc: true });
-    if (result instanceof Promise) void result.then((r) => this.announced(conn, m, key, r));
-    else if (result) this.announced(conn, m, key, result);
+    if (result instanceof Promise) {
+      void result.then((r) => this.announced(conn, m, key, r)).catch((error: unknown) => this.internal(conn, error));
+    } else if (result) this.announced(conn, m, key, result);
   }
 
   private request(m: Pick<WsAnnounce, 'infoHash' | 'peerId' | 'uploaded' | 'downloaded' | 'left' | 'event' | 'numwant'>, conn: Connection): AnnounceRequest {
@@ -331,18 +361,10 @@ export class WebSocketTracker extends EventEmitter {
     if (m.event === 'stopped') {
       conn.peers?.delete(key);
     } else if (!conn.closing) {
-      conn.peers ??= new Map();
-      const held = conn.peers.get(key);
-      if (held) {
-        held.uploaded = m.uploaded;
-        held.downloaded = m.downloaded;
-        held.left = m.left;
-      } else {
-        conn.peers.set(key, { uploaded: m.uploaded, downloaded: m.downloaded, left: m.left });
-      }
+      conn.hold(key, m);
     } else {
       // The connection closed while the store answered: take the peer out again.
-      this.stop(conn.serial, conn.passkey, conn.remote, key, { uploaded: m.uploaded, downloaded: m.downloaded, left: m.left });
+      this.leave(conn, key, { uploaded: m.uploaded, downloaded: m.downloaded, left: m.left });
       return;
     }
     this.send(conn, encodeWsAnnounce(m.infoHash, result.counts, this.tracker.options.interval));
@@ -352,15 +374,17 @@ export class WebSocketTracker extends EventEmitter {
     const bus = this.tracker.swarmStore?.bus;
     const from = idString(m.peerId);
     const route = this.relay.route(conn.serial);
+    const prefix = wsOfferPrefix(infoHash, from);
     for (let i = 0; i < n; i++) {
       const peer = peers[i];
       const offer = m.offers[i];
+      const offerId = idString(offer.offerId);
       const message = {
         serial: 0,
         infoHash,
         peerId: idString(peer.peerId),
-        frame: encodeWsOffer(infoHash, from, offer),
-        offer: { offerId: idString(offer.offerId), from, route },
+        frame: encodeWsOfferAfter(prefix, offerId, offer),
+        offer: { offerId, from, route },
       };
       // A peer on this instance gets its offer at once (no promise); others through the bus.
       const serial = this.relay.localSerial(peer.ip);
@@ -370,29 +394,27 @@ export class WebSocketTracker extends EventEmitter {
         continue;
       }
       const target = { infoHash: m.infoHash, peer: { peerId: Buffer.from(peer.peerId), ip: Buffer.from(peer.ip), port: peer.port } };
-      void this.relay.send(target.peer.ip, message, bus).then((outcome) => {
-        if (outcome === 'gone') this.forgetGone(target.infoHash, target.peer);
-      });
+      void this.relay
+        .send(target.peer.ip, message, bus)
+        .then((outcome) => {
+          if (outcome === 'gone') this.forgetGone(target.infoHash, target.peer);
+        })
+        .catch((error: unknown) => this.internal(undefined, error));
     }
   }
 
   /** An answer to an offer this tracker handed to the peer: relayed to the offering peer. */
   private answer(conn: Connection, m: WsAnnounce): void {
     const a = m.answer!;
-    const key = idString(m.infoHash) + idString(a.offerId) + idString(a.toPeerId);
-    const pending = conn.offers?.get(key);
-    if (!pending || pending.expires < Date.now() || pending.to !== idString(m.peerId)) {
-      // Only an expired offer is forgotten here: a wrong answerer must not cancel the real one's offer.
-      if (pending && pending.expires < Date.now()) conn.offers!.delete(key);
-      this.send(conn, encodeWsFailure('answer to an unknown or expired offer', 'announce', idString(m.infoHash)));
+    const infoHash = idString(m.infoHash);
+    const pending = conn.offers?.take(OfferBook.key(infoHash, idString(a.offerId), idString(a.toPeerId)), idString(m.peerId), Date.now());
+    if (!pending) {
+      this.send(conn, encodeWsFailure('answer to an unknown or expired offer', 'announce', infoHash));
       return;
     }
-    conn.offers!.delete(key);
-    void this.relay.send(
-      pending.route,
-      { infoHash: idString(m.infoHash), peerId: pending.from, frame: encodeWsAnswer(m.infoHash, m.peerId, a) },
-      this.tracker.swarmStore?.bus,
-    );
+    void this.relay
+      .send(pending.route, { infoHash, peerId: pending.from, frame: encodeWsAnswer(m.infoHash, m.peerId, a) }, this.tracker.swarmStore?.bus)
+      .catch((error: unknown) => this.internal(undefined, error));
   }
 
   private async scrape(conn: Connection, m: WsScrape): Promise<void> {
@@ -415,64 +437,81 @@ export class WebSocketTracker extends EventEmitter {
     }
   }
 
-  /** A message for a connection of this instance (from this instance or another). */
+  /** A message for a connection of this instance (from this instance or another). Never throws. */
   private deliver(message: RelayMessage): boolean {
     const conn = this.connections.get(message.serial);
-    // Gone, closing, or no longer holding the peer: a successor never receives its predecessor's mail.
-    if (!conn || conn.closing || !conn.peers?.has(message.infoHash + message.peerId)) return false;
-    if (message.offer) {
-      conn.offers ??= new Map();
-      if (conn.offers.size >= this.maxPendingOffers) conn.offers.delete(conn.offers.keys().next().value!);
-      conn.offers.set(message.infoHash + message.offer.offerId + message.offer.from, {
-        to: message.peerId,
-        from: message.offer.from,
-        route: message.offer.route,
-        expires: Date.now() + this.offerTtl,
-      });
+    try {
+      // Gone, closing, or no longer holding the peer: a successor never receives its predecessor's mail.
+      if (!conn || conn.closing || !conn.peers?.has(message.infoHash + message.peerId)) return false;
+      if (message.offer) {
+        conn.offers ??= new OfferBook();
+        const { offerId, from, route } = message.offer;
+        conn.offers.add(OfferBook.key(message.infoHash, offerId, from), { to: message.peerId, from, route, expires: Date.now() + this.offerTtl }, this.maxPendingOffers);
+      }
+      return this.send(conn, message.frame);
+    } catch (error) {
+      this.internal(conn, error);
+      return false;
     }
-    return this.send(conn, message.frame);
   }
 
   /** A sampled peer whose instance no longer listens: take it out of the swarm now. */
   private forgetGone(infoHash: Buffer, peer: Peer): void {
+    this.remove(infoHash, peer.peerId, peer.ip);
+  }
+
+  /**
+   * Take a pair out of its WebTorrent swarm without the core's policy (the connection that held it
+   * is gone, or its passkey was revoked): a `stopped` straight to the swarm store, from the route
+   * the peer is listed under (the store's address rule lets exactly that through).
+   */
+  private remove(infoHash: Uint8Array, peerId: Uint8Array, route: Uint8Array): void {
     const store = this.tracker.webrtcSwarms();
     if (!store) return;
-    store
-      .announce({ infoHash, peerId: peer.peerId, ip: peer.ip, port: peer.port, seeder: false, event: 'stopped', numwant: 0, ttl: 1 })
-      .catch(() => undefined);
+    try {
+      void store
+        .announce({ infoHash, peerId, ip: route, port: 1, seeder: false, event: 'stopped', numwant: 0, ttl: 1 })
+        .catch(() => undefined);
+    } catch {
+      // a store that throws instead of rejecting: the peer expires instead
+    }
   }
 
   private send(conn: Connection, frame: string): boolean {
-    if (conn.closing || conn.ws.readyState !== 1 /* OPEN */ || conn.ws.bufferedAmount > this.maxBuffered) return false;
-    conn.ws.send(frame);
-    return true;
+    return conn.send(frame, this.maxBuffered);
   }
 
-  private shut(conn: Connection, code: number, reason: string): void {
-    if (conn.closing) return;
-    conn.closing = true;
-    conn.ws.close(code, reason);
-    // A peer that does not finish the closing handshake is cut off.
-    const timer = setTimeout(() => conn.ws.terminate(), 5000);
-    timer.unref();
-    conn.ws.once('close', () => clearTimeout(timer));
-  }
-
-  /** The connection is gone: every peer it announced leaves its swarm. */
+  /** The connection is gone: every peer it announced leaves its swarm. Never throws. */
   private onClose(conn: Connection): void {
-    conn.closing = true;
-    this.connections.delete(conn.serial);
-    conn.offers = undefined;
-    const peers = conn.peers;
-    conn.peers = undefined;
-    if (peers) for (const [key, held] of peers) this.stop(conn.serial, conn.passkey, conn.remote, key, held);
+    try {
+      conn.closing = true;
+      this.door.release(conn);
+      this.connections.delete(conn.serial);
+      conn.offers = undefined;
+      const peers = conn.peers;
+      conn.peers = undefined;
+      if (peers) for (const [key, held] of peers) this.leave(conn, key, held);
+    } catch (error) {
+      this.internal(undefined, error);
+    }
   }
 
-  /** A `stopped` announce through the core on the peer's behalf (policies, accounting and events as usual). */
-  private stop(serial: number, passkey: string | undefined, remote: string | undefined, key: string, held: HeldPeer): void {
+  /**
+   * A pair of a closed connection leaves its swarm: a `stopped` through the core on the peer's
+   * behalf (accounting and events as usual); when the core refuses it (a passkey revoked meanwhile,
+   * a policy lookup that fails) or the connection was revoked, straight from the swarm store.
+   */
+  private leave(conn: Connection, key: string, held: HeldPeer): void {
+    const infoHash = Buffer.from(key.slice(0, 20), 'latin1');
+    const peerId = Buffer.from(key.slice(20), 'latin1');
+    const route = this.relay.route(conn.serial);
+    if (conn.revoked) {
+      this.remove(infoHash, peerId, route);
+      return;
+    }
     const request: AnnounceRequest = {
-      infoHash: Buffer.from(key.slice(0, 20), 'latin1'),
-      peerId: Buffer.from(key.slice(20), 'latin1'),
+      infoHash,
+      peerId,
       port: 1,
       uploaded: held.uploaded,
       downloaded: held.downloaded,
@@ -482,37 +521,83 @@ export class WebSocketTracker extends EventEmitter {
       compact: false,
       noPeerId: false,
       ipParameter: undefined,
-      remote: parseAddress(remote),
+      remote: parseAddress(conn.remote),
       transport: 'websocket',
     };
-    const result = this.tracker.announceRequest({ request, remote: this.relay.route(serial), passkey, writer: WRITER, webrtc: true });
-    if (result instanceof Promise) void result.catch(() => undefined);
+    const fallback = (result: WsResult | undefined): void => {
+      if (!result || 'failure' in result) this.remove(infoHash, peerId, route);
+    };
+    const result = this.tracker.announceRequest({ request, remote: route, passkey: conn.passkey, writer: WRITER, webrtc: true });
+    if (result instanceof Promise) void result.then(fallback, () => fallback(undefined));
+    else fallback(result);
   }
 
-  /** Ping every connection; close the dead and the idle ones; forget expired offers. */
-  private heartbeat(): void {
-    const now = Date.now();
+  /** A passkey was forgotten (here or on another instance): its connections are closed at once. */
+  private revoke(digest: string): void {
+    const digests = new Map<string, string>();
     for (const conn of this.connections.values()) {
-      if (conn.closing) continue;
-      if (!conn.alive) {
-        conn.ws.terminate();
-        continue;
+      if (conn.passkey === undefined || conn.closing) continue;
+      let d = digests.get(conn.passkey);
+      if (d === undefined) digests.set(conn.passkey, (d = passkeyDigest(conn.passkey)));
+      if (d !== digest) continue;
+      conn.revoked = true;
+      conn.shut(REVOKED.code, REVOKED.reason);
+      // Its pairs leave now, not when the client finishes the closing handshake.
+      this.onClose(conn);
+    }
+  }
+
+  /** Ping every connection; close the dead and the idle ones; forget expired offers. Never throws. */
+  private heartbeat(): void {
+    try {
+      const now = Date.now();
+      const ping = now >= this.nextPing;
+      if (ping) this.nextPing = now + this.pingMs - 1;
+      for (const conn of this.connections.values()) {
+        if (conn.closing) continue;
+        const silent = now - conn.lastFrame;
+        if (silent > this.idleMs || (silent > this.unannouncedMs && conn.pairCount === 0)) {
+          conn.shut(1000, 'idle');
+          continue;
+        }
+        if (!ping) continue;
+        if (!conn.alive) {
+          conn.ws.terminate();
+          continue;
+        }
+        if (conn.offers && conn.offers.expire(now) === 0) conn.offers = undefined;
+        conn.alive = false;
+        conn.ws.ping();
       }
-      if (now - conn.lastFrame > this.idleMs) {
-        this.shut(conn, 1000, 'idle');
-        continue;
-      }
-      if (conn.offers) {
-        for (const [key, offer] of conn.offers) if (offer.expires < now) conn.offers.delete(key);
-        if (conn.offers.size === 0) conn.offers = undefined;
-      }
-      conn.alive = false;
-      conn.ws.ping();
+    } catch (error) {
+      this.internal(undefined, error);
+    }
+  }
+
+  /**
+   * A bug of ours (an exception that is no protocol failure): counted as an `internal` failure on
+   * the core (its `failure` event), and the connection it happened on is closed (1011). Never throws.
+   */
+  private internal(conn: Connection | undefined, error: unknown): void {
+    try {
+      this.tracker.failureReason(error);
+    } catch {
+      // a `failure` listener that throws: nothing more to do
+    }
+    try {
+      if (conn && !conn.closing) conn.shut(1011, 'internal error');
+    } catch {
+      conn?.ws.terminate();
     }
   }
 
   private reportError(error: unknown): void {
-    if (this.listenerCount('error') > 0) this.emit('error', error);
+    if (this.listenerCount('error') === 0) return;
+    try {
+      this.emit('error', error);
+    } catch {
+      // an `error` listener that throws
+    }
   }
 
   /**
@@ -522,7 +607,9 @@ export class WebSocketTracker extends EventEmitter {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.door.closed = true;
     clearInterval(this.timer);
+    this.stopForgetting();
     this.server?.off('upgrade', this.onUpgrade);
     const conns = [...this.connections.values()];
     await Promise.all(
@@ -549,14 +636,15 @@ export function createWebSocketTracker(options: WebSocketTrackerOptions = {}): W
 /** A listener that ignores its event. */
 function ignore(): void {}
 
-
-function pairKey(infoHash: Buffer, peerId: Buffer): string {
-  return infoHash.toString('latin1') + peerId.toString('latin1');
-}
-
 function positive(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new TypeError(`options.${name} must be a positive number`);
+  return value;
+}
+
+function nonNegative(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw new TypeError(`options.${name} must be a whole number, 0 or more`);
   return value;
 }
 
@@ -571,8 +659,4 @@ function dropIdleTimer(socket: object): void {
   if (timer && typeof timer === 'object' && (timer as { _idleTimeout?: number })._idleTimeout === -1) {
     (socket as Record<symbol, unknown>)[symbol] = null;
   }
-}
-
-function refuse(socket: Duplex, status: number, text: string): void {
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
 }

@@ -17,6 +17,8 @@ export class WsTestClient {
   private waiters: Array<{ match: (f: Frame) => boolean; resolve: (f: Frame) => void }> = [];
   /** Resolves with the close code once the socket closed. */
   readonly closed: Promise<number>;
+  /** Resolves with the close code and reason once the socket closed. */
+  readonly closedWith: Promise<{ code: number; reason: string }>;
 
   private constructor(ws: WebSocket) {
     this.ws = ws;
@@ -27,7 +29,8 @@ export class WsTestClient {
       else this.queue.push(frame);
     });
     ws.on('error', () => undefined);
-    this.closed = new Promise((resolve) => ws.once('close', (code) => resolve(code)));
+    this.closedWith = new Promise((resolve) => ws.once('close', (code, reason) => resolve({ code, reason: String(reason) })));
+    this.closed = this.closedWith.then((c) => c.code);
   }
 
   static open(url: string, options: WebSocket.ClientOptions = {}): Promise<WsTestClient> {

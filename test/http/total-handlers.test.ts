@@ -95,3 +95,20 @@ it('an app setting that throws while the address is read gives a bencoded failur
     await app.close();
   }
 });
+
+it('the standalone server takes the same guarded path: a throwing announce listener still gets the client its answer', async () => {
+  const { createTrackerServer } = await import('../../src/server.js');
+  const server = createTrackerServer({ webSocket: false });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    server.tracker.on('announce', () => {
+      throw new Error('bug in the site');
+    });
+    const port = (server.address() as { port: number }).port;
+    const res = await rawGet(port, `/announce?${q()}`);
+    expect(res.status).toBe(200);
+    expect(failureOf(res.body)).toBeUndefined();
+  } finally {
+    await server.shutdown();
+  }
+});

@@ -9,9 +9,14 @@ import {
   idBytes,
   idString,
   parseWsFrame,
+  MAX_SIGNAL_BYTES,
+  MAX_SIGNAL_FIELDS,
+  parseSignal,
+  SIGNAL_REASON,
   WsProtocolError,
   type WsAnnounce,
 } from '../../src/protocol/websocket.js';
+import { counterReason } from '../../src/protocol/counter.js';
 
 const LIMITS = { maxOffers: 10, maxScrapeHashes: 64 };
 const IH = 'abcdefghijklmnopqrs\u00ff';
@@ -46,7 +51,7 @@ describe('WebTorrent frames', () => {
     expect(idString(m.infoHash)).toBe(IH);
     expect(m).toMatchObject({ event: 'started', uploaded: 10, downloaded: 20, left: 30, numwant: 3 });
     expect(m.offers.map((o) => idString(o.offerId))).toEqual([offer(1).offer_id, offer(2).offer_id, offer(3).offer_id]);
-    expect(m.offers[0].offer).toEqual({ type: 'offer', sdp: 'v=0 1' });
+    expect(JSON.parse(m.offers[0].json)).toEqual({ type: 'offer', sdp: 'v=0 1' });
   });
 
   it('bounds offers: at most maxOffers, never more than numwant', () => {
@@ -62,7 +67,7 @@ describe('WebTorrent frames', () => {
   it('parses an answer and a scrape', () => {
     const a = parse({ action: 'announce', info_hash: IH, peer_id: PID, to_peer_id: 'y'.repeat(20), offer_id: 'o'.repeat(20), answer: { type: 'answer', sdp: 's' } }) as WsAnnounce;
     expect(idString(a.answer!.toPeerId)).toBe('y'.repeat(20));
-    expect(a.answer!.answer).toEqual({ type: 'answer', sdp: 's' });
+    expect(JSON.parse(a.answer!.json)).toEqual({ type: 'answer', sdp: 's' });
     expect(parse({ action: 'scrape', info_hash: IH })).toEqual({ action: 'scrape', infoHashes: [idBytes(IH)] });
     expect(parse({ action: 'scrape', info_hash: [IH, 'b'.repeat(20)] })).toMatchObject({ infoHashes: [idBytes(IH), idBytes('b'.repeat(20))] });
     expect(parse({ action: 'scrape' })).toEqual({ action: 'scrape', infoHashes: [] });
@@ -89,12 +94,55 @@ describe('WebTorrent frames', () => {
     expect(failure({ action: 'scrape', info_hash: [IH, 7] }).action).toBe('scrape');
   });
 
+  it('counters follow the rule of every door: whole numbers from 0 to 2^53-1 (numbers, or up to 16 digits)', () => {
+    const ok = (v: unknown) => (parse({ action: 'announce', info_hash: IH, peer_id: PID, uploaded: v, downloaded: v, left: v }) as WsAnnounce).uploaded;
+    expect(ok(0)).toBe(0);
+    expect(ok(Number.MAX_SAFE_INTEGER)).toBe(Number.MAX_SAFE_INTEGER);
+    expect(ok('1234567890123456')).toBe(1234567890123456);
+    expect(ok(null)).toBe(0);
+    for (const field of ['uploaded', 'downloaded', 'left', 'corrupt']) {
+      for (const bad of [1.5, 1e308, -1, 2 ** 53, '9007199254740992', '12345678901234567', '1e3', ' 1', true, [], {}]) {
+        expect(failure({ action: 'announce', info_hash: IH, peer_id: PID, [field]: bad }).message).toBe(counterReason(field));
+      }
+    }
+    // 1e999 parses to Infinity
+    expect(failure(`{"action":"announce","info_hash":${JSON.stringify(IH)},"peer_id":${JSON.stringify(PID)},"left":1e999}`).message).toBe(counterReason('left'));
+  });
+
+  it('offers and answers are shallow and small: deep nesting is refused, never serialised', () => {
+    let deep = '"x"';
+    for (let i = 0; i < 4000; i++) deep = `{"a":${deep}}`;
+    const frame = (field: string) =>
+      `{"action":"announce","info_hash":${JSON.stringify(IH)},"peer_id":${JSON.stringify(PID)},` +
+      (field === 'offer' ? `"offers":[{"offer_id":"${'o'.repeat(20)}","offer":${deep}}]}` : `"to_peer_id":"${'y'.repeat(20)}","offer_id":"${'o'.repeat(20)}","answer":${deep}}`);
+    expect(frame('offer').length).toBeLessThan(30_000);
+    expect(failure(frame('offer')).message).toBe(SIGNAL_REASON('offer'));
+    expect(failure(frame('answer')).message).toBe(SIGNAL_REASON('answer'));
+    // one level of nesting is fine, two are not; arrays of scalars are fine as fields
+    expect(parseSignal({ type: 'offer', sdp: 's', x: { a: 1, b: [1] } })).toBeUndefined();
+    expect(parseSignal({ type: 'offer', sdp: 's', x: { a: 1, b: null }, c: [1, 'x', true] })).toBe('{"type":"offer","sdp":"s","x":{"a":1,"b":null},"c":[1,"x",true]}');
+    expect(parseSignal([1])).toBeUndefined();
+    expect(parseSignal('sdp')).toBeUndefined();
+    expect(parseSignal({ sdp: 'x'.repeat(MAX_SIGNAL_BYTES) })).toBeUndefined();
+    expect(parseSignal(Object.fromEntries(Array.from({ length: MAX_SIGNAL_FIELDS + 1 }, (_, i) => [`k${i}`, i])))).toBeUndefined();
+    // lone surrogates come out escaped: the relayed frame is valid JSON
+    const lone = parseSignal({ sdp: 'a\ud800b' })!;
+    expect(JSON.parse(lone)).toEqual({ sdp: 'a\ud800b' });
+    expect(Buffer.from(lone, 'utf8').toString('utf8')).toBe(lone);
+  });
+
+  it('relayed frames are valid JSON whatever the ids hold (quotes, backslashes, control characters)', () => {
+    const odd = '"\\\u0000\u001f\u00ff'.padEnd(20, '"');
+    const m = parse({ action: 'announce', info_hash: odd, peer_id: odd, offers: [{ offer_id: odd, offer: { type: 'offer', sdp: '"}' } }] }) as WsAnnounce;
+    expect(JSON.parse(encodeWsOffer(m.infoHash, m.peerId, m.offers[0]))).toEqual({ action: 'announce', info_hash: odd, peer_id: odd, offer_id: odd, offer: { type: 'offer', sdp: '"}' } });
+  });
+
   it('writes answers as clients read them', () => {
     const ih = idBytes(IH)!;
     expect(JSON.parse(encodeWsAnnounce(ih, { complete: 2, incomplete: 3 }, 120))).toEqual({ action: 'announce', interval: 120, info_hash: IH, complete: 2, incomplete: 3 });
-    const o = JSON.parse(encodeWsOffer(ih, idBytes(PID)!, { offerId: idBytes('o'.repeat(20))!, offer: { type: 'offer', sdp: 'x' } }));
+    const o = JSON.parse(encodeWsOffer(ih, idBytes(PID)!, { offerId: idBytes('o'.repeat(20))!, json: JSON.stringify({ type: 'offer', sdp: 'x' }) }));
     expect(o).toEqual({ action: 'announce', info_hash: IH, peer_id: PID, offer_id: 'o'.repeat(20), offer: { type: 'offer', sdp: 'x' } });
-    const a = JSON.parse(encodeWsAnswer(ih, idBytes(PID)!, { toPeerId: idBytes('y'.repeat(20))!, offerId: idBytes('o'.repeat(20))!, answer: { type: 'answer', sdp: 'y' } }));
+    const a = JSON.parse(encodeWsAnswer(ih, idBytes(PID)!, { toPeerId: idBytes('y'.repeat(20))!, offerId: idBytes('o'.repeat(20))!, json: JSON.stringify({ type: 'answer', sdp: 'y' }) }));
     expect(a).toEqual({ action: 'announce', info_hash: IH, peer_id: PID, offer_id: 'o'.repeat(20), answer: { type: 'answer', sdp: 'y' } });
     expect(JSON.parse(encodeWsScrape([{ infoHash: ih, complete: 1, incomplete: 2, downloaded: 3 }]))).toEqual({ action: 'scrape', files: { [IH]: { complete: 1, incomplete: 2, downloaded: 3 } } });
     expect(JSON.parse(encodeWsFailure('nope', undefined, undefined))).toEqual({ action: 'announce', 'failure reason': 'nope' });

@@ -81,6 +81,27 @@ describeService('Redis', redisUp, 'WebSocket tracker on two instances sharing Re
     await until(async () => (await scrape(urls[1], ih)).complete === 0);
   });
 
+  it('a 6 000-level offer or answer relayed between the instances kills neither; their other clients are served', async () => {
+    const ih = wsId();
+    const deep = `{"type":"offer","sdp":${'['.repeat(6000)}1${']'.repeat(6000)}}`;
+    const seeder = await connect(urls[0]);
+    const leecher = await connect(urls[1]);
+    const bystander = await connect(urls[0]);
+    await seeder.announce({ info_hash: ih, peer_id: wsId('seeder'), left: 0, event: 'started' });
+    await bystander.announce({ info_hash: ih, peer_id: wsId('bystander'), left: 0, event: 'started' });
+    leecher.send(`{"action":"announce","info_hash":${JSON.stringify(ih)},"peer_id":"${wsId('leecher')}","left":9,"numwant":2,"offers":[{"offer_id":"${wsId('d1')}","offer":${deep}},{"offer_id":"${wsId('d2')}","offer":${deep}}]}`);
+    expect((await leecher.next((f) => f['failure reason'] !== undefined))['failure reason']).toMatch(/^offer must be an object/);
+    expect(await leecher.announce({ info_hash: ih, peer_id: wsId('leecher'), left: 9, numwant: 1, offers: [wsOffer('r')] })).toMatchObject({ complete: 2, incomplete: 1 });
+    // The offer went to one of the two seeders on instance 0.
+    const answerer = await Promise.race([seeder, bystander].map((c) => c.next((f) => f.offer !== undefined).then(() => c)));
+    const from = answerer === seeder ? wsId('seeder') : wsId('bystander');
+    answerer.send(`{"action":"announce","info_hash":${JSON.stringify(ih)},"peer_id":"${from}","to_peer_id":"${wsId('leecher')}","offer_id":"${wsOffer('r').offer_id}","answer":${deep}}`);
+    expect((await answerer.next((f) => f['failure reason'] !== undefined))['failure reason']).toMatch(/^answer must be an object/);
+    answerer.send({ action: 'announce', info_hash: ih, peer_id: from, to_peer_id: wsId('leecher'), offer_id: wsOffer('r').offer_id, answer: { type: 'answer', sdp: 'fine' } });
+    expect((await leecher.next((f) => f.answer !== undefined)).answer).toEqual({ type: 'answer', sdp: 'fine' });
+    for (const url of urls) expect(await scrape(url, ih)).toEqual({ complete: 2, incomplete: 1, downloaded: 0 });
+  });
+
   it('a connection that gave up a peer id gets nothing meant for the connection that took it next', async () => {
     const ih = wsId();
     const first = await connect(urls[0]);
@@ -97,6 +118,41 @@ describeService('Redis', redisUp, 'WebSocket tracker on two instances sharing Re
     second.send({ action: 'announce', info_hash: ih, peer_id: wsId('moving'), to_peer_id: wsId('asker'), offer_id: wsOffer('m').offer_id, answer: { type: 'answer', sdp: 'new' } });
     expect((await asker.next((f) => f.answer !== undefined)).answer).toEqual({ type: 'answer', sdp: 'new' });
     expect(first.pending().filter((f) => f.offer !== undefined)).toHaveLength(0);
+  });
+
+  it('a passkey forgotten on one instance cuts its member off on the other at once; the peers leave without the policy', async () => {
+    const users: Record<string, string> = { carolkey1: 'carol', davekey22: 'dave' };
+    const ns = uniqueName('wspriv');
+    const made: Array<{ server: TrackerServer; store: SwarmStore }> = [];
+    const open = async () => {
+      const { store } = await openStore(REDIS_URL, { namespace: ns });
+      const server = createTrackerServer({ store, passkey: (k) => users[k] ?? null });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      await server.tracker.whenReady();
+      made.push({ server, store });
+      return (server.address() as { port: number }).port;
+    };
+    try {
+      const [a, b] = [await open(), await open()];
+      const ih = wsId();
+      const carol = await connect(`ws://127.0.0.1:${a}/carolkey1/announce`);
+      const dave = await connect(`ws://127.0.0.1:${b}/davekey22/announce`);
+      await carol.announce({ info_hash: ih, peer_id: wsId('carol'), left: 0, event: 'started' });
+      expect(await dave.announce({ info_hash: ih, peer_id: wsId('dave'), left: 5, event: 'started' })).toMatchObject({ complete: 1, incomplete: 1 });
+      delete users.carolkey1;
+      await made[1].server.tracker.forgetPasskey('carolkey1'); // on the other instance
+      expect(await carol.closedWith).toEqual({ code: 1008, reason: 'passkey revoked' });
+      const counts = () => made[1].server.tracker.counts([Buffer.from(ih, 'latin1')], { webrtc: true });
+      await until(async () => (await counts())[0].complete === 0);
+      expect((await counts())[0]).toMatchObject({ complete: 0, incomplete: 1 });
+      expect(dave.ws.readyState).toBe(1);
+    } finally {
+      for (const m of made) await m.server.shutdown();
+      const raw = (made[0]?.store as unknown as { keyv: { store: { client: { sendCommand(a: string[]): Promise<unknown> } } } } | undefined)?.keyv.store.client;
+      const keys = raw ? ((await raw.sendCommand(['KEYS', `${ns}*`])) as string[]) : [];
+      if (raw && keys.length > 0) await raw.sendCommand(['DEL', ...keys]);
+      for (const m of made) await m.store.close?.();
+    }
   });
 
   it('the peers of a crashed instance leave the swarm as soon as another instance tries to reach them', async () => {
