@@ -48,6 +48,13 @@ export function finiteNumber(scope: string, name: string, value: unknown, fallba
   return value;
 }
 
+/** A number option above 0 that may have a fraction (seconds, rates). */
+export function positiveNumber(scope: string, name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) fail(scope, name, 'a number above 0', value);
+  return value;
+}
+
 /** A boolean option. */
 export function booleanOption(scope: string, name: string, value: unknown, fallback: boolean): boolean {
   if (value === undefined) return fallback;

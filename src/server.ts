@@ -9,6 +9,9 @@ import { encodeFailure } from './protocol/response.js';
 import { Tracker, type TrackerOptions } from './tracker.js';
 import { answerHttp } from './transport/http-answer.js';
 import { WebSocketTracker, type WebSocketTrackerOptions } from './transport/websocket.js';
+import { resolveWebSocketOptions } from './transport/ws-options.js';
+import { TRACKER_OPTION_NAMES } from './options.js';
+import { booleanOption, describeValue, optionsObject, warnUnknownKeys, wholeNumber } from './option-checks.js';
 
 /** Settings of the standalone server's WebTorrent door (everything but the core, the server and the path). */
 export type TrackerServerWebSocketOptions = Omit<WebSocketTrackerOptions, keyof TrackerOptions | 'tracker' | 'server' | 'path'>;
@@ -46,6 +49,12 @@ export interface TrackerServerOptions extends TrackerOptions {
   webSocket?: boolean | TrackerServerWebSocketOptions;
 }
 
+/** Every option of {@link createTrackerServer}: the tracker's and the server's own. */
+const SERVER_OPTIONS: ReadonlySet<string> = new Set([
+  ...TRACKER_OPTION_NAMES,
+  ...(['keepAliveTimeout', 'headersTimeout', 'requestTimeout', 'maxConnections', 'trustProxy', 'webSocket'] satisfies Array<keyof TrackerServerOptions>),
+]);
+
 /** The server returned by {@link createTrackerServer}. */
 export type TrackerServer = http.Server & {
   /** The protocol core: events (`announce`, `failure`), options, the store in use. */
@@ -73,7 +82,6 @@ const httpBudget = new WeakMap<object, () => void>();
  * the cap is closed at once; an upgraded one leaves the budget ({@link leaveHttpBudget}).
  */
 function limitHttpConnections(server: http.Server, max: number): void {
-  if (typeof max !== 'number' || !(max > 0)) throw new TypeError('options.maxConnections must be a positive number');
   let open = 0;
   server.on('connection', (socket: Duplex) => {
     if (open >= max) {
@@ -102,10 +110,21 @@ function leaveHttpBudget(socket: Duplex): void {
  * `/<passkey>/scrape`); other paths get 404.
  */
 export function createTrackerServer(options: TrackerServerOptions = {}): TrackerServer {
-  const tracker = new Tracker(options, 'createTrackerServer');
-  const trustProxy = options.trustProxy === true;
-  const headersTimeout = options.headersTimeout ?? 10_000;
-  const requestTimeout = Math.max(options.requestTimeout ?? 15_000, headersTimeout);
+  const scope = 'createTrackerServer';
+  const o = optionsObject(scope, options);
+  warnUnknownKeys(scope, o, SERVER_OPTIONS);
+  const trustProxy = booleanOption(scope, 'trustProxy', o.trustProxy, false);
+  const headersTimeout = wholeNumber(scope, 'headersTimeout', o.headersTimeout, 10_000, { min: 1 });
+  const requestTimeout = Math.max(wholeNumber(scope, 'requestTimeout', o.requestTimeout, 15_000, { min: 1 }), headersTimeout);
+  const keepAliveTimeout = wholeNumber(scope, 'keepAliveTimeout', o.keepAliveTimeout, 30_000);
+  const maxConnections = wholeNumber(scope, 'maxConnections', o.maxConnections, 10_000, { min: 1 });
+  const wsScope = `${scope}: options.webSocket`;
+  if (options.webSocket !== undefined && typeof options.webSocket !== 'boolean' && (typeof options.webSocket !== 'object' || options.webSocket === null)) {
+    throw new TypeError(`${scope}: options.webSocket must be true, false or an object of WebSocket options (got ${describeValue(options.webSocket)})`);
+  }
+  // Checked before the core opens its store: a bad option leaves nothing open behind.
+  if (typeof options.webSocket === 'object') resolveWebSocketOptions(options.webSocket, wsScope, false);
+  const tracker = new Tracker(options, scope);
   const handle = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
@@ -134,8 +153,8 @@ export function createTrackerServer(options: TrackerServerOptions = {}): Tracker
     },
     handle,
   ) as TrackerServer;
-  server.keepAliveTimeout = options.keepAliveTimeout ?? 30_000;
-  limitHttpConnections(server, options.maxConnections ?? 10_000);
+  server.keepAliveTimeout = keepAliveTimeout;
+  limitHttpConnections(server, maxConnections);
   // Node applies headersTimeout only once a request has begun: a connection that never sends a byte
   // is closed by the inactivity timeout instead (never shorter than a storage call may take).
   server.timeout = Math.max(headersTimeout, tracker.options.storeTimeout + 1000);
@@ -157,11 +176,14 @@ export function createTrackerServer(options: TrackerServerOptions = {}): Tracker
   const webSocket =
     options.webSocket === false
       ? undefined
-      : new WebSocketTracker({
-          ...(trustProxy ? { clientAddress: (req: http.IncomingMessage) => forwardedFor(req) ?? req.socket.remoteAddress } : {}),
-          ...(typeof options.webSocket === 'object' ? options.webSocket : {}),
-          tracker,
-        });
+      : new WebSocketTracker(
+          {
+            ...(trustProxy ? { clientAddress: (req: http.IncomingMessage) => forwardedFor(req) ?? req.socket.remoteAddress } : {}),
+            ...(typeof options.webSocket === 'object' ? options.webSocket : {}),
+            tracker,
+          },
+          wsScope,
+        );
   server.webSocket = webSocket;
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     leaveHttpBudget(socket);
