@@ -4,12 +4,13 @@
 // round after round with the order rotated. A node:dgram server answering a constant shows the floor
 // any Node UDP tracker pays (receive and send in Node). Prints medians and ratios; `npm run bench -- --only udp`
 // runs it, or directly: node bench/udp.js [--rounds 3] [--duration 5] [--loaders 2] [--sockets 8] [--window 16]
+//                    [--dist-b other/dist/index.js (a second build as "ours-b", in the same rounds)]
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -20,6 +21,7 @@ const { values: args } = parseArgs({
     loaders: { type: 'string', default: '2' },
     sockets: { type: 'string', default: '8' },
     window: { type: 'string', default: '16' },
+    'dist-b': { type: 'string', default: '' },
   },
 });
 const rounds = Number(args.rounds);
@@ -29,9 +31,9 @@ const hashes = Array.from({ length: 1000 }, () => randomBytes(20).toString('hex'
 const hashesFile = path.join(work, 'hashes.hex');
 writeFileSync(hashesFile, hashes.join('\n') + '\n');
 
-function startNode(name, script) {
+function startNode(name, script, env = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script], { cwd: here, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [script], { cwd: here, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     children.add(child);
     let out = '';
     const timer = setTimeout(() => reject(new Error(`${name} did not start: ${out}`)), 15_000);
@@ -90,13 +92,14 @@ try {
     await startOpentracker(),
     await startNode('node:dgram constant', 'servers/udp-constant.js'),
   ];
+  if (args['dist-b']) servers.push(await startNode('ours-b', 'servers/ours-udp.js', { BENCH_DIST: pathToFileURL(path.resolve(args['dist-b'])).href }));
   try {
     servers.push(await startNode('bittorrent-tracker', 'servers/bittorrent-tracker-udp.js'));
   } catch (error) {
     console.log(`bittorrent-tracker not available (${error.message.split('\n')[0]}); install bench extras with npm run bench`);
   }
   const results = new Map(servers.map((s) => [s.name, []]));
-  const ratios = { opentracker: [], 'bittorrent-tracker': [], 'node:dgram constant': [] };
+  const ratios = { 'ours-b': [], opentracker: [], 'bittorrent-tracker': [], 'node:dgram constant': [] };
   for (let round = 0; round < rounds; round++) {
     const order = servers.map((_, i) => servers[(i + round) % servers.length]);
     const got = {};

@@ -1,5 +1,6 @@
 // Ours: createUdpTracker() on the in-memory store (BENCH_STORE for another store). Prints `listening <port>`.
-import { createUdpTracker } from '../../dist/index.js';
+// BENCH_DIST: another build of the library to load (default ../../dist/index.js), to measure a change.
+const { createUdpTracker } = await import(process.env.BENCH_DIST || '../../dist/index.js');
 
 const udp = createUdpTracker({ store: process.env.BENCH_STORE || undefined });
 const { port } = await udp.listen(Number(process.env.PORT ?? 0), '127.0.0.1');
