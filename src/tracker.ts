@@ -208,7 +208,7 @@ export class Tracker extends EventEmitter {
    * (memory store, cached policy answers), else a promise of it. Never throws, never rejects.
    */
   answerAnnounce(rawQuery: string, remoteAddress: string | undefined, passkey?: string): Buffer | Promise<Buffer> {
-    return this.pipeline.fromQuery(rawQuery, { remote: remoteAddress, passkey, writer: this.http })!;
+    return this.pipeline.fromQuery(rawQuery, remoteAddress, passkey, this.http);
   }
 
   /**

@@ -95,7 +95,7 @@ export class AnnouncePipeline {
   }
 
   /** An HTTP announce from its raw query string (length and format checked here). */
-  fromQuery<T>(rawQuery: string, call: Omit<AnnounceCall<T>, 'request'>): T | Promise<T> | undefined {
+  fromQuery<T>(rawQuery: string, remote: string | undefined, passkey: string | undefined, writer: AnswerWriter<T>): T | Promise<T> {
     let request: AnnounceRequest;
     try {
       if (rawQuery.length > this.options.maxQueryLength) {
@@ -103,61 +103,73 @@ export class AnnouncePipeline {
       }
       request = parseAnnounce(rawQuery, this.options);
     } catch (error) {
-      return call.writer.failure(this.deps.failures.reason(error));
+      return writer.failure(this.deps.failures.reason(error));
     }
-    return this.run({ ...call, request });
+    return this.announce(request, remote, passkey, writer, false, false)!;
   }
 
   /** One validated announce: the answer at once when no I/O is needed, else a promise of it. */
   run<T>(call: AnnounceCall<T>): T | Promise<T> | undefined {
-    const { writer } = call;
-    const prepared = this.prepare(call.request, call.remote);
+    return this.announce(call.request, call.remote, call.passkey, call.writer, call.syncOnly === true, call.webrtc === true);
+  }
+
+  // The steps below take positional parameters: they run for every announce, and allocate nothing of their own.
+
+  private announce<T>(
+    request: AnnounceRequest,
+    remote: string | Buffer | undefined,
+    passkey: string | undefined,
+    writer: AnswerWriter<T>,
+    syncOnly: boolean,
+    webrtc: boolean,
+  ): T | Promise<T> | undefined {
+    const prepared = this.prepare(request, remote);
     if (typeof prepared === 'string') return writer.failure(prepared);
     const policy = this.deps.policy;
-    if (!policy) return this.store(prepared, undefined, call);
+    if (!policy) return this.store(prepared, undefined, writer, syncOnly, webrtc);
     let grant: Grant | undefined;
     try {
-      grant = policy.grantNow(call.passkey, () => call.request.infoHash.toString('hex'), call.request.peerId);
+      grant = policy.grantNow(passkey, () => request.infoHash.toString('hex'), request.peerId);
     } catch (error) {
       return writer.failure(this.deps.failures.reason(error));
     }
-    if (grant) return this.store(prepared, grant, call);
-    return call.syncOnly ? undefined : this.afterPolicy(prepared, call);
+    if (grant) return this.store(prepared, grant, writer, syncOnly, webrtc);
+    return syncOnly ? undefined : this.afterPolicy(prepared, passkey, writer, webrtc);
   }
 
-  private async afterPolicy<T>(prepared: Prepared, call: AnnounceCall<T>): Promise<T> {
+  private async afterPolicy<T>(prepared: Prepared, passkey: string | undefined, writer: AnswerWriter<T>, webrtc: boolean): Promise<T> {
     let grant: Grant;
     try {
-      grant = await this.deps.policy!.grant(call.passkey, prepared[0].infoHash.toString('hex'), prepared[0].peerId);
+      grant = await this.deps.policy!.grant(passkey, prepared[0].infoHash.toString('hex'), prepared[0].peerId);
     } catch (error) {
-      return call.writer.failure(this.deps.failures.reason(error));
+      return writer.failure(this.deps.failures.reason(error));
     }
-    return this.store(prepared, grant, call) as T | Promise<T>;
+    return this.store(prepared, grant, writer, false, webrtc) as T | Promise<T>;
   }
 
   /** The store call: in memory at once (compact answers straight from scratch buffers), else awaited. */
-  private store<T>(prepared: Prepared, grant: Grant | undefined, call: AnnounceCall<T>): T | Promise<T> | undefined {
+  private store<T>(prepared: Prepared, grant: Grant | undefined, writer: AnswerWriter<T>, syncOnly: boolean, webrtc: boolean): T | Promise<T> | undefined {
     if (grant) this.applyGrant(prepared, grant);
-    const { writer } = call;
     const [request, swarmRequest] = prepared;
-    const memory = this.deps.storage.memoryFor(call.webrtc === true);
-    if (!memory) return call.syncOnly ? undefined : this.storeAsync(prepared, grant, call);
+    const memory = this.deps.storage.memoryFor(webrtc);
+    if (!memory) return syncOnly ? undefined : this.storeAsync(prepared, grant, writer, webrtc);
     try {
       if (writer.compact && (request.compact || writer.alwaysCompact)) return this.compact(memory, prepared, grant, writer);
       const result = memory.announceSync(swarmRequest);
-      return this.end(prepared, grant, result, writer, () => writer.peers(result, result.peers, request));
+      const refused = this.end(prepared, grant, result);
+      return refused === undefined ? writer.peers(result, result.peers, request) : writer.failure(refused);
     } catch (error) {
       return writer.failure(this.deps.failures.reason(error));
     }
   }
 
-  private async storeAsync<T>(prepared: Prepared, grant: Grant | undefined, call: AnnounceCall<T>): Promise<T> {
-    const { writer } = call;
+  private async storeAsync<T>(prepared: Prepared, grant: Grant | undefined, writer: AnswerWriter<T>, webrtc: boolean): Promise<T> {
     const { storage } = this.deps;
     try {
-      const store = await storage.opened(call.webrtc === true);
+      const store = await storage.opened(webrtc);
       const result = await storage.bounded(store.announce(prepared[1]));
-      return this.end(prepared, grant, result, writer, () => writer.peers(result, result.peers, prepared[0]));
+      const refused = this.end(prepared, grant, result);
+      return refused === undefined ? writer.peers(result, result.peers, prepared[0]) : writer.failure(refused);
     } catch (error) {
       return writer.failure(this.deps.failures.reason(error));
     }
@@ -173,17 +185,20 @@ export class AnnouncePipeline {
     counts.previous = undefined;
     counts.counted = undefined;
     const packed = memory.announceCompact(prepared[1], this.scratch4, this.scratch6, counts);
-    return this.end(prepared, grant, counts, writer, () =>
-      writer.compact!(counts, this.scratch4.subarray(0, (packed & 0xffff) * 6), this.scratch6.subarray(0, (packed >>> 16) * 18), prepared[0]),
-    );
+    const refused = this.end(prepared, grant, counts);
+    if (refused !== undefined) return writer.failure(refused);
+    return writer.compact!(counts, this.scratch4.subarray(0, (packed & 0xffff) * 6), this.scratch6.subarray(0, (packed >>> 16) * 18), prepared[0]);
   }
 
-  /** The one ending of every announce: a refusal is a failure; otherwise credit, count, report, answer. */
-  private end<T>(prepared: Prepared, grant: Grant | undefined, outcome: Outcome, writer: AnswerWriter<T>, answer: () => T): T {
-    if (outcome.refusal) return writer.failure(this.deps.failures.refusal(outcome.refusal));
+  /**
+   * The one ending of every announce: a refusal becomes its failure reason (returned); an accepted
+   * announce is credited, counted and reported (undefined returned: the caller writes the answer).
+   */
+  private end(prepared: Prepared, grant: Grant | undefined, outcome: Outcome): string | undefined {
+    if (outcome.refusal) return this.deps.failures.refusal(outcome.refusal);
     this.credit(prepared, grant, outcome);
     this.report(prepared, grant?.user);
-    return answer();
+    return undefined;
   }
 
   /** Private mode / interval enforcement: what the store must judge and remember about the peer. */

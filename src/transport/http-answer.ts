@@ -32,16 +32,20 @@ export function answerHttp(
   passkey: string | undefined,
   res: http.ServerResponse,
 ): void {
-  const fail = (error: unknown): void => sendBencoded(res, encodeFailure(tracker.failureReason(error)));
   try {
     if (endpoint === 'announce') {
       const answer = tracker.answerAnnounce(query, address, passkey);
       if (Buffer.isBuffer(answer)) sendBencoded(res, answer);
-      else answer.then((body) => sendBencoded(res, body), fail);
+      else answer.then((body) => sendBencoded(res, body), (error: unknown) => sendFailure(tracker, res, error));
     } else {
-      tracker.scrape(query, passkey).then((body) => sendBencoded(res, body), fail);
+      tracker.scrape(query, passkey).then((body) => sendBencoded(res, body), (error: unknown) => sendFailure(tracker, res, error));
     }
   } catch (error) {
-    fail(error);
+    sendFailure(tracker, res, error);
   }
+}
+
+/** Answer with the failure reason for `error` (counted, and reported to `failure` listeners). */
+function sendFailure(tracker: Tracker, res: http.ServerResponse, error: unknown): void {
+  sendBencoded(res, encodeFailure(tracker.failureReason(error)));
 }
