@@ -8,11 +8,10 @@
  */
 import { Router, type NextFunction, type Request, type Response } from 'express';
 import { parseTrackerPath } from './protocol/path.js';
-import { encodeFailure } from './protocol/response.js';
 import { Tracker, type TorrentInput, type TrackerOptions } from './tracker.js';
 import { TRACKER_OPTION_NAMES } from './options.js';
 import { warnUnknownKeys } from './option-checks.js';
-import { answerHttp, sendBencoded } from './transport/http-answer.js';
+import { answerHttp, sendFailure } from './transport/http-answer.js';
 import type { TorrentRules } from './types.js';
 
 /** The Router returned by {@link trackerMiddleware}, with a handle on the tracker behind it. */
@@ -77,7 +76,7 @@ export function trackerMiddleware(options: TrackerOptions = {}, ...misuse: unkno
       answerHttp(tracker, target.endpoint, query, target.endpoint === 'announce' ? clientAddress(req) : undefined, target.passkey, res);
     } catch (error) {
       // Nothing of ours reaches Express's error handler (it would answer 500).
-      sendBencoded(res, encodeFailure(tracker.failureReason(error)));
+      sendFailure(tracker, res, error);
     }
   });
   router.tracker = tracker;

@@ -46,6 +46,6 @@ export function answerHttp(
 }
 
 /** Answer with the failure reason for `error` (counted, and reported to `failure` listeners). */
-function sendFailure(tracker: Tracker, res: http.ServerResponse, error: unknown): void {
+export function sendFailure(tracker: Tracker, res: http.ServerResponse, error: unknown): void {
   sendBencoded(res, encodeFailure(tracker.failureReason(error)));
 }
