@@ -61,6 +61,11 @@ export type TrackerServer = http.Server & {
   tracker: Tracker;
   /** The WebTorrent (WebSocket) door, unless `webSocket: false`. */
   webSocket: WebSocketTracker | undefined;
+  /**
+   * Resolves once the store is open and answers; rejects with the reason (which store, what failed)
+   * when it cannot be opened. `torrent-tracker serve` exits 1 on that rejection.
+   */
+  ready(): Promise<void>;
   /** Stop accepting connections, close idle ones, and close the store if the tracker opened it. */
   shutdown(): Promise<void>;
 };
@@ -193,6 +198,7 @@ export function createTrackerServer(options: TrackerServerOptions = {}): Tracker
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
     }
   });
+  server.ready = () => tracker.ready();
   server.shutdown = async () => {
     await server.webSocket?.close();
     await new Promise<void>((resolve) => {

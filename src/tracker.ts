@@ -15,7 +15,7 @@ import { TrafficLedger } from './policy/traffic.js';
 import { TrackerCounters, type TrackerStats } from './stats/counters.js';
 import { MemorySwarmStore } from './swarm/memory/memory-store.js';
 import type { SwarmCounts, TorrentRules } from './types.js';
-import type { SwarmStore } from './swarm/types.js';
+import { isSwarmStore, type SwarmStore } from './swarm/types.js';
 import { Validations } from './validations.js';
 import { AnnouncePipeline, type AnnounceCall } from './core/announce.js';
 import { httpWriter, type AnswerWriter } from './core/answer-writer.js';
@@ -23,7 +23,8 @@ import { ForgetBus } from './core/bus.js';
 import { FailureReporter } from './core/failures.js';
 import { infoHashBytes, swarmHashes, TorrentRegistry, type TorrentInput } from './core/registry.js';
 import { Scrapes, type ScrapeFile } from './core/scrape.js';
-import { StorageAccess } from './core/storage.js';
+import { causeText, StorageAccess } from './core/storage.js';
+import { checkStoreOption, describeStore } from './swarm/store-option.js';
 
 export { resolveOptions, type ResolvedTrackerOptions, type TrackerOptions } from './options.js';
 export type { AnnounceCall, AnnounceEventInfo } from './core/announce.js';
@@ -63,11 +64,19 @@ export class Tracker extends EventEmitter {
     super();
     checkFunctions(options, scope);
     const resolved = (this.options = resolveOptions(options, scope));
+    checkStoreOption(options.store, scope);
     const counters = this.statsCounters;
     this.validations = new Validations(options.validate);
     this.validations.created(options.store === undefined || options.store instanceof MemorySwarmStore);
     this.isPrivate = options.passkey !== undefined;
-    this.failures = new FailureReporter(this, counters, resolved.minInterval * 1000);
+    if (isSwarmStore(options.store) && !options.store.privateMode && (this.isPrivate || resolved.enforceInterval)) {
+      throw new TypeError(
+        `${scope}: options.store does not keep the per-peer state that ${this.isPrivate ? 'private mode (passkey)' : 'enforceInterval'} needs (its privateMode is not true); use the memory, Redis or Keyv store`,
+      );
+    }
+    this.failures = new FailureReporter(this, counters, resolved.minInterval * 1000, (error) =>
+      this.validations.storageFailure(`tracker storage (${describeStore(options.store)}) failed: ${error.timedOut ? `no answer within ${resolved.storeTimeout} ms (storeTimeout)` : causeText(error.cause ?? error)}`),
+    );
     this.storage = new StorageAccess(options.store, {
       timeout: resolved.storeTimeout,
       stateful: this.isPrivate || resolved.enforceInterval,
@@ -115,6 +124,16 @@ export class Tracker extends EventEmitter {
     const hashes = torrents.map(infoHashBytes);
     const store = await this.storage.opened(options.webrtc === true);
     return hashes.length === 0 ? [] : this.storage.bounded(store.scrape(hashes));
+  }
+
+  /**
+   * Resolves once the store is open and answered a real call within `storeTimeout`; rejects with an
+   * Error naming the store (without secrets) and the cause otherwise (Redis refused the connection, a
+   * table could not be created…). The tracker does not need it: it answers failures while its store
+   * is down and recovers by itself. A site awaits it at startup to fail fast (`await router.ready()`).
+   */
+  ready(): Promise<void> {
+    return this.storage.check();
   }
 
   /** Resolves once the store is open (or failed to open; then every answer is a failure). */
