@@ -24,6 +24,7 @@ import { FailureReporter } from './core/failures.js';
 import { infoHashBytes, swarmHashes, TorrentRegistry, type TorrentInput } from './core/registry.js';
 import { Scrapes, type ScrapeFile } from './core/scrape.js';
 import { causeText, StorageAccess } from './core/storage.js';
+import { HybridCredit } from './core/hybrid-credit.js';
 import { checkStoreOption, describeStore } from './swarm/store-option.js';
 
 export { resolveOptions, type ResolvedTrackerOptions, type TrackerOptions } from './options.js';
@@ -49,6 +50,7 @@ export class Tracker extends EventEmitter {
   private readonly storage: StorageAccess;
   private readonly policy: PolicyChain | undefined;
   private readonly ledger: TrafficLedger | undefined;
+  private readonly hybrid: HybridCredit | undefined;
   private readonly bus: ForgetBus;
   private readonly registry: TorrentRegistry;
   private readonly pipeline: AnnouncePipeline;
@@ -94,9 +96,11 @@ export class Tracker extends EventEmitter {
     if (options.onTraffic) {
       const onError = (error: unknown) => this.failures.emit('onTraffic failed; its records are kept for the next batch', error);
       this.ledger = new TrafficLedger(options.onTraffic, resolved.trafficInterval * 1000, onError, resolved.trafficTimeout);
+      const onMergeError = (error: unknown) => this.failures.emit('a hybrid torrent credit could not be combined in the store; combined in this process', error);
+      this.hybrid = new HybridCredit(this.storage, this.ledger, 2 * resolved.peerTtl * 1000, onMergeError);
     }
     const deps = { options: resolved, policy: this.policy, storage: this.storage, failures: this.failures, counters };
-    this.pipeline = new AnnouncePipeline({ ...deps, ledger: this.ledger, events: this });
+    this.pipeline = new AnnouncePipeline({ ...deps, ledger: this.ledger, hybrid: this.hybrid, events: this });
     this.scrapes = new Scrapes(deps);
     this.http = httpWriter(resolved);
   }
@@ -200,6 +204,7 @@ export class Tracker extends EventEmitter {
 
   /** Hand pending `onTraffic` records over now (rejects with the callback's error; records are kept). */
   async flushTraffic(): Promise<void> {
+    await this.hybrid?.settled();
     await this.ledger?.flush();
   }
 
@@ -212,6 +217,7 @@ export class Tracker extends EventEmitter {
     if (this.closed) return;
     this.closed = true;
     let trafficError: unknown;
+    await this.hybrid?.settled();
     await this.ledger?.close().catch((error: unknown) => {
       trafficError = error;
     });

@@ -19,6 +19,7 @@ import type { SwarmAnnounce } from '../swarm/types.js';
 import type { ResolvedTrackerOptions } from '../options.js';
 import type { AnswerWriter } from './answer-writer.js';
 import type { FailureReporter } from './failures.js';
+import { hybridSide, type HybridCredit } from './hybrid-credit.js';
 import type { StorageAccess } from './storage.js';
 
 /** An announce as reported by the `announce` event (hex at the edges). */
@@ -60,6 +61,8 @@ export interface AnnounceDeps {
   failures: FailureReporter;
   counters: TrackerCounters;
   ledger: TrafficLedger | undefined;
+  /** Credit of hybrid torrents, combined across their two swarms (with the ledger). */
+  hybrid: HybridCredit | undefined;
   /** Where `announce` events go. */
   events: EventEmitter;
 }
@@ -260,7 +263,11 @@ export class AnnouncePipeline {
       const clipped = clipCredit(credit, at - previous.at, rate, grant.rules);
       if (clipped > 0) this.deps.counters.clipped(clipped);
     }
-    ledger.add(grant.user, request.infoHash.toString('hex'), credit);
+    const hex = request.infoHash.toString('hex');
+    const side = this.deps.hybrid && hybridSide(grant.rules, hex);
+    if (side === undefined) return ledger.add(grant.user, hex, credit);
+    const client = request.key !== undefined ? `k${request.key}` : `p${request.peerId.toString('hex')}`;
+    this.deps.hybrid!.add(grant.user, grant.rules, side, client, credit);
   }
 
   /** Count the announce and emit `announce` (hex at the edges) when someone listens. */
