@@ -25,6 +25,7 @@ import { infoHashBytes, swarmHashes, TorrentRegistry, type TorrentInput } from '
 import { Scrapes, type ScrapeFile } from './core/scrape.js';
 import { causeText, StorageAccess } from './core/storage.js';
 import { HybridCredit } from './core/hybrid-credit.js';
+import { HybridCounts } from './core/hybrid-counts.js';
 import { checkStoreOption, describeStore } from './swarm/store-option.js';
 
 export { resolveOptions, type ResolvedTrackerOptions, type TrackerOptions } from './options.js';
@@ -51,6 +52,7 @@ export class Tracker extends EventEmitter {
   private readonly policy: PolicyChain | undefined;
   private readonly ledger: TrafficLedger | undefined;
   private readonly hybrid: HybridCredit | undefined;
+  private readonly hybridCounts: HybridCounts;
   private readonly bus: ForgetBus;
   private readonly registry: TorrentRegistry;
   private readonly pipeline: AnnouncePipeline;
@@ -100,7 +102,8 @@ export class Tracker extends EventEmitter {
       this.hybrid = new HybridCredit(this.storage, this.ledger, 2 * resolved.peerTtl * 1000, onMergeError);
     }
     const deps = { options: resolved, policy: this.policy, storage: this.storage, failures: this.failures, counters };
-    this.pipeline = new AnnouncePipeline({ ...deps, ledger: this.ledger, hybrid: this.hybrid, events: this });
+    this.hybridCounts = new HybridCounts(this.storage, (error) => this.failures.emit('a hybrid torrent could not be counted at torrent level', error));
+    this.pipeline = new AnnouncePipeline({ ...deps, ledger: this.ledger, hybrid: this.hybrid, hybridCounts: this.hybridCounts, events: this });
     this.scrapes = new Scrapes(deps);
     this.http = httpWriter(resolved);
   }
@@ -123,11 +126,40 @@ export class Tracker extends EventEmitter {
    * info hashes (hex or 20 bytes) or `createTorrent()` / `parseTorrent()` results. With `webrtc`,
    * the counts of the WebTorrent (browser) swarms instead. Rejects when the store fails or does not
    * answer within `storeTimeout`.
+   *
+   * A hybrid torrent given as a `createTorrent()` / `parseTorrent()` result is counted once across
+   * its two swarms: a client in both is one peer, and its completion one download. That needs the
+   * tracker to know the pair when the announces arrive (a `torrents` option: `'registry'` with
+   * `addTorrent()`, or a function whose rules name both hashes); without one, the larger of the two
+   * swarms' counts is reported. An info hash alone counts that one swarm.
    */
   async counts(torrents: TorrentInput[], options: { webrtc?: boolean } = {}): Promise<SwarmCounts[]> {
-    const hashes = torrents.map(infoHashBytes);
+    if (torrents.length === 0) return [];
+    const swarms = torrents.map(swarmHashes);
     const store = await this.storage.opened(options.webrtc === true);
-    return hashes.length === 0 ? [] : this.storage.bounded(store.scrape(hashes));
+    const hybrid = options.webrtc !== true && swarms.some((s) => s.length === 2);
+    if (!hybrid) return this.storage.bounded(store.scrape(swarms.map((s) => s[0]!)));
+    const paired = this.policy?.torrents !== undefined ? this.hybridCounts.store() : undefined;
+    await this.hybridCounts.settled();
+    const [main, level] = await Promise.all([
+      this.storage.bounded(store.scrape(swarms.flat())),
+      paired ? this.storage.bounded(paired.scrape(swarms.filter((s) => s.length === 2).map((s) => s[0]!))) : undefined,
+    ]);
+    let m = 0;
+    let l = 0;
+    return swarms.map((s) => {
+      const first = main[m++]!;
+      if (s.length === 1) return first;
+      const second = main[m++]!;
+      const torrent = level?.[l++];
+      return (
+        torrent ?? {
+          complete: Math.max(first.complete, second.complete),
+          incomplete: Math.max(first.incomplete, second.incomplete),
+          downloaded: Math.max(first.downloaded, second.downloaded),
+        }
+      );
+    });
   }
 
   /**
@@ -218,6 +250,7 @@ export class Tracker extends EventEmitter {
     this.closed = true;
     let trafficError: unknown;
     await this.hybrid?.settled();
+    await this.hybridCounts.settled();
     await this.ledger?.close().catch((error: unknown) => {
       trafficError = error;
     });

@@ -20,6 +20,7 @@ import type { ResolvedTrackerOptions } from '../options.js';
 import type { AnswerWriter } from './answer-writer.js';
 import type { FailureReporter } from './failures.js';
 import { hybridSide, type HybridCredit } from './hybrid-credit.js';
+import type { HybridCounts } from './hybrid-counts.js';
 import type { StorageAccess } from './storage.js';
 
 /** An announce as reported by the `announce` event (hex at the edges). */
@@ -63,6 +64,8 @@ export interface AnnounceDeps {
   ledger: TrafficLedger | undefined;
   /** Credit of hybrid torrents, combined across their two swarms (with the ledger). */
   hybrid: HybridCredit | undefined;
+  /** Torrent-level counts of hybrid torrents. */
+  hybridCounts: HybridCounts;
   /** Where `announce` events go. */
   events: EventEmitter;
 }
@@ -199,6 +202,7 @@ export class AnnouncePipeline {
    */
   private end(prepared: Prepared, grant: Grant | undefined, outcome: Outcome): string | undefined {
     if (outcome.refusal) return this.deps.failures.refusal(outcome.refusal);
+    if (grant?.rules.infoHashV2 !== undefined && prepared[0].transport !== 'websocket') this.deps.hybridCounts.record(grant.rules, prepared[1]);
     this.credit(prepared, grant, outcome);
     this.report(prepared, grant?.user);
     return undefined;

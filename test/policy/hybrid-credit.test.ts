@@ -124,6 +124,31 @@ describe('a hybrid torrent through the tracker', () => {
     }
   });
 
+  it('counts(): a client in both swarms is one peer, its completion one download; others add up', async () => {
+    const made = await hybridTorrent();
+    const v2Swarm = made.infoHashV2!.slice(0, 40);
+    const { a } = await pair(() => undefined, false);
+    try {
+      await a.router.addTorrent(made);
+      await download(a, a, made.infoHash, v2Swarm);
+      // the hybrid client stopped; now one more in both swarms (seeding), a v1-only and a v2-only leecher
+      const both = { event: 'started', uploaded: 0, downloaded: 0, left: 0 };
+      await announce(a, made.infoHash, '-qB5010-secondclient', both);
+      await announce(a, v2Swarm, '-qB5010-secondclient', both);
+      await announce(a, made.infoHash, '-TR4050-v1onlyclient', { event: 'started', uploaded: 0, downloaded: 0, left: SIZE });
+      await announce(a, v2Swarm, '-LT2000-v2onlyclient', { event: 'started', uploaded: 0, downloaded: 0, left: SIZE });
+      const [counts] = await a.router.tracker.counts([made]);
+      expect(counts).toEqual({ complete: 1, incomplete: 2, downloaded: 1 });
+      // each swarm alone, as scrape reports it
+      expect(await a.router.tracker.counts([made.infoHash, v2Swarm])).toEqual([
+        { complete: 1, incomplete: 1, downloaded: 1 },
+        { complete: 1, incomplete: 1, downloaded: 1 },
+      ]);
+    } finally {
+      await a.close();
+    }
+  });
+
   it('a torrents function that names both hashes pairs the swarms the same way', async () => {
     const made = await hybridTorrent();
     const v2Swarm = made.infoHashV2!.slice(0, 40);
@@ -174,6 +199,9 @@ describeService('Redis', redisUp, 'a hybrid torrent on two instances sharing Red
       expect(t.downloaded).toBe(SIZE);
       expect(t.uploaded).toBe(250_000);
       expect(t.completed).toBe(1);
+      await announce(b, made.infoHashV2!.slice(0, 40), '-qB5010-secondclient', { event: 'started', uploaded: 0, downloaded: 0, left: 0 });
+      await announce(a, made.infoHash, '-qB5010-secondclient', { event: 'started', uploaded: 0, downloaded: 0, left: 0 });
+      expect(await b.router.tracker.counts([made])).toEqual([{ complete: 1, incomplete: 0, downloaded: 1 }]);
     } finally {
       await a.close();
       await b.close();
