@@ -60,15 +60,14 @@ describe.skipIf(!available)('the README recipe, verbatim, with aria2', () => {
       PORT: '0',
       SEED_PORT: String(await freePort()),
     });
-    const url = await waitFor(
+    const printed = await waitFor(
       'the recipe to print "listening on <url>"',
-      () => {
-        if (site?.exited) throw new Error(`the recipe exited:\n${site.output}`);
-        return /listening on (http:\/\/\S+)/.exec(site?.output ?? '')?.[1];
-      },
+      () => (site?.exited ? { exited: true } : /listening on (http:\/\/\S+)/.exec(site?.output ?? '')?.[1]),
       30_000,
       100,
     );
+    if (typeof printed !== 'string') throw new Error(`the recipe exited before it listened:\n${site.output}`);
+    const url = printed;
 
     // aria2 from another loopback address (another host, as far as the tracker and seeder can tell).
     const dl = path.join(dir, 'download');
