@@ -114,10 +114,14 @@ export class Tracker extends EventEmitter {
    * A snapshot of the tracker at work: live swarm totals from the store (global with Redis) and this
    * process's counters (announces, scrapes, failures, storage latency). Kept as the tracker works:
    * nothing is scanned. Totals are undefined when the store cannot count (a custom store without
-   * `totals`) or does not answer within `storeTimeout`.
+   * `totals`) or does not answer within `storeTimeout`. A hybrid torrent the tracker knows as one (a
+   * `torrents` option, see {@link counts}) is one torrent there, a client in both its swarms one peer.
    */
   async stats(): Promise<TrackerStats> {
-    return { ...(await this.storage.totals()), ...this.statsCounters.snapshot() };
+    const totals = await this.storage.totals();
+    // A hybrid torrent's two swarms are one torrent (pairs are known only through a `torrents` option).
+    if (this.policy?.torrents !== undefined) totals.swarms = await this.hybridCounts.correct(totals.swarms);
+    return { ...totals, ...this.statsCounters.snapshot() };
   }
 
   /**
