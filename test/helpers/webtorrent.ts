@@ -33,7 +33,7 @@ function playwrightChromium(): string | undefined {
 /** CHROMIUM_PATH, else Debian's chromium (apt-get install chromium), else one that playwright downloaded. */
 export const CHROMIUM =
   process.env.CHROMIUM_PATH ?? (existsSync('/usr/bin/chromium') ? '/usr/bin/chromium' : (playwrightChromium() ?? '/usr/bin/chromium'));
-export const CHROMIUM_HINT = 'apt-get install chromium, or npx playwright install chromium, or set CHROMIUM_PATH';
+export const CHROMIUM_HINT = 'apt-get install chromium, or: cd test/webtorrent-client && npx playwright-core install chromium; or set CHROMIUM_PATH';
 /**
  * Chromium flags for tests on one machine: headless, no sandbox (root), nothing fetched from outside,
  * and local ICE candidates as plain addresses (headless Chromium hides them behind mDNS names that
