@@ -38,8 +38,9 @@ function integer(name, fallback, { min = 0, max = Number.MAX_SAFE_INTEGER } = {}
  * The WebTorrent browser bundle (an ES module) for the in-browser download, or undefined. In this
  * repository `npm start` installs it into test/webtorrent-client (test/webtorrent-client/install.mjs:
  * webtorrent's install scripts break a plain `npm install` of the root, so it has a folder of its
- * own). A site of your own: `npm install webtorrent` (it is then found in node_modules), or set
- * WEBTORRENT_JS to a copy of webtorrent/dist/webtorrent.min.js.
+ * own). A site of your own: install the `webtorrent` package (found then in node_modules; with npm,
+ * `npm install --ignore-scripts webtorrent` or pnpm, as its dependency ip-set runs `npx only-allow
+ * pnpm` at install), or set WEBTORRENT_JS to a copy of webtorrent/dist/webtorrent.min.js.
  */
 function findWebTorrentBundle() {
   if (process.env.WEBTORRENT_JS) return existsSync(process.env.WEBTORRENT_JS) ? path.resolve(process.env.WEBTORRENT_JS) : undefined;
