@@ -56,11 +56,21 @@ export class Catalog {
     return [...(udp ? [[udp]] : []), [http], [http.replace(/^http/, 'ws')]];
   }
 
-  /** The web seed URL of a published entry (BEP 19). */
-  webSeed(name, isDirectory) {
+  /**
+   * The web seed URL of a published entry (BEP 19); in the private mode a member's own, with their
+   * passkey (the site serves private torrents' files only to members: see server.js).
+   */
+  webSeed(name, isDirectory, passkey) {
     // A folder's web seed is the base URL (clients append <name>/<path>); a single file's is the
     // file's own URL (WebTorrent requests a single-file url-list as it is, even one ending in /).
-    return isDirectory ? `${this.publicUrl}/webseed/` : `${this.publicUrl}/webseed/${encodeURIComponent(name)}`;
+    const base = `${this.publicUrl}/webseed/${passkey ? `${passkey}/` : ''}`;
+    return isDirectory ? base : `${base}${encodeURIComponent(name)}`;
+  }
+
+  /** The web seed URLs of an entry for a visitor (a member's own in the private mode, none for others). */
+  webSeeds(entry, passkey) {
+    if (!this.private) return entry.torrent.urlList;
+    return passkey ? [this.webSeed(entry.name, entry.isDirectory, passkey)] : [];
   }
 
   has(name) {
@@ -127,7 +137,8 @@ export class Catalog {
   async publish(dir, name, { isDirectory = false, job } = {}) {
     const torrent = await createTorrent(path.join(dir, name), {
       announce: this.announceTiers(),
-      webSeeds: this.webSeed(name, isDirectory),
+      // Private mode: no web seed in the torrent as published; each member's .torrent gets their own.
+      webSeeds: this.private ? undefined : this.webSeed(name, isDirectory),
       private: this.private,
       createdBy: 'express-torrent-tracker demo',
       onProgress: job
@@ -138,7 +149,7 @@ export class Catalog {
           }
         : undefined,
     });
-    const entry = { name, dir, torrent, publishedAt: new Date() };
+    const entry = { name, dir, isDirectory, torrent, publishedAt: new Date() };
     this.countsCache = undefined;
     this.byName.set(name, entry);
     this.byInfoHash.set(torrent.infoHash, entry);
@@ -167,6 +178,7 @@ export class Catalog {
     const tiers = this.announceTiers(passkey);
     meta.announce = tiers.find(([url]) => url.startsWith('http'))[0];
     meta['announce-list'] = tiers;
+    meta['url-list'] = this.webSeeds(entry, passkey);
     const out = Buffer.from(bencode.encode(meta));
     if (parseTorrent(out).infoHash !== entry.torrent.infoHash) throw new Error('personal torrent changed the info hash');
     return out;
@@ -176,7 +188,7 @@ export class Catalog {
   magnet(entry, passkey) {
     if (!passkey) return entry.torrent.magnet;
     const t = entry.torrent;
-    return magnetLink({ ...t, announce: this.announceTiers(passkey) });
+    return magnetLink({ ...t, announce: this.announceTiers(passkey), urlList: this.webSeeds(entry, passkey) });
   }
 
   /**

@@ -1,5 +1,6 @@
 // Everything the example site reads from its environment, parsed and checked in one place.
 //
+//   HOST               address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 or :: for every interface)
 //   PORT               port to listen on (default 3000; 0 picks a free one)
 //   TRACKER_STORE      swarm storage, a store URI (redis://, sqlite://, postgresql://, mysql://); unset = memory
 //   FILES_DIR          the files published at start (default example-app/files)
@@ -12,6 +13,7 @@
 //   ADMIN_TOKEN        the admin page's token (unset: no admin page, uploads off)
 //   MAX_UPLOAD_BYTES   largest upload (default 1 GiB)
 //   PRIVATE            1: a private tracker (sign-up, passkeys, per-user traffic in SQLite)
+//   SIGNUP_LIMIT       private mode: sign-ups allowed per client address per hour (default 5)
 //   SQLITE_FILE        the users database of the private mode (default example-app/data/users.sqlite)
 //   TRAFFIC_INTERVAL   seconds between traffic batches written to SQLite (default 60)
 import { existsSync } from 'node:fs';
@@ -33,11 +35,12 @@ function integer(name, fallback, { min = 0, max = Number.MAX_SAFE_INTEGER } = {}
 }
 
 /**
- * The WebTorrent browser bundle (an ES module) for the in-browser download, or undefined. It is not a
- * dependency of this repository (webtorrent's install scripts break a plain `npm install`): set
- * WEBTORRENT_JS to a copy of webtorrent/dist/webtorrent.min.js, or install the test client
- * (`npm ci --ignore-scripts --prefix test/webtorrent-client`); a `webtorrent` package in a
- * node_modules of example-app/ or of the repository is found too.
+ * The WebTorrent browser bundle (an ES module) for the in-browser download, or undefined. In this
+ * repository `npm start` installs it into test/webtorrent-client (test/webtorrent-client/install.mjs:
+ * webtorrent's install scripts break a plain `npm install` of the root, so it has a folder of its
+ * own). A site of your own: install the `webtorrent` package (found then in node_modules; with npm,
+ * `npm install --ignore-scripts webtorrent` or pnpm, as its dependency ip-set runs `npx only-allow
+ * pnpm` at install), or set WEBTORRENT_JS to a copy of webtorrent/dist/webtorrent.min.js.
  */
 function findWebTorrentBundle() {
   if (process.env.WEBTORRENT_JS) return existsSync(process.env.WEBTORRENT_JS) ? path.resolve(process.env.WEBTORRENT_JS) : undefined;
@@ -61,6 +64,7 @@ function iceServers() {
 const flag = (name) => /^(1|true|yes|on)$/i.test(process.env[name] ?? '');
 
 export const config = {
+  host: process.env.HOST || '127.0.0.1',
   port: integer('PORT', 3000, { max: 65535 }),
   store: process.env.TRACKER_STORE || undefined,
   filesDir: path.resolve(process.env.FILES_DIR ?? path.join(here, 'files')),
@@ -75,4 +79,5 @@ export const config = {
   private: flag('PRIVATE'),
   sqliteFile: path.resolve(process.env.SQLITE_FILE ?? path.join(here, 'data', 'users.sqlite')),
   trafficInterval: integer('TRAFFIC_INTERVAL', 60, { min: 1, max: 3600 }),
+  signupLimit: integer('SIGNUP_LIMIT', 5, { min: 1 }),
 };

@@ -2,8 +2,8 @@
 // publishes the files of FILES_DIR (and what the admin uploads) as torrents, serves them as web
 // seeds at /webseed, and shows what the tracker does.
 //
-//   npm start                                   # memory store, port 3000
-//   PORT=8080 TRACKER_STORE=redis://127.0.0.1:6379 npm start
+//   npm start                                   # memory store, 127.0.0.1 port 3000
+//   HOST=0.0.0.0 PORT=8080 TRACKER_STORE=redis://127.0.0.1:6379 npm start
 //   PUBLIC_URL=https://files.example.org SEED_PORT=6881 ADMIN_TOKEN=… npm start
 //   PRIVATE=1 SQLITE_FILE=/var/lib/site/users.sqlite npm start
 //
@@ -12,7 +12,8 @@
 //   config.js          environment variables
 //   catalog.js         the published torrents (hashing, seeding, personal .torrent files, live counts)
 //   activity.js        announces per second and totals for the stats page
-//   auth.js            admin token and cookies;  users.js: accounts, passkeys, traffic (SQLite)
+//   auth.js            admin token, cookies, cross-site POST refusal, CSRF tokens
+//   users.js           accounts, passkeys, traffic (SQLite)
 //   uploads.js         admin uploads (multer), safe file names
 //   pages/*.js         one file per page: home, torrent, stats (+ /metrics), admin, account
 //   public/*           the pages' scripts and style
@@ -20,11 +21,12 @@
 // Browsers are peers too: the WebTorrent (WebSocket) tracker answers at ws://host/tracker/announce
 // (wss:// behind https), on the same swarms' store, and every published torrent lists it.
 import express from 'express';
+import { rateLimit } from 'express-rate-limit';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { createSeeder, createUdpTracker, createWebSocketTracker, trackerMiddleware, webSeedHandler } from '../dist/index.js';
 import { Activity } from './activity.js';
-import { AdminAuth, cookies, SESSION_COOKIE } from './auth.js';
+import { AdminAuth, cookies, CsrfTokens, sameOriginPosts, SESSION_COOKIE } from './auth.js';
 import { Catalog } from './catalog.js';
 import { config, here } from './config.js';
 import { registerAccounts } from './pages/account.js';
@@ -73,6 +75,22 @@ const site = {
   private: config.private,
   secure,
   admin: new AdminAuth(config.adminToken, { secure }),
+  csrf: config.private ? new CsrfTokens({ secure }) : undefined,
+  /** Private mode: sign-ups per client address per hour (SIGNUP_LIMIT); only accounts made count. */
+  signupLimiter: config.private
+    ? rateLimit({
+        windowMs: 3600_000,
+        limit: config.signupLimit,
+        skipFailedRequests: true,
+        standardHeaders: 'draft-8',
+        legacyHeaders: false,
+        message: 'Too many sign-ups from your address: try again in an hour.\n',
+      })
+    : undefined,
+  /** Private mode: sign-in attempts per client address per 15 minutes (passkeys cannot be guessed, but why let anyone try). */
+  signinLimiter: config.private
+    ? rateLimit({ windowMs: 15 * 60_000, limit: 30, skipSuccessfulRequests: true, standardHeaders: 'draft-8', legacyHeaders: false, message: 'Too many sign-in attempts: try again later.\n' })
+    : undefined,
   seeder: () => seeder,
   storeLabel: config.store ? config.store.replace(/\/\/[^@/]*@/, '//…@') : 'memory (this process)',
   /** The announce URLs as a visitor of this request sees them. */
@@ -89,7 +107,25 @@ const site = {
 const app = express();
 app.use('/tracker', router);
 // Web seeds: the published folder first, then the uploads (a name is published from one of them only).
-app.use('/webseed', webSeedHandler(config.filesDir, { fallthrough: true }), webSeedHandler(config.uploadsDir));
+const webSeeds = [webSeedHandler(config.filesDir, { fallthrough: true }), webSeedHandler(config.uploadsDir)];
+if (users) {
+  // Private mode: members only. A BitTorrent client fetching from a web seed sends no cookie, so the
+  // URL carries the member's passkey, as the announce URL does: /webseed/<passkey>/<name>, written into
+  // each member's own .torrent (catalog.torrentFile). A new passkey ends the old URLs too.
+  const membersOnly = async (req, res, next) => {
+    try {
+      const passkey = req.params.passkey;
+      if (/^[0-9a-f]{32}$/.test(passkey) && (await users.userIdByPasskey(passkey)) !== undefined) return next();
+      res.status(403).type('text/plain').send('members only: use the web seed URL of your personal .torrent\n');
+    } catch (error) {
+      next(error);
+    }
+  };
+  app.use('/webseed/:passkey', membersOnly, ...webSeeds);
+  app.use('/webseed', (req, res) => void res.status(403).type('text/plain').send('members only: use the web seed URL of your personal .torrent\n'));
+} else {
+  app.use('/webseed', ...webSeeds);
+}
 app.get('/favicon.ico', (req, res) => void res.status(204).end());
 app.use('/static', express.static(path.join(here, 'public'), { index: false, redirect: false, fallthrough: false }));
 
@@ -98,7 +134,10 @@ app.use((req, res, next) => {
   res.set({ 'X-Content-Type-Options': 'nosniff', 'Referrer-Policy': 'same-origin', 'X-Frame-Options': 'DENY' });
   next();
 });
+// No form of this site may be sent from another origin (login CSRF, and the admin's forms).
+app.use(sameOriginPosts({ publicUrl: config.publicUrl }));
 if (users) {
+  app.use(site.csrf.issue());
   // The signed-in user (private mode), from the session cookie.
   app.use(async (req, res, next) => {
     try {
@@ -121,17 +160,24 @@ app.use((error, req, res, next) => {
   res.status(500).type('text/plain').send('internal error\n');
 });
 
-const server = app.listen(config.port, async (error) => {
+/** How a browser on this machine reaches the address we listen on. */
+function urlHost(address) {
+  if (['0.0.0.0', '::', '127.0.0.1', '::1'].includes(address)) return 'localhost';
+  return address.includes(':') ? `[${address}]` : address;
+}
+
+const server = app.listen(config.port, config.host, async (error) => {
   if (error) {
-    console.error(`cannot listen on port ${config.port}: ${error.message}`);
+    console.error(`cannot listen on ${config.host} port ${config.port}: ${error.message}`);
     process.exit(1);
   }
-  const actual = server.address().port;
-  const publicUrl = config.publicUrl ?? `http://localhost:${actual}`;
+  const { address, port: actual } = server.address();
+  const publicUrl = config.publicUrl ?? `http://${urlHost(address)}:${actual}`;
   console.log(
-    `express-torrent-tracker demo on http://localhost:${actual} (tracker at /tracker/announce, WebTorrent at ws://…/tracker/announce${config.private ? ', private: passkeys' : ''})`,
+    `express-torrent-tracker demo on http://${urlHost(address)}:${actual} (listening on ${address.includes(':') ? `[${address}]` : address}:${actual}; tracker at /tracker/announce, WebTorrent at ws://…/tracker/announce${config.private ? ', private: passkeys' : ''})`,
   );
-  if (!config.webTorrentBundle) console.log('in-browser download off: WebTorrent bundle not found (set WEBTORRENT_JS)');
+  if (address === '127.0.0.1' || address === '::1') console.log('only this machine can connect (set HOST=0.0.0.0 to listen on every interface)');
+  if (!config.webTorrentBundle) console.log('in-browser download off: WebTorrent bundle not found (see WEBTORRENT_JS in example-app/config.js)');
   console.log(site.admin.enabled ? 'admin page: /admin (ADMIN_TOKEN)' : 'admin page disabled (set ADMIN_TOKEN to upload files)');
   try {
     let udpUrl;

@@ -1,7 +1,7 @@
 // Accounts of the private mode, in SQLite (SQLITE_FILE): users with their passkey, login sessions, and
 // per user and torrent the traffic the tracker credits (onTraffic). Session cookies are random
 // tokens; only their SHA-256 is stored. Passkeys are 128 random bits as 32 hex digits.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import sqlite3 from 'sqlite3';
@@ -95,6 +95,19 @@ export class Users {
       throw error;
     }
     return { user: { id, name, passkey }, token: await this.newSession(id) };
+  }
+
+  /**
+   * Sign in again with name and passkey: `{ user, token }` (a new session), or undefined when they do
+   * not match. The passkeys are compared in constant time (their SHA-256, then timingSafeEqual).
+   */
+  async signIn(name, passkey) {
+    if (typeof name !== 'string' || typeof passkey !== 'string' || passkey.length > 100) return undefined;
+    const row = await this.get('SELECT id, name, passkey FROM users WHERE name = ?', [name]);
+    const given = createHash('sha256').update(passkey).digest();
+    const expected = createHash('sha256').update(row?.passkey ?? newPasskey()).digest();
+    if (!timingSafeEqual(given, expected) || !row) return undefined;
+    return { user: row, token: await this.newSession(row.id) };
   }
 
   async newSession(userId) {

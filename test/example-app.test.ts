@@ -13,14 +13,14 @@ import { announcePacket, decodeAnnounce, UdpTestClient } from './helpers/udp.js'
 import { parseTorrent } from '../src/torrent/parse.js';
 
 /** Start example-app/server.js (built dist/ is made by `pretest`) and read its port from stdout. */
-async function startExample(env: Record<string, string>): Promise<{ child: ChildProcess; port: number }> {
+async function startExample(env: Record<string, string>): Promise<{ child: ChildProcess; port: number; output: () => string }> {
   const child = spawn(process.execPath, ['example-app/server.js'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   const port = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`example app did not start: ${out}`)), 15_000);
     child.stdout!.on('data', (c: Buffer) => {
       out += c.toString();
-      const m = /localhost:(\d+)/.exec(out);
+      const m = /demo on http:\/\/(?:\[[^\]]+\]|[^:/\s]+):(\d+)/.exec(out);
       if (m) {
         clearTimeout(timer);
         resolve(Number(m[1]));
@@ -29,7 +29,7 @@ async function startExample(env: Record<string, string>): Promise<{ child: Child
     child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
     child.on('exit', (code) => reject(new Error(`example app exited with ${code}: ${out}`)));
   });
-  return { child, port };
+  return { child, port, output: () => out };
 }
 
 describe('example app', () => {
@@ -247,6 +247,20 @@ describe('example app', () => {
     expect((await rawGet(started.port, '/vendor/uplot/uPlot.iife.min.js')).status).toBe(200);
   });
 
+  it('listens on HOST, 127.0.0.1 unless set, and says where', async () => {
+    const started = await startExample({ PORT: '0' });
+    child = started.child;
+    await waitFor('the listening line', () => started.output().includes(`listening on 127.0.0.1:${started.port};`), 5_000);
+    expect((await rawGet(started.port, '/')).status).toBe(200);
+    child.kill('SIGTERM');
+    // Another loopback address: answered there, not on 127.0.0.1.
+    const other = await startExample({ PORT: '0', HOST: '127.0.0.2' });
+    child = other.child;
+    await waitFor('the listening line', () => other.output().includes(`listening on 127.0.0.2:${other.port};`), 5_000);
+    expect((await fetch(`http://127.0.0.2:${other.port}/`)).status).toBe(200);
+    await expect(fetch(`http://127.0.0.1:${other.port}/`)).rejects.toThrow();
+  });
+
   it('PRIVATE=1 gives personal .torrent files to signed-up users only (SQLite)', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'ett-example-'));
     try {
@@ -255,14 +269,19 @@ describe('example app', () => {
       const base = `http://127.0.0.1:${started.port}`;
       await waitFor('the demo files to be hashed', async () => (await rawGet(started.port, '/api/torrents')).body.toString().includes('welcome.txt'), 15_000);
       expect((await fetch(`${base}/torrents/welcome.txt.torrent`)).status).toBe(403);
-      const bad = await fetch(`${base}/signup`, { method: 'POST', body: new URLSearchParams({ name: '<script>' }), redirect: 'manual' });
+      // Every form carries a CSRF token bound to the browser's ett_csrf cookie (given with the page).
+      const form = await fetch(`${base}/signup`);
+      const csrf = /ett_csrf=[^;]+/.exec(form.headers.get('set-cookie') ?? '')![0];
+      const _csrf = /name="_csrf" value="([^"]+)"/.exec(await form.text())![1];
+      expect((await fetch(`${base}/signup`, { method: 'POST', body: new URLSearchParams({ name: 'dana' }), redirect: 'manual' })).status).toBe(403);
+      const bad = await fetch(`${base}/signup`, { method: 'POST', headers: { Cookie: csrf }, body: new URLSearchParams({ name: '<script>', _csrf }), redirect: 'manual' });
       expect(bad.status).toBe(400);
       expect(await bad.text()).toContain('&#60;script&#62;');
-      const signup = await fetch(`${base}/signup`, { method: 'POST', body: new URLSearchParams({ name: 'dana' }), redirect: 'manual' });
+      const signup = await fetch(`${base}/signup`, { method: 'POST', headers: { Cookie: csrf }, body: new URLSearchParams({ name: 'dana', _csrf }), redirect: 'manual' });
       expect(signup.status).toBe(303);
       const cookie = signup.headers.get('set-cookie')!;
       expect(cookie).toMatch(/^ett_session=[^;]+; Path=\/; HttpOnly; SameSite=Lax/);
-      const session = cookie.split(';')[0];
+      const session = `${cookie.split(';')[0]}; ${csrf}`;
       const account = await (await fetch(`${base}/account`, { headers: { Cookie: session } })).text();
       const passkey = /<code id="passkey">([0-9a-f]{32})<\/code>/.exec(account)![1];
       const personal = Buffer.from(await (await fetch(`${base}/torrents/welcome.txt.torrent`, { headers: { Cookie: session } })).arrayBuffer());
@@ -277,7 +296,7 @@ describe('example app', () => {
       expect(decodeDict((await rawGet(started.port, `/tracker/${passkey}/announce?${q}`)).body)).toMatchObject({ complete: 1 });
       expect(String(decodeDict((await rawGet(started.port, `/tracker/${'0'.repeat(32)}/announce?${q}`)).body)['failure reason'])).toContain('passkey');
       // A new passkey: the old one is refused at once (forgotten by the tracker), the new one works.
-      const renew = await fetch(`${base}/account/passkey`, { method: 'POST', headers: { Cookie: session }, redirect: 'manual' });
+      const renew = await fetch(`${base}/account/passkey`, { method: 'POST', headers: { Cookie: session }, body: new URLSearchParams({ _csrf }), redirect: 'manual' });
       expect(renew.status).toBe(303);
       const renewed = /<code id="passkey">([0-9a-f]{32})<\/code>/.exec(await (await fetch(`${base}/account`, { headers: { Cookie: session } })).text())![1];
       expect(renewed).not.toBe(passkey);
@@ -285,7 +304,7 @@ describe('example app', () => {
       // (a `started` announce: a regular one this soon after the last would be "announced too soon")
       expect(decodeDict((await rawGet(started.port, `/tracker/${renewed}/announce?${q}&event=started`)).body)).toMatchObject({ complete: 1 });
       // Signed out: the session cookie no longer works.
-      await fetch(`${base}/account/logout`, { method: 'POST', headers: { Cookie: session }, redirect: 'manual' });
+      await fetch(`${base}/account/logout`, { method: 'POST', headers: { Cookie: session }, body: new URLSearchParams({ _csrf }), redirect: 'manual' });
       expect((await fetch(`${base}/account`, { headers: { Cookie: session }, redirect: 'manual' })).status).toBe(303);
     } finally {
       child?.kill('SIGTERM');

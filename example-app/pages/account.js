@@ -1,6 +1,9 @@
-// The private mode's accounts: /signup (a name, then a passkey and a session cookie), /account (the
-// signed-in user's own passkey, personal announce URL, .torrent links and credited traffic, from
-// SQLite), a new passkey, log out. A page never shows another user's passkey or traffic. In the
+// The private mode's accounts: /signup (a name, then a passkey and a session cookie), /signin (name
+// and passkey again, after a log out or in another browser), /account (the signed-in user's own
+// passkey, personal announce URL, .torrent links and credited traffic, from SQLite), a new passkey,
+// log out. A page never shows another user's passkey or traffic. Every form carries a CSRF token
+// (auth.js), sign-ups and sign-in attempts are throttled per client address, and a signed-in visitor
+// cannot sign up (a cross-site form could otherwise swap their session for another account). In the
 // public mode these pages only say that there are no accounts.
 import express from 'express';
 import { cookie, cookies, SESSION_COOKIE } from '../auth.js';
@@ -20,35 +23,83 @@ export function registerAccounts(app, site) {
     const publicOnly = (req, res) =>
       render(req, res, 'Accounts', html`<h1>No accounts here</h1><p>This tracker is public: anyone may announce, no sign-up needed.
 Start the site with <code>PRIVATE=1</code> for members with passkeys and per-user traffic.</p>`, 404);
-    app.get(['/signup', '/account'], publicOnly);
+    app.get(['/signup', '/signin', '/account'], publicOnly);
     return;
   }
   const { users, catalog } = site;
+  const csrfField = (req) => html`<input type="hidden" name="_csrf" value="${req.csrfToken}">`;
+  /** Parse the form and check its CSRF token (403 otherwise). */
+  const checkedForm = [
+    form,
+    (req, res, next) => {
+      if (site.csrf.check(req)) return next();
+      res.status(403).set('Cache-Control', 'no-store').type('text/plain').send('refused: this form has no valid CSRF token (reload the page and send it again)\n');
+    },
+  ];
 
-  const signupForm = (message, name = '') => html`
+  const signupForm = (req, message, name = '') => html`
 <h1>Sign up</h1>
 <p>This tracker is private: members announce to a URL with their own passkey, and the tracker credits
 their upload and download. Pick a name to get yours.</p>
 ${message ? html`<p class="error" id="signup-error">${message}</p>` : ''}
-<form method="post" action="/signup" id="signup">
+<form method="post" action="/signup" id="signup">${csrfField(req)}
 <p><label>Name <input name="name" value="${name}" required pattern="[A-Za-z0-9_.\\-]{2,32}" maxlength="32" autocomplete="username"></label>
 <button type="submit">Sign up</button></p>
 <p class="note">2 to 32 letters, digits, <code>_</code>, <code>.</code> or <code>-</code>. This browser keeps you signed in (a cookie).</p>
-</form>`;
+</form>
+<p>A member already? <a href="/signin">Sign in</a> with your name and passkey.</p>`;
+
+  const signinForm = (req, message, name = '') => html`
+<h1>Sign in</h1>
+<p>Your name and your passkey (on your account page, and in your personal announce URL after
+<code>/tracker/</code>).</p>
+${message ? html`<p class="error" id="signin-error">${message}</p>` : ''}
+<form method="post" action="/signin" id="signin">${csrfField(req)}
+<p><label>Name <input name="name" value="${name}" required maxlength="32" autocomplete="username"></label></p>
+<p><label>Passkey <input name="passkey" type="password" required maxlength="64" autocomplete="current-password"></label></p>
+<p><button type="submit">Sign in</button></p>
+</form>
+<p>New here? <a href="/signup">Sign up</a>.</p>`;
+
+  const signedIn = (res, token) =>
+    res.set('Set-Cookie', cookie(SESSION_COOKIE, token, { secure: site.secure, maxAge: SESSION_SECONDS })).redirect(303, '/account');
 
   app.get('/signup', (req, res) => {
     if (req.user) return void res.redirect(303, '/account');
-    render(req, res, 'Sign up', signupForm());
+    render(req, res, 'Sign up', signupForm(req));
   });
 
-  app.post('/signup', form, async (req, res, next) => {
+  // A signed-in visitor is refused before the throttle counts anything.
+  const notSignedIn = (req, res, next) => {
+    if (!req.user) return next();
+    render(req, res, 'Signed in', html`<h1>You are signed in</h1><p id="signed-in-error">You are signed in as <a href="/account">${req.user.name}</a>:
+log out first to make another account or to sign in as someone else.</p>`, 409);
+  };
+
+  app.post('/signup', checkedForm, notSignedIn, site.signupLimiter, async (req, res, next) => {
     const name = String(req.body?.name ?? '').trim();
-    if (!NAME_RULE.test(name)) return render(req, res, 'Sign up', signupForm('A name has 2 to 32 letters, digits, "_", "." or "-".', name), 400);
+    if (!NAME_RULE.test(name)) return render(req, res, 'Sign up', signupForm(req, 'A name has 2 to 32 letters, digits, "_", "." or "-".', name), 400);
     try {
       const { token } = await users.signUp(name);
-      res.set('Set-Cookie', cookie(SESSION_COOKIE, token, { secure: site.secure, maxAge: SESSION_SECONDS })).redirect(303, '/account');
+      signedIn(res, token);
     } catch (error) {
-      if (error.code === 'NAME_TAKEN') return render(req, res, 'Sign up', signupForm('That name is taken.', name), 409);
+      if (error.code === 'NAME_TAKEN') return render(req, res, 'Sign up', signupForm(req, 'That name is taken.', name), 409);
+      next(error);
+    }
+  });
+
+  app.get('/signin', (req, res) => {
+    if (req.user) return void res.redirect(303, '/account');
+    render(req, res, 'Sign in', signinForm(req));
+  });
+
+  app.post('/signin', checkedForm, notSignedIn, site.signinLimiter, async (req, res, next) => {
+    const name = String(req.body?.name ?? '').trim();
+    try {
+      const signed = await users.signIn(name, String(req.body?.passkey ?? '').trim());
+      if (!signed) return render(req, res, 'Sign in', signinForm(req, 'That name and passkey do not match.', name), 401);
+      signedIn(res, signed.token);
+    } catch (error) {
       next(error);
     }
   });
@@ -77,7 +128,7 @@ ${message ? html`<p class="error" id="signup-error">${message}</p>` : ''}
 <p><code id="passkey">${req.user.passkey}</code></p>
 <p>Your announce URL: <code id="personal-announce">${announce}</code>. Keep both secret: whoever has them
 announces as you. Your .torrent files below carry it already.</p>
-<form method="post" action="/account/passkey" class="inline"><button type="submit">New passkey</button></form>
+<form method="post" action="/account/passkey" class="inline">${csrfField(req)}<button type="submit">New passkey</button></form>
 <span class="note">(the old one stops working at once; download your .torrent files again)</span>
 <h2>Your traffic</h2>
 <p id="traffic-total">Credited upload <strong data-field="uploaded" data-bytes="${total.uploaded}">${size(total.uploaded)}</strong>,
@@ -91,14 +142,15 @@ ${
 }
 <h2>Your .torrent files</h2>
 <ul id="personal-torrents">${torrents}</ul>
-<form method="post" action="/account/logout"><button type="submit">Log out</button></form>`,
+<p>To sign in again later (after logging out, or in another browser): your name and your passkey.</p>
+<form method="post" action="/account/logout" id="logout">${csrfField(req)}<button type="submit">Log out</button></form>`,
       );
     } catch (error) {
       next(error);
     }
   });
 
-  app.post('/account/passkey', async (req, res, next) => {
+  app.post('/account/passkey', checkedForm, async (req, res, next) => {
     if (!req.user) return void res.redirect(303, '/signup');
     try {
       const old = await users.renewPasskey(req.user.id);
@@ -109,7 +161,7 @@ ${
     }
   });
 
-  app.post('/account/logout', async (req, res) => {
+  app.post('/account/logout', checkedForm, async (req, res) => {
     await users.endSession(cookies(req)[SESSION_COOKIE]);
     res.set('Set-Cookie', cookie(SESSION_COOKIE, '', { secure: site.secure, maxAge: 0 })).redirect(303, '/');
   });

@@ -31,6 +31,8 @@ export function registerHome(app, site) {
   });
 
   app.get('/', async (req, res) => {
+    // The private mode's page carries the member's passkey (links): never stored by a cache.
+    if (site.private) res.set('Cache-Control', 'private, no-store');
     const { http: announce, ws } = site.announceUrls(req);
     let counts = new Map();
     try {
@@ -73,7 +75,7 @@ your passkey after <code>/tracker/</code>.</p>`
 <p>Browsers (WebTorrent) announce at <code id="announce-ws">${ws}</code>: the same swarms.</p>`
 }
 <h2>Files published here</h2>
-<p>Each torrent names this tracker and this site as a web seed (<code>/webseed/</code>), so it downloads
+<p>Each torrent names this tracker and this site as a web seed (<code>/webseed/</code>${site.private ? ', in members’ own .torrent files, with their passkey' : ''}), so it downloads
 even when no other peer is online${site.seeder() ? `; the site also seeds them as a peer on port ${site.seeder().port}` : ''}.
 Open a file's page to download it in your browser, from the web seed and from other visitors. Counts
 are live (BitTorrent and browser peers together).</p>
@@ -87,7 +89,7 @@ ${
 ${
   site.private
     ? ''
-    : html`<p>Make a torrent for your own file: <code>npx torrent-tracker create my-file.iso --announce ${announce}</code>.
+    : html`<p>Make a torrent for your own file: <code>npx express-torrent-tracker create my-file.iso --announce ${announce}</code>.
 Scrape: <code>${announce.replace(/announce$/, 'scrape')}?info_hash=…</code></p>`
 }
 <p>Swarm storage: <code>${site.storeLabel}</code></p>

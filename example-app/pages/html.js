@@ -56,7 +56,7 @@ export function page({ title, body, scripts = [], site }) {
   const nav = [
     html`<a href="/">Files</a>`,
     html`<a href="/stats">Stats</a>`,
-    site.private ? (site.user ? html`<a href="/account">${site.user.name}</a>` : html`<a href="/signup">Sign up</a>`) : null,
+    site.private ? (site.user ? html`<a href="/account">${site.user.name}</a>` : html`<a href="/signup">Sign up</a> · <a href="/signin">Sign in</a>`) : null,
     html`<a href="/admin">Admin</a>`,
   ].filter(Boolean);
   return html`<!doctype html>

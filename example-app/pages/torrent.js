@@ -31,6 +31,8 @@ export function registerTorrentPage(app, site) {
     const name = req.params.name;
     const entry = catalog.byName.get(name);
     if (!entry) return void res.status(404).type('text/plain').send('no such torrent');
+    // The private mode's page carries the member's passkey (magnet, web seed): never stored by a cache.
+    if (site.private) res.set('Cache-Control', 'private, no-store');
     const t = entry.torrent;
     const mayDownload = !site.private || Boolean(req.user);
     const torrentUrl = `/torrents/${encodeURIComponent(name)}.torrent`;
@@ -53,7 +55,9 @@ export function registerTorrentPage(app, site) {
         : html`<a href="/signup">sign up</a> to get your personal .torrent`
     }</td></tr>
 <tr><th>Magnet</th><td>${mayDownload ? html`<a id="magnet" href="${catalog.magnet(entry, req.user?.passkey)}">magnet link</a>` : '–'}</td></tr>
-<tr><th>Web seed</th><td><code id="web-seed">${t.urlList.join(' ')}</code></td></tr>
+<tr><th>Web seed</th><td>${
+      site.private && !req.user ? 'for members (in their own .torrent)' : html`<code id="web-seed">${catalog.webSeeds(entry, req.user?.passkey).join(' ')}</code>`
+    }</td></tr>
 <tr><th>Swarm</th><td id="counts"><span data-field="seeders">–</span> seeders, <span data-field="leechers">–</span> leechers,
 <span data-field="downloads">–</span> downloads <span class="note">(live)</span></td></tr>
 </table>
@@ -68,10 +72,9 @@ ${
 every piece against the torrent, and shares what it has with the others while this page is open.</p>
 <p><button id="start" type="button">Download in the browser</button></p>`
       : html`<p><strong>In-browser download is not available on this server:</strong> the WebTorrent browser bundle is not
-installed. Set <code>WEBTORRENT_JS</code> to a copy of <code>webtorrent/dist/webtorrent.min.js</code> (from the
-<code>webtorrent</code> npm package), or, in this repository, install the test client with
-<code>npm ci --ignore-scripts --prefix test/webtorrent-client</code>, then restart. The torrent and magnet links above
-work in any BitTorrent client.</p>`
+installed. In this repository <code>npm start</code> installs it (<code>node test/webtorrent-client/install.mjs</code>);
+elsewhere set <code>WEBTORRENT_JS</code> to a copy of <code>webtorrent/dist/webtorrent.min.js</code> (from the
+<code>webtorrent</code> npm package), then restart. The torrent and magnet links above work in any BitTorrent client.</p>`
 }
 <p id="status" role="status"></p>
 <progress id="progress" max="1" value="0" hidden></progress>

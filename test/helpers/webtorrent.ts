@@ -2,12 +2,14 @@
  * WebTorrent clients for interoperability tests: bittorrent-tracker's own client, `webtorrent` in
  * Node (one child process per peer, test/webtorrent-client/peer.mjs) and headless Chromium driven by
  * playwright-core. They live in test/webtorrent-client/ (its own package.json and lock, installed
- * with `npm ci --ignore-scripts --prefix test/webtorrent-client`, as .ci/run does), never in the
- * project's dependencies: webtorrent's install scripts break a plain `npm install`.
+ * with `npm ci --ignore-scripts --prefix test/webtorrent-client`, as .ci/run does, and by `npm test`
+ * itself when missing: test/global-setup.ts), never in the project's dependencies: webtorrent's
+ * install scripts break a plain `npm install`.
  *
  * Missing clients skip their tests with a visible reason on a laptop; under CI=true they fail.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -16,8 +18,22 @@ import { ClientProcess } from './clients.js';
 
 export const CLIENT_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'webtorrent-client');
 export const INSTALL_HINT = 'npm ci --ignore-scripts --no-audit --no-fund --prefix test/webtorrent-client';
-/** Debian's chromium (apt-get install chromium), or CHROMIUM_PATH. */
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+/** A Chromium that playwright downloaded (`npx playwright install chromium`), or undefined. */
+function playwrightChromium(): string | undefined {
+  const root = process.env.PLAYWRIGHT_BROWSERS_PATH || join(homedir(), '.cache', 'ms-playwright');
+  try {
+    for (const dir of readdirSync(root).filter((d) => /^chromium-\d+$/.test(d)).sort().reverse()) {
+      for (const file of ['chrome-linux64/chrome', 'chrome-linux/chrome']) if (existsSync(join(root, dir, file))) return join(root, dir, file);
+    }
+  } catch {
+    /* no playwright browsers */
+  }
+  return undefined;
+}
+/** CHROMIUM_PATH, else Debian's chromium (apt-get install chromium), else one that playwright downloaded. */
+export const CHROMIUM =
+  process.env.CHROMIUM_PATH ?? (existsSync('/usr/bin/chromium') ? '/usr/bin/chromium' : (playwrightChromium() ?? '/usr/bin/chromium'));
+export const CHROMIUM_HINT = 'apt-get install chromium, or: cd test/webtorrent-client && npx playwright-core install chromium; or set CHROMIUM_PATH';
 /**
  * Chromium flags for tests on one machine: headless, no sandbox (root), nothing fetched from outside,
  * and local ICE candidates as plain addresses (headless Chromium hides them behind mDNS names that
@@ -42,7 +58,7 @@ export function missingWebTorrentTools(needChromium = false): string[] {
   const missing = PACKAGES.filter((name) => !existsSync(join(CLIENT_DIR, 'node_modules', name, 'package.json'))).map(
     (name) => `${name} (${INSTALL_HINT})`,
   );
-  if (needChromium && !existsSync(CHROMIUM)) missing.push(`${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`);
+  if (needChromium && !existsSync(CHROMIUM)) missing.push(`Chromium at ${CHROMIUM} (${CHROMIUM_HINT})`);
   return missing;
 }
 

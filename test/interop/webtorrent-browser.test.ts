@@ -28,6 +28,7 @@ interface Page {
   click(selector: string): Promise<void>;
   waitForSelector(selector: string, options: { state: 'attached'; timeout: number }): Promise<unknown>;
   $eval<T>(selector: string, fn: (element: { value: string; dataset: Record<string, string | undefined> }) => T): Promise<T>;
+  waitForFunction(expression: string, arg?: unknown, options?: { timeout?: number }): Promise<unknown>;
   textContent(selector: string): Promise<string | null>;
   screenshot(options: { path: string; fullPage?: boolean }): Promise<unknown>;
   on(event: 'console', listener: (message: { text(): string }) => void): void;
@@ -49,6 +50,8 @@ interface PlaywrightCore {
 interface PageResult {
   files: Array<{ path: string; length: number; sha256: string }>;
   bySource: Record<string, number>;
+  /** The page's status line once done (added by downloadInPage). */
+  status?: string;
 }
 
 describeWebTorrent('WebTorrent in headless Chromium on the example site', true, () => {
@@ -121,7 +124,13 @@ describeWebTorrent('WebTorrent in headless Chromium on the example site', true, 
       await page.waitForSelector('#result[data-done], #result[data-error]', { state: 'attached', timeout: timeoutMs });
       const error = await page.$eval('#result', (e) => e.dataset.error ?? null);
       if (error) throw new Error(`the page reports: ${error}`);
-      return { page, result: JSON.parse(await page.$eval('#result', (e) => e.value)) as PageResult };
+      // The status says "Done" and still does two ticks of its timer later (no late progress event
+      // overwrites it).
+      const ticks = Number(await page.$eval('#status', (e) => e.dataset.ticks ?? '0'));
+      await page.waitForFunction(`Number(document.getElementById('status').dataset.ticks) >= ${ticks + 2}`, undefined, { timeout: 10_000 });
+      const status = (await page.textContent('#status')) ?? '';
+      if (!status.startsWith('Done: every piece checked')) throw new Error(`the status is not "Done" after the download: ${status}`);
+      return { page, result: { ...(JSON.parse(await page.$eval('#result', (e) => e.value)) as PageResult), status } };
     } catch (error) {
       const shot = path.join(tmp.dir, `${label}.png`);
       await page.screenshot({ path: shot, fullPage: true }).catch(() => undefined);
@@ -144,6 +153,7 @@ describeWebTorrent('WebTorrent in headless Chromium on the example site', true, 
       seedingPage = page; // stays open, seeding to the next tab
       expect(result.files).toEqual([{ path: NAME, length: SIZE, sha256: expected }]);
       expect(result.bySource).toEqual({ webrtc: SIZE });
+      expect(result.status).toContain('from 1 peer');
       expect(seeder.events.filter((e) => e.event === 'wire').map((e) => e.type)).toContain('webrtc');
     } catch (error) {
       throw new Error(`${(error as Error).message}\n--- seeder\n${seeder.output}\n--- site\n${site.output.slice(-3000)}`);
@@ -163,6 +173,7 @@ describeWebTorrent('WebTorrent in headless Chromium on the example site', true, 
     const { result } = await downloadInPage('from-web-seed', 'webseed');
     expect(result.files).toEqual([{ path: NAME, length: SIZE, sha256: expected }]);
     expect(result.bySource).toEqual({ webSeed: SIZE });
+    expect(result.status).toContain('from web seed');
     // Any page of the site never shows a peer's address.
     const home = await (await fetch(`${base}/`)).text();
     expect(home).not.toMatch(/127\.0\.0\.1:\d+<\/td>|192\.0\.2\.\d+/);
