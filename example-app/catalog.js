@@ -1,11 +1,10 @@
 // The torrents this site publishes: the files of FILES_DIR at start, and what the admin uploads
 // (kept in UPLOADS_DIR). Each is hashed once (createTorrent), named by this tracker and this site as a
 // web seed, seeded by the site's own seeder when SEED_PORT is set, and listed with live counts.
-import bencode from 'bencode';
 import { randomBytes } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { createTorrent, magnetLink, parseTorrent } from '../dist/index.js';
+import { createTorrent, magnetLink, withTrackers } from '../dist/index.js';
 
 /** Publishing jobs (uploads being hashed) are forgotten this long after they end. */
 const JOB_TTL_MS = 10 * 60_000;
@@ -20,14 +19,15 @@ export class Catalog {
    * @param {string} options.filesDir the web seed's first folder (the files published at start)
    * @param {string} options.uploadsDir the web seed's second folder (uploads)
    */
-  constructor({ tracker, private: isPrivate, filesDir, uploadsDir }) {
+  constructor({ tracker, private: isPrivate, filesDir, uploadsDir, version = 'v1' }) {
     this.tracker = tracker;
+    this.version = version;
     this.private = isPrivate;
     this.filesDir = filesDir;
     this.uploadsDir = uploadsDir;
     /** name → { name, dir, torrent (createTorrent result), publishedAt } in publishing order. */
     this.byName = new Map();
-    /** info hash (hex) → the same entry. */
+    /** info hash (hex) of every swarm (a hybrid torrent has two) → the same entry. */
     this.byInfoHash = new Map();
     /** Names being published (an upload being hashed), so two uploads cannot take one name. */
     this.reserved = new Set();
@@ -141,6 +141,7 @@ export class Catalog {
       webSeeds: this.private ? undefined : this.webSeed(name, isDirectory),
       private: this.private,
       createdBy: 'express-torrent-tracker demo',
+      version: this.version,
       onProgress: job
         ? (hashed, total) => {
             job.hashed = hashed;
@@ -153,8 +154,9 @@ export class Catalog {
     this.countsCache = undefined;
     this.byName.set(name, entry);
     this.byInfoHash.set(torrent.infoHash, entry);
+    if (torrent.infoHashV2) this.byInfoHash.set(torrent.infoHashV2.slice(0, 40), entry);
     // Private mode: somebody may have announced it before it was registered; drop the cached refusal.
-    if (this.private) await this.tracker.forgetTorrent(torrent.infoHash);
+    if (this.private) await this.tracker.forgetTorrent(torrent);
     if (this.seeder) {
       await this.seeder.add(torrent.torrent, dir, {
         verify: false,
@@ -174,14 +176,9 @@ export class Catalog {
    */
   torrentFile(entry, passkey) {
     if (!passkey) return entry.torrent.torrent;
-    const meta = bencode.decode(entry.torrent.torrent);
-    const tiers = this.announceTiers(passkey);
-    meta.announce = tiers.find(([url]) => url.startsWith('http'))[0];
-    meta['announce-list'] = tiers;
-    meta['url-list'] = this.webSeeds(entry, passkey);
-    const out = Buffer.from(bencode.encode(meta));
-    if (parseTorrent(out).infoHash !== entry.torrent.infoHash) throw new Error('personal torrent changed the info hash');
-    return out;
+    // The member's own trackers and web seed, in the order the published torrent has them;
+    // withTrackers keeps every other byte (info, piece layers) as published: the same info hashes.
+    return withTrackers(entry.torrent.torrent, { announce: this.announceTiers(passkey), webSeeds: this.webSeeds(entry, passkey) });
   }
 
   /** The magnet link for a visitor (with the user's passkey in private mode). */
@@ -210,8 +207,9 @@ export class Catalog {
 
   async freshCounts() {
     const entries = this.list();
-    const hashes = entries.map((e) => e.torrent.infoHash);
-    const [tcp, rtc] = await Promise.all([this.tracker.counts(hashes), this.tracker.counts(hashes, { webrtc: true })]);
+    // The torrents themselves, not their hashes: a hybrid torrent's two swarms count once.
+    const torrents = entries.map((e) => e.torrent);
+    const [tcp, rtc] = await Promise.all([this.tracker.counts(torrents), this.tracker.counts(torrents, { webrtc: true })]);
     return entries.map((e, i) => ({
       name: e.name,
       infoHash: e.torrent.infoHash,

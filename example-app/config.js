@@ -10,6 +10,8 @@
 //   UDP_PORT           also answer UDP announces on this port (udp:// first in every torrent)
 //   WEBTORRENT_JS      the WebTorrent browser bundle for the in-browser download (see findWebTorrentBundle)
 //   ICE_SERVERS        a JSON array of RTCIceServer for the in-browser client (default: WebTorrent's)
+//   TORRENT_VERSION    v1 (default) or hybrid: hybrid torrents are read by v1 and v2 clients, and counted
+//                      and credited once though they announce in two swarms
 //   ADMIN_TOKEN        the admin page's token (unset: no admin page, uploads off)
 //   MAX_UPLOAD_BYTES   largest upload (default 1 GiB)
 //   PRIVATE            1: a private tracker (sign-up, passkeys, per-user traffic in SQLite)
@@ -61,6 +63,17 @@ function iceServers() {
   }
 }
 
+/** One of `allowed` from the environment, or `fallback` when unset; exits with a message otherwise. */
+function oneOf(name, allowed, fallback) {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!allowed.includes(raw)) {
+    console.error(`${name} must be one of ${allowed.join(', ')} (got ${JSON.stringify(raw)})`);
+    process.exit(1);
+  }
+  return raw;
+}
+
 const flag = (name) => /^(1|true|yes|on)$/i.test(process.env[name] ?? '');
 
 export const config = {
@@ -77,6 +90,7 @@ export const config = {
   adminToken: process.env.ADMIN_TOKEN || undefined,
   maxUploadBytes: integer('MAX_UPLOAD_BYTES', 1024 ** 3, { min: 1 }),
   private: flag('PRIVATE'),
+  torrentVersion: oneOf('TORRENT_VERSION', ['v1', 'hybrid'], 'v1'),
   sqliteFile: path.resolve(process.env.SQLITE_FILE ?? path.join(here, 'data', 'users.sqlite')),
   trafficInterval: integer('TRAFFIC_INTERVAL', 60, { min: 1, max: 3600 }),
   signupLimit: integer('SIGNUP_LIMIT', 5, { min: 1 }),

@@ -47,14 +47,20 @@ const router = trackerMiddleware({
     ? {
         passkey: (passkey) => (passkey === seederPasskey ? SITE_USER : users.userIdByPasskey(passkey)),
         // Only the torrents this site published.
-        torrents: (infoHash) => catalog.byInfoHash.has(infoHash),
+        // Only the torrents this site published; a hybrid torrent names both its hashes, so its two
+        // swarms are one torrent (credited and counted once).
+        torrents: (infoHash) => {
+          const torrent = catalog.byInfoHash.get(infoHash)?.torrent;
+          if (!torrent) return false;
+          return torrent.infoHashV2 ? { infoHash: torrent.infoHash, infoHashV2: torrent.infoHashV2 } : true;
+        },
         onTraffic: (records) => users.addTraffic(records),
         trafficInterval: config.trafficInterval,
       }
     : {}),
 });
 const core = router.tracker;
-catalog = new Catalog({ tracker: core, private: config.private, filesDir: config.filesDir, uploadsDir: config.uploadsDir });
+catalog = new Catalog({ tracker: core, private: config.private, filesDir: config.filesDir, uploadsDir: config.uploadsDir, version: config.torrentVersion });
 core.on('failure', (f) => {
   if (!String(f.reason).startsWith('tracker storage') && !String(f.reason).startsWith('onTraffic')) return;
   console.error(`[tracker] ${f.reason}${f.error ? `: ${f.error.cause ?? f.error}` : ''}`);

@@ -44,6 +44,7 @@ export { webSeedHandler, type WebSeedOptions } from './seeder/webseed.js';
 export { WireProtocolError } from './seeder/wire.js';
 export { createTorrent, type CreateTorrentOptions, type CreatedTorrent, type AnnounceInput } from './torrent/create.js';
 export { parseTorrent } from './torrent/parse.js';
+export { withTrackers, type WithTrackersOptions } from './torrent/trackers.js';
 export { magnetLink, type MagnetInput } from './torrent/magnet.js';
 export { TorrentParseError, TorrentCreateError } from './torrent/errors.js';
 export { defaultPieceLength, MIN_PIECE_LENGTH, MAX_PIECE_LENGTH } from './torrent/piece-length.js';

@@ -250,7 +250,7 @@ export async function createTorrent(path: string, options: CreateTorrentOptions 
   return result;
 }
 
-function normalizeAnnounce(input: AnnounceInput | undefined): string[][] {
+export function normalizeAnnounce(input: AnnounceInput | undefined): string[][] {
   if (input === undefined) return [];
   const tiers: string[][] =
     typeof input === 'string' ? [[input]] : input.map((entry) => (typeof entry === 'string' ? [entry] : [...entry]));
@@ -261,7 +261,7 @@ function normalizeAnnounce(input: AnnounceInput | undefined): string[][] {
   return tiers;
 }
 
-function normalizeWebSeeds(input: string | readonly string[] | undefined): string[] {
+export function normalizeWebSeeds(input: string | readonly string[] | undefined): string[] {
   const urls = input === undefined ? [] : typeof input === 'string' ? [input] : [...input];
   for (const url of urls) checkUrl(url, 'web seed', ['http:', 'https:']);
   return urls;
