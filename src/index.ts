@@ -11,10 +11,12 @@ export type {
   SwarmAnnounceResult,
   SwarmStore,
   SwarmStoreOptions,
+  SwarmLimits,
 } from './swarm/types.js';
+export type { ValidateOption, ValidationName } from './validations.js';
 export type { ParsedTorrent, TorrentFile, TorrentVersion } from './torrent/types.js';
 export { trackerMiddleware, type TrackerRouter } from './middleware.js';
-export { Tracker, type TrackerOptions, type AnnounceEventInfo, type TorrentInput, type AnswerWriter } from './tracker.js';
+export { Tracker, type TrackerOptions, type ResolvedTrackerOptions, type AnnounceEventInfo, type TorrentInput, type AnswerWriter } from './tracker.js';
 export type { AnnounceRequest } from './protocol/announce.js';
 export { MAX_PASSKEY_LENGTH, type PasskeyVerifier, type PasskeyAnswer, type UserId } from './policy/passkey.js';
 export type { TorrentVerifier, TorrentAnswer } from './policy/torrents.js';

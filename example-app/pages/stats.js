@@ -62,7 +62,7 @@ export function registerStats(app, site) {
 ${dir ? html`<div id="chart"></div>` : html`<p id="chart-missing" class="error">The chart library (uplot) is not installed: <code>npm install</code> in the repository.</p>`}
 <h2>Now</h2>
 <div id="totals">${totalsHtml(activity.totals() ?? {})}</div>
-<p class="note">Counters are this process's since it started; swarm totals are live peers (see the README, "Monitoring").
+<p class="note">Counters are this process's since it started; swarm totals are live peers (see docs/monitoring.md in the package).
 Prometheus: <a href="/metrics">/metrics</a>.</p>`;
     const scripts = dir ? ['/vendor/uplot/uPlot.min.css', '/vendor/uplot/uPlot.iife.min.js', '/static/stats.js'] : ['/static/stats.js'];
     res.type('html').send(page({ title: 'Stats', body, scripts, site: site.pageSite(req) }));

@@ -134,7 +134,7 @@ export type TrafficCallback = (records: TrafficRecord[]) => void | Promise<void>
  * Sums credits per (user, info hash) and hands them over every `interval` ms. One hand-over at a
  * time; a batch whose callback throws, rejects or does not settle within `timeout` ms is kept and
  * merged into the next one, so nothing is lost (a callback that hangs and then writes late would
- * count its batch twice: the README says so). Nothing waits on a hung callback: later batches and
+ * count its batch twice: docs/private-trackers.md says so). Nothing waits on a hung callback: later batches and
  * {@link close} go on after the deadline.
  */
 export class TrafficLedger {

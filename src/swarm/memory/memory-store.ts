@@ -43,7 +43,7 @@ function swarmKey(infoHash: Uint8Array): string {
   return bytes.toString('latin1');
 }
 
-/** Counters plus the private-mode outcome, filled by {@link MemorySwarmStore.announceCompact}. */
+/** @internal Counters plus the private-mode outcome, filled by {@link MemorySwarmStore.announceCompact}. */
 export interface CompactOutcome extends SwarmCounts {
   /** The peer's state before the announce (private mode). */
   previous?: PeerState;
@@ -178,7 +178,7 @@ export class MemorySwarmStore implements SwarmStore {
   }
 
   /**
-   * The tracker's fast path for compact answers: like {@link announceSync}, but the peer sample is
+   * @internal The tracker's fast path for compact answers: like {@link announceSync}, but the peer sample is
    * written into `out4` (6-byte IPv4 entries) and `out6` (18-byte IPv6 entries), each large enough
    * for `numwant` entries, and the counters into `counts`. Returns the number of IPv4 entries plus
    * 65536 times the number of IPv6 entries, or -1 when the announce was refused (`counts.refusal`
