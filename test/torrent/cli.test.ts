@@ -105,6 +105,37 @@ describe('torrent-tracker create', () => {
     expect(leftovers()).toEqual([]);
   });
 
+  it('warns on stderr when the torrent lists no tracker, and still writes it', async () => {
+    const file = path.join(outDir, 'trackerless.torrent');
+    const { code, out, err } = await cli('create', tree, '-o', file, '--no-date');
+    expect(code).toBe(0);
+    expect(err).toBe('warning: no tracker (--announce) given: clients can only find peers through DHT/PEX or web seeds\n');
+    expect(out).toContain(`Created ${file}\n`);
+    expect(parseTorrent(readFileSync(file)).announce).toEqual([]);
+  });
+
+  it.each([
+    ['18', 262_144],
+    ['15', 32_768],
+    ['262144', 262_144],
+    ['256K', 262_144],
+    ['1M', 1_048_576],
+  ])('takes -l %s as a piece length of %i bytes (mktorrent exponent, bytes or suffix)', async (given, bytes) => {
+    const file = path.join(outDir, `piece-${given}.torrent`);
+    const { code, err } = await cli('create', tree, '-a', 'http://t/announce', '-l', given, '-o', file);
+    expect(err).toBe('');
+    expect(code).toBe(0);
+    expect(parseTorrent(readFileSync(file)).pieceLength).toBe(bytes);
+  });
+
+  it.each([['14'], ['29'], ['1000'], ['16383']])('refuses the ambiguous bare piece length %s with a clear message', async (given) => {
+    const file = path.join(outDir, `ambiguous-${given}.torrent`);
+    const { code, err } = await cli('create', tree, '-a', 'http://t/announce', '-l', given, '-o', file);
+    expect(code).not.toBe(0);
+    expect(err).toMatch(new RegExp(`"${given}" is ambiguous: a bare number is either an exponent from 15 to 28 .* or a byte count of at least 16384`));
+    expect(existsSync(file)).toBe(false);
+  });
+
   it('has --help on the program and on each subcommand', async () => {
     const top = await cli('--help');
     expect(top.code).toBe(0);
