@@ -136,4 +136,20 @@ describe('installed from the tarball into an empty folder', () => {
     expect(r.stderr).toMatch(/^express-torrent-tracker: error: --metrics needs prom-client \(an optional peer dependency\): npm install prom-client/);
     expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
   });
+
+  it.each([
+    ['CommonJS, module node16', 'a.cts', 'node16'],
+    ['CommonJS, module nodenext', 'a.cts', 'nodenext'],
+    ['ES module, module node16', 'a.mts', 'node16'],
+  ])('type-checks in a TypeScript project (%s)', async (_label, file, module) => {
+    writeFileSync(
+      path.join(consumer, file),
+      "import { trackerMiddleware, type SwarmStore } from 'express-torrent-tracker';\nexport const router = trackerMiddleware();\nexport type Store = SwarmStore;\n",
+    );
+    const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+    const args = [tsc, '--noEmit', '--strict', '--skipLibCheck', '--module', module, '--moduleResolution', module, '--target', 'es2022'];
+    const r = await exec(process.execPath, [...args, '--typeRoots', path.join(root, 'node_modules', '@types'), '--types', 'node', file], consumer);
+    expect(r.stdout + r.stderr).toBe('');
+    expect(r.code).toBe(0);
+  });
 });
