@@ -18,6 +18,12 @@ import type { TorrentRules } from './types.js';
 export type TrackerRouter = Router & {
   /** The protocol core: events (`announce`, `failure`), options, the store in use. */
   tracker: Tracker;
+  /**
+   * Resolves once the store is open and answers; rejects with the reason (which store, what failed)
+   * when it cannot be opened, e.g. `await router.ready()` before `app.listen()` to fail fast. The
+   * tracker does not need it: it answers failures while its store is down and recovers by itself.
+   */
+  ready(): Promise<void>;
   /** Close the store if the tracker opened it (a URI or the default memory store). */
   close(): Promise<void>;
   /** {@link Tracker.forgetPasskey}. */
@@ -80,6 +86,7 @@ export function trackerMiddleware(options: TrackerOptions = {}, ...misuse: unkno
     }
   });
   router.tracker = tracker;
+  router.ready = () => tracker.ready();
   router.close = () => tracker.close();
   router.forgetPasskey = (passkey) => tracker.forgetPasskey(passkey);
   router.forgetTorrent = (torrent) => tracker.forgetTorrent(torrent);

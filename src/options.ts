@@ -115,7 +115,8 @@ export interface TrackerOptions {
   /**
    * Misconfiguration warnings (each logged once with `console.warn`, a code and a README link):
    * X-Forwarded-For without `trust proxy`, `trust proxy` set to true, the memory store in a cluster
-   * worker, a tracker created inside a request handler. `false` turns them all off; an object turns
+   * worker, a tracker created inside a request handler, the first storage failure while nothing
+   * listens for `failure` (`storageFailure`). `false` turns them all off; an object turns
    * off single ones (`{ xForwardedFor: false }`). Default: all on.
    */
   validate?: ValidateOption;

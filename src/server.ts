@@ -62,8 +62,8 @@ export type TrackerServer = http.Server & {
   /** The WebTorrent (WebSocket) door, unless `webSocket: false`. */
   webSocket: WebSocketTracker | undefined;
   /**
-   * Resolves once the store is open and answers a real call (within `storeTimeout`); rejects with
-   * the reason when it cannot be opened or does not answer.
+   * Resolves once the store is open and answers; rejects with the reason (which store, what failed)
+   * when it cannot be opened. `torrent-tracker serve` exits 1 on that rejection.
    */
   ready(): Promise<void>;
   /** Stop accepting connections, close idle ones, and close the store if the tracker opened it. */
@@ -198,10 +198,7 @@ export function createTrackerServer(options: TrackerServerOptions = {}): Tracker
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
     }
   });
-  server.ready = async () => {
-    await tracker.whenReady();
-    await tracker.counts([Buffer.alloc(20)]); // one real call: the store answers, or says why not
-  };
+  server.ready = () => tracker.ready();
   server.shutdown = async () => {
     await server.webSocket?.close();
     await new Promise<void>((resolve) => {

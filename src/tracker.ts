@@ -15,7 +15,7 @@ import { TrafficLedger } from './policy/traffic.js';
 import { TrackerCounters, type TrackerStats } from './stats/counters.js';
 import { MemorySwarmStore } from './swarm/memory/memory-store.js';
 import type { SwarmCounts, TorrentRules } from './types.js';
-import type { SwarmStore } from './swarm/types.js';
+import { isSwarmStore, type SwarmStore } from './swarm/types.js';
 import { Validations } from './validations.js';
 import { AnnouncePipeline, type AnnounceCall } from './core/announce.js';
 import { httpWriter, type AnswerWriter } from './core/answer-writer.js';
@@ -23,7 +23,10 @@ import { ForgetBus } from './core/bus.js';
 import { FailureReporter } from './core/failures.js';
 import { infoHashBytes, swarmHashes, TorrentRegistry, type TorrentInput } from './core/registry.js';
 import { Scrapes, type ScrapeFile } from './core/scrape.js';
-import { StorageAccess } from './core/storage.js';
+import { causeText, StorageAccess } from './core/storage.js';
+import { HybridCredit } from './core/hybrid-credit.js';
+import { HybridCounts } from './core/hybrid-counts.js';
+import { checkStoreOption, describeStore } from './swarm/store-option.js';
 
 export { resolveOptions, type ResolvedTrackerOptions, type TrackerOptions } from './options.js';
 export type { AnnounceCall, AnnounceEventInfo } from './core/announce.js';
@@ -48,6 +51,8 @@ export class Tracker extends EventEmitter {
   private readonly storage: StorageAccess;
   private readonly policy: PolicyChain | undefined;
   private readonly ledger: TrafficLedger | undefined;
+  private readonly hybrid: HybridCredit | undefined;
+  private readonly hybridCounts: HybridCounts;
   private readonly bus: ForgetBus;
   private readonly registry: TorrentRegistry;
   private readonly pipeline: AnnouncePipeline;
@@ -63,11 +68,19 @@ export class Tracker extends EventEmitter {
     super();
     checkFunctions(options, scope);
     const resolved = (this.options = resolveOptions(options, scope));
+    checkStoreOption(options.store, scope);
     const counters = this.statsCounters;
     this.validations = new Validations(options.validate);
     this.validations.created(options.store === undefined || options.store instanceof MemorySwarmStore);
     this.isPrivate = options.passkey !== undefined;
-    this.failures = new FailureReporter(this, counters, resolved.minInterval * 1000);
+    if (isSwarmStore(options.store) && !options.store.privateMode && (this.isPrivate || resolved.enforceInterval)) {
+      throw new TypeError(
+        `${scope}: options.store does not keep the per-peer state that ${this.isPrivate ? 'private mode (passkey)' : 'enforceInterval'} needs (its privateMode is not true); use the memory, Redis or Keyv store`,
+      );
+    }
+    this.failures = new FailureReporter(this, counters, resolved.minInterval * 1000, (error) =>
+      this.validations.storageFailure(`tracker storage (${describeStore(options.store)}) failed: ${error.timedOut ? `no answer within ${resolved.storeTimeout} ms (storeTimeout)` : causeText(error.cause ?? error)}`),
+    );
     this.storage = new StorageAccess(options.store, {
       timeout: resolved.storeTimeout,
       stateful: this.isPrivate || resolved.enforceInterval,
@@ -85,9 +98,12 @@ export class Tracker extends EventEmitter {
     if (options.onTraffic) {
       const onError = (error: unknown) => this.failures.emit('onTraffic failed; its records are kept for the next batch', error);
       this.ledger = new TrafficLedger(options.onTraffic, resolved.trafficInterval * 1000, onError, resolved.trafficTimeout);
+      const onMergeError = (error: unknown) => this.failures.emit('a hybrid torrent credit could not be combined in the store; combined in this process', error);
+      this.hybrid = new HybridCredit(this.storage, this.ledger, 2 * resolved.peerTtl * 1000, onMergeError);
     }
     const deps = { options: resolved, policy: this.policy, storage: this.storage, failures: this.failures, counters };
-    this.pipeline = new AnnouncePipeline({ ...deps, ledger: this.ledger, events: this });
+    this.hybridCounts = new HybridCounts(this.storage, (error) => this.failures.emit('a hybrid torrent could not be counted at torrent level', error));
+    this.pipeline = new AnnouncePipeline({ ...deps, ledger: this.ledger, hybrid: this.hybrid, hybridCounts: this.hybridCounts, events: this });
     this.scrapes = new Scrapes(deps);
     this.http = httpWriter(resolved);
   }
@@ -98,10 +114,14 @@ export class Tracker extends EventEmitter {
    * A snapshot of the tracker at work: live swarm totals from the store (global with Redis) and this
    * process's counters (announces, scrapes, failures, storage latency). Kept as the tracker works:
    * nothing is scanned. Totals are undefined when the store cannot count (a custom store without
-   * `totals`) or does not answer within `storeTimeout`.
+   * `totals`) or does not answer within `storeTimeout`. A hybrid torrent the tracker knows as one (a
+   * `torrents` option, see {@link counts}) is one torrent there, a client in both its swarms one peer.
    */
   async stats(): Promise<TrackerStats> {
-    return { ...(await this.storage.totals()), ...this.statsCounters.snapshot() };
+    const totals = await this.storage.totals();
+    // A hybrid torrent's two swarms are one torrent (pairs are known only through a `torrents` option).
+    if (this.policy?.torrents !== undefined) totals.swarms = await this.hybridCounts.correct(totals.swarms);
+    return { ...totals, ...this.statsCounters.snapshot() };
   }
 
   /**
@@ -110,11 +130,50 @@ export class Tracker extends EventEmitter {
    * info hashes (hex or 20 bytes) or `createTorrent()` / `parseTorrent()` results. With `webrtc`,
    * the counts of the WebTorrent (browser) swarms instead. Rejects when the store fails or does not
    * answer within `storeTimeout`.
+   *
+   * A hybrid torrent given as a `createTorrent()` / `parseTorrent()` result is counted once across
+   * its two swarms: a client in both is one peer, and its completion one download. That needs the
+   * tracker to know the pair when the announces arrive (a `torrents` option: `'registry'` with
+   * `addTorrent()`, or a function whose rules name both hashes); without one, the larger of the two
+   * swarms' counts is reported. An info hash alone counts that one swarm.
    */
   async counts(torrents: TorrentInput[], options: { webrtc?: boolean } = {}): Promise<SwarmCounts[]> {
-    const hashes = torrents.map(infoHashBytes);
+    if (torrents.length === 0) return [];
+    const swarms = torrents.map(swarmHashes);
     const store = await this.storage.opened(options.webrtc === true);
-    return hashes.length === 0 ? [] : this.storage.bounded(store.scrape(hashes));
+    const hybrid = options.webrtc !== true && swarms.some((s) => s.length === 2);
+    if (!hybrid) return this.storage.bounded(store.scrape(swarms.map((s) => s[0]!)));
+    const paired = this.policy?.torrents !== undefined ? this.hybridCounts.store() : undefined;
+    await this.hybridCounts.settled();
+    const [main, level] = await Promise.all([
+      this.storage.bounded(store.scrape(swarms.flat())),
+      paired ? this.storage.bounded(paired.scrape(swarms.filter((s) => s.length === 2).map((s) => s[0]!))) : undefined,
+    ]);
+    let m = 0;
+    let l = 0;
+    return swarms.map((s) => {
+      const first = main[m++]!;
+      if (s.length === 1) return first;
+      const second = main[m++]!;
+      const torrent = level?.[l++];
+      return (
+        torrent ?? {
+          complete: Math.max(first.complete, second.complete),
+          incomplete: Math.max(first.incomplete, second.incomplete),
+          downloaded: Math.max(first.downloaded, second.downloaded),
+        }
+      );
+    });
+  }
+
+  /**
+   * Resolves once the store is open and answered a real call within `storeTimeout`; rejects with an
+   * Error naming the store (without secrets) and the cause otherwise (Redis refused the connection, a
+   * table could not be created…). The tracker does not need it: it answers failures while its store
+   * is down and recovers by itself. A site awaits it at startup to fail fast (`await router.ready()`).
+   */
+  ready(): Promise<void> {
+    return this.storage.check();
   }
 
   /** Resolves once the store is open (or failed to open; then every answer is a failure). */
@@ -181,6 +240,7 @@ export class Tracker extends EventEmitter {
 
   /** Hand pending `onTraffic` records over now (rejects with the callback's error; records are kept). */
   async flushTraffic(): Promise<void> {
+    await this.hybrid?.settled();
     await this.ledger?.flush();
   }
 
@@ -193,6 +253,8 @@ export class Tracker extends EventEmitter {
     if (this.closed) return;
     this.closed = true;
     let trafficError: unknown;
+    await this.hybrid?.settled();
+    await this.hybridCounts.settled();
     await this.ledger?.close().catch((error: unknown) => {
       trafficError = error;
     });

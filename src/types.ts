@@ -65,6 +65,16 @@ export interface TorrentRules {
   uploadFactor?: number;
   /** Multiplies credited download. Default 1 (0 = freeleech). */
   downloadFactor?: number;
+  /**
+   * For a hybrid (v1 + v2) torrent, which announces in two swarms (its v1 info hash, and its v2
+   * info hash cut to 20 bytes): the torrent's v1 info hash, 40 hex digits, as `createTorrent()` and
+   * `parseTorrent()` return it. Given with {@link infoHashV2} in the answer for either swarm, the
+   * tracker treats both swarms as one torrent: traffic is credited once and `onTraffic` records name
+   * this hash. `tracker.addTorrent()` of a hybrid torrent sets both for you.
+   */
+  infoHash?: string;
+  /** For a hybrid torrent: its v2 info hash, 64 hex digits (see {@link infoHash}). */
+  infoHashV2?: string;
 }
 
 /**

@@ -7,7 +7,7 @@ import cluster from 'node:cluster';
 import type { Request } from 'express';
 
 /** The checks, by name. */
-export type ValidationName = 'xForwardedFor' | 'trustProxy' | 'memoryStoreInCluster' | 'createdInRequest';
+export type ValidationName = 'xForwardedFor' | 'trustProxy' | 'memoryStoreInCluster' | 'createdInRequest' | 'storageFailure';
 
 /** The `validate` option: all on (default), all off, or per check. */
 export type ValidateOption = boolean | Partial<Record<ValidationName, boolean>>;
@@ -34,6 +34,11 @@ const WARNINGS: Record<ValidationName, { code: string; text: string }> = {
     code: 'ERR_TRACKER_CREATED_IN_REQUEST',
     text:
       'A tracker was created inside a request handler: every request gets a new tracker with empty swarms (and its own store connection). Create it once, when the app starts.',
+  },
+  storageFailure: {
+    code: 'ERR_TRACKER_STORAGE',
+    text:
+      "The tracker's store failed and clients are being told so, but nothing listens for the tracker's 'failure' event, so this is the only time it is logged. Check that the store is running and reachable; `await router.ready()` at startup fails fast; listen with router.tracker.on('failure', ({ reason, error }) => ...) to see every failure.",
   },
 };
 
@@ -77,9 +82,14 @@ export class Validations {
     }
   }
 
-  private warn(name: ValidationName): void {
+  /** The first storage failure nobody listens for (`detail`: which store, the cause; no secrets). */
+  storageFailure(detail: string): void {
+    if (!this.off.has('storageFailure')) this.warn('storageFailure', detail);
+  }
+
+  private warn(name: ValidationName, detail?: string): void {
     this.off.add(name); // once
     const w = WARNINGS[name];
-    this.log(`express-torrent-tracker: ${w.code}: ${w.text} See ${DOCS}`);
+    this.log(`express-torrent-tracker: ${w.code}: ${detail ? `${detail}. ` : ''}${w.text} See ${DOCS}`);
   }
 }

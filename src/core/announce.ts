@@ -19,6 +19,8 @@ import type { SwarmAnnounce } from '../swarm/types.js';
 import type { ResolvedTrackerOptions } from '../options.js';
 import type { AnswerWriter } from './answer-writer.js';
 import type { FailureReporter } from './failures.js';
+import { hybridSide, type HybridCredit } from './hybrid-credit.js';
+import type { HybridCounts } from './hybrid-counts.js';
 import type { StorageAccess } from './storage.js';
 
 /** An announce as reported by the `announce` event (hex at the edges). */
@@ -60,6 +62,10 @@ export interface AnnounceDeps {
   failures: FailureReporter;
   counters: TrackerCounters;
   ledger: TrafficLedger | undefined;
+  /** Credit of hybrid torrents, combined across their two swarms (with the ledger). */
+  hybrid: HybridCredit | undefined;
+  /** Torrent-level counts of hybrid torrents. */
+  hybridCounts: HybridCounts;
   /** Where `announce` events go. */
   events: EventEmitter;
 }
@@ -196,6 +202,7 @@ export class AnnouncePipeline {
    */
   private end(prepared: Prepared, grant: Grant | undefined, outcome: Outcome): string | undefined {
     if (outcome.refusal) return this.deps.failures.refusal(outcome.refusal);
+    if (grant?.rules.infoHashV2 !== undefined && prepared[0].transport !== 'websocket') this.deps.hybridCounts.record(grant.rules, prepared[1]);
     this.credit(prepared, grant, outcome);
     this.report(prepared, grant?.user);
     return undefined;
@@ -260,7 +267,11 @@ export class AnnouncePipeline {
       const clipped = clipCredit(credit, at - previous.at, rate, grant.rules);
       if (clipped > 0) this.deps.counters.clipped(clipped);
     }
-    ledger.add(grant.user, request.infoHash.toString('hex'), credit);
+    const hex = request.infoHash.toString('hex');
+    const side = this.deps.hybrid && hybridSide(grant.rules, hex);
+    if (side === undefined) return ledger.add(grant.user, hex, credit);
+    const client = request.key !== undefined ? `k${request.key}` : `p${request.peerId.toString('hex')}`;
+    this.deps.hybrid!.add(grant.user, grant.rules, side, client, credit);
   }
 
   /** Count the announce and emit `announce` (hex at the edges) when someone listens. */

@@ -27,6 +27,8 @@ export class FailureReporter {
     private readonly counters: TrackerCounters,
     /** `minInterval` in ms, for the wording of interval refusals. */
     private readonly minIntervalMs: number,
+    /** Told about a storage failure when nothing listens for `failure` (logs it once). */
+    private readonly unheardStorageFailure: (error: StorageError) => void = () => undefined,
   ) {}
 
   /** The failure reason for `error`; counts it by kind and emits `failure`. */
@@ -67,7 +69,10 @@ export class FailureReporter {
 
   /** Emit `failure` when someone listens; a listener that throws cannot break an answer. */
   emit(reason: string, error: unknown): void {
-    if (this.emitter.listenerCount('failure') === 0) return;
+    if (this.emitter.listenerCount('failure') === 0) {
+      if (error instanceof StorageError) this.unheardStorageFailure(error);
+      return;
+    }
     try {
       this.emitter.emit('failure', { reason, error });
     } catch {

@@ -55,6 +55,12 @@ export class TorrentRegistry {
   async add(torrent: TorrentInput, rules: TorrentRules = {}): Promise<void> {
     const hashes = swarmHashes(torrent);
     const clean = normaliseRules(rules);
+    if (hashes.length === 2) {
+      // Both swarms of a hybrid torrent name the torrent: credited and counted once.
+      const t = torrent as { infoHash: string; infoHashV2: string };
+      clean.infoHash = t.infoHash.toLowerCase();
+      clean.infoHashV2 = t.infoHashV2.toLowerCase();
+    }
     const registry = await this.registry();
     for (const infoHash of hashes) {
       await this.core.bounded(registry.add(infoHash, clean));

@@ -6,6 +6,7 @@
 import { MemorySwarmStore } from '../swarm/memory/memory-store.js';
 import { withDeadline } from '../util/deadline.js';
 import { openStore, type StoreOption } from '../swarm/open.js';
+import { describeStore } from '../swarm/store-option.js';
 import type { SwarmTotals } from '../types.js';
 import type { SwarmStore } from '../swarm/types.js';
 import { TrackerFailure } from '../protocol/errors.js';
@@ -15,6 +16,23 @@ import type { TrackerCounters } from '../stats/counters.js';
 export const STORE_FAILED = 'tracker storage is unavailable, try again later';
 /** What a client is told when the store did not answer within `storeTimeout`. */
 export const STORE_TIMEOUT = 'tracker storage did not answer in time, try again later';
+
+/** An info hash no torrent has (20 zero bytes), for the readiness probe. */
+const PROBE_HASH = Buffer.alloc(20);
+
+/** The innermost useful message of an error (error causes included; no stack). */
+export function causeText(error: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = error, depth = 0; e !== undefined && e !== null && depth < 4; depth++) {
+    const message = e instanceof Error ? e.message || e.name : String(e);
+    if (message && !parts.some((p) => p.includes(message))) parts.push(message);
+    // AggregateError (e.g. a connection refused on both ::1 and 127.0.0.1)
+    const errors = (e as { errors?: unknown[] }).errors;
+    if (!message && Array.isArray(errors) && errors[0]) e = errors[0];
+    else e = (e as { cause?: unknown }).cause;
+  }
+  return parts.join(': ') || 'unknown error';
+}
 
 /** A storage problem: the client sees {@link publicReason}, listeners of `failure` see the cause. */
 export class StorageError extends Error {
@@ -60,7 +78,7 @@ export class StorageAccess {
   private rtcOwned = false;
 
   constructor(
-    option: StoreOption | undefined,
+    private readonly option: StoreOption | undefined,
     private readonly settings: StorageSettings,
   ) {
     this.ready = openStore(option).then(
@@ -132,6 +150,24 @@ export class StorageAccess {
         throw error instanceof StorageError ? error : new StorageError(STORE_FAILED, false, error);
       },
     );
+  }
+
+  /**
+   * Resolves once the store is open and has answered one real call (a scrape of an info hash nobody
+   * uses) within the timeout; rejects with an Error saying which store and why otherwise. The tracker
+   * keeps trying on its own either way: this is for a site that wants to know at startup.
+   */
+  async check(): Promise<void> {
+    const where = describeStore(this.option);
+    let store: SwarmStore;
+    try {
+      store = await this.opened();
+      await this.bounded(store.scrape([PROBE_HASH]));
+    } catch (error) {
+      const inner = error instanceof StorageError ? (error.timedOut ? undefined : (error.cause ?? error)) : error;
+      const why = inner === undefined ? `it did not answer within ${this.settings.timeout} ms (storeTimeout)` : causeText(inner);
+      throw new Error(`tracker storage (${where}) could not be opened: ${why}`, { cause: error });
+    }
   }
 
   /** Live totals of the TCP/UDP and the WebTorrent swarms (undefined where a store cannot count or fails). */

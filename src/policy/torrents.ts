@@ -47,6 +47,17 @@ export function normaliseRules(rules: TorrentRules | undefined): TorrentRules {
   const down = factor('downloadFactor', rules?.downloadFactor);
   if (up !== undefined) out.uploadFactor = up;
   if (down !== undefined) out.downloadFactor = down;
+  if (rules?.infoHash !== undefined || rules?.infoHashV2 !== undefined) {
+    const v1 = typeof rules.infoHash === 'string' ? rules.infoHash.toLowerCase() : '';
+    const v2 = typeof rules.infoHashV2 === 'string' ? rules.infoHashV2.toLowerCase() : '';
+    if (!/^[0-9a-f]{40}$/.test(v1) || !/^[0-9a-f]{64}$/.test(v2)) {
+      throw new TypeError(
+        `a hybrid torrent's rules need infoHash (40 hex digits) and infoHashV2 (64 hex digits) together (got ${JSON.stringify(rules.infoHash)} and ${JSON.stringify(rules.infoHashV2)})`,
+      );
+    }
+    out.infoHash = v1;
+    out.infoHashV2 = v2;
+  }
   return out;
 }
 

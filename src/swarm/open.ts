@@ -16,7 +16,10 @@ import { KeyvSwarmStore, type KeyvSwarmStoreOptions } from './keyv/keyv-store.js
 import { MemorySwarmStore } from './memory/memory-store.js';
 import { isRedisKeyv } from './redis/connection.js';
 import { RedisSwarmStore, type RedisSwarmStoreOptions } from './redis/redis-store.js';
+import { checkStoreOption, isKeyv } from './store-option.js';
 import { isSwarmStore, type SwarmStore } from './types.js';
+
+export { isKeyv } from './store-option.js';
 
 /** What `options.store` accepts. A Keyv instance or a URI string is opened with the matching backend. */
 export type StoreOption = SwarmStore | string | object;
@@ -42,22 +45,6 @@ export interface OpenStoreOptions
   table?: string;
 }
 
-/** True when `value` looks like a Keyv instance (has the Keyv API and an adapter). */
-export function isKeyv(value: unknown): value is Keyv {
-  if (value instanceof Keyv) return true;
-  const v = value as Partial<Keyv> | null;
-  return (
-    typeof v === 'object' &&
-    v !== null &&
-    typeof v.get === 'function' &&
-    typeof v.set === 'function' &&
-    typeof v.delete === 'function' &&
-    typeof v.getMany === 'function' &&
-    'store' in v &&
-    'opts' in v
-  );
-}
-
 /** Resolve `options.store` into a SwarmStore. */
 export async function openStore(option: StoreOption | undefined, options: OpenStoreOptions = {}): Promise<OpenedStore> {
   if (option === undefined || option === null) return { store: new MemorySwarmStore({ now: options.now }), owned: true };
@@ -69,7 +56,8 @@ export async function openStore(option: StoreOption | undefined, options: OpenSt
     const store = isRedisKeyv(option) ? new RedisSwarmStore(option, options) : new KeyvSwarmStore(option, options);
     return { store, owned: true };
   }
-  throw new TypeError('options.store: expected a SwarmStore, a Keyv instance or a connection URI');
+  checkStoreOption(option, 'openStore');
+  throw new TypeError('openStore: options.store: expected a SwarmStore, a Keyv instance or a connection URI');
 }
 
 /** Open a store from a connection URI. */

@@ -140,6 +140,14 @@ export interface SwarmStore {
    * shared by several instances (Redis) they are global: every instance reads the same numbers.
    */
   totals?(): Promise<SwarmTotals>;
+  /**
+   * Optional: combine the credit of a hybrid torrent's two swarms for one client, in state shared by
+   * every instance on the store: add `amounts` (raw uploaded, raw downloaded, seeding ms, completions)
+   * to swarm `side`'s sums under `key`, keep the state `ttl` ms after its last use, and resolve to
+   * what the larger of the two sums grew by (see `mergeCredit` in policy/credit-once.ts). Atomic per
+   * key. Without it the tracker combines in each process.
+   */
+  mergeCredit?(key: string, side: 0 | 1, amounts: [number, number, number, number], ttl: number): Promise<[number, number, number, number]>;
 }
 
 /** Torrents registered with the tracker itself, kept in the store (see `tracker.addTorrent`). */

@@ -34,7 +34,7 @@ describe('openStore', () => {
 
   it('rejects unknown schemes and other values with a clear message', async () => {
     await expect(openStore('mongodb://localhost/x')).rejects.toThrow(/unsupported URI scheme "mongodb"/);
-    await expect(openStore(42 as never)).rejects.toThrow(/expected a SwarmStore, a Keyv instance or a connection URI/);
+    await expect(openStore(42 as never)).rejects.toThrow(/options\.store must be a connection URI .*, a Keyv instance or a SwarmStore; leave it out for memory \(got 42\)/);
   });
 
   it('names the package to install when an adapter is missing', async () => {

@@ -5,7 +5,7 @@
  * store keeps a Map.)
  */
 import type Keyv from 'keyv';
-import type { TorrentRules } from '../../types.js';
+import { storedRules } from '../registry-rules.js';
 import type { TorrentRegistry } from '../types.js';
 
 /** A {@link TorrentRegistry} kept in `keyv` under `<prefix>:torrent:<hex>` (no TTL). */
@@ -15,21 +15,13 @@ export function keyvTorrentRegistry(keyv: Keyv, prefix: string): TorrentRegistry
     async get(infoHash) {
       const value = (await keyv.get(key(infoHash))) as unknown;
       if (value === undefined || value === null) return undefined;
-      return typeof value === 'object' ? pickRules(value as TorrentRules) : {};
+      return storedRules(value);
     },
     async add(infoHash, rules) {
-      await keyv.set(key(infoHash), pickRules(rules));
+      await keyv.set(key(infoHash), storedRules(rules));
     },
     async remove(infoHash) {
       return keyv.delete(key(infoHash));
     },
   };
-}
-
-/** Only the known rule fields, numbers only. */
-function pickRules(rules: TorrentRules): TorrentRules {
-  const out: TorrentRules = {};
-  if (typeof rules.uploadFactor === 'number') out.uploadFactor = rules.uploadFactor;
-  if (typeof rules.downloadFactor === 'number') out.downloadFactor = rules.downloadFactor;
-  return out;
 }

@@ -67,6 +67,9 @@ export class RedisConnection {
   private ready: Promise<void> | undefined;
   private lastSlotRefresh = 0;
   private closed = false;
+  /** Why the last connection attempt failed (the cause of "not reachable" errors). */
+  private connectError: unknown;
+  private readonly watched = new WeakSet<object>();
 
   /**
    * @param keyv a Keyv whose adapter is @keyv/redis (check with {@link isRedisKeyv}).
@@ -138,11 +141,19 @@ export class RedisConnection {
   /** The adapter's client once it is ready; starts connecting if nobody has yet. */
   private async readyClient(deadline: number): Promise<RedisClientLike> {
     const client = this.adapter.client;
+    if (!this.watched.has(client)) {
+      // node-redis reports failed reconnects only as 'error' events: keep the last one as the cause.
+      this.watched.add(client);
+      client.on('error', (error: unknown) => (this.connectError = error));
+    }
     if (!client.isOpen && !this.connecting) {
       // getClient() connects (and on failure tears the client down so the next call retries).
       this.connecting = this.adapter
         .getClient()
-        .catch(() => undefined)
+        .then(
+          () => (this.connectError = undefined),
+          (error: unknown) => (this.connectError = error),
+        )
         .finally(() => {
           this.connecting = undefined;
         });
@@ -152,7 +163,7 @@ export class RedisConnection {
       if (this.connecting) {
         await withDeadline(this.connecting, Math.max(1, deadline - Date.now()), 'connecting to Redis Cluster');
       }
-      if (!client.isOpen) throw new RedisStoreError('Redis Cluster is not reachable');
+      if (!client.isOpen) throw new RedisStoreError('Redis Cluster is not reachable', { cause: this.connectError });
       return client;
     }
     if (client.isReady) return client;
@@ -166,7 +177,7 @@ export class RedisConnection {
       client.on('ready', onReady);
     });
     await withDeadline(this.ready, Math.max(1, deadline - Date.now()), 'waiting for Redis').catch(() => {
-      throw new RedisStoreError('Redis is not reachable');
+      throw new RedisStoreError('Redis is not reachable', { cause: this.connectError });
     });
     return client;
   }

@@ -316,3 +316,34 @@ return {
   tonumber(redis.call('GET', KEYS[3]) or '0')
 }
 `;
+
+/**
+ * Credit of a hybrid torrent's two swarms for one client (policy/credit-once.ts), atomically:
+ * KEYS[1] a hash with the sums of each side (`a0`..`a3`, `b0`..`b3`) and what was credited (`g0`..`g3`);
+ * ARGV: side (0 or 1), TTL in ms, then the four amounts (whole numbers). Returns the four increments
+ * as strings (exact up to 2^53).
+ */
+export const MERGE_CREDIT_LUA = `
+local side = tonumber(ARGV[1])
+local v = redis.call('HMGET', KEYS[1], 'a0', 'a1', 'a2', 'a3', 'b0', 'b1', 'b2', 'b3', 'g0', 'g1', 'g2', 'g3')
+local out = {}
+local fields = {}
+local cap = 9007199254740991
+for i = 0, 3 do
+  local a = tonumber(v[i + 1] or '0') or 0
+  local b = tonumber(v[i + 5] or '0') or 0
+  local g = tonumber(v[i + 9] or '0') or 0
+  local add = math.max(0, tonumber(ARGV[3 + i]) or 0)
+  if side == 0 then a = math.min(cap, a + add) else b = math.min(cap, b + add) end
+  local larger = math.max(a, b)
+  local inc = 0
+  if larger > g then inc = larger - g; g = larger end
+  out[i + 1] = string.format('%.0f', inc)
+  table.insert(fields, 'a' .. i); table.insert(fields, string.format('%.0f', a))
+  table.insert(fields, 'b' .. i); table.insert(fields, string.format('%.0f', b))
+  table.insert(fields, 'g' .. i); table.insert(fields, string.format('%.0f', g))
+end
+redis.call('HSET', KEYS[1], unpack(fields))
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return out
+`;

@@ -13,7 +13,7 @@ import type { StoreBus, SwarmAnnounce, SwarmAnnounceResult, SwarmStore, SwarmSto
 import { RedisBus } from './bus.js';
 import { isRedisKeyv, RedisConnection, RedisStoreError, withDeadline, type RedisClientLike } from './connection.js';
 import { redisTorrentRegistry } from './registry.js';
-import { ANNOUNCE, evalScript, SCRAPE, TOTALS_APPLY, TOTALS_READ, type Script } from './scripts.js';
+import { ANNOUNCE, evalScript, MERGE_CREDIT, SCRAPE, TOTALS_APPLY, TOTALS_READ, type Script } from './scripts.js';
 
 /** Options of {@link RedisSwarmStore}. */
 export interface RedisSwarmStoreOptions extends SwarmStoreOptions {
@@ -211,6 +211,13 @@ export class RedisSwarmStore implements SwarmStore {
     const previous = own && reply[4] ? parseState(reply[4] as Buffer) : undefined;
     if (previous) result.previous = previous;
     return result;
+  }
+
+  /** {@link SwarmStore.mergeCredit}: one script on `<prefix>:credit:<key>`, shared by every instance. */
+  async mergeCredit(key: string, side: 0 | 1, amounts: [number, number, number, number], ttl: number): Promise<[number, number, number, number]> {
+    const k = this.connection.redisKey(`${this.prefix}:credit:${key}`);
+    const reply = (await this.evalScript(MERGE_CREDIT, [k], [String(side), String(Math.max(1, Math.round(ttl))), ...amounts.map((n) => String(Math.round(n)))])) as unknown[];
+    return [0, 1, 2, 3].map((i) => Number(String(reply[i]))) as [number, number, number, number];
   }
 
   async scrape(infoHashes: Uint8Array[]): Promise<SwarmCounts[]> {

@@ -3,7 +3,7 @@
  * JSON, in the same Redis as the swarms, read and written on the store's own command path (bounded
  * waiting for the connection; errors surface to the caller).
  */
-import type { TorrentRules } from '../../types.js';
+import { storedRules } from '../registry-rules.js';
 import type { TorrentRegistry } from '../types.js';
 import type { RedisConnection } from './connection.js';
 
@@ -14,7 +14,12 @@ export function redisTorrentRegistry(connection: RedisConnection, prefix: string
     async get(infoHash) {
       const k = key(infoHash);
       const value = await connection.command(k, ['GET', k]);
-      return value === null || value === undefined ? undefined : parseRules(String(value));
+      if (value === null || value === undefined) return undefined;
+      try {
+        return storedRules(JSON.parse(String(value)));
+      } catch {
+        return {};
+      }
     },
     async add(infoHash, rules) {
       const k = key(infoHash);
@@ -25,19 +30,4 @@ export function redisTorrentRegistry(connection: RedisConnection, prefix: string
       return Number(await connection.command(k, ['DEL', k])) > 0;
     },
   };
-}
-
-/** Rules of a registered torrent as stored (JSON); unknown fields ignored. */
-function parseRules(text: string): TorrentRules {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return {};
-  }
-  const rules: TorrentRules = {};
-  const v = value as TorrentRules | null;
-  if (typeof v?.uploadFactor === 'number') rules.uploadFactor = v.uploadFactor;
-  if (typeof v?.downloadFactor === 'number') rules.downloadFactor = v.downloadFactor;
-  return rules;
 }

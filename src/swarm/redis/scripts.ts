@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { RedisConnection } from './connection.js';
-import { ANNOUNCE_LUA, SCRAPE_LUA, TOTALS_APPLY_LUA, TOTALS_READ_LUA } from './lua.js';
+import { ANNOUNCE_LUA, MERGE_CREDIT_LUA, SCRAPE_LUA, TOTALS_APPLY_LUA, TOTALS_READ_LUA } from './lua.js';
 
 /** A loaded Lua script: its text and SHA-1 for EVALSHA. */
 export class Script {
@@ -21,6 +21,8 @@ export const ANNOUNCE = new Script(ANNOUNCE_LUA);
 export const SCRAPE = new Script(SCRAPE_LUA);
 /** Redis Cluster: the totals' moves an announce returned, applied in the totals' own slot. */
 export const TOTALS_APPLY = new Script(TOTALS_APPLY_LUA);
+/** A hybrid torrent's credit for one client, combined across its two swarms. */
+export const MERGE_CREDIT = new Script(MERGE_CREDIT_LUA);
 /** The live totals of every swarm. */
 export const TOTALS_READ = new Script(TOTALS_READ_LUA);
 

@@ -1,0 +1,93 @@
+/**
+ * Counts of hybrid torrents: a torrent with two swarms (its v1 info hash, and its v2 info hash cut
+ * to 20 bytes) is counted once. Every accepted announce in a swarm the tracker knows to be half of a
+ * pair (the torrent's rules name both hashes: `addTorrent()` of a hybrid torrent, or the site's
+ * `torrents` function) is also recorded, without a peer list, in a set of torrent-level swarms beside
+ * the store's own (its `sibling('torrents')`, on the same backend, so global with Redis), under the
+ * v1 hash. There a client in both swarms is one peer (by peer id), and its completion counts once
+ * (a store counts at most one completion per listed peer). `tracker.counts()` reads them.
+ *
+ * The same announces are mirrored, swarm by swarm, in a second set beside the store
+ * (`sibling('paired')`), so that live totals can be told once per torrent without any scan: the
+ * store's totals, minus the paired swarms', plus the torrent-level swarms'.
+ */
+import type { SwarmTotals, TorrentRules } from '../types.js';
+import type { SwarmAnnounce, SwarmStore } from '../swarm/types.js';
+import type { StorageAccess } from './storage.js';
+
+/** The name of the torrent-level swarms beside the store. */
+const TORRENTS = 'torrents';
+/** The name of the mirror of the paired swarms beside the store. */
+const PAIRED = 'paired';
+
+const TOTAL_FIELDS = ['torrents', 'seeders', 'leechers', 'peers', 'ipv4', 'ipv6'] as const;
+
+/** See the module comment. */
+export class HybridCounts {
+  private readonly pending = new Set<Promise<unknown>>();
+
+  constructor(
+    private readonly storage: StorageAccess,
+    private readonly onError: (error: unknown) => void,
+  ) {}
+
+  /** The torrent-level swarms (undefined until the store is open, or for a store without siblings). */
+  store(): SwarmStore | undefined {
+    return this.storage.store?.sibling?.(TORRENTS);
+  }
+
+  /**
+   * Record an accepted announce of `request` (in a swarm of the pair `rules` names) at torrent level,
+   * and in the mirror of its own swarm.
+   */
+  record(rules: TorrentRules, request: SwarmAnnounce): void {
+    const store = this.store();
+    const mirror = this.storage.store?.sibling?.(PAIRED);
+    if (!store || !mirror || rules.infoHash === undefined) return;
+    const copy = (infoHash: Uint8Array): SwarmAnnounce => ({
+      infoHash,
+      peerId: request.peerId,
+      ip: request.ip,
+      port: request.port,
+      seeder: request.seeder,
+      event: request.event,
+      numwant: 0,
+      ttl: request.ttl,
+      key: request.key,
+    });
+    for (const [target, announce] of [
+      [store, copy(Buffer.from(rules.infoHash, 'hex'))],
+      [mirror, copy(request.infoHash)],
+    ] as const) {
+      const done = this.storage.bounded(target.announce(announce)).catch((error: unknown) => this.onError(error));
+      this.pending.add(done);
+      void done.finally(() => this.pending.delete(done));
+    }
+  }
+
+  /**
+   * The store's live totals with every hybrid torrent counted once: `totals` minus the paired
+   * swarms' totals plus the torrent-level swarms'. `totals` as given when either cannot be read.
+   */
+  async correct(totals: SwarmTotals | undefined): Promise<SwarmTotals | undefined> {
+    const store = this.store();
+    const mirror = this.storage.store?.sibling?.(PAIRED);
+    if (!totals || !store?.totals || !mirror?.totals) return totals;
+    await this.settled();
+    let level: SwarmTotals;
+    let paired: SwarmTotals;
+    try {
+      [level, paired] = await Promise.all([this.storage.bounded(store.totals()), this.storage.bounded(mirror.totals())]);
+    } catch {
+      return totals;
+    }
+    const out = { ...totals };
+    for (const field of TOTAL_FIELDS) out[field] = Math.max(0, totals[field] - paired[field] + level[field]);
+    return out;
+  }
+
+  /** Resolves once every record in flight is written. */
+  async settled(): Promise<void> {
+    while (this.pending.size > 0) await Promise.all([...this.pending]);
+  }
+}
