@@ -13,15 +13,6 @@ function integer(min: number, max: number) {
   };
 }
 
-/** An error's message, with its cause's when that says more (a refused connection, a timeout). */
-function describeError(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  const cause = error instanceof Error ? (error.cause as Error | undefined) : undefined;
-  const causeMessage = cause instanceof Error ? cause.message || cause.name : cause === undefined ? '' : String(cause);
-  const text = causeMessage !== '' && !message.includes(causeMessage) ? `${message} (${causeMessage})` : message;
-  return text.split('\n')[0];
-}
-
 /** Options of the serve command. */
 interface ServeOptions {
   port: number;
@@ -125,8 +116,9 @@ async function serve(options: ServeOptions, io: ServeIO, stopped: Promise<void>)
   try {
     await server.ready();
   } catch (error) {
-    const reason = describeError(error);
-    return abandon(new Error(`cannot open the store ${store}: ${reason}`));
+    // server.ready() names the store (without secrets) and says what failed; say which store otherwise.
+    const message = (error instanceof Error ? error.message : String(error)).split('\n')[0];
+    return abandon(new Error(message.includes(store) ? message : `cannot open the store ${store}: ${message}`));
   }
   server.tracker.on('failure', (f: { reason: string; error?: unknown }) => {
     if (f.reason.startsWith('tracker storage')) err(`${name}: ${f.reason}: ${String((f.error as Error)?.cause ?? f.error)}\n`);

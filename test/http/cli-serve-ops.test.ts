@@ -108,7 +108,8 @@ describe('serve: the store', () => {
     const s = serve('--store', `redis://:hunter2@127.0.0.1:${port}/0`);
     expect(await s.exit).toBe(1);
     expect(Date.now() - started).toBeLessThan(6000);
-    expect(s.err()).toMatch(new RegExp(`^express-torrent-tracker: error: cannot open the store redis://:\\*\\*\\*@127\\.0\\.0\\.1:${port}/0: .+\\n$`));
+    expect(s.err()).toMatch(/^express-torrent-tracker: error: .+\n$/);
+    expect(s.err()).toContain(`redis://:***@127.0.0.1:${port}/0`);
     expect(s.err() + s.out()).not.toContain('hunter2');
     expect(s.out()).not.toContain('listening');
   });
