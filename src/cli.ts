@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 /**
- * The `torrent-tracker` command: a small dispatcher. Each subcommand lives in `src/cli/<name>.ts` and
+ * The `express-torrent-tracker` command (also installed as `torrent-tracker`): a small dispatcher. Each subcommand lives in `src/cli/<name>.ts` and
  * exports `register(program: Command): void`; adding one is one line in {@link SUBCOMMANDS}.
- * Subcommand modules are imported on demand: `torrent-tracker create ...` loads only `create` (the
+ * Subcommand modules are imported on demand: `express-torrent-tracker create ...` loads only `create` (the
  * tracker, the seeder and their dependencies stay unloaded, a faster start); help and unknown
  * commands load them all.
  *
@@ -11,9 +11,10 @@
  *
  * Subcommands print through `command.configureOutput()` (`writeOut` / `writeErr`), so tests can run
  * the whole command in-process with {@link run}. An action that throws gets a one-line
- * `torrent-tracker: error: <message>` on stderr and exit code 1.
+ * `express-torrent-tracker: error: <message>` on stderr and exit code 1.
  */
 import { readFileSync, realpathSync } from 'node:fs';
+import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Command, OutputConfiguration } from 'commander';
 
@@ -36,7 +37,7 @@ const SUBCOMMANDS: ReadonlyArray<readonly [string, () => Promise<Register>]> = [
 export async function createProgram(output?: OutputConfiguration, only?: string): Promise<Command> {
   // Loaded on demand too: `create` starts its hashing workers before commander is even parsed.
   const { Command } = await import('commander');
-  const program = new Command('torrent-tracker')
+  const program = new Command(programName())
     .description('BitTorrent tracker as Express middleware, .torrent creation and seeding')
     .version(packageVersion(), '-V, --version', 'print the version')
     .enablePositionalOptions();
@@ -89,9 +90,18 @@ async function parse(argv: readonly string[], output: OutputConfiguration | unde
     if (error instanceof CommanderError) return error.exitCode; // commander already printed it
     const message = error instanceof Error ? error.message : String(error);
     const write = program.configureOutput().writeErr ?? ((text: string) => process.stderr.write(text));
-    write(`torrent-tracker: error: ${message.split('\n')[0]}\n`);
+    write(`${program.name()}: error: ${message.split('\n')[0]}\n`);
     return typeof (error as { exitCode?: unknown }).exitCode === 'number' ? (error as { exitCode: number }).exitCode : 1;
   }
+}
+
+/**
+ * The name the command was run by: `torrent-tracker` when started through that bin, else the
+ * package's own name (`npx express-torrent-tracker ...`), which help and errors then show.
+ */
+function programName(): string {
+  const script = process.argv[1];
+  return script !== undefined && path.basename(script, path.extname(script)) === 'torrent-tracker' ? 'torrent-tracker' : 'express-torrent-tracker';
 }
 
 /** The version in the package's package.json (`unknown` if it cannot be read). */
@@ -116,5 +126,9 @@ function isMain(): boolean {
 }
 
 if (isMain()) {
-  process.exitCode = await run(process.argv.slice(2));
+  const code = await run(process.argv.slice(2));
+  process.exitCode = code;
+  // A failed command has said why; should something it opened (a store reconnecting) still hold the
+  // process, leave anyway. The timer itself keeps nothing alive.
+  if (code !== 0) setTimeout(() => process.exit(code), 500).unref();
 }

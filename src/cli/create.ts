@@ -1,5 +1,5 @@
 /**
- * `torrent-tracker create <path>`: make a .torrent file, print its info hash and magnet link.
+ * `express-torrent-tracker create <path>`: make a .torrent file, print its info hash and magnet link.
  *
  * The output is written to a temporary file next to the target and moved into place only when
  * complete, so a failure or Ctrl-C never leaves a partial .torrent behind. An existing output file
@@ -10,7 +10,7 @@ import { linkSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { createTorrent } from '../torrent/create.js';
-import { sizeInBytes } from './create-early.js';
+import { pieceLengthInBytes } from './create-early.js';
 import { TorrentCreateError, fsReason } from '../torrent/errors.js';
 import type { TorrentVersion } from '../torrent/v2-info.js';
 
@@ -42,8 +42,8 @@ export function register(program: Command): void {
       collect,
     )
     .option(
-      '-l, --piece-length <bytes>',
-      'bytes per piece: a power of two from 16K to 16M (suffixes K and M allowed); default from the total size',
+      '-l, --piece-length <size>',
+      'bytes per piece: a power of two from 16K to 16M, as bytes (262144), with a suffix (256K, 1M) or as mktorrent\'s exponent 15..24 (18 = 2^18 = 256 KiB); default from the total size',
       parseSize,
     )
     .option('-p, --private', 'set the private flag (BEP 27): peers only from the tracker')
@@ -57,6 +57,12 @@ export function register(program: Command): void {
     .option('--version <version>', 'v1 (default; as mktorrent makes them), v2 (BEP 52) or hybrid (v1 and v2 in one torrent)', parseVersion)
     .option('-f, --force', 'overwrite the output file if it exists')
     .option('-q, --quiet', 'no progress bar')
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  npx express-torrent-tracker create ./dataset --announce http://tracker.example.com/announce\n' +
+        '  npx express-torrent-tracker create big.iso -a udp://tracker.example.com:6969/announce -l 22 -w https://example.com/files/\n',
+    )
     .action(async (target: string, options: CreateCommandOptions, command: Command) => {
       await createCommand(target, options, command);
     });
@@ -122,6 +128,9 @@ async function createCommand(target: string, options: CreateCommandOptions, comm
 
   for (const skipped of result.skipped) writeErr(`warning: skipped ${skipped}: not a regular file or directory\n`);
   await writeAtomically(outFile, result.torrent, options.force === true);
+  if (announce.length === 0) {
+    writeErr('warning: no tracker (--announce) given: clients can only find peers through DHT/PEX or web seeds\n');
+  }
   const pieces =
     result.version === 'v1'
       ? Math.ceil(result.length / result.pieceLength)
@@ -205,10 +214,11 @@ function splitLists(values: string[] | undefined): string[][] {
   ).filter((tier) => tier.length > 0);
 }
 
-/** `262144`, `256K`, `256KiB`, `1M`, `1MiB` → bytes. Range checks happen in createTorrent. */
+/** `262144`, `256K`, `256KiB`, `1M`, `1MiB`, or an exponent 15..28 (`18` = 2^18) → bytes. Range checks happen in createTorrent. */
 function parseSize(value: string): number {
-  const bytes = sizeInBytes(value);
-  if (bytes === undefined) throw new InvalidArgumentError(`"${value}" is not a size in bytes (e.g. 262144, 256K, 1M)`);
+  const bytes = pieceLengthInBytes(value);
+  if (typeof bytes === 'string') throw new InvalidArgumentError(bytes);
+  if (bytes === undefined) throw new InvalidArgumentError(`"${value}" is not a piece length (e.g. 18 for 2^18 bytes, 256K, 1M, 262144)`);
   return bytes;
 }
 

@@ -1,5 +1,5 @@
 /**
- * `torrent-tracker info <file.torrent>`: a readable summary of a .torrent file (or JSON with `--json`).
+ * `express-torrent-tracker info <file.torrent>`: a readable summary of a .torrent file (or JSON with `--json`).
  * Everything taken from the torrent is printed through {@link printable} (or {@link printableJson}):
  * a crafted name, comment or URL cannot drive the terminal.
  */
@@ -19,6 +19,7 @@ export function register(program: Command): void {
     .description('show what a .torrent file contains: name, info hash, magnet link, trackers, files')
     .argument('<file>', '.torrent file to read')
     .option('--json', 'print JSON instead of text')
+    .addHelpText('after', '\nExamples:\n  npx express-torrent-tracker info dataset.torrent\n  npx express-torrent-tracker info dataset.torrent --json\n')
     .action((file: string, options: { json?: boolean }, command: Command) =>
       withPrintableErrors(async () => {
         const writeOut = command.configureOutput().writeOut ?? ((text: string) => process.stdout.write(text));

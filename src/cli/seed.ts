@@ -1,5 +1,5 @@
 /**
- * `torrent-tracker seed <data-path> --torrent <file.torrent>`: seed one torrent until interrupted.
+ * `express-torrent-tracker seed <data-path> --torrent <file.torrent>`: seed one torrent until interrupted.
  * Verifies the data, announces to the torrent's trackers, dials the peers they return and serves
  * everyone who connects. On a terminal a single status line is redrawn every second; otherwise
  * only the start and end are printed. SIGINT/SIGTERM stop it cleanly (trackers get `stopped`).
@@ -89,6 +89,7 @@ async function seed(dataPath: string, options: SeedCommandOptions, io: SeedComma
   const { createSeeder } = await import('../seeder/seeder.js');
   const seeder = await createSeeder({ port: options.port ?? 6881, host: options.bind, uploadSlots: options.slots });
   let timer: NodeJS.Timeout | undefined;
+  let failed = false;
   try {
     seeder.on('announce-error', (f: { url: string; error: Error }) => {
       if (io.live) io.writeErr('\r\x1b[K');
@@ -132,12 +133,15 @@ async function seed(dataPath: string, options: SeedCommandOptions, io: SeedComma
       if (signal.aborted) resolve();
       else signal.addEventListener('abort', () => resolve(), { once: true });
     });
+  } catch (error) {
+    failed = true; // only the error is printed (by the caller), no "stopped" line before it
+    throw error;
   } finally {
     clearInterval(timer);
     if (io.live) io.writeOut('\r\x1b[K');
     const uploaded = seeder.stats().uploaded;
     await seeder.close();
-    io.writeOut(`stopped; uploaded ${formatBytes(uploaded)}\n`);
+    if (!failed) io.writeOut(`stopped; uploaded ${formatBytes(uploaded)}\n`);
   }
 }
 
@@ -152,6 +156,12 @@ export function register(program: Command): void {
     .option('-b, --bind <address>', 'local address for listening, dialling peers and announcing')
     .option('--no-verify', 'skip hashing the data first (only for data known to be good)')
     .option('--slots <n>', 'upload slots (peers served at once, plus one optimistic)', parseSlots)
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  npx express-torrent-tracker seed ./dataset --torrent dataset.torrent\n' +
+        '  npx express-torrent-tracker seed big.iso -t big.iso.torrent --port 51413 --no-verify\n',
+    )
     .action(async (dataPath: string, options: SeedCommandOptions, command: Command) => {
       const out = command.configureOutput();
       const io: SeedCommandIO = {

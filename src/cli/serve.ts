@@ -1,5 +1,5 @@
 /**
- * `torrent-tracker serve`: the standalone tracker (plain node:http, same core as the middleware)
+ * `express-torrent-tracker serve`: the standalone tracker (plain node:http, same core as the middleware)
  * until interrupted. SIGINT/SIGTERM close the server and the store.
  */
 import { Command, InvalidArgumentError } from 'commander';
@@ -23,6 +23,11 @@ interface ServeOptions {
   fullScrape?: boolean;
   udpPort?: number;
   webSocket: boolean;
+  stats?: boolean;
+  metrics?: boolean;
+  health?: boolean;
+  summary: boolean;
+  summaryInterval: number;
 }
 
 /** Register `serve` on the program. */
@@ -38,47 +43,113 @@ export function register(program: Command): void {
     .option('--full-scrape', 'answer /scrape without info_hash with every swarm')
     .option('-u, --udp-port <port>', 'also answer UDP announces (BEP 15) on this port, same swarms', integer(0, 65535))
     .option('--no-web-socket', 'do not answer WebTorrent (WebSocket) announces on the HTTP port')
-    .addHelpText('after', '\nExamples:\n  torrent-tracker serve --port 6969 --store redis://127.0.0.1:6379\n  torrent-tracker serve --port 8000 --udp-port 6969\n')
+    .option('--stats', 'answer GET /stats with the tracker\'s stats as JSON')
+    .option('--metrics', 'answer GET /metrics in Prometheus text format (needs prom-client installed)')
+    .option('--health', 'answer GET /livez (the process runs) and GET /readyz (the store answers; 503 when not)')
+    .option('--summary-interval <seconds>', 'seconds between summary lines when stdout is not a terminal', integer(1, 86_400), 60)
+    .option('--no-summary', 'no summary lines (by default one a minute when stdout is not a terminal)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  npx express-torrent-tracker serve --port 6969 --store redis://127.0.0.1:6379\n' +
+        '  npx express-torrent-tracker serve --port 8000 --udp-port 6969\n' +
+        '  npx express-torrent-tracker serve --stats --health   # and /metrics with --metrics (npm install prom-client)\n',
+    )
     .action(async (options: ServeOptions, command: Command) => {
-      const out = command.configureOutput().writeOut ?? ((t: string) => process.stdout.write(t));
-      const err = command.configureOutput().writeErr ?? ((t: string) => process.stderr.write(t));
-      // Loaded here, not at the top: other subcommands need not pay for the storage backends.
-      const { createTrackerServer } = await import('../server.js');
-      const server = createTrackerServer({
-        store: options.store,
-        interval: options.interval,
-        trustProxy: options.trustProxy === true,
-        fullScrape: options.fullScrape === true,
-        webSocket: options.webSocket,
-      });
-      server.tracker.on('failure', (f: { reason: string; error?: unknown }) => {
-        if (f.reason.startsWith('tracker storage')) err(`torrent-tracker: ${f.reason}: ${String((f.error as Error)?.cause ?? f.error)}\n`);
-      });
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(options.port, options.host, () => resolve());
-      });
-      await server.tracker.whenReady();
-      const { port, address } = server.address() as AddressInfo;
-      const host = address.includes(':') ? `[${address === '::' ? '::1' : address}]` : address === '0.0.0.0' ? '127.0.0.1' : address;
-      out(`tracker listening on ${address} port ${port}: announce URL http://${host}:${port}/announce\n`);
-      if (server.webSocket) out(`WebTorrent (browsers): announce URL ws://${host}:${port}/announce\n`);
-      let udp: import('../transport/udp.js').UdpTracker | undefined;
-      if (options.udpPort !== undefined) {
-        const { createUdpTracker } = await import('../transport/udp.js');
-        udp = createUdpTracker({ tracker: server.tracker });
-        const bound = await udp.listen(options.udpPort, options.host === '::' ? undefined : options.host);
-        out(`UDP tracker on ${bound.address} port ${bound.port}: announce URL udp://${host}:${bound.port}/announce\n`);
+      const io: ServeIO = {
+        out: command.configureOutput().writeOut ?? ((t: string) => process.stdout.write(t)),
+        err: command.configureOutput().writeErr ?? ((t: string) => process.stderr.write(t)),
+        name: command.parent?.name() ?? 'express-torrent-tracker',
+      };
+      // Signals are taken from the start: one that comes while the tracker starts stops it once started.
+      let onSignal = (): void => undefined;
+      const signalled = new Promise<void>((resolve) => (onSignal = () => resolve()));
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      try {
+        await serve(options, io, signalled);
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
       }
-      await new Promise<void>((resolve) => {
-        const stop = (): void => {
-          process.off('SIGINT', stop);
-          process.off('SIGTERM', stop);
-          void (udp?.close() ?? Promise.resolve()).then(() => server.shutdown()).then(resolve);
-        };
-        process.on('SIGINT', stop);
-        process.on('SIGTERM', stop);
-      });
-      out('tracker stopped\n');
+      io.out('tracker stopped\n');
     });
+}
+
+/** Where serve writes, and the program name for its messages. */
+interface ServeIO {
+  out: (text: string) => void;
+  err: (text: string) => void;
+  name: string;
+}
+
+/**
+ * Start the tracker (exit through an error when its store cannot be opened), run it until `stopped`
+ * resolves, then close it.
+ */
+async function serve(options: ServeOptions, io: ServeIO, stopped: Promise<void>): Promise<void> {
+  const { out, err, name } = io;
+  // Loaded here, not at the top: other subcommands need not pay for the storage backends.
+  const { createTrackerServer } = await import('../server.js');
+  const extras = await import('./serve-extras.js');
+  const store = extras.describeStore(options.store);
+  const server = createTrackerServer({
+    store: options.store,
+    interval: options.interval,
+    trustProxy: options.trustProxy === true,
+    fullScrape: options.fullScrape === true,
+    webSocket: options.webSocket,
+  });
+  // Whatever fails before the server runs: close what was opened (never hang on a dead store).
+  const abandon = async (error: Error): Promise<never> => {
+    await Promise.race([server.shutdown().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+    throw error;
+  };
+  const routes: Record<string, import('./serve-extras.js').Route> = {};
+  try {
+    if (options.stats) routes['/stats'] = extras.statsRoute(server.tracker);
+    if (options.metrics) routes['/metrics'] = await extras.metricsRoute(server.tracker);
+    if (options.health) Object.assign(routes, (await import('./health.js')).healthRoutes(server.tracker));
+  } catch (error) {
+    return abandon(error as Error);
+  }
+  try {
+    await server.ready();
+  } catch (error) {
+    // server.ready() names the store (without secrets) and says what failed; say which store otherwise.
+    const message = (error instanceof Error ? error.message : String(error)).split('\n')[0];
+    return abandon(new Error(message.includes(store) ? message : `cannot open the store ${store}: ${message}`));
+  }
+  server.tracker.on('failure', (f: { reason: string; error?: unknown }) => {
+    if (f.reason.startsWith('tracker storage')) err(`${name}: ${f.reason}: ${String((f.error as Error)?.cause ?? f.error)}\n`);
+  });
+  if (Object.keys(routes).length > 0) extras.addRoutes(server, routes);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port, options.host, () => resolve());
+    });
+  } catch (error) {
+    return abandon(error as Error);
+  }
+  const { port, address } = server.address() as AddressInfo;
+  const host = address.includes(':') ? `[${address === '::' ? '::1' : address}]` : address === '0.0.0.0' ? '127.0.0.1' : address;
+  out(`tracker listening on ${address} port ${port}: announce URL http://${host}:${port}/announce\n`);
+  if (server.webSocket) out(`WebTorrent (browsers): announce URL ws://${host}:${port}/announce\n`);
+  out(`store: ${store}\n`);
+  if (Object.keys(routes).length > 0) out(`also answering ${Object.keys(routes).map((path) => `http://${host}:${port}${path}`).join(' ')}\n`);
+  let udp: import('../transport/udp.js').UdpTracker | undefined;
+  if (options.udpPort !== undefined) {
+    const { createUdpTracker } = await import('../transport/udp.js');
+    udp = createUdpTracker({ tracker: server.tracker });
+    const bound = await udp.listen(options.udpPort, options.host === '::' ? undefined : options.host);
+    out(`UDP tracker on ${bound.address} port ${bound.port}: announce URL udp://${host}:${bound.port}/announce\n`);
+  }
+  // Under a process manager (stdout not a terminal): one summary line a minute.
+  const stopSummary =
+    options.summary && process.stdout.isTTY !== true ? extras.startSummary(server.tracker, options.summaryInterval, out) : () => undefined;
+  await stopped;
+  stopSummary();
+  await udp?.close();
+  await server.shutdown();
 }

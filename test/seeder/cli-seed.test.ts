@@ -57,6 +57,20 @@ describe('torrent-tracker seed', () => {
     expect(err).toMatch(/must be an integer from 0 to 65535/);
   });
 
+  it('prints only the error, and exits non-zero, when the data path does not exist', async () => {
+    const fx = await makeTorrent({ size: 1000 });
+    let out = '';
+    let err = '';
+    const code = await run(['seed', path.join(fx.dir, 'missing'), '--torrent', fx.torrentPath, '--port', '0', '--bind', '127.0.0.1'], {
+      writeOut: (t) => void (out += t),
+      writeErr: (t) => void (err += t),
+    });
+    expect(code).not.toBe(0);
+    expect(out).toBe('');
+    expect(err.trimEnd().split('\n')).toHaveLength(1);
+    expect(err).toMatch(/^express-torrent-tracker: error: .*missing/);
+  });
+
   it('seeds until aborted, announcing started and then stopped, printing start and end lines only when not live', { timeout: 20_000 }, async () => {
     const fx = await makeTorrent({ size: 300_000, announce: `http://127.0.0.1:${tracker.port}/tracker/announce` });
     const io = capture(false);

@@ -58,7 +58,7 @@ describe('torrent-tracker create', () => {
     writeFileSync(file, 'keep me');
     const refused = await cli('create', tree, '-a', 'http://t/announce', '-o', file);
     expect(refused.code).toBe(1);
-    expect(refused.err).toBe(`torrent-tracker: error: ${file} already exists (use --force to overwrite)\n`);
+    expect(refused.err).toBe(`express-torrent-tracker: error: ${file} already exists (use --force to overwrite)\n`);
     expect(readFileSync(file, 'utf8')).toBe('keep me');
     const forced = await cli('create', tree, '-a', 'http://t/announce', '-o', file, '--force');
     expect(forced.code).toBe(0);
@@ -68,14 +68,14 @@ describe('torrent-tracker create', () => {
 
   const bad: Array<[string, string[], RegExp]> = [
     ['a missing path argument', ['create'], /error: missing required argument 'path'/],
-    ['a path that does not exist', ['create', path.join(tmp.dir, 'nope'), '-a', 'http://t/a'], /^torrent-tracker: error: cannot read .*nope: no such file or directory\n$/],
-    ['an empty directory', ['create', path.join(tmp.dir, 'empty'), '-a', 'http://t/a'], /^torrent-tracker: error: .*empty contains no files\n$/],
-    ['a piece length that is not a power of two', ['create', tree, '-l', '100000'], /^torrent-tracker: error: invalid piece length 100000: it must be a power of two/],
+    ['a path that does not exist', ['create', path.join(tmp.dir, 'nope'), '-a', 'http://t/a'], /^express-torrent-tracker: error: cannot read .*nope: no such file or directory\n$/],
+    ['an empty directory', ['create', path.join(tmp.dir, 'empty'), '-a', 'http://t/a'], /^express-torrent-tracker: error: .*empty contains no files\n$/],
+    ['a piece length that is not a power of two', ['create', tree, '-l', '100000'], /^express-torrent-tracker: error: invalid piece length 100000: it must be a power of two/],
     ['a piece length that is not a number', ['create', tree, '-l', 'big'], /error: option .*piece-length.* argument 'big' is invalid/],
-    ['an invalid announce URL', ['create', tree, '-a', 'tracker.example'], /^torrent-tracker: error: invalid announce URL "tracker.example"/],
-    ['an invalid web seed URL', ['create', tree, '-w', 'nope://x'], /^torrent-tracker: error: invalid web seed URL "nope:\/\/x"/],
+    ['an invalid announce URL', ['create', tree, '-a', 'tracker.example'], /^express-torrent-tracker: error: invalid announce URL "tracker.example"/],
+    ['an invalid web seed URL', ['create', tree, '-w', 'nope://x'], /^express-torrent-tracker: error: invalid web seed URL "nope:\/\/x"/],
     ['an unknown option', ['create', tree, '--bogus'], /error: unknown option '--bogus'/],
-    ['a path that is not a file or directory', ['create', '/dev/null'], /^torrent-tracker: error: \/dev\/null is neither a regular file nor a directory\n$/],
+    ['a path that is not a file or directory', ['create', '/dev/null'], /^express-torrent-tracker: error: \/dev\/null is neither a regular file nor a directory\n$/],
   ];
   it.each(bad)('fails with one clear line and no output file on %s', async (_label, argv, message) => {
     mkdirSync(path.join(tmp.dir, 'empty'), { recursive: true });
@@ -97,7 +97,7 @@ describe('torrent-tracker create', () => {
     try {
       const { code, err } = await cli('create', growing, '-l', '16K', '-t', '1', '-o', file);
       expect(code).toBe(1);
-      expect(err).toMatch(/^torrent-tracker: error: .*growing\.bin changed while it was being hashed: .*\n$/);
+      expect(err).toMatch(/^express-torrent-tracker: error: .*growing\.bin changed while it was being hashed: .*\n$/);
     } finally {
       clearInterval(timer);
     }
@@ -105,10 +105,41 @@ describe('torrent-tracker create', () => {
     expect(leftovers()).toEqual([]);
   });
 
+  it('warns on stderr when the torrent lists no tracker, and still writes it', async () => {
+    const file = path.join(outDir, 'trackerless.torrent');
+    const { code, out, err } = await cli('create', tree, '-o', file, '--no-date');
+    expect(code).toBe(0);
+    expect(err).toBe('warning: no tracker (--announce) given: clients can only find peers through DHT/PEX or web seeds\n');
+    expect(out).toContain(`Created ${file}\n`);
+    expect(parseTorrent(readFileSync(file)).announce).toEqual([]);
+  });
+
+  it.each([
+    ['18', 262_144],
+    ['15', 32_768],
+    ['262144', 262_144],
+    ['256K', 262_144],
+    ['1M', 1_048_576],
+  ])('takes -l %s as a piece length of %i bytes (mktorrent exponent, bytes or suffix)', async (given, bytes) => {
+    const file = path.join(outDir, `piece-${given}.torrent`);
+    const { code, err } = await cli('create', tree, '-a', 'http://t/announce', '-l', given, '-o', file);
+    expect(err).toBe('');
+    expect(code).toBe(0);
+    expect(parseTorrent(readFileSync(file)).pieceLength).toBe(bytes);
+  });
+
+  it.each([['14'], ['29'], ['1000'], ['16383']])('refuses the ambiguous bare piece length %s with a clear message', async (given) => {
+    const file = path.join(outDir, `ambiguous-${given}.torrent`);
+    const { code, err } = await cli('create', tree, '-a', 'http://t/announce', '-l', given, '-o', file);
+    expect(code).not.toBe(0);
+    expect(err).toMatch(new RegExp(`"${given}" is ambiguous: a bare number is either an exponent from 15 to 28 .* or a byte count of at least 16384`));
+    expect(existsSync(file)).toBe(false);
+  });
+
   it('has --help on the program and on each subcommand', async () => {
     const top = await cli('--help');
     expect(top.code).toBe(0);
-    expect(top.out).toMatch(/Usage: torrent-tracker/);
+    expect(top.out).toMatch(/Usage: express-torrent-tracker/);
     expect(top.out).toMatch(/create .*<path>/);
     expect(top.out).toMatch(/info .*<file>/);
     const create = await cli('create', '--help');
@@ -121,7 +152,7 @@ describe('torrent-tracker create', () => {
     expect(version.out).toBe(`${JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version}\n`);
     const info = await cli('info', '--help');
     expect(info.code).toBe(0);
-    expect(info.out).toMatch(/Usage: torrent-tracker info \[options\] <file>/);
+    expect(info.out).toMatch(/Usage: express-torrent-tracker info \[options\] <file>/);
   });
 });
 
@@ -149,10 +180,10 @@ describe('torrent-tracker info', () => {
     writeFileSync(file, 'd4:infoi1ee');
     const bad = await cli('info', file);
     expect(bad.code).toBe(1);
-    expect(bad.err).toBe(`torrent-tracker: error: ${file} is not a valid .torrent file: "info" must be a dictionary, got an integer\n`);
+    expect(bad.err).toBe(`express-torrent-tracker: error: ${file} is not a valid .torrent file: "info" must be a dictionary, got an integer\n`);
     const missing = await cli('info', path.join(outDir, 'missing.torrent'));
     expect(missing.code).toBe(1);
-    expect(missing.err).toMatch(/^torrent-tracker: error: cannot read .*missing\.torrent: no such file or directory\n$/);
+    expect(missing.err).toMatch(/^express-torrent-tracker: error: cannot read .*missing\.torrent: no such file or directory\n$/);
   });
 });
 

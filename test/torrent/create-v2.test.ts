@@ -211,7 +211,7 @@ describe('torrent-tracker create --version and info', () => {
   it('create PATH --version v2 / hybrid makes that version; --version alone prints the package version', async () => {
     for (const version of ['v2', 'hybrid'] as const) {
       const file = path.join(tmp.dir, `cli-${version}.torrent`);
-      const { code, out, err } = await cli('create', tree, '--version', version, '--no-date', '-q', '-o', file);
+      const { code, out, err } = await cli('create', tree, '-a', 'http://t/announce', '--version', version, '--no-date', '-q', '-o', file);
       expect(err).toBe('');
       expect(code).toBe(0);
       const parsed = parseTorrent(readFileSync(file));
