@@ -63,7 +63,7 @@ export type TrackerServer = http.Server & {
   webSocket: WebSocketTracker | undefined;
   /**
    * Resolves once the store is open and answers; rejects with the reason (which store, what failed)
-   * when it cannot be opened. `torrent-tracker serve` exits 1 on that rejection.
+   * when it cannot be opened. `express-torrent-tracker serve` exits 1 on that rejection.
    */
   ready(): Promise<void>;
   /** Stop accepting connections, close idle ones, and close the store if the tracker opened it. */

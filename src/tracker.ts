@@ -4,7 +4,7 @@
  * failure mapping, the torrent registry and the cross-instance bus. It never throws at request time
  * and never rejects an answer: every problem becomes a `failure reason`. Options live in options.ts.
  *
- * Methods marked `@internal` are for this package's transports and metrics; they are left out of
+ * Methods marked internal are for this package's transports and metrics; they are left out of
  * the published type declarations and may change in any release.
  */
 import { EventEmitter } from 'node:events';
