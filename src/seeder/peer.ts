@@ -1,11 +1,12 @@
 /**
  * One peer connection of the seeder: handshake, bitfield (or BEP 6 have-all), BEP 10 extension
  * handshake with ut_metadata (BEP 9), interest, choking (decided by the {@link Choker}),
- * request/piece/cancel with a bounded request queue, keep-alives and timeouts.
+ * request/piece/cancel with a bounded request queue, BEP 52 hash requests (v2 torrents; rate-limited,
+ * answered with `hashes` or `hash reject`), keep-alives and timeouts.
  *
  * We only upload: requests are answered, unsolicited data is ignored. Anything a peer does wrong
  * (bad handshake, oversized or malformed message, request outside the piece or over 128 KiB,
- * request flood) closes this connection only.
+ * request flood, hash request flood) closes this connection only.
  */
 import { parseAddress } from '../protocol/address.js';
 import { EventEmitter } from 'node:events';
@@ -23,6 +24,7 @@ import {
   hasReservedBit,
   type BlockRef,
   type Handshake,
+  type HashRequest,
   type WireMessage,
 } from './wire.js';
 
@@ -38,6 +40,27 @@ const UT_METADATA_ID = 1;
  */
 export const MAX_INCOMING_MESSAGE = 16 * 1024;
 
+/** BEP 52: default most hash requests answered per second per peer (and the burst allowed). */
+export const DEFAULT_HASH_REQUESTS_PER_SECOND = 100;
+/** BEP 52: default most hashes in one request ("SHOULD NOT be greater than 512"). */
+export const DEFAULT_MAX_HASHES_PER_REQUEST = 512;
+/** Hash requests below the piece layer being answered at once per peer (each reads a piece). */
+const MAX_HASH_READS = 2;
+/** Good hash requests over the rate that wait for a token per peer; more are rejected. */
+const MAX_QUEUED_HASH_REQUESTS = 16;
+/** A peer sending more than this many times its hash-request rate within one second is dropped. */
+const HASH_FLOOD_FACTOR = 4;
+
+/** Serves BEP 52 hash requests for a v2 torrent (see hash-trees.ts). */
+export interface HashServer {
+  /** Why `req` cannot be served (it then gets a `hash reject`), or undefined. */
+  check(req: HashRequest, maxHashes: number): string | undefined;
+  /** True when answering a checked request reads from disk. */
+  needsRead(req: HashRequest): boolean;
+  /** The base-layer hashes then the uncle hashes of a checked request. */
+  hashes(req: HashRequest): Promise<Buffer>;
+}
+
 /** What a connection needs from the torrent it serves. */
 export interface SeedTorrent {
   /** 20-byte info hash. */
@@ -50,6 +73,11 @@ export interface SeedTorrent {
   readBlock(index: number, begin: number, length: number): Promise<Buffer>;
   /** The bencoded info dictionary, served over ut_metadata when present. */
   readonly metadata?: Buffer;
+  /**
+   * v2-only torrents: answers BEP 52 hash requests. Its presence also sets the v2 bit of our
+   * handshake. Without it every hash request gets a `hash reject`.
+   */
+  readonly hashServer?: HashServer;
 }
 
 /** Options for {@link PeerConnection}. */
@@ -87,6 +115,15 @@ export interface PeerConnectionOptions {
   uninterestedTimeout?: number;
   /** Bytes buffered in the socket above which we stop reading blocks; default 1 MiB. */
   writeHighWater?: number;
+  /**
+   * BEP 52 hash requests answered per second (a token bucket that holds one second's worth);
+   * default 100. Requests over the rate wait (up to 16 of them) and are answered as the rate
+   * allows; more get a `hash reject`; a peer that sends more than 4 times the rate within one
+   * second is disconnected.
+   */
+  maxHashRequestsPerSecond?: number;
+  /** Most hashes one hash request may ask for (larger requests get a `hash reject`); default 512. */
+  maxHashesPerRequest?: number;
   /** Size of the BEP 6 allowed-fast set offered to Fast-capable peers; default 4 (0 disables). */
   allowedFast?: number;
   /**
@@ -105,7 +142,10 @@ export interface PeerCloseInfo {
   error?: Error;
 }
 
-/** One connection to a remote peer. Emits `ready`, `interest`, `upload` (bytes), `close` (PeerCloseInfo). */
+/**
+ * One connection to a remote peer. Emits `ready`, `interest`, `upload` (bytes), `hash-request`
+ * (true when answered with `hashes`, false for a `hash reject`), `close` (PeerCloseInfo).
+ */
 export class PeerConnection extends EventEmitter {
   /** The socket. */
   readonly socket: Socket;
@@ -147,6 +187,10 @@ export class PeerConnection extends EventEmitter {
   uploaded = 0;
   /** Number of pieces the peer says it has. */
   peerPieces = 0;
+  /** BEP 52 hash requests answered with `hashes`. */
+  hashRequestsServed = 0;
+  /** BEP 52 hash requests answered with `hash reject` (bad, unknown, over the rate, or unreadable). */
+  hashRequestsRejected = 0;
 
   private readonly options: Required<
     Omit<PeerConnectionOptions, 'torrent' | 'lookup' | 'socket' | 'direction' | 'listenPort' | 'allowedFastServed'>
@@ -167,6 +211,17 @@ export class PeerConnection extends EventEmitter {
   /** Bytes of each allowed-fast piece served while choked (shared by the host's connections when the seeder keeps it). */
   private fastServed = new Map<number, number>();
   private remoteMetadataId = 0;
+  /** Hash-request tokens left (refilled at maxHashRequestsPerSecond, at most one second's worth). */
+  private hashTokens: number;
+  private hashTokensAt = Date.now();
+  /** Start of the current one-second window of hash requests and their count in it. */
+  private hashWindowStart = 0;
+  private hashWindowCount = 0;
+  /** Hash requests being answered from disk. */
+  private hashReads = 0;
+  /** Good hash requests waiting for a token (or a disk read slot), oldest first. */
+  private hashQueue: Array<{ req: HashRequest; read: boolean }> = [];
+  private hashTimer: NodeJS.Timeout | undefined;
 
   /** @param options see {@link PeerConnectionOptions} */
   constructor(options: PeerConnectionOptions) {
@@ -193,7 +248,10 @@ export class PeerConnection extends EventEmitter {
       writeHighWater: options.writeHighWater ?? 1024 * 1024,
       allowedFast: options.allowedFast ?? 4,
       allowedFastServed: options.allowedFastServed,
+      maxHashRequestsPerSecond: options.maxHashRequestsPerSecond ?? DEFAULT_HASH_REQUESTS_PER_SECOND,
+      maxHashesPerRequest: options.maxHashesPerRequest ?? DEFAULT_MAX_HASHES_PER_REQUEST,
     };
+    this.hashTokens = this.options.maxHashRequestsPerSecond;
     this.parser = new WireParser({ maxMessageLength: MAX_INCOMING_MESSAGE, onHandshake: (hs) => this.frameLimitFor(hs) });
     this.socket.setNoDelay(true);
     this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -261,6 +319,8 @@ export class PeerConnection extends EventEmitter {
     if (this.closed) return;
     this.closed = true;
     this.queue = [];
+    this.hashQueue = [];
+    clearTimeout(this.hashTimer);
     this.socket.destroy();
     this.emit('close', { reason, error } satisfies PeerCloseInfo);
   }
@@ -280,7 +340,8 @@ export class PeerConnection extends EventEmitter {
   private sendHandshake(): void {
     if (this.sentHandshake || !this.torrent) return;
     this.sentHandshake = true;
-    this.send(encodeHandshake(this.torrent.infoHash, this.options.peerId, { extended: true, fast: true }));
+    const v2 = this.torrent.hashServer !== undefined;
+    this.send(encodeHandshake(this.torrent.infoHash, this.options.peerId, { extended: true, fast: true, v2 }));
   }
 
   private onData(chunk: Buffer): void {
@@ -344,6 +405,11 @@ export class PeerConnection extends EventEmitter {
         return;
       case 'extended':
         return this.onExtended(msg.extendedId, msg.payload);
+      case 'hash-request':
+        return this.onHashRequest(msg);
+      case 'hashes': // we never ask for hashes
+      case 'hash-reject':
+        return;
     }
   }
 
@@ -456,6 +522,78 @@ export class PeerConnection extends EventEmitter {
     }
     this.queue.push(ref);
     this.pump();
+  }
+
+  /**
+   * BEP 52: every hash request gets `hashes` or `hash reject`. A bad request is rejected at once.
+   * Good ones are answered at most `maxHashRequestsPerSecond` a second (a token bucket holding one
+   * second's worth), whatever the choke state: over the rate they wait in a short queue (so a
+   * client that keeps a request or two outstanding, as libtorrent does, is paced rather than
+   * refused) and beyond it are rejected; at most MAX_HASH_READS read from disk at once. A peer
+   * that sends more than HASH_FLOOD_FACTOR times the rate within one second is disconnected.
+   */
+  private onHashRequest(msg: HashRequest): void {
+    const req: HashRequest = { piecesRoot: msg.piecesRoot, baseLayer: msg.baseLayer, index: msg.index, length: msg.length, proofLayers: msg.proofLayers };
+    const rate = this.options.maxHashRequestsPerSecond;
+    const now = Date.now();
+    if (now - this.hashWindowStart >= 1000) {
+      this.hashWindowStart = now;
+      this.hashWindowCount = 0;
+    }
+    if (++this.hashWindowCount > rate * HASH_FLOOD_FACTOR) {
+      throw new WireProtocolError(`more than ${rate * HASH_FLOOD_FACTOR} hash requests in one second`);
+    }
+    const server = this.torrent!.hashServer;
+    if (server === undefined || server.check(req, this.options.maxHashesPerRequest) !== undefined) return this.rejectHashes(req);
+    if (this.hashQueue.length >= MAX_QUEUED_HASH_REQUESTS) return this.rejectHashes(req);
+    this.hashQueue.push({ req, read: server.needsRead(req) });
+    this.pumpHashes();
+  }
+
+  /** Answers queued hash requests while tokens (and disk reads) allow; waits for the next token otherwise. */
+  private pumpHashes(): void {
+    const server = this.torrent?.hashServer;
+    if (server === undefined || this.closed) return;
+    const rate = this.options.maxHashRequestsPerSecond;
+    const now = Date.now();
+    this.hashTokens = Math.min(rate, this.hashTokens + ((now - this.hashTokensAt) * rate) / 1000);
+    this.hashTokensAt = now;
+    while (this.hashQueue.length > 0 && this.hashTokens >= 1) {
+      const { req, read } = this.hashQueue[0];
+      if (read && this.hashReads >= MAX_HASH_READS) return; // a read finishing pumps again
+      this.hashQueue.shift();
+      this.hashTokens -= 1;
+      if (read) this.hashReads += 1;
+      server.hashes(req).then(
+        (hashes) => {
+          if (read) this.hashReads -= 1;
+          if (this.closed) return;
+          this.hashRequestsServed += 1;
+          this.send(encode.hashes(req, hashes));
+          this.emit('hash-request', true);
+          if (read) this.pumpHashes();
+        },
+        () => {
+          if (read) this.hashReads -= 1;
+          if (this.closed) return;
+          this.rejectHashes(req);
+          if (read) this.pumpHashes();
+        },
+      );
+    }
+    if (this.hashQueue.length > 0 && this.hashTokens < 1 && this.hashTimer === undefined) {
+      this.hashTimer = setTimeout(() => {
+        this.hashTimer = undefined;
+        this.pumpHashes();
+      }, Math.ceil(((1 - this.hashTokens) * 1000) / rate));
+      this.hashTimer.unref();
+    }
+  }
+
+  private rejectHashes(req: HashRequest): void {
+    this.hashRequestsRejected += 1;
+    this.send(encode.hashReject(req));
+    this.emit('hash-request', false);
   }
 
   private onCancel(req: BlockRef): void {

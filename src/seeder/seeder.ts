@@ -14,10 +14,17 @@ import type { ParsedTorrent } from '../torrent/types.js';
 import { Announcer, type AnnounceFailure, type AnnounceResult } from './announcer.js';
 import { Choker } from './choker.js';
 import { FilePool } from './file-pool.js';
+import { HashTreeCache, HashTrees } from './hash-trees.js';
 import { pickVictim } from './eviction.js';
 import { hostKey } from './host-key.js';
 import { resolveLocalFiles } from './paths.js';
-import { PeerConnection, type PeerCloseInfo, type SeedTorrent } from './peer.js';
+import {
+  DEFAULT_HASH_REQUESTS_PER_SECOND,
+  DEFAULT_MAX_HASHES_PER_REQUEST,
+  PeerConnection,
+  type PeerCloseInfo,
+  type SeedTorrent,
+} from './peer.js';
 import { TorrentDataError, TorrentStorage } from './storage.js';
 import type { PeerAddress } from './tracker-http.js';
 
@@ -50,6 +57,25 @@ export interface SeederOptions {
   maxConnectionsPerAddress?: number;
   /** Most queued block requests per peer (advertised as `reqq`); default 250. */
   maxRequests?: number;
+  /**
+   * v2-only torrents: BEP 52 hash requests answered per second per peer, whatever its choke state
+   * (a token bucket holding one second's worth); default 100. Requests over the rate wait, up to
+   * 16 per peer, and are answered as the rate allows (libtorrent keeps two outstanding: it is
+   * paced, never refused); more get a `hash reject`; a peer that sends more than 4 times the rate
+   * within one second is disconnected.
+   */
+  maxHashRequestsPerSecond?: number;
+  /**
+   * v2-only torrents: most hashes one hash request may ask for; default 512 (BEP 52: a client
+   * "SHOULD NOT" ask for more). Larger requests get a `hash reject`.
+   */
+  maxHashesPerRequest?: number;
+  /**
+   * v2-only torrents: bytes of merkle tree layers (above the piece layers, about 32 bytes per piece)
+   * kept for answering hash requests, over all torrents; default 64 MiB. The least recently used
+   * file trees are dropped first and rebuilt from the piece layer when asked for again.
+   */
+  hashTreeCacheBytes?: number;
   /** Milliseconds a peer has to complete the handshake; default 10 000. */
   handshakeTimeout?: number;
   /** Milliseconds of silence after which a peer is dropped; default 180 000. */
@@ -87,6 +113,9 @@ const SEEDER_NUMBERS: Record<string, NumberRange> = {
   maxConnectionsPerTorrent: { min: 1 },
   maxConnectionsPerAddress: { min: 1 },
   maxRequests: { min: 1, max: 100_000 },
+  maxHashRequestsPerSecond: { min: 1, max: 100_000 },
+  maxHashesPerRequest: { min: 2, max: 8192 },
+  hashTreeCacheBytes: {},
   handshakeTimeout: { min: 1 },
   idleTimeout: { min: 1 },
   keepAliveInterval: { min: 1 },
@@ -148,6 +177,10 @@ export interface TorrentStats extends SeededTorrentInfo {
   leechers?: number;
   /** Time of the last successful announce. */
   lastAnnounce?: Date;
+  /** v2-only torrents: BEP 52 hash requests answered with `hashes` (all peers, since added). */
+  hashRequestsServed?: number;
+  /** v2-only torrents: BEP 52 hash requests answered with `hash reject`. */
+  hashRequestsRejected?: number;
 }
 
 /** Seeder-wide statistics. */
@@ -241,11 +274,15 @@ interface Entry {
   parsed: ParsedTorrent;
   storage: TorrentStorage;
   seed: SeedTorrent;
+  /** v2-only torrents: the hash request server. */
+  hashTrees?: HashTrees;
   peers: Set<PeerConnection>;
   dialing: Set<string>;
   /** `host|port` of peers not to dial again before the given time (failed, or already seeds). */
   dialBackoff: Map<string, number>;
   uploaded: number;
+  hashRequestsServed: number;
+  hashRequestsRejected: number;
   announcer?: Announcer;
   lastAnnounce?: Date;
   removing: boolean;
@@ -273,6 +310,7 @@ export class Seeder extends EventEmitter<SeederEvents> {
   private readonly connections = new Set<PeerConnection>();
   private readonly choker: Choker<PeerConnection>;
   private readonly pool: FilePool;
+  private readonly hashTreeCache: HashTreeCache;
   private readonly key = randomBytes(4).toString('hex');
   private tickTimer: NodeJS.Timeout | undefined;
   private uploadedTotal = 0;
@@ -295,6 +333,7 @@ export class Seeder extends EventEmitter<SeederEvents> {
     if (this.peerId.length !== 20) throw new RangeError('peerId must be 20 bytes');
     this.choker = new Choker({ slots: options.uploadSlots ?? 8, rotateInterval: options.rotateInterval ?? 10_000 });
     this.pool = new FilePool(options.maxOpenFiles ?? 64);
+    this.hashTreeCache = new HashTreeCache(options.hashTreeCacheBytes ?? 64 * 1024 * 1024);
     this.server = net.createServer({ noDelay: true }, (socket) => this.onIncoming(socket));
     this.server.on('error', (err) => this.emit('warning', err));
   }
@@ -337,31 +376,44 @@ export class Seeder extends EventEmitter<SeederEvents> {
    * multi-file torrent the directory holding the torrent's root directory, or that root itself.
    * Verifies every piece first unless told not to; rejects when a torrent path is unsafe, data is
    * missing or short, or a piece does not match.
+   *
+   * v1, hybrid and v2-only torrents. A hybrid torrent is served under its v1 info hash (pad files
+   * as zeros). A v2-only torrent is served under its SHA-256 info hash cut to 20 bytes (handshakes
+   * with the v2 bit, announces, the `infoHash` of events and stats), every piece whole (zeros past
+   * the end of a file), and its peers' BEP 52 hash requests are answered (see hash-trees.ts).
    */
   async add(torrent: Uint8Array | ParsedTorrent, dataPath: string, options: AddOptions = {}): Promise<SeededTorrentInfo> {
     if (this.closing) throw new Error('seeder is closed');
     const parsed = torrent instanceof Uint8Array ? parseTorrent(torrent) : torrent;
-    if (parsed.version === 'v2') {
-      // Serving v2-only torrents needs BEP 52's hash request / hashes / hash reject messages.
-      throw new Error('v2-only torrents cannot be seeded (BEP 52 hash requests are not implemented): make a hybrid torrent');
-    }
+    // A v2-only torrent is known by its truncated SHA-256 info hash (handshake, trackers).
     const hex = parsed.infoHashBuffer.toString('hex');
     if (this.torrents.has(hex) || this.adding.has(hex)) throw new Error(`torrent ${hex} is already being seeded`);
     this.adding.add(hex);
     try {
       const files = await resolveLocalFiles(parsed, dataPath);
-      const pieceCount = parsed.pieces.length;
       // A hybrid torrent's v1 data holds pad files (zeros) between the files: its pieces cover more
-      // than the files' bytes.
+      // than the files' bytes. A v2-only torrent has no v1 pieces but the same layout: every file
+      // starts a piece (BEP 52), and piece indexes run over the files' pieces in order.
       const hybrid = parsed.version === 'hybrid';
-      const dataLength = hybrid && pieceCount > 0 ? (pieceCount - 1) * parsed.pieceLength + parsed.lastPieceLength : parsed.length;
+      const v2 = parsed.version === 'v2';
+      let pieceCount = parsed.pieces.length;
+      let dataLength = hybrid && pieceCount > 0 ? (pieceCount - 1) * parsed.pieceLength + parsed.lastPieceLength : parsed.length;
+      if (v2) {
+        // Every piece of a v2 torrent is served as a whole piece, the last one too: libtorrent asks
+        // for whole blocks past the end of the last file (implied padding); the bytes there are zeros.
+        pieceCount = 0;
+        for (const file of parsed.files) if (file.length > 0) pieceCount += Math.ceil(file.length / parsed.pieceLength);
+        dataLength = pieceCount * parsed.pieceLength;
+      }
       const geometry = { length: dataLength, pieceLength: parsed.pieceLength, pieceCount };
-      const storage = new TorrentStorage(files, geometry, this.pool, hybrid);
+      const storage = new TorrentStorage(files, geometry, this.pool, hybrid || v2);
       await storage.checkSizes();
       if (options.verify ?? this.opts.verify ?? true) {
         let bad: number[];
         try {
-          bad = hybrid
+          bad = v2
+            ? await storage.verifyV2(parsed.files, options.onVerifyProgress, options.signal)
+            : hybrid
             ? await storage.verifyHybrid(
                 parsed.pieces,
                 parsed.files.map((file) => file.piecesRoot),
@@ -384,22 +436,41 @@ export class Seeder extends EventEmitter<SeederEvents> {
         throw new Error('seeder is closed');
       }
       const info: SeededTorrentInfo = { infoHash: hex, name: parsed.name, length: parsed.length, pieceCount };
+      const hashTrees = v2
+        ? new HashTrees(
+            parsed.files
+              .filter((file) => file.length > 0 && file.piecesRoot !== undefined)
+              .map((file) => ({
+                piecesRoot: file.piecesRoot!,
+                length: file.length,
+                pieceLayer: file.pieceLayer,
+                firstPiece: file.offset / parsed.pieceLength,
+              })),
+            parsed.pieceLength,
+            (index, length) => storage.readBlock(index, 0, length),
+            this.hashTreeCache,
+          )
+        : undefined;
       const seed: SeedTorrent = {
         infoHash: parsed.infoHashBuffer,
         pieceCount,
         pieceSize: (i) => storage.pieceSize(i),
         readBlock: (i, begin, length) => storage.readBlock(i, begin, length),
         metadata: parsed.infoBuffer,
+        hashServer: hashTrees,
       };
       const entry: Entry = {
         info,
         parsed,
         storage,
         seed,
+        hashTrees,
         peers: new Set(),
         dialing: new Set(),
         dialBackoff: new Map(),
         uploaded: 0,
+        hashRequestsServed: 0,
+        hashRequestsRejected: 0,
         removing: false,
       };
       this.torrents.set(hex, entry);
@@ -420,6 +491,7 @@ export class Seeder extends EventEmitter<SeederEvents> {
     for (const peer of [...entry.peers]) peer.close('torrent removed');
     await entry.announcer?.stop();
     entry.storage.close();
+    entry.hashTrees?.forget();
     this.torrents.delete(hex);
     this.emit('torrent-removed', { infoHash: hex });
     return true;
@@ -457,6 +529,7 @@ export class Seeder extends EventEmitter<SeederEvents> {
         seeders: last?.response.complete,
         leechers: last?.response.incomplete,
         lastAnnounce: e.lastAnnounce,
+        ...(e.hashTrees ? { hashRequestsServed: e.hashRequestsServed, hashRequestsRejected: e.hashRequestsRejected } : {}),
       });
     }
     return { uploaded: this.uploadedTotal, peers, torrents };
@@ -632,6 +705,8 @@ export class Seeder extends EventEmitter<SeederEvents> {
       listenPort: this.port,
       clientName: this.opts.clientName ?? 'express-torrent-tracker',
       maxRequests: this.opts.maxRequests,
+      maxHashRequestsPerSecond: this.opts.maxHashRequestsPerSecond ?? DEFAULT_HASH_REQUESTS_PER_SECOND,
+      maxHashesPerRequest: this.opts.maxHashesPerRequest ?? DEFAULT_MAX_HASHES_PER_REQUEST,
       handshakeTimeout: this.opts.handshakeTimeout,
       idleTimeout: this.opts.idleTimeout,
       keepAliveInterval: this.opts.keepAliveInterval,
@@ -670,6 +745,11 @@ export class Seeder extends EventEmitter<SeederEvents> {
     peer.on('upload', (bytes: number) => {
       this.uploadedTotal += bytes;
       if (entry) entry.uploaded += bytes;
+    });
+    peer.on('hash-request', (served: boolean) => {
+      if (!entry) return;
+      if (served) entry.hashRequestsServed += 1;
+      else entry.hashRequestsRejected += 1;
     });
     peer.on('close', (info: PeerCloseInfo) => {
       if (info.reason === 'connected to ourselves' && peer.direction === 'incoming' && this.selfAddresses.size < 64) {

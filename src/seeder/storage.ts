@@ -1,6 +1,7 @@
 /**
  * Read access to one torrent's data: maps (piece, offset, length) onto the torrent's files and
- * verifies pieces against their SHA-1 hashes (and, for hybrid torrents, the files' v2 roots).
+ * verifies pieces against their SHA-1 hashes (and, for hybrid torrents, the files' v2 roots; for
+ * v2-only torrents, the files' piece layers and roots).
  */
 import { stat } from 'node:fs/promises';
 import { hashPieces } from '../torrent/pieces.js';
@@ -172,6 +173,44 @@ export class TorrentStorage {
       for (let k = 0; k < count; k++) bad.add(first + k);
     });
     return [...bad].sort((a, b) => a - b);
+  }
+
+  /**
+   * v2-only torrents: hashes every file's merkle tree and returns the indexes of the pieces that do
+   * not match: by the piece layer where the torrent has one, else (a file of one piece) by the
+   * file's root. `files` are the torrent's files in order, with `piecesRoot` and `pieceLayer`.
+   */
+  async verifyV2(
+    files: ReadonlyArray<{ piecesRoot?: Buffer; pieceLayer?: Buffer }>,
+    onProgress?: (doneBytes: number, totalBytes: number) => void,
+    signal?: AbortSignal,
+  ): Promise<number[]> {
+    let actual: Awaited<ReturnType<typeof hashV2>>;
+    try {
+      actual = await hashV2(
+        this.files.map((f) => ({ absolutePath: f.path, length: f.length })),
+        { pieceLength: this.geometry.pieceLength, hybrid: false, padPieces: false, onProgress, signal },
+      );
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      throw new TorrentDataError(`cannot verify the data: ${(error as Error).message}`);
+    }
+    const bad: number[] = [];
+    this.files.forEach((file, i) => {
+      const want = files[i];
+      const got = actual.files[i];
+      if (file.length === 0) return;
+      const first = Math.floor(file.offset / this.geometry.pieceLength);
+      const count = Math.ceil(file.length / this.geometry.pieceLength);
+      if (want.pieceLayer !== undefined && got.pieceLayer !== undefined && want.pieceLayer.length === got.pieceLayer.length) {
+        for (let k = 0; k < count; k++) {
+          if (!want.pieceLayer.subarray(k * 32, k * 32 + 32).equals(got.pieceLayer.subarray(k * 32, k * 32 + 32))) bad.push(first + k);
+        }
+      } else if (want.piecesRoot === undefined || got.piecesRoot === undefined || !want.piecesRoot.equals(got.piecesRoot)) {
+        for (let k = 0; k < count; k++) bad.push(first + k);
+      }
+    });
+    return bad;
   }
 
   /** Releases idle file handles of this torrent. */

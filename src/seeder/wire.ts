@@ -1,6 +1,6 @@
 /**
- * BitTorrent peer wire protocol codec (BEP 3, with the Fast extension of BEP 6 and the extension
- * protocol message of BEP 10). Pure functions and an incremental framing parser: no sockets here.
+ * BitTorrent peer wire protocol codec (BEP 3, with the Fast extension of BEP 6, the extension
+ * protocol message of BEP 10 and the hash request / hashes / hash reject messages of BEP 52). Pure functions and an incremental framing parser: no sockets here.
  *
  * Every message after the handshake is `<length u32 BE><id u8><payload>`; a length of 0 is a
  * keep-alive. The parser refuses any frame longer than its configured maximum before buffering it,
@@ -22,7 +22,7 @@ export const BLOCK_LENGTH = 16 * 1024;
 /** Default maximum frame length accepted by {@link WireParser}: a 128 KiB piece message plus headers. */
 export const DEFAULT_MAX_MESSAGE_LENGTH = MAX_BLOCK_LENGTH + 9 + 64;
 
-/** Message ids of BEP 3, BEP 6 and BEP 10. */
+/** Message ids of BEP 3, BEP 6, BEP 10 and BEP 52. */
 export const MessageId = {
   choke: 0,
   unchoke: 1,
@@ -40,6 +40,9 @@ export const MessageId = {
   reject: 0x10,
   allowedFast: 0x11,
   extended: 20,
+  hashRequest: 21,
+  hashes: 22,
+  hashReject: 23,
 } as const;
 
 /** Reserved-bit helpers: which bits of the 8 reserved handshake bytes mean what. */
@@ -50,6 +53,8 @@ export const Reserved = {
   fast: { byte: 7, mask: 0x04 },
   /** BEP 5 DHT: byte 7, bit 0x01. */
   dht: { byte: 7, mask: 0x01 },
+  /** BEP 52 "BitTorrent v2 upgrade": byte 7, bit 0x10 (the 4th most significant bit of the last byte). */
+  v2: { byte: 7, mask: 0x10 },
 } as const;
 
 /** A protocol violation by the remote peer; the connection should be dropped. */
@@ -83,6 +88,26 @@ export interface BlockRef {
   length: number;
 }
 
+/**
+ * The payload of BEP 52 `hash request` (21) and `hash reject` (23) messages, and the header of
+ * `hashes` (22): which hashes of one file's merkle tree.
+ */
+export interface HashRequest {
+  /** The file's `pieces root` (32 bytes). */
+  piecesRoot: Buffer;
+  /** Layer of the requested hashes, counted from the leaves (0 = 16 KiB block hashes). */
+  baseLayer: number;
+  /** Offset in hashes of the first requested hash in the base layer. */
+  index: number;
+  /** Number of base-layer hashes. */
+  length: number;
+  /** Number of ancestor layers whose uncle hashes prove the base hashes up to the root. */
+  proofLayers: number;
+}
+
+/** Bytes of a `hash request` / `hash reject` payload: 32-byte root and four 32-bit integers. */
+export const HASH_REQUEST_LENGTH = 48;
+
 /** Any decoded message after the handshake. */
 export type WireMessage =
   | { type: 'keep-alive' }
@@ -102,6 +127,9 @@ export type WireMessage =
   | ({ type: 'reject' } & BlockRef)
   | { type: 'allowed-fast'; index: number }
   | { type: 'extended'; extendedId: number; payload: Buffer }
+  | ({ type: 'hash-request' } & HashRequest)
+  | ({ type: 'hashes' } & HashRequest & { hashes: Buffer })
+  | ({ type: 'hash-reject' } & HashRequest)
   | { type: 'unknown'; id: number; payload: Buffer };
 
 /** True when the reserved bytes have the given feature bit set. */
@@ -115,6 +143,8 @@ export interface HandshakeFeatures {
   extended?: boolean;
   /** Advertise the BEP 6 Fast extension. */
   fast?: boolean;
+  /** Advertise BitTorrent v2 (BEP 52). */
+  v2?: boolean;
 }
 
 /** Encodes the 68-byte handshake. */
@@ -126,6 +156,7 @@ export function encodeHandshake(infoHash: Buffer, peerId: Buffer, features: Hand
   PROTOCOL.copy(out, 1);
   if (features.extended) out[20 + Reserved.extended.byte] |= Reserved.extended.mask;
   if (features.fast) out[20 + Reserved.fast.byte] |= Reserved.fast.mask;
+  if (features.v2) out[20 + Reserved.v2.byte] |= Reserved.v2.mask;
   infoHash.copy(out, 28);
   peerId.copy(out, 48);
   return out;
@@ -228,6 +259,16 @@ export const encode = {
   reject: (ref: BlockRef): Buffer => withBlock(MessageId.reject, ref),
   /** BEP 6 `allowed fast`. */
   allowedFast: (index: number): Buffer => withIndex(MessageId.allowedFast, index),
+  /** BEP 52 `hash request` (21). */
+  hashRequest: (req: HashRequest): Buffer => hashRequestPayload(MessageId.hashRequest, req, 0),
+  /** BEP 52 `hashes` (22): the request's fields, then the base-layer hashes and the uncle hashes. */
+  hashes: (req: HashRequest, hashes: Buffer): Buffer => {
+    const out = hashRequestPayload(MessageId.hashes, req, hashes.length);
+    hashes.copy(out, 5 + HASH_REQUEST_LENGTH);
+    return out;
+  },
+  /** BEP 52 `hash reject` (23): the request's fields. */
+  hashReject: (req: HashRequest): Buffer => hashRequestPayload(MessageId.hashReject, req, 0),
   /** BEP 10 extended message: `extendedId` 0 is the extension handshake. */
   extended: (extendedId: number, payload: Uint8Array): Buffer => {
     const out = Buffer.allocUnsafe(6 + payload.length);
@@ -238,6 +279,28 @@ export const encode = {
     return out;
   },
 };
+
+/** The 48-byte payload shared by `hash request` and `hash reject`, and the header of `hashes`. */
+function hashRequestPayload(id: number, req: HashRequest, extra: number): Buffer {
+  if (req.piecesRoot.length !== 32) throw new RangeError('pieces root must be 32 bytes');
+  const out = header(id, HASH_REQUEST_LENGTH + extra);
+  req.piecesRoot.copy(out, 5);
+  out.writeUInt32BE(req.baseLayer, 37);
+  out.writeUInt32BE(req.index, 41);
+  out.writeUInt32BE(req.length, 45);
+  out.writeUInt32BE(req.proofLayers, 49);
+  return out;
+}
+
+function hashRequestFields(payload: Buffer): HashRequest {
+  return {
+    piecesRoot: Buffer.from(payload.subarray(0, 32)),
+    baseLayer: payload.readUInt32BE(32),
+    index: payload.readUInt32BE(36),
+    length: payload.readUInt32BE(40),
+    proofLayers: payload.readUInt32BE(44),
+  };
+}
 
 function expectLength(name: string, payload: Buffer, length: number): void {
   if (payload.length !== length) {
@@ -308,6 +371,17 @@ export function decodeMessage(id: number, payload: Buffer): WireMessage {
     case MessageId.extended:
       if (payload.length < 1) throw new WireProtocolError('extended message without extended id');
       return { type: 'extended', extendedId: payload[0], payload: payload.subarray(1) };
+    case MessageId.hashRequest:
+      expectLength('hash request', payload, HASH_REQUEST_LENGTH);
+      return { type: 'hash-request', ...hashRequestFields(payload) };
+    case MessageId.hashReject:
+      expectLength('hash reject', payload, HASH_REQUEST_LENGTH);
+      return { type: 'hash-reject', ...hashRequestFields(payload) };
+    case MessageId.hashes:
+      if (payload.length < HASH_REQUEST_LENGTH || (payload.length - HASH_REQUEST_LENGTH) % 32 !== 0) {
+        throw new WireProtocolError(`hashes message has payload length ${payload.length}`);
+      }
+      return { type: 'hashes', ...hashRequestFields(payload), hashes: payload.subarray(HASH_REQUEST_LENGTH) };
     default:
       return { type: 'unknown', id, payload };
   }

@@ -1,7 +1,8 @@
 /**
  * The seeder and hybrid torrents (BEP 52 + BEP 47 pad files): pieces are served over the v1 wire
- * protocol with the pad files' zeros between the files, data is verified against both the v1
- * pieces and the v2 roots, and v2-only torrents are refused with a reason.
+ * protocol with the pad files' zeros between the files, and data is verified against both the v1
+ * pieces and the v2 roots. v2-only torrents are seeded too (verified against their piece layers;
+ * their hash requests are tested in v2-hashes.test.ts).
  */
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -57,7 +58,7 @@ describe('seeding hybrid torrents', () => {
     }
   });
 
-  it('verifies the data when added, finds a changed byte, and refuses v2-only torrents', async () => {
+  it('verifies the data when added and finds a changed byte, for hybrid and v2-only torrents', async () => {
     const root = tree();
     const hybrid = await createTorrent(root, { version: 'hybrid', pieceLength: 16_384 });
     const s = await seeder();
@@ -71,8 +72,17 @@ describe('seeding hybrid torrents', () => {
     await expect(s.add(hybrid.torrent, root)).rejects.toThrow(TorrentDataError);
     await expect(s.add(hybrid.torrent, root)).rejects.toThrow(/pieces do not match the torrent/);
 
-    const v2 = await createTorrent(root, { version: 'v2' });
-    await expect(s.add(v2.torrent, root)).rejects.toThrow(/v2-only torrents cannot be seeded/);
+    expect(s.list()).toEqual([]);
+
+    // v2-only: seeded under its truncated v2 info hash; a changed byte is found by the piece layers.
+    const v2 = await createTorrent(root, { version: 'v2', pieceLength: 16_384 });
+    const v2Info = await s.add(v2.torrent, root);
+    expect(v2Info).toMatchObject({ infoHash: v2.infoHashV2!.slice(0, 40), pieceCount: 3 + 1 + 5 });
+    expect(s.list()).toEqual([v2.infoHashV2!.slice(0, 40)]);
+    await s.remove(v2Info.infoHash);
+    content[1] ^= 1;
+    writeFileSync(path.join(root, 'sub/d.bin'), content);
+    await expect(s.add(v2.torrent, root)).rejects.toThrow(/1 of 9 pieces do not match the torrent \(first: piece 4\)/);
     expect(s.list()).toEqual([]);
   });
 });
