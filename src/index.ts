@@ -59,5 +59,26 @@ export {
   WebSocketTracker,
   type WebSocketTrackerOptions,
 } from './transport/websocket.js';
+export { trackerAdmin } from './admin/router.js';
+export { adminOpenApiDocument } from './admin/openapi.js';
+export type {
+  TrackerAdminOptions,
+  AdminTorrentRules,
+  AdminCounts,
+  AdminTorrent,
+  AdminSwarm,
+  AdminTorrentDetail,
+  AdminTorrentPage,
+  AdminRegisterTorrentBody,
+  AdminUpdateTorrentBody,
+  AdminPeer,
+  AdminPeerPage,
+  AdminRevokePasskeyBody,
+  AdminBanBody,
+  AdminBan,
+  AdminBanList,
+  AdminStats,
+  AdminProblem,
+} from './admin/types.js';
 export { trackerMetrics, type TrackerMetrics, type TrackerMetricsOptions } from './stats/metrics.js';
 export type { TrackerStats, Transport, FailureCategory } from './stats/counters.js';
