@@ -157,7 +157,7 @@ function optionalString(o: Record<string, unknown>, name: string, max: number, c
   return value;
 }
 
-/** `POST /bans`: the ban as the tracker takes it. */
+/** `POST /bans`: the ban as the tracker takes it (exactly one of address, user, client). */
 export function banBody(body: unknown, now = Date.now()): AdminBanBody & { expires?: Date } {
   const o = object(body, '');
   onlyKeys(o, ['address', 'user', 'client', 'expiresAt', 'reason'], (key) => ({ pointer: `/${key}` }));
@@ -172,9 +172,8 @@ export function banBody(body: unknown, now = Date.now()): AdminBanBody & { expir
   }
   const client = optionalString(o, 'client', MAX_CLIENT, (s) => /^[\x20-\x7e]+$/.test(s), `a peer id prefix of 1 to ${MAX_CLIENT} printable ASCII characters`);
   if (client !== undefined) out.client = client;
-  if (out.address === undefined && out.user === undefined && out.client === undefined) {
-    throw invalid('a ban needs an address, a user or a client', { pointer: '' });
-  }
+  const targets = [out.address, out.user, out.client].filter((t) => t !== undefined).length;
+  if (targets !== 1) throw invalid('a ban names exactly one of address, user or client', { pointer: '' });
   const expiresAt = optionalString(o, 'expiresAt', 40, (s) => /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)$/.test(s) && !Number.isNaN(Date.parse(s)), 'an ISO 8601 date-time with a time zone (2030-01-31T12:00:00Z)');
   if (expiresAt !== undefined) {
     const at = Date.parse(expiresAt);

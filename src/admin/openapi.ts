@@ -106,7 +106,7 @@ const schemas: Record<string, Json> = {
       reason: { type: 'string', minLength: 1, maxLength: MAX_REASON, pattern: '^[^\\x00-\\x1f\\x7f]+$', description: 'Told to the banned peer.' },
     },
     [],
-    { anyOf: [{ required: ['address'] }, { required: ['user'] }, { required: ['client'] }] },
+    { oneOf: [{ required: ['address'] }, { required: ['user'] }, { required: ['client'] }], description: 'Exactly one of address, user or client.' },
   ),
   Ban: obj(
     {
@@ -156,6 +156,7 @@ const schemas: Record<string, Json> = {
 /** Responses by status for problems: the response component named after each kind. */
 const PROBLEM_RESPONSES: Record<ProblemKind, string> = {
   'invalid-request': 'BadRequest',
+  unauthorized: 'Unauthorized',
   'not-found': 'NotFound',
   'method-not-allowed': 'MethodNotAllowed',
   conflict: 'Conflict',
@@ -251,7 +252,7 @@ const paths: Json = {
     },
     post: {
       operationId: 'createBan',
-      summary: 'Ban an address or CIDR block, a user, or a client (peer id prefix), optionally until a date',
+      summary: 'Ban an address or CIDR block, a user, or a client (peer id prefix), optionally until a date: its announces are refused with the reason on every door',
       requestBody: body('BanRequest'),
       responses: {
         '201': { ...json('Ban', 'The ban.'), headers: { Location: { description: 'The ban’s URL.', schema: { type: 'string' } } } },
@@ -296,7 +297,24 @@ export function adminOpenApiDocument(serverUrl = '/'): Record<string, unknown> {
     },
     servers: [{ url: serverUrl, description: 'Where the admin router is mounted.' }],
     paths,
-    components: { schemas, responses: problemResponses },
+    components: { schemas, responses: problemResponses } as Json,
   };
   return JSON.parse(JSON.stringify(document)) as Record<string, unknown>;
+}
+
+/**
+ * The document amended for bearer-token authentication in front of the router (as
+ * `express-torrent-tracker serve --admin-token-file` mounts it): a `bearer` security scheme
+ * required by every operation, each of which may then answer 401.
+ */
+export function withBearerAuth(document: Record<string, unknown>): Record<string, unknown> {
+  const doc = JSON.parse(JSON.stringify(document)) as { components: Json; security?: unknown; paths: Record<string, Record<string, Json>> };
+  doc.components.securitySchemes = { bearer: { type: 'http', scheme: 'bearer', description: 'The token of the --admin-token-file.' } };
+  doc.security = [{ bearer: [] }];
+  for (const item of Object.values(doc.paths)) {
+    for (const [method, operation] of Object.entries(item)) {
+      if (method !== 'parameters') (operation.responses as Json)['401'] = { $ref: '#/components/responses/Unauthorized' };
+    }
+  }
+  return doc;
 }

@@ -9,6 +9,7 @@ import type { AdminProblem } from './types.js';
 /** Every kind of problem the admin API answers with: HTTP status and title. */
 export const PROBLEMS = {
   'invalid-request': { status: 400, title: 'The request is not valid' },
+  unauthorized: { status: 401, title: 'Authentication required' },
   'not-found': { status: 404, title: 'No such resource' },
   'method-not-allowed': { status: 405, title: 'Method not allowed on this resource' },
   conflict: { status: 409, title: 'The request conflicts with the current state' },

@@ -112,7 +112,10 @@ export function trackerAdmin(target: Tracker | { tracker: Tracker }, options: Tr
   const tracker = trackerOf(target);
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
   if (!Number.isInteger(bodyLimit) || bodyLimit < 1 || bodyLimit > MAX_BODY_LIMIT) throw new TypeError(`trackerAdmin: options.bodyLimit must be an integer from 1 to ${MAX_BODY_LIMIT}`);
-  if (options.onError !== undefined && typeof options.onError !== 'function') throw new TypeError('trackerAdmin: options.onError must be a function');
+  for (const name of ['onError', 'openapi'] as const) {
+    if (options[name] !== undefined && typeof options[name] !== 'function') throw new TypeError(`trackerAdmin: options.${name} must be a function`);
+  }
+  const amend = options.openapi ?? ((document: Record<string, unknown>) => document);
   const more = tracker as Tracker & ListingAndBans;
   const need = <K extends keyof ListingAndBans>(name: K): NonNullable<ListingAndBans[K]> => {
     const fn = more[name];
@@ -305,7 +308,7 @@ export function trackerAdmin(target: Tracker | { tracker: Tracker }, options: Tr
       {
         get: async (req, res) => {
           noQuery(req.query as Record<string, unknown>);
-          send(res, 200, adminOpenApiDocument(req.baseUrl === '' ? '/' : req.baseUrl));
+          send(res, 200, amend(adminOpenApiDocument(req.baseUrl === '' ? '/' : req.baseUrl)));
         },
       },
     ],

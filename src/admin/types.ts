@@ -98,7 +98,7 @@ export interface AdminRevokePasskeyBody {
   passkey: string;
 }
 
-/** `POST /bans`: at least one of `address`, `user`, `client`. */
+/** `POST /bans`: exactly one of `address`, `user`, `client`. */
 export interface AdminBanBody {
   /** An IPv4 or IPv6 address, or a CIDR block (`203.0.113.0/24`, `2001:db8::/32`). */
   address?: string;
@@ -154,4 +154,9 @@ export interface TrackerAdminOptions {
    * answer itself only says what kind of failure it was. Default: none.
    */
   onError?: (error: unknown) => void;
+  /**
+   * Amend the document served at `openapi.json` (a fresh copy each time), e.g. to describe the
+   * authentication the site puts in front of the router (`components.securitySchemes`, `security`).
+   */
+  openapi?: (document: Record<string, unknown>) => Record<string, unknown>;
 }

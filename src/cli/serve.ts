@@ -28,6 +28,8 @@ interface ServeOptions {
   health?: boolean;
   summary: boolean;
   summaryInterval: number;
+  adminTokenFile?: string;
+  registeredOnly?: boolean;
 }
 
 /** Register `serve` on the program. */
@@ -46,6 +48,8 @@ export function register(program: Command): void {
     .option('--stats', 'answer GET /stats with the tracker\'s stats as JSON')
     .option('--metrics', 'answer GET /metrics in Prometheus text format (needs prom-client installed)')
     .option('--health', 'answer GET /livez (the process runs) and GET /readyz (the store answers; 503 when not)')
+    .option('--admin-token-file <file>', 'answer the admin API (JSON, OpenAPI document at /admin/openapi.json) under /admin, for requests with Authorization: Bearer <the token in FILE>')
+    .option('--registered-only', 'answer only torrents registered through the admin API (or tracker.addTorrent), kept in the store')
     .option('--summary-interval <seconds>', 'seconds between summary lines when stdout is not a terminal', integer(1, 86_400), 60)
     .option('--no-summary', 'no summary lines (by default one a minute when stdout is not a terminal)')
     .addHelpText(
@@ -53,7 +57,8 @@ export function register(program: Command): void {
       '\nExamples:\n' +
         '  npx express-torrent-tracker serve --port 6969 --store redis://127.0.0.1:6379\n' +
         '  npx express-torrent-tracker serve --port 8000 --udp-port 6969\n' +
-        '  npx express-torrent-tracker serve --stats --health   # and /metrics with --metrics (npm install prom-client)\n',
+        '  npx express-torrent-tracker serve --stats --health   # and /metrics with --metrics (npm install prom-client)\n' +
+        '  npx express-torrent-tracker serve --registered-only --admin-token-file ./admin-token\n',
     )
     .action(async (options: ServeOptions, command: Command) => {
       const io: ServeIO = {
@@ -93,12 +98,16 @@ async function serve(options: ServeOptions, io: ServeIO, stopped: Promise<void>)
   const { createTrackerServer } = await import('../server.js');
   const extras = await import('./serve-extras.js');
   const store = extras.describeStore(options.store);
+  const admin = options.adminTokenFile === undefined ? undefined : await import('./serve-admin.js');
+  // Read before anything is opened: an unreadable or empty token file stops the start (exit 1).
+  const token = admin === undefined ? undefined : await admin.readAdminToken(options.adminTokenFile!);
   const server = createTrackerServer({
     store: options.store,
     interval: options.interval,
     trustProxy: options.trustProxy === true,
     fullScrape: options.fullScrape === true,
     webSocket: options.webSocket,
+    ...(options.registeredOnly ? { torrents: 'registry' as const } : {}),
   });
   // Whatever fails before the server runs: close what was opened (never hang on a dead store).
   const abandon = async (error: Error): Promise<never> => {
@@ -124,6 +133,13 @@ async function serve(options: ServeOptions, io: ServeIO, stopped: Promise<void>)
     if (f.reason.startsWith('tracker storage')) err(`${name}: ${f.reason}: ${String((f.error as Error)?.cause ?? f.error)}\n`);
   });
   if (Object.keys(routes).length > 0) extras.addRoutes(server, routes);
+  if (admin !== undefined) {
+    try {
+      await admin.mountAdmin(server, server.tracker, token!);
+    } catch (error) {
+      return abandon(error as Error);
+    }
+  }
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -137,6 +153,8 @@ async function serve(options: ServeOptions, io: ServeIO, stopped: Promise<void>)
   out(`tracker listening on ${address} port ${port}: announce URL http://${host}:${port}/announce\n`);
   if (server.webSocket) out(`WebTorrent (browsers): announce URL ws://${host}:${port}/announce\n`);
   out(`store: ${store}\n`);
+  if (admin !== undefined) out(`admin API: http://${host}:${port}${admin.ADMIN_PREFIX}/ (bearer token from ${options.adminTokenFile}; document at ${admin.ADMIN_PREFIX}/openapi.json)\n`);
+  if (options.registeredOnly) out('answering registered torrents only\n');
   if (Object.keys(routes).length > 0) out(`also answering ${Object.keys(routes).map((path) => `http://${host}:${port}${path}`).join(' ')}\n`);
   let udp: import('../transport/udp.js').UdpTracker | undefined;
   if (options.udpPort !== undefined) {

@@ -74,6 +74,7 @@ const cases: Case[] = [
   ['GET', '/bans?active=1'],
   ['POST', '/bans', {}],
   ['POST', '/bans', { reason: 'no target' }],
+  ['POST', '/bans', { address: '10.0.0.1', user: 7 }],
   ['POST', '/bans', { address: '10.0.0.0/33' }],
   ['POST', '/bans', { address: '2001:db8::/129' }],
   ['POST', '/bans', { address: 'example.com' }],

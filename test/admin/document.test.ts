@@ -1,6 +1,6 @@
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { describe, expect, it } from 'vitest';
-import { adminOpenApiDocument } from '../../src/admin/openapi.js';
+import { adminOpenApiDocument, withBearerAuth } from '../../src/admin/openapi.js';
 import type {
   AdminBan,
   AdminBanBody,
@@ -21,6 +21,9 @@ describe('the admin OpenAPI document', () => {
     expect(result.errors).toBeUndefined();
     expect(result.valid).toBe(true);
     expect(adminOpenApiDocument()).toMatchObject({ openapi: '3.1.0', servers: [{ url: '/' }] });
+    // as `serve --admin-token-file` serves it
+    const bearer = await new Validator().validate(withBearerAuth(adminOpenApiDocument('/admin')));
+    expect(bearer.errors).toBeUndefined();
   });
 
   it('describes every route, each with problem responses and an operation id', () => {
@@ -91,6 +94,7 @@ describe('the admin OpenAPI document', () => {
     }
     // and refuses what the API refuses
     expect(schemaValidator('BanRequest')({ reason: 'no target' })).toBe(false);
+    expect(schemaValidator('BanRequest')({ user: 1, client: '-XL' })).toBe(false);
     expect(schemaValidator('RegisterTorrent')({ infoHash: 'xyz' })).toBe(false);
     expect(schemaValidator('UpdateTorrent')({ rules: { uploadFactor: '2' } })).toBe(false);
     expect(schemaValidator('TorrentDetail')({ infoHash: 'a'.repeat(40), rules: {}, counts: { complete: 0, incomplete: 0, downloaded: 0 }, swarms: [], extra: 1 })).toBe(false);

@@ -11,7 +11,7 @@ import addFormatsModule from 'ajv-formats';
 import { trackerMiddleware, type TrackerRouter } from '../../src/middleware.js';
 import type { TrackerOptions } from '../../src/tracker.js';
 import { trackerAdmin } from '../../src/admin/router.js';
-import { adminOpenApiDocument } from '../../src/admin/openapi.js';
+import { adminOpenApiDocument, withBearerAuth } from '../../src/admin/openapi.js';
 import type { TrackerAdminOptions } from '../../src/admin/types.js';
 
 // ajv-formats is CommonJS: its default export arrives wrapped under ESM.
@@ -19,6 +19,8 @@ const addFormats = ((addFormatsModule as unknown as { default?: unknown }).defau
 
 type Json = Record<string, any>;
 const document = adminOpenApiDocument('/admin/tracker') as Json;
+/** As `serve --admin-token-file` serves it. */
+const bearerDocument = withBearerAuth(adminOpenApiDocument('/admin')) as Json;
 
 /** An Ajv (JSON Schema 2020-12, strict) holding the document's schemas under `https://admin.invalid/openapi.json`. */
 export function documentAjv(): Ajv2020 {
@@ -67,18 +69,21 @@ export const checked = { answers: 0 };
  * a body must have that response's content type and match its schema; a response without content
  * must have no body. Answers for paths or methods the document lacks must be 404/405 problems.
  */
-export function checkAnswer(method: string, path: string, answer: AdminAnswer): void {
-  const relative = path.replace(/^\/admin\/tracker/, '').split('?')[0]!;
+export function checkAnswer(method: string, path: string, answer: AdminAnswer, mount = '/admin/tracker'): void {
+  const doc = mount === '/admin' ? bearerDocument : document;
+  if (!path.startsWith(mount)) throw new Error(`${path} is not under ${mount}`);
+  const relative = path.slice(mount.length).split('?')[0]!;
   const match = templates.find((t) => t.pattern.test(relative));
   let response: Json | undefined;
-  const operation = match ? document.paths[match.template][method.toLowerCase()] : undefined;
+  const operation = match ? doc.paths[match.template][method.toLowerCase()] : undefined;
   if (operation) {
     response = operation.responses[String(answer.status)];
     if (!response) throw new Error(`${method} ${path}: status ${answer.status} is not in the document (${answer.text})`);
-    if (response.$ref) response = document.components.responses[String(response.$ref).split('/').pop()!];
+    if (response.$ref) response = doc.components.responses[String(response.$ref).split('/').pop()!];
   } else {
-    if (!((answer.status === 404 && !match) || (answer.status === 405 && match))) throw new Error(`${method} ${path}: ${answer.status} for a route the document lacks`);
-    response = document.components.responses[answer.status === 404 ? 'NotFound' : 'MethodNotAllowed'];
+    const name = answer.status === 401 && mount === '/admin' ? 'Unauthorized' : answer.status === 404 && !match ? 'NotFound' : answer.status === 405 && match ? 'MethodNotAllowed' : undefined;
+    if (name === undefined) throw new Error(`${method} ${path}: ${answer.status} for a route the document lacks`);
+    response = doc.components.responses[name];
   }
   const content = response!.content as Json | undefined;
   if (!content) {
@@ -93,7 +98,13 @@ export function checkAnswer(method: string, path: string, answer: AdminAnswer): 
 }
 
 /** Send a request and check its answer against the document. */
-export async function adminRequest(base: string, method: string, path: string, options: { body?: unknown; raw?: string; headers?: Record<string, string> } = {}): Promise<AdminAnswer> {
+export async function adminRequest(
+  base: string,
+  method: string,
+  path: string,
+  options: { body?: unknown; raw?: string; headers?: Record<string, string> } = {},
+  mount = '/admin/tracker',
+): Promise<AdminAnswer> {
   const headers: Record<string, string> = { ...options.headers };
   let payload: string | undefined = options.raw;
   if (options.body !== undefined) {
@@ -105,7 +116,7 @@ export async function adminRequest(base: string, method: string, path: string, o
   let body: unknown;
   if (text !== '') body = JSON.parse(text);
   const answer = { status: res.status, headers: res.headers, body, text };
-  if (method !== 'HEAD') checkAnswer(method, path, answer);
+  if (method !== 'HEAD') checkAnswer(method, path, answer, mount);
   return answer;
 }
 
