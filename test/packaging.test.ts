@@ -64,6 +64,7 @@ describe('the packed tarball', () => {
     expect(entries).toContain('package/dist/index.js');
     expect(entries).toContain('package/dist/index.d.ts');
     expect(entries).toContain('package/dist/cli.js');
+    expect(entries).toContain('package/dist/admin/openapi.json');
     expect(entries).toContain('package/cjs/esm-only.cjs');
     expect(entries).toContain('package/README.md');
     expect(entries.filter((entry) => entry.endsWith('.map'))).toEqual([]);
