@@ -100,9 +100,10 @@ function trackerOf(target: unknown): Tracker {
 }
 
 /**
- * The admin API of a tracker, as an Express router. **It has no authentication of its own: mount
- * it behind the site's** (`app.use('/admin/tracker', requireAdmin, trackerAdmin(router))`).
- * `target` is a {@link Tracker}, the router from `trackerMiddleware()` or the server from
+ * **No authentication of its own: mount it behind the site's auth**
+ * (`app.use('/admin/tracker', requireAdmin, trackerAdmin(router))`).
+ *
+ * The admin API of a tracker, as an Express router speaking JSON. `target` is a {@link Tracker}, the router from `trackerMiddleware()` or the server from
  * `createTrackerServer()`. Routes (relative to the mount point): `GET|POST /torrents`,
  * `GET|PATCH|DELETE /torrents/{infoHash}`, `GET /torrents/{infoHash}/peers`,
  * `POST /passkeys/revoke`, `GET|POST /bans`, `DELETE /bans/{id}`, `GET /stats`, and
