@@ -71,7 +71,7 @@ export type {
   AdminTorrentPage,
   AdminRegisterTorrentBody,
   AdminUpdateTorrentBody,
-  AdminPeer,
+  AdminApiPeer,
   AdminPeerPage,
   AdminRevokePasskeyBody,
   AdminBanBody,

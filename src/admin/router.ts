@@ -11,7 +11,7 @@ import { withDeadline } from '../util/deadline.js';
 import { banBody, banId, noQuery, pageQuery, pathHash, registerBody, revokeBody, updateBody } from './input.js';
 import { adminOpenApiDocument } from './openapi.js';
 import { AdminProblemError, invalid, sendProblem } from './problem.js';
-import type { AdminBan, AdminCounts, AdminPeer, AdminTorrent, AdminTorrentDetail, AdminTorrentRules, TrackerAdminOptions } from './types.js';
+import type { AdminBan, AdminCounts, AdminApiPeer, AdminTorrent, AdminTorrentDetail, AdminTorrentRules, TrackerAdminOptions } from './types.js';
 
 /** Default and largest request body, in bytes. */
 const DEFAULT_BODY_LIMIT = 16_384;
@@ -34,7 +34,7 @@ interface ListingAndBans {
     total: number;
     torrents: Array<{ infoHash: string; infoHashV2?: string; rules: TorrentRules; counts: AdminCounts }>;
   }>;
-  peers?(torrent: TorrentInput, options: { offset?: number; limit?: number }): Promise<{ total: number; peers: Array<Omit<AdminPeer, 'lastAnnounce'> & { lastAnnounce?: number | Date }> }>;
+  peers?(torrent: TorrentInput, options: { offset?: number; limit?: number }): Promise<{ total: number; peers: Array<Omit<AdminApiPeer, 'lastAnnounce' | 'webrtc'> & { lastAnnounce?: number | Date; webrtc?: true }> }>;
   ban?(ban: { address?: string; user?: string | number; client?: string; expiresAt?: number | Date; reason?: string }): Promise<TrackerBan>;
   unban?(id: string): Promise<boolean>;
   bans?(): Promise<TrackerBan[]>;
@@ -83,11 +83,12 @@ function banOut(ban: TrackerBan): AdminBan {
   return out;
 }
 
-function peerOut(p: NonNullable<Awaited<ReturnType<NonNullable<ListingAndBans['peers']>>>>['peers'][number]): AdminPeer {
-  const out: AdminPeer = { infoHash: p.infoHash, peerId: p.peerId, ip: p.ip, port: p.port, seeder: p.seeder };
+function peerOut(p: NonNullable<Awaited<ReturnType<NonNullable<ListingAndBans['peers']>>>>['peers'][number]): AdminApiPeer {
+  const out: AdminApiPeer = { infoHash: p.infoHash, peerId: p.peerId, ip: p.ip, port: p.port, seeder: p.seeder };
   if (p.client !== undefined) out.client = p.client;
   if (p.lastAnnounce !== undefined) out.lastAnnounce = iso(p.lastAnnounce);
   if (p.user !== undefined) out.user = p.user;
+  if (p.webrtc === true) out.webrtc = true;
   return out;
 }
 
@@ -188,7 +189,15 @@ export function trackerAdmin(target: Tracker | { tracker: Tracker }, options: Tr
       {
         get: async (req, res) => {
           const page = pageQuery(req.query as Record<string, unknown>, true);
-          const list = await call(need('listTorrents')(page));
+          const list = await call(
+            need('listTorrents')(page).catch((error: unknown) => {
+              // Sorting by peers counts every registered torrent: refused past a bound, not a store failure.
+              if (page.sort === 'peers' && error instanceof Error && error.name === 'Error' && /sort 'peers'/.test(error.message)) {
+                throw new AdminProblemError('conflict', 'too many registered torrents to sort by peers; sort by infoHash');
+              }
+              throw error;
+            }),
+          );
           const torrents = list.torrents.map((t): AdminTorrent => {
             const out: AdminTorrent = { infoHash: t.infoHash, rules: rulesOut(t.rules), counts: countsOut(t.counts) };
             if (t.infoHashV2 !== undefined) out.infoHashV2 = t.infoHashV2;

@@ -69,13 +69,14 @@ export interface AdminUpdateTorrentBody {
 }
 
 /** A peer of a torrent, for an administrator. */
-export interface AdminPeer {
+export interface AdminApiPeer {
   /** The swarm it announced in (40 hex digits). */
   infoHash: string;
   /** Its peer id as 40 hex digits. */
   peerId: string;
   /** The client named by its peer id, when known (`qBittorrent 4.6.2`). */
   client?: string;
+  /** Its address (empty for a WebTorrent peer). */
   ip: string;
   port: number;
   seeder: boolean;
@@ -83,6 +84,8 @@ export interface AdminPeer {
   lastAnnounce?: string;
   /** Its user (private mode). */
   user?: string | number;
+  /** A WebTorrent (browser) peer: no address (`ip` is empty, `port` 0). */
+  webrtc?: boolean;
 }
 
 /** `GET /torrents/{infoHash}/peers`: one page of a torrent's peers. */
@@ -90,7 +93,7 @@ export interface AdminPeerPage {
   total: number;
   offset: number;
   limit: number;
-  peers: AdminPeer[];
+  peers: AdminApiPeer[];
 }
 
 /** `POST /passkeys/revoke`: drop a passkey's cached answer on every instance. */
