@@ -70,3 +70,42 @@ export function sendProblem(res: Response, problem: AdminProblemError, instance?
   res.status(body.status).set({ ...headers, 'Cache-Control': 'no-store', 'Content-Type': 'application/problem+json; charset=utf-8' });
   res.end(`${JSON.stringify(body)}\n`);
 }
+
+/** A 503 for a store call that failed; the cause is kept for `onError`. */
+export class StoreProblem extends AdminProblemError {
+  constructor(readonly storeCause: unknown) {
+    const e = storeCause as { name?: string; timedOut?: boolean; message?: string };
+    super(
+      'store-unavailable',
+      e?.timedOut === true
+        ? 'the tracker store did not answer in time; try again later'
+        : e?.name === 'TrackerFailure' && e.message === 'tracker is shutting down'
+          ? 'the tracker is shutting down'
+          : 'the tracker store failed; try again later',
+    );
+  }
+}
+
+/** A store call: its failure becomes a 503 (problems of ours pass through). */
+export function storeCall<T>(promise: Promise<T>): Promise<T> {
+  return promise.catch((error: unknown) => {
+    throw error instanceof AdminProblemError ? error : new StoreProblem(error);
+  });
+}
+
+/** Any error a route or the body parser raised, as a problem. */
+export function toProblem(error: unknown): AdminProblemError {
+  if (error instanceof AdminProblemError) return error;
+  const e = error as { type?: unknown; status?: unknown } | null;
+  switch (e?.type) {
+    case 'entity.too.large':
+      return new AdminProblemError('payload-too-large', 'the request body is larger than the admin API accepts');
+    case 'entity.parse.failed':
+      return invalid('the body is not valid JSON (or not an object or array)', { pointer: '' });
+    case 'charset.unsupported':
+    case 'encoding.unsupported':
+      return new AdminProblemError('unsupported-media-type', 'send the JSON body as UTF-8, without content encoding');
+  }
+  if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) return invalid('the request could not be read');
+  return new AdminProblemError('internal-error', 'the admin API failed to answer this request');
+}

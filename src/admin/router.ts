@@ -10,87 +10,13 @@ import type { TorrentRules } from '../types.js';
 import { withDeadline } from '../util/deadline.js';
 import { banBody, banId, noQuery, pageQuery, pathHash, registerBody, revokeBody, updateBody } from './input.js';
 import { adminOpenApiDocument } from './openapi.js';
-import { AdminProblemError, invalid, sendProblem } from './problem.js';
-import type { AdminBan, AdminCounts, AdminApiPeer, AdminTorrent, AdminTorrentDetail, AdminTorrentRules, TrackerAdminOptions } from './types.js';
+import { AdminProblemError, invalid, PROBLEMS, sendProblem, storeCall, StoreProblem, toProblem } from './problem.js';
+import { banOut, countsOut, peerOut, rulesOut, type ListingAndBans } from './output.js';
+import type { AdminTorrent, AdminTorrentDetail, TrackerAdminOptions } from './types.js';
 
 /** Default and largest request body, in bytes. */
 const DEFAULT_BODY_LIMIT = 16_384;
 const MAX_BODY_LIMIT = 1_048_576;
-
-/** A ban as the tracker gives it. */
-interface TrackerBan {
-  id: string;
-  address?: string;
-  user?: string | number;
-  client?: string;
-  expiresAt?: number | Date;
-  reason?: string;
-  createdAt: number | Date;
-}
-
-/** The tracker's listing and ban methods (their modules may be absent: 501). */
-interface ListingAndBans {
-  listTorrents?(options: { offset?: number; limit?: number; sort?: 'infoHash' | 'peers' }): Promise<{
-    total: number;
-    torrents: Array<{ infoHash: string; infoHashV2?: string; rules: TorrentRules; counts: AdminCounts }>;
-  }>;
-  peers?(torrent: TorrentInput, options: { offset?: number; limit?: number }): Promise<{ total: number; peers: Array<Omit<AdminApiPeer, 'lastAnnounce' | 'webrtc'> & { lastAnnounce?: number | Date; webrtc?: true }> }>;
-  ban?(ban: { address?: string; user?: string | number; client?: string; expiresAt?: number | Date; reason?: string }): Promise<TrackerBan>;
-  unban?(id: string): Promise<boolean>;
-  bans?(): Promise<TrackerBan[]>;
-}
-
-/** A 503 for a store call that failed; the cause is kept for `onError`. */
-class StoreProblem extends AdminProblemError {
-  constructor(readonly storeCause: unknown) {
-    const e = storeCause as { name?: string; timedOut?: boolean; message?: string };
-    super(
-      'store-unavailable',
-      e?.timedOut === true
-        ? 'the tracker store did not answer in time; try again later'
-        : e?.name === 'TrackerFailure' && e.message === 'tracker is shutting down'
-          ? 'the tracker is shutting down'
-          : 'the tracker store failed; try again later',
-    );
-  }
-}
-
-/** A store call: its failure becomes a 503 (problems of ours pass through). */
-function call<T>(promise: Promise<T>): Promise<T> {
-  return promise.catch((error: unknown) => {
-    throw error instanceof AdminProblemError ? error : new StoreProblem(error);
-  });
-}
-
-const iso = (value: number | Date): string => new Date(value).toISOString();
-
-function rulesOut(rules: TorrentRules | undefined): AdminTorrentRules {
-  const out: AdminTorrentRules = {};
-  if (rules?.uploadFactor !== undefined) out.uploadFactor = rules.uploadFactor;
-  if (rules?.downloadFactor !== undefined) out.downloadFactor = rules.downloadFactor;
-  return out;
-}
-
-const countsOut = (c: AdminCounts): AdminCounts => ({ complete: c.complete, incomplete: c.incomplete, downloaded: c.downloaded });
-
-function banOut(ban: TrackerBan): AdminBan {
-  const out: AdminBan = { id: String(ban.id), createdAt: iso(ban.createdAt) };
-  if (ban.address !== undefined) out.address = ban.address;
-  if (ban.user !== undefined) out.user = ban.user;
-  if (ban.client !== undefined) out.client = ban.client;
-  if (ban.expiresAt !== undefined) out.expiresAt = iso(ban.expiresAt);
-  if (ban.reason !== undefined) out.reason = ban.reason;
-  return out;
-}
-
-function peerOut(p: NonNullable<Awaited<ReturnType<NonNullable<ListingAndBans['peers']>>>>['peers'][number]): AdminApiPeer {
-  const out: AdminApiPeer = { infoHash: p.infoHash, peerId: p.peerId, ip: p.ip, port: p.port, seeder: p.seeder };
-  if (p.client !== undefined) out.client = p.client;
-  if (p.lastAnnounce !== undefined) out.lastAnnounce = iso(p.lastAnnounce);
-  if (p.user !== undefined) out.user = p.user;
-  if (p.webrtc === true) out.webrtc = true;
-  return out;
-}
 
 /** The tracker behind what the site passes. */
 function trackerOf(target: unknown): Tracker {
@@ -132,7 +58,7 @@ export function trackerAdmin(target: Tracker | { tracker: Tracker }, options: Tr
     if (store === undefined) throw new StoreProblem(new Error('the store could not be opened'));
     if (!store.registry) throw new AdminProblemError('not-implemented', 'this tracker’s store keeps no torrent registry');
     const timeout = tracker.options.storeTimeout;
-    return call(withDeadline(store.registry.get(Buffer.from(swarm, 'hex')), timeout, () => Object.assign(new Error(`no answer within ${timeout} ms`), { timedOut: true })));
+    return storeCall(withDeadline(store.registry.get(Buffer.from(swarm, 'hex')), timeout, () => Object.assign(new Error(`no answer within ${timeout} ms`), { timedOut: true })));
   };
 
   /** A registered torrent: its canonical hashes, rules, and what the tracker's methods take. */
@@ -149,11 +75,11 @@ export function trackerAdmin(target: Tracker | { tracker: Tracker }, options: Tr
   const detail = async (t: Awaited<ReturnType<typeof torrentAt>>): Promise<AdminTorrentDetail> => {
     const out: AdminTorrent = { infoHash: t.infoHash, rules: rulesOut(t.rules), counts: { complete: 0, incomplete: 0, downloaded: 0 } };
     if (t.infoHashV2 === undefined) {
-      const [counts] = await call(tracker.counts([t.infoHash]));
+      const [counts] = await storeCall(tracker.counts([t.infoHash]));
       return { ...out, counts: countsOut(counts!), swarms: [{ infoHash: t.infoHash, counts: countsOut(counts!) }] };
     }
     const v2 = t.infoHashV2.slice(0, 40);
-    const [torrent, first, second] = await call(tracker.counts([t.input, t.infoHash, v2]));
+    const [torrent, first, second] = await storeCall(tracker.counts([t.input, t.infoHash, v2]));
     return {
       infoHash: t.infoHash,
       infoHashV2: t.infoHashV2,
@@ -189,7 +115,7 @@ export function trackerAdmin(target: Tracker | { tracker: Tracker }, options: Tr
       {
         get: async (req, res) => {
           const page = pageQuery(req.query as Record<string, unknown>, true);
-          const list = await call(
+          const list = await storeCall(
             need('listTorrents')(page).catch((error: unknown) => {
               // Sorting by peers counts every registered torrent: refused past a bound, not a store failure.
               if (page.sort === 'peers' && error instanceof Error && error.name === 'Error' && /sort 'peers'/.test(error.message)) {
@@ -213,7 +139,7 @@ export function trackerAdmin(target: Tracker | { tracker: Tracker }, options: Tr
               throw new AdminProblemError('conflict', `torrent ${swarm} is already registered; PATCH it to change its rules`);
             }
           }
-          await call(tracker.addTorrent(b.infoHashV2 === undefined ? b.infoHash : { infoHash: b.infoHash, infoHashV2: b.infoHashV2 }, b.rules));
+          await storeCall(tracker.addTorrent(b.infoHashV2 === undefined ? b.infoHash : { infoHash: b.infoHash, infoHashV2: b.infoHashV2 }, b.rules));
           send(res, 201, await detail(await torrentAt(b.infoHash)), { Location: `${req.baseUrl}/torrents/${b.infoHash}` });
         },
       },
@@ -235,15 +161,15 @@ export function trackerAdmin(target: Tracker | { tracker: Tracker }, options: Tr
             if (change[key] === null) delete rules[key];
             else if (change[key] !== undefined) rules[key] = change[key];
           }
-          await call(tracker.addTorrent(t.input, rules));
+          await storeCall(tracker.addTorrent(t.input, rules));
           send(res, 200, await detail(await torrentAt(t.infoHash)));
         },
         delete: async (req, res) => {
           noQuery(req.query as Record<string, unknown>);
           const t = await torrentAt(param(req, 'infoHash'));
-          await call(tracker.removeTorrent(t.input));
+          await storeCall(tracker.removeTorrent(t.input));
           // removeTorrent forgets already; said again so no cached answer can outlive this call.
-          await call(tracker.forgetTorrent(t.input));
+          await storeCall(tracker.forgetTorrent(t.input));
           send(res, 204);
         },
       },
@@ -255,7 +181,7 @@ export function trackerAdmin(target: Tracker | { tracker: Tracker }, options: Tr
           pathHash(param(req, 'infoHash'));
           const page = pageQuery(req.query as Record<string, unknown>, false);
           const t = await torrentAt(param(req, 'infoHash'));
-          const list = await call(need('peers')(t.input, page));
+          const list = await storeCall(need('peers')(t.input, page));
           send(res, 200, { total: list.total, offset: page.offset, limit: page.limit, peers: list.peers.map(peerOut) });
         },
       },
@@ -267,7 +193,7 @@ export function trackerAdmin(target: Tracker | { tracker: Tracker }, options: Tr
           noQuery(req.query as Record<string, unknown>);
           const passkey = revokeBody(json(req));
           if (!tracker.isPrivate) throw new AdminProblemError('conflict', 'this tracker is public (no passkey option): it has no passkeys to revoke');
-          await call(tracker.forgetPasskey(passkey));
+          await storeCall(tracker.forgetPasskey(passkey));
           send(res, 204);
         },
       },
@@ -277,13 +203,13 @@ export function trackerAdmin(target: Tracker | { tracker: Tracker }, options: Tr
       {
         get: async (req, res) => {
           noQuery(req.query as Record<string, unknown>);
-          send(res, 200, { bans: (await call(need('bans')())).map(banOut) });
+          send(res, 200, { bans: (await storeCall(need('bans')())).map(banOut) });
         },
         post: async (req, res) => {
           noQuery(req.query as Record<string, unknown>);
           const { expires, expiresAt: _text, ...b } = banBody(json(req));
           const ban = need('ban');
-          const made = await call(
+          const made = await storeCall(
             ban(expires === undefined ? b : { ...b, expiresAt: expires }).catch((error: unknown) => {
               // The tracker's own checks: bad input, nothing stored.
               throw error instanceof TypeError ? invalid(error.message.slice(0, 300)) : error;
@@ -299,7 +225,7 @@ export function trackerAdmin(target: Tracker | { tracker: Tracker }, options: Tr
         delete: async (req, res) => {
           const id = banId(param(req, 'id'));
           noQuery(req.query as Record<string, unknown>);
-          if (!(await call(need('unban')(id)))) throw new AdminProblemError('not-found', `no ban ${id}`);
+          if (!(await storeCall(need('unban')(id)))) throw new AdminProblemError('not-found', `no ban ${id}`);
           send(res, 204);
         },
       },
@@ -309,7 +235,7 @@ export function trackerAdmin(target: Tracker | { tracker: Tracker }, options: Tr
       {
         get: async (req, res) => {
           noQuery(req.query as Record<string, unknown>);
-          send(res, 200, await call(tracker.stats()));
+          send(res, 200, await storeCall(tracker.stats()));
         },
       },
     ],
@@ -341,7 +267,7 @@ export function trackerAdmin(target: Tracker | { tracker: Tracker }, options: Tr
   router.use((error: unknown, req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) return next(error);
     const problem = toProblem(error);
-    if (PROBLEM_STATUS(problem) >= 500) {
+    if (PROBLEMS[problem.kind].status >= 500) {
       try {
         options.onError?.(problem instanceof StoreProblem ? problem.storeCause : error);
       } catch {
@@ -351,23 +277,4 @@ export function trackerAdmin(target: Tracker | { tracker: Tracker }, options: Tr
     sendProblem(res, problem, req.baseUrl + req.path);
   });
   return router;
-}
-
-const PROBLEM_STATUS = (p: AdminProblemError): number => p.body().status;
-
-/** Any error a route or the body parser raised, as a problem. */
-function toProblem(error: unknown): AdminProblemError {
-  if (error instanceof AdminProblemError) return error;
-  const e = error as { type?: unknown; status?: unknown } | null;
-  switch (e?.type) {
-    case 'entity.too.large':
-      return new AdminProblemError('payload-too-large', 'the request body is larger than the admin API accepts');
-    case 'entity.parse.failed':
-      return invalid('the body is not valid JSON (or not an object or array)', { pointer: '' });
-    case 'charset.unsupported':
-    case 'encoding.unsupported':
-      return new AdminProblemError('unsupported-media-type', 'send the JSON body as UTF-8, without content encoding');
-  }
-  if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) return invalid('the request could not be read');
-  return new AdminProblemError('internal-error', 'the admin API failed to answer this request');
 }
