@@ -30,8 +30,8 @@ function trackerOf(target: unknown): Tracker {
  * **No authentication of its own: mount it behind the site's auth**
  * (`app.use('/admin/tracker', requireAdmin, trackerAdmin(router))`).
  *
- * The admin API of a tracker, as an Express router speaking JSON. `target` is a {@link Tracker}, the router from `trackerMiddleware()` or the server from
- * `createTrackerServer()`. Routes (relative to the mount point): `GET|POST /torrents`,
+ * The admin API of a tracker, as an Express router speaking JSON. `target` is a {@link Tracker},
+ * the router from `trackerMiddleware()` or the server from `createTrackerServer()`. Routes (relative to the mount point): `GET|POST /torrents`,
  * `GET|PATCH|DELETE /torrents/{infoHash}`, `GET /torrents/{infoHash}/peers`,
  * `POST /passkeys/revoke`, `GET|POST /bans`, `DELETE /bans/{id}`, `GET /stats`, and
  * `GET /openapi.json` (the OpenAPI 3.1 document describing them all).
