@@ -131,4 +131,22 @@ describe('serve --registered-only', () => {
     expect((await adminRequest(base, 'DELETE', `/admin/torrents/${ih.toString('hex')}`, { headers: auth }, '/admin')).status).toBe(204);
     expect(failureOf(await announce(port, ih))).toBe('unregistered torrent');
   });
+
+  it('keeps the registry in the store: registered torrents survive a restart (SQLite)', async () => {
+    const file = path.join(dir, 'token3');
+    await writeFile(file, TOKEN);
+    const store = `sqlite://${path.join(dir, 'registry.sqlite')}`;
+    const ih = randomBytes(20);
+    let port = await serve(['--registered-only', '--store', store, '--admin-token-file', file]);
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    const created = await adminRequest(`http://127.0.0.1:${port}`, 'POST', '/admin/torrents', { body: { infoHash: ih.toString('hex') }, headers: auth }, '/admin');
+    expect(created.status).toBe(201);
+    const exited = new Promise((resolve) => child!.once('exit', resolve));
+    child!.kill('SIGTERM');
+    await exited;
+    output = '';
+    port = await serve(['--registered-only', '--store', store]);
+    expect(decodeDict(await announce(port, ih))).toMatchObject({ complete: 1 });
+    expect(failureOf(await announce(port, randomBytes(20)))).toBe('unregistered torrent');
+  });
 });
