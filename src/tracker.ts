@@ -139,31 +139,8 @@ export class Tracker extends EventEmitter {
    */
   async counts(torrents: TorrentInput[], options: { webrtc?: boolean } = {}): Promise<SwarmCounts[]> {
     if (torrents.length === 0) return [];
-    const swarms = torrents.map(swarmHashes);
     const store = await this.storage.opened(options.webrtc === true);
-    const hybrid = options.webrtc !== true && swarms.some((s) => s.length === 2);
-    if (!hybrid) return this.storage.bounded(store.scrape(swarms.map((s) => s[0]!)));
-    const paired = this.policy?.torrents !== undefined ? this.hybridCounts.store() : undefined;
-    await this.hybridCounts.settled();
-    const [main, level] = await Promise.all([
-      this.storage.bounded(store.scrape(swarms.flat())),
-      paired ? this.storage.bounded(paired.scrape(swarms.filter((s) => s.length === 2).map((s) => s[0]!))) : undefined,
-    ]);
-    let m = 0;
-    let l = 0;
-    return swarms.map((s) => {
-      const first = main[m++]!;
-      if (s.length === 1) return first;
-      const second = main[m++]!;
-      const torrent = level?.[l++];
-      return (
-        torrent ?? {
-          complete: Math.max(first.complete, second.complete),
-          incomplete: Math.max(first.incomplete, second.incomplete),
-          downloaded: Math.max(first.downloaded, second.downloaded),
-        }
-      );
-    });
+    return this.hybridCounts.counts(store, torrents.map(swarmHashes), options.webrtc !== true && this.policy?.torrents !== undefined);
   }
 
   /**
