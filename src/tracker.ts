@@ -40,7 +40,8 @@ export type { AdminPeer, ListTorrentsOptions, PeerListPage, PeersOptions, Regist
  * The protocol core. Events: `announce` ({@link AnnounceEventInfo}) after each successful announce,
  * `failure` (`{ reason, error? }`) for every failure answer, storage errors included,
  * `torrentRegistered` ({@link TorrentRegisteredEvent}) after {@link addTorrent} and `torrentRemoved`
- * ({@link TorrentRemovedEvent}) after a {@link removeTorrent} that removed one (on this instance only).
+ * ({@link TorrentRemovedEvent}) after a {@link removeTorrent} that removed one (on this instance only;
+ * a listener that throws is reported to `failure`).
  */
 export class Tracker extends EventEmitter {
   /** Options with defaults applied. */
@@ -213,13 +214,13 @@ export class Tracker extends EventEmitter {
    * `{ downloadFactor: 0 }`). Adding again replaces the rules.
    */
   async addTorrent(torrent: TorrentInput, rules: TorrentRules = {}): Promise<void> {
-    this.emit('torrentRegistered', await this.registry.add(torrent, rules));
+    this.failures.notify('torrentRegistered', await this.registry.add(torrent, rules));
   }
 
   /** Remove a torrent (both swarms of a hybrid) from the built-in registry; resolves true when it was registered. */
   async removeTorrent(torrent: TorrentInput): Promise<boolean> {
     const removed = await this.registry.remove(torrent);
-    if (removed) this.emit('torrentRemoved', torrentNames(torrent));
+    if (removed) this.failures.notify('torrentRemoved', torrentNames(torrent));
     return removed;
   }
 

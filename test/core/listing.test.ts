@@ -144,6 +144,15 @@ function cases(backend: Backend): void {
       expect(await tracker.removeTorrent(hashes[1]!)).toBe(true);
       expect(await tracker.removeTorrent(hashes[1]!)).toBe(false);
       expect(removed).toEqual([{ infoHash: hashes[1] }]);
+      // a listener that throws is reported, never thrown at the caller
+      const failures: unknown[] = [];
+      tracker.on('failure', (f) => failures.push(f));
+      tracker.on('torrentRegistered', () => {
+        throw new Error('listener bug');
+      });
+      await tracker.addTorrent(hashes[1]!);
+      expect(failures).toMatchObject([{ reason: 'a torrentRegistered listener threw' }]);
+      await tracker.removeTorrent(hashes[1]!);
       const after = await tracker.listTorrents();
       expect(after.total).toBe(4);
       expect(after.torrents.map((t) => t.infoHash)).not.toContain(hashes[1]);

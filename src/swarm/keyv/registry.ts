@@ -9,7 +9,7 @@
  * atomic update, so `add` and `remove` rewrite the index, read it back, and rewrite it again when a
  * concurrent rewrite by another instance undid their change (as the instance registry does, see
  * slots.ts); a listing skips an entry whose rules are gone. Torrents
- * registered by a version without the index (before 0.2) are not listed until added again.
+ * registered by a version without the index are not listed until added again.
  */
 import type Keyv from 'keyv';
 import { listedSwarm, storedRules } from '../registry-rules.js';

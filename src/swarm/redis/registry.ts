@@ -8,7 +8,7 @@
  * by hex, ascending), updated by `add` and `remove`. With Redis Cluster the index lives in its own
  * slot: add and remove are two commands there (the rules first, then the index), and a listing skips
  * an index entry whose rules are gone (and drops it). Torrents registered by a version without the
- * index (before 0.2) are not listed until added again (`addTorrent()` with the same rules changes
+ * index are not listed until added again (`addTorrent()` with the same rules changes
  * nothing else); they keep working for announces.
  */
 import { listedSwarm, storedRules } from '../registry-rules.js';
