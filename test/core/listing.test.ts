@@ -329,6 +329,64 @@ describe('listing: memory store', () => {
   });
 });
 
-describe('listing: keyv store (sqlite)', () => cases(keyvSqlite));
+describe('listing: keyv store (sqlite)', () => {
+  cases(keyvSqlite);
 
-describeService('Redis', await reachable(REDIS_URL), 'listing: redis store', () => cases(redis));
+  it('two instances registering and removing at once: every change is listed on both (one index key each)', async () => {
+    const file = `sqlite://${join(dir, `shared${files++}.sqlite`)}`;
+    const keyvs = [new Keyv(new KeyvSqlite({ uri: file })), new Keyv(new KeyvSqlite({ uri: file }))];
+    const stores = keyvs.map((keyv) => new KeyvSwarmStore(keyv, { claimSettle: 5 }));
+    const trackers = stores.map((store) => new Tracker({ store, torrents: 'registry' }));
+    try {
+      const hashes = Array.from({ length: 40 }, hex40);
+      await Promise.all(hashes.map((h, i) => trackers[i % 2]!.addTorrent(h)));
+      for (const tracker of trackers) {
+        const { total, torrents } = await tracker.listTorrents({ limit: 500 });
+        expect(total).toBe(40);
+        expect(torrents.map((t) => t.infoHash)).toEqual([...hashes].sort());
+      }
+      await Promise.all(hashes.slice(0, 10).map((h, i) => trackers[i % 2]!.removeTorrent(h)));
+      expect((await trackers[1]!.listTorrents({ limit: 500 })).torrents.map((t) => t.infoHash)).toEqual(hashes.slice(10).sort());
+      // removed through instance 0, added again through instance 1 (the latest change wins), and back
+      await trackers[1]!.addTorrent(hashes[0]!);
+      expect((await trackers[0]!.listTorrents({ limit: 500 })).total).toBe(31);
+      await trackers[0]!.removeTorrent(hashes[0]!);
+      expect((await trackers[1]!.listTorrents({ limit: 500 })).total).toBe(30);
+    } finally {
+      for (const tracker of trackers) await tracker.close();
+      for (const store of stores) await store.close();
+      for (const keyv of keyvs) await keyv.disconnect();
+    }
+  });
+});
+
+describeService('Redis', await reachable(REDIS_URL), 'listing: redis store', () => {
+  cases(redis);
+
+  it('a torrent added on one instance is listed on another; the event fires where it was added', async () => {
+    const namespace = uniqueName('ettlist2');
+    const opened = await Promise.all([openStore(REDIS_URL, { namespace }), openStore(REDIS_URL, { namespace })]);
+    const [a, b] = opened.map(({ store }) => new Tracker({ store, torrents: 'registry' }));
+    const events: string[] = [];
+    a!.on('torrentRegistered', () => events.push('a'));
+    b!.on('torrentRegistered', () => events.push('b'));
+    try {
+      const h = hex40();
+      await a!.addTorrent(h, { uploadFactor: 2 });
+      await announce(b!, h, { left: 0 });
+      expect(await b!.listTorrents()).toEqual({ total: 1, torrents: [{ infoHash: h, rules: { uploadFactor: 2 }, counts: { complete: 1, incomplete: 0, downloaded: 0 } }] });
+      expect((await a!.peers(h)).total).toBe(1);
+      expect(events).toEqual(['a']);
+    } finally {
+      await a!.close();
+      await b!.close();
+      for (const { store } of opened) await store.close?.();
+      const raw = createClient({ url: REDIS_URL });
+      raw.on('error', () => undefined);
+      await raw.connect();
+      const keys = await raw.keys(`${namespace}*`);
+      if (keys.length > 0) await raw.del(keys);
+      await raw.close();
+    }
+  });
+});

@@ -137,7 +137,13 @@ export class KeyvSwarmStore implements SwarmStore {
       onMove: () => this.moveSlot(),
     });
     this.shards = new ShardIo(this.storage, this.slots, this.swarms, this.prefix, this.now);
-    this.registry = keyvTorrentRegistry(this.storage.kv, this.prefix, (keys) => this.storage.getMany(keys));
+    this.registry = keyvTorrentRegistry({
+      keyv: this.storage.kv,
+      prefix: this.prefix,
+      getMany: (keys) => this.storage.getMany(keys),
+      slots: this.slots,
+      now: this.now,
+    });
     this.timer = setInterval(() => void this.tick(), writeInterval);
     this.timer.unref();
     this.heartbeatTimer = setInterval(() => void this.slots.heartbeat(), heartbeat);

@@ -4,43 +4,108 @@
  * store. (The Redis store keeps its registry on its own command path, redis/registry.ts; the memory
  * store keeps a Map.)
  *
- * Beside it, the index {@link TorrentRegistry.list} pages through without a scan:
- * `<prefix>:registry-index`, the sorted hex hashes of the listed swarms in one value. Keyv has no
- * atomic update, so `add` and `remove` rewrite the index, read it back, and rewrite it again when a
- * concurrent rewrite by another instance undid their change (as the instance registry does, see
- * slots.ts); a listing skips an entry whose rules are gone. Torrents
- * registered by a version without the index are not listed until added again.
+ * Beside it, the index {@link TorrentRegistry.list} pages through without a scan, kept as the swarms
+ * are (see keyv-store.ts): single-writer, since Keyv has no atomic update. Each instance writes only
+ * its own index key, `<prefix>:registry-index:<instance id>`: for each hash it added or removed, when
+ * and which (`[ms, 1]` listed, `[ms, 0]` removed). A listing reads the index keys of every instance
+ * in the instance registry and merges them, the latest change of a hash winning (a removal on a tie),
+ * so no instance can lose another's change. Removals stay in the index as such (a few bytes each).
+ * Changes of one instance are written in batches, one rewrite of its key at a time, behind the write
+ * fence of its slot. Torrents registered by a version without the index are not listed until added
+ * again.
  */
 import type Keyv from 'keyv';
 import { listedSwarm, storedRules } from '../registry-rules.js';
 import type { RegisteredSwarm, TorrentRegistry } from '../types.js';
+import type { InstanceSlots } from './slots.js';
+import { KeyvStoreError } from './storage.js';
 
-/** Rewrites of the index before `add` or `remove` gives up on a concurrent writer (it then rejects). */
-const INDEX_ATTEMPTS = 5;
+/** One instance's index: hash (hex) → [when it changed (ms), 1 listed / 0 removed]. */
+type IndexValue = Record<string, [number, 0 | 1]>;
 
-/**
- * A {@link TorrentRegistry} kept in `keyv` under `<prefix>:torrent:<hex>` (no TTL), with its index;
- * `getMany` reads several keys at once (rejecting on failure).
- */
-export function keyvTorrentRegistry(keyv: Keyv, prefix: string, getMany: (keys: string[]) => Promise<unknown[]>): TorrentRegistry {
+/** What the registry needs of the Keyv store. */
+export interface KeyvRegistryAccess {
+  keyv: Keyv;
+  /** Prefix of every key name. */
+  prefix: string;
+  /** Read several keys at once (rejects on failure). */
+  getMany(keys: string[]): Promise<unknown[]>;
+  /** The store's instance slots: this instance's id, the others', the write fence. */
+  slots: InstanceSlots;
+  /** The store's clock (ms). */
+  now(): number;
+}
+
+/** The entries of a stored index value that have the right shape. */
+function indexOf(value: unknown): IndexValue {
+  const out: IndexValue = {};
+  if (typeof value !== 'object' || value === null) return out;
+  for (const [hex, entry] of Object.entries(value as Record<string, unknown>)) {
+    if (/^[0-9a-f]{40}$/.test(hex) && Array.isArray(entry) && typeof entry[0] === 'number' && (entry[1] === 0 || entry[1] === 1)) out[hex] = [entry[0], entry[1]];
+  }
+  return out;
+}
+
+/** A {@link TorrentRegistry} kept under `<prefix>:torrent:<hex>` (no TTL), with its index. */
+export function keyvTorrentRegistry(access: KeyvRegistryAccess): TorrentRegistry {
+  const { keyv, prefix, slots } = access;
   const key = (hex: string) => `${prefix}:torrent:${hex}`;
-  const indexKey = `${prefix}:registry-index`;
+  const indexKey = (id: string) => `${prefix}:registry-index:${id}`;
   const hexOf = (infoHash: Uint8Array) => Buffer.from(infoHash).toString('hex');
-  const readIndex = async (): Promise<string[]> => {
-    const value = (await keyv.get(indexKey)) as unknown;
-    return Array.isArray(value) ? value.filter((h): h is string => typeof h === 'string' && /^[0-9a-f]{40}$/.test(h)) : [];
-  };
-  /** Put `hex` in the index (`listed`) or take it out, until a read-back shows the change held. */
-  const updateIndex = async (hex: string, listed: boolean): Promise<void> => {
-    for (let attempt = 0; attempt < INDEX_ATTEMPTS; attempt++) {
-      const index = new Set(await readIndex());
-      if (index.has(hex) === listed) return;
-      if (listed) index.add(hex);
-      else index.delete(hex);
-      await keyv.set(indexKey, [...index].sort());
+
+  // Changes waiting for the next rewrite of our index key (the latest change of a hash wins), and
+  // who waits for them: one rewrite at a time, so many concurrent adds cost a few rewrites.
+  let pending = new Map<string, boolean>();
+  let waiting: Array<{ resolve(): void; reject(error: unknown): void }> = [];
+  let running = false;
+  const updateIndex = (hex: string, listed: boolean): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      pending.set(hex, listed);
+      waiting.push({ resolve, reject });
+      if (!running) void drain();
+    });
+  const drain = async (): Promise<void> => {
+    running = true;
+    while (pending.size > 0) {
+      const batch = pending;
+      const waiters = waiting;
+      pending = new Map();
+      waiting = [];
+      try {
+        await rewrite(batch);
+        for (const w of waiters) w.resolve();
+      } catch (error) {
+        for (const w of waiters) w.reject(error);
+      }
     }
-    throw new Error(`the torrent registry index (${indexKey}) kept changing under ${INDEX_ATTEMPTS} rewrites`);
+    running = false;
   };
+  /** Apply `batch` (hash → listed or not) to our own index key, behind the slot's write fence. */
+  const rewrite = async (batch: Map<string, boolean>): Promise<void> => {
+    await slots.start();
+    const id = slots.id;
+    if (id === undefined || !(await slots.ownsSlot(id))) throw new KeyvStoreError('this instance is moving to another slot; try again');
+    const index = indexOf(await keyv.get(indexKey(id)));
+    const at = access.now();
+    for (const [hex, listed] of batch) index[hex] = [at, listed ? 1 : 0];
+    await keyv.set(indexKey(id), index);
+  };
+
+  /** The listed hashes, sorted: every instance's index merged, the latest change of a hash winning. */
+  const listed = async (): Promise<string[]> => {
+    slots.mergeRegistry((await access.getMany([slots.registryKey]))[0]);
+    const ids = slots.instances;
+    const values = await access.getMany(ids.map(indexKey));
+    const latest = new Map<string, [number, 0 | 1]>();
+    for (const value of values) {
+      for (const [hex, entry] of Object.entries(indexOf(value))) {
+        const seen = latest.get(hex);
+        if (!seen || entry[0] > seen[0] || (entry[0] === seen[0] && entry[1] === 0)) latest.set(hex, entry);
+      }
+    }
+    return [...latest].filter(([, entry]) => entry[1] === 1).map(([hex]) => hex).sort();
+  };
+
   return {
     async get(infoHash) {
       const value = (await keyv.get(key(hexOf(infoHash)))) as unknown;
@@ -59,17 +124,18 @@ export function keyvTorrentRegistry(keyv: Keyv, prefix: string, getMany: (keys: 
       return removed;
     },
     async list(offset, limit) {
-      const index = await readIndex();
-      const page = index.slice(offset, offset + limit);
-      const values = await getMany(page.map(key));
+      const all = await listed();
+      const page = all.slice(offset, offset + limit);
+      const values = await access.getMany(page.map(key));
       const torrents: RegisteredSwarm[] = [];
       let stale = 0;
       page.forEach((hex, i) => {
         const value = values[i];
+        // listed, but its rules are gone: removed meanwhile (or by a version without the index)
         if (value === undefined || value === null) stale++;
         else torrents.push({ infoHash: Buffer.from(hex, 'hex'), rules: storedRules(value) });
       });
-      return { total: index.length - stale, torrents };
+      return { total: all.length - stale, torrents };
     },
   };
 }
