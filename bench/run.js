@@ -5,7 +5,9 @@
 //   npm run bench                       # everything
 //   npm run bench -- --only http        # http | metrics | private | udp | ws | swarm | memory | hash | seeder | soak (comma-separated; soak takes 30 minutes and is not in the default set)
 //   npm run bench -- --rounds 5 --duration 8
-//   npm run bench -- --only create --rounds 5   # v1/v2/hybrid creation: ours (CLI, in-process), mktorrent, python3-libtorrent (also run by hash)
+//   npm run bench -- --only create --rounds 5   # v1/v2/hybrid creation: ours (CLI, in-process), mktorrent, python3-libtorrent (also run by hash),
+//                                                # then the CLIs under hyperfine when it is installed; each "ours" against mktorrent's v1 time
+//   npm run bench -- --only create --size 256M  # the same on a smaller file, for a quick run (--hash-size 256 says the same in MiB)
 //   npm run bench -- --only http --servers express,middleware   # some servers only (label substrings)
 //   npm run bench -- --only private --baseline e9299bc   # also public mode as built from that commit
 //   npm run bench -- --only private --cpu-prof           # its servers under node --cpu-prof (bench/results/profiles)
@@ -30,12 +32,19 @@ const { values: args } = parseArgs({
     duration: { type: 'string', default: '5' },
     connections: { type: 'string', default: '32' },
     'hash-size': { type: 'string', default: '1024' },
+    size: { type: 'string', default: '' },
     servers: { type: 'string', default: '' },
     baseline: { type: 'string', default: '' },
     'cpu-prof': { type: 'boolean', default: false },
   },
 });
 const only = new Set(args.only.split(','));
+if (args.size !== '') {
+  // --size 256M / 1G / 512 (MiB): the file size of the hash and create benches.
+  const m = /^(\d+(?:\.\d+)?)\s*([mg]i?b?)?$/i.exec(args.size.trim());
+  if (m === null) throw new Error(`--size ${args.size}: expected MiB, or a number with M or G`);
+  args['hash-size'] = String(Math.round(Number(m[1]) * (/^g/i.test(m[2] ?? '') ? 1024 : 1)));
+}
 const rounds = Number(args.rounds);
 const duration = Number(args.duration);
 const connections = Number(args.connections);
@@ -53,7 +62,7 @@ function have(binary) {
 }
 
 function installExtras() {
-  const debs = { wrk: 'wrk', opentracker: 'opentracker', mktorrent: 'mktorrent', aria2c: 'aria2' };
+  const debs = { wrk: 'wrk', opentracker: 'opentracker', mktorrent: 'mktorrent', aria2c: 'aria2', hyperfine: 'hyperfine' };
   const missing = Object.entries(debs).filter(([bin]) => !have(bin)).map(([, pkg]) => pkg);
   if (missing.length && process.getuid?.() === 0) {
     console.log(`installing ${missing.join(' ')} (Debian)`);
@@ -816,10 +825,15 @@ function benchHash() {
   log(`| torrent-tracker create (CLI, with Node start-up) | ${fmt(median(ours), 2)} | ${fmt(ratio(median(ours), median(theirs)), 2)}x |`);
   log('');
   target('createTorrent() hashing time / mktorrent (1 GiB)', ratio(median(inProcess), median(theirs)), 1.2, 'lower');
-  target('torrent-tracker create (CLI) / mktorrent time (1 GiB)', ratio(median(ours), median(theirs)), 1.2, 'lower');
+  target('express-torrent-tracker create (CLI) / mktorrent time (1 GiB)', ratio(median(ours), median(theirs)), 1.2, 'lower');
 }
 
-/** Torrent creation, v1 / v2 / hybrid: ours (CLI and in-process) next to mktorrent and python3-libtorrent (bench/create.js). */
+/**
+ * Torrent creation, v1 / v2 / hybrid (bench/create.js): ours (CLI and in-process) next to mktorrent
+ * and python3-libtorrent in rotating rounds, then, when hyperfine is installed, the CLIs of ours and
+ * mktorrent under hyperfine. mktorrent makes only v1 torrents: every version of ours is compared with
+ * its v1 time (the same data hashed; v2 hashes it with SHA-256 in 16 KiB blocks, hybrid with both).
+ */
 function benchCreate() {
   const cli = path.join(root, 'dist', 'cli.js');
   if (!existsSync(cli)) {
@@ -829,31 +843,59 @@ function benchCreate() {
   const sizeMiB = Number(args['hash-size']);
   const file = path.join(work, 'create.bin');
   spawnSync('sh', ['-c', `head -c ${sizeMiB}M /dev/urandom > ${file}`]);
-  const r = spawnSync(process.execPath, [path.join(here, 'create.js'), '--file', file, '--rounds', String(Math.max(rounds, 3)), '--json'], {
-    encoding: 'utf8',
-    timeout: 1_800_000,
-  });
+  const runCreate = (extra) => {
+    const r = spawnSync(process.execPath, [path.join(here, 'create.js'), '--file', file, '--json', ...extra], { encoding: 'utf8', timeout: 1_800_000 });
+    try {
+      return JSON.parse(r.stdout.trim().split('\n').pop());
+    } catch {
+      log(`(create bench failed: ${(r.stderr || r.stdout || '').slice(-500)})`);
+      return undefined;
+    }
+  };
+  const m = runCreate(['--rounds', String(Math.max(rounds, 3))]);
+  const h = have('hyperfine') ? runCreate(['--hyperfine', '--rounds', String(Math.max(rounds * 3, 10))]) : undefined;
   rmSync(file, { force: true });
-  let m;
-  try {
-    m = JSON.parse(r.stdout.trim().split('\n').pop());
-  } catch {
-    log(`(create bench failed: ${(r.stderr || r.stdout || '').slice(-500)})`);
-    return;
+  const size = sizeMiB >= 1024 && sizeMiB % 1024 === 0 ? `${sizeMiB / 1024} GiB` : `${sizeMiB} MiB`;
+  if (m !== undefined) {
+    const T = m.tools;
+    log(`### Creating a torrent of a ${size} file: v1, v2, hybrid (1 MiB pieces, page cache warm, medians of ${m.rounds} rounds, order rotating)`);
+    log('');
+    log('| tool | CLI seconds (with start-up) | CLI CPU seconds (user + system) | in-process seconds |');
+    log('| --- | ---: | ---: | ---: |');
+    for (const [name, t] of Object.entries(T)) log(`| ${name} | ${fmt(t.cli, 2)} | ${t.cpu == null ? '' : fmt(t.cpu, 2)} | ${t.inProcess == null ? '' : fmt(t.inProcess, 2)} |`);
+    log('');
+    log('| ours / mktorrent v1 | CLI (medians) | CLI (per-round pairs) | CPU |');
+    log('| --- | ---: | ---: | ---: |');
+    for (const [version, r] of Object.entries(m.ratios)) {
+      const x = r.vsMktorrent;
+      log(`| ${version} | ${fmt(x.cli, 2)}x | ${fmt(x.paired, 2)}x | ${fmt(x.cpu, 2)}x |`);
+    }
+    log('');
+    // The per-round ratio: the two runs of a pair are seconds apart and saw about the same load.
+    for (const [version, r] of Object.entries(m.ratios)) {
+      target(`torrent-tracker create ${version} (CLI) / mktorrent v1, per-round pairs (${size})`, r.vsMktorrent.paired, 1.2, 'lower');
+    }
+    if (m.ratios.hybrid?.vsLibtorrent.cli != null) {
+      target(`torrent-tracker create hybrid (CLI) / python3-libtorrent hybrid (${size})`, m.ratios.hybrid.vsLibtorrent.cli, 1.2, 'lower');
+      target(`createTorrent() hybrid / libtorrent hybrid, in-process (${size})`, m.ratios.hybrid.vsLibtorrent.inProcess, 1.2, 'lower');
+    }
+    if (!m.python) log('(python3-libtorrent missing: apt-get install python3-libtorrent)');
   }
-  const T = m.tools;
-  log(`### Creating a torrent of a ${sizeMiB} MiB file: v1, v2, hybrid (1 MiB pieces, page cache warm, medians of ${m.rounds}, order rotating)`);
-  log('');
-  log('| tool | CLI seconds (with start-up) | in-process seconds |');
-  log('| --- | ---: | ---: |');
-  for (const [name, t] of Object.entries(T)) log(`| ${name} | ${fmt(t.cli, 2)} | ${t.inProcess === undefined ? '' : fmt(t.inProcess, 2)} |`);
-  log('');
-  if (T['mktorrent v1']) target('torrent-tracker create v1 (CLI) / mktorrent (1 GiB)', ratio(T['ours v1'].cli, T['mktorrent v1'].cli), 1.2, 'lower');
-  if (T['libtorrent hybrid']) {
-    target('torrent-tracker create hybrid (CLI) / python3-libtorrent hybrid (1 GiB)', ratio(T['ours hybrid'].cli, T['libtorrent hybrid'].cli), 1.2, 'lower');
-    target('createTorrent() hybrid / libtorrent hybrid, in-process (1 GiB)', ratio(T['ours hybrid'].inProcess, T['libtorrent hybrid'].inProcess), 1.2, 'lower');
+  if (h !== undefined) {
+    log(`### The same under hyperfine (-N, 2 warm-up runs, ${h.rounds} runs each; mean ± σ)`);
+    log('');
+    log('hyperfine runs one tool after the other, so on a busy machine a change of load between tools');
+    log('shows as a difference between them: the rotating rounds above are the comparison; this table');
+    log('gives the spread and the user / system split.');
+    log('');
+    log('| tool | seconds | user + system | vs mktorrent v1 |');
+    log('| --- | ---: | ---: | ---: |');
+    const mk = h.tools['mktorrent v1'];
+    for (const [name, t] of Object.entries(h.tools)) log(`| ${name} | ${fmt(t.cli, 3)} ± ${fmt(t.sigma, 3)} | ${fmt(t.user, 2)} + ${fmt(t.system, 2)} | ${mk ? `${fmt(ratio(t.cli, mk.cli), 2)}x` : ''} |`);
+    log('');
+  } else if (!have('hyperfine')) {
+    log('(hyperfine missing: apt-get install hyperfine, for the hyperfine table)');
   }
-  if (!m.python) log('(python3-libtorrent missing: apt-get install python3-libtorrent)');
 }
 
 function benchSeeder() {

@@ -7,6 +7,9 @@ export type {
   PrivateAnnounce,
   StoreBus,
   TorrentRegistry,
+  RegisteredSwarm,
+  ListedPeer,
+  PeerPage,
   SwarmAnnounce,
   SwarmAnnounceResult,
   SwarmStore,
@@ -17,6 +20,16 @@ export type { ValidateOption, ValidationName } from './validations.js';
 export type { ParsedTorrent, TorrentFile, TorrentVersion } from './torrent/types.js';
 export { trackerMiddleware, type TrackerRouter } from './middleware.js';
 export { Tracker, type TrackerOptions, type ResolvedTrackerOptions, type AnnounceEventInfo, type TorrentInput, type AnswerWriter } from './tracker.js';
+export type {
+  AdminPeer,
+  ListTorrentsOptions,
+  PeerListPage,
+  PeersOptions,
+  RegisteredTorrent,
+  TorrentPage,
+  TorrentRegisteredEvent,
+  TorrentRemovedEvent,
+} from './tracker.js';
 export type { AnnounceRequest } from './protocol/announce.js';
 export { MAX_PASSKEY_LENGTH, type PasskeyVerifier, type PasskeyAnswer, type UserId } from './policy/passkey.js';
 export type { TorrentVerifier, TorrentAnswer } from './policy/torrents.js';

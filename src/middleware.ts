@@ -8,7 +8,7 @@
  */
 import { Router, type NextFunction, type Request, type Response } from 'express';
 import { parseTrackerPath } from './protocol/path.js';
-import { Tracker, type TorrentInput, type TrackerOptions } from './tracker.js';
+import { Tracker, type ListTorrentsOptions, type PeerListPage, type PeersOptions, type TorrentInput, type TorrentPage, type TrackerOptions } from './tracker.js';
 import { TRACKER_OPTION_NAMES } from './options.js';
 import { warnUnknownKeys } from './option-checks.js';
 import { answerHttp, sendFailure } from './transport/http-answer.js';
@@ -36,6 +36,10 @@ export type TrackerRouter = Router & {
   removeTorrent(torrent: TorrentInput): Promise<boolean>;
   /** {@link Tracker.flushTraffic}. */
   flushTraffic(): Promise<void>;
+  /** {@link Tracker.listTorrents}. */
+  listTorrents(options?: ListTorrentsOptions): Promise<TorrentPage>;
+  /** {@link Tracker.peers}. */
+  peers(torrent: TorrentInput, options?: PeersOptions): Promise<PeerListPage>;
 };
 
 const MIDDLEWARE_OPTIONS: ReadonlySet<string> = new Set(TRACKER_OPTION_NAMES);
@@ -93,5 +97,7 @@ export function trackerMiddleware(options: TrackerOptions = {}, ...misuse: unkno
   router.addTorrent = (torrent, rules) => tracker.addTorrent(torrent, rules);
   router.removeTorrent = (torrent) => tracker.removeTorrent(torrent);
   router.flushTraffic = () => tracker.flushTraffic();
+  router.listTorrents = (options) => tracker.listTorrents(options);
+  router.peers = (torrent, options) => tracker.peers(torrent, options);
   return router;
 }

@@ -6,7 +6,7 @@ import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { parseTrackerPath } from './protocol/path.js';
 import { encodeFailure } from './protocol/response.js';
-import { Tracker, type TrackerOptions } from './tracker.js';
+import { Tracker, type ListTorrentsOptions, type PeerListPage, type PeersOptions, type TorrentInput, type TorrentPage, type TrackerOptions } from './tracker.js';
 import { answerHttp } from './transport/http-answer.js';
 import { WebSocketTracker, type WebSocketTrackerOptions } from './transport/websocket.js';
 import { resolveWebSocketOptions } from './transport/ws-options.js';
@@ -66,6 +66,10 @@ export type TrackerServer = http.Server & {
    * when it cannot be opened. `express-torrent-tracker serve` exits 1 on that rejection.
    */
   ready(): Promise<void>;
+  /** {@link Tracker.listTorrents}. */
+  listTorrents(options?: ListTorrentsOptions): Promise<TorrentPage>;
+  /** {@link Tracker.peers}. */
+  peers(torrent: TorrentInput, options?: PeersOptions): Promise<PeerListPage>;
   /** Stop accepting connections, close idle ones, and close the store if the tracker opened it. */
   shutdown(): Promise<void>;
 };
@@ -199,6 +203,8 @@ export function createTrackerServer(options: TrackerServerOptions = {}): Tracker
     }
   });
   server.ready = () => tracker.ready();
+  server.listTorrents = (options) => tracker.listTorrents(options);
+  server.peers = (torrent, options) => tracker.peers(torrent, options);
   server.shutdown = async () => {
     await server.webSocket?.close();
     await new Promise<void>((resolve) => {

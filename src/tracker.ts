@@ -21,7 +21,8 @@ import { AnnouncePipeline, type AnnounceCall } from './core/announce.js';
 import { httpWriter, type AnswerWriter } from './core/answer-writer.js';
 import { ForgetBus } from './core/bus.js';
 import { FailureReporter } from './core/failures.js';
-import { infoHashBytes, swarmHashes, TorrentRegistry, type TorrentInput } from './core/registry.js';
+import { infoHashBytes, swarmHashes, torrentNames, TorrentRegistry, type TorrentInput } from './core/registry.js';
+import { Listing, type AdminPeer, type ListTorrentsOptions, type PeerListPage, type PeersOptions, type TorrentPage } from './core/listing.js';
 import { Scrapes, type ScrapeFile } from './core/scrape.js';
 import { causeText, StorageAccess } from './core/storage.js';
 import { HybridCredit } from './core/hybrid-credit.js';
@@ -32,11 +33,15 @@ export { resolveOptions, type ResolvedTrackerOptions, type TrackerOptions } from
 export type { AnnounceCall, AnnounceEventInfo } from './core/announce.js';
 export type { AnswerWriter } from './core/answer-writer.js';
 export { ADDRESS_REASON } from './core/failures.js';
-export type { TorrentInput } from './core/registry.js';
+export type { TorrentInput, TorrentRegisteredEvent, TorrentRemovedEvent } from './core/registry.js';
+export type { AdminPeer, ListTorrentsOptions, PeerListPage, PeersOptions, RegisteredTorrent, TorrentPage } from './core/listing.js';
 
 /**
  * The protocol core. Events: `announce` ({@link AnnounceEventInfo}) after each successful announce,
- * `failure` (`{ reason, error? }`) for every failure answer, storage errors included.
+ * `failure` (`{ reason, error? }`) for every failure answer, storage errors included,
+ * `torrentRegistered` ({@link TorrentRegisteredEvent}) after {@link addTorrent} and `torrentRemoved`
+ * ({@link TorrentRemovedEvent}) after a {@link removeTorrent} that removed one (on this instance only;
+ * a listener that throws is reported to `failure`).
  */
 export class Tracker extends EventEmitter {
   /** Options with defaults applied. */
@@ -55,6 +60,7 @@ export class Tracker extends EventEmitter {
   private readonly hybridCounts: HybridCounts;
   private readonly bus: ForgetBus;
   private readonly registry: TorrentRegistry;
+  private readonly listing: Listing;
   private readonly pipeline: AnnouncePipeline;
   private readonly scrapes: Scrapes;
   private readonly http: AnswerWriter<Buffer>;
@@ -106,6 +112,7 @@ export class Tracker extends EventEmitter {
     this.pipeline = new AnnouncePipeline({ ...deps, ledger: this.ledger, hybrid: this.hybrid, hybridCounts: this.hybridCounts, events: this });
     this.scrapes = new Scrapes(deps);
     this.http = httpWriter(resolved);
+    this.listing = new Listing({ storage: this.storage, counts: (torrents) => this.counts(torrents), peerTtl: resolved.peerTtl });
   }
 
   // ---- for the site -------------------------------------------------------------------------------
@@ -139,31 +146,8 @@ export class Tracker extends EventEmitter {
    */
   async counts(torrents: TorrentInput[], options: { webrtc?: boolean } = {}): Promise<SwarmCounts[]> {
     if (torrents.length === 0) return [];
-    const swarms = torrents.map(swarmHashes);
     const store = await this.storage.opened(options.webrtc === true);
-    const hybrid = options.webrtc !== true && swarms.some((s) => s.length === 2);
-    if (!hybrid) return this.storage.bounded(store.scrape(swarms.map((s) => s[0]!)));
-    const paired = this.policy?.torrents !== undefined ? this.hybridCounts.store() : undefined;
-    await this.hybridCounts.settled();
-    const [main, level] = await Promise.all([
-      this.storage.bounded(store.scrape(swarms.flat())),
-      paired ? this.storage.bounded(paired.scrape(swarms.filter((s) => s.length === 2).map((s) => s[0]!))) : undefined,
-    ]);
-    let m = 0;
-    let l = 0;
-    return swarms.map((s) => {
-      const first = main[m++]!;
-      if (s.length === 1) return first;
-      const second = main[m++]!;
-      const torrent = level?.[l++];
-      return (
-        torrent ?? {
-          complete: Math.max(first.complete, second.complete),
-          incomplete: Math.max(first.incomplete, second.incomplete),
-          downloaded: Math.max(first.downloaded, second.downloaded),
-        }
-      );
-    });
+    return this.hybridCounts.counts(store, torrents.map(swarmHashes), options.webrtc !== true && this.policy?.torrents !== undefined);
   }
 
   /**
@@ -206,13 +190,25 @@ export class Tracker extends EventEmitter {
    * `createTorrent()` / `parseTorrent()` result; `rules` sets credit factors (freeleech:
    * `{ downloadFactor: 0 }`). Adding again replaces the rules.
    */
-  addTorrent(torrent: TorrentInput, rules: TorrentRules = {}): Promise<void> {
-    return this.registry.add(torrent, rules);
+  async addTorrent(torrent: TorrentInput, rules: TorrentRules = {}): Promise<void> {
+    this.failures.notify('torrentRegistered', await this.registry.add(torrent, rules));
   }
 
   /** Remove a torrent (both swarms of a hybrid) from the built-in registry; resolves true when it was registered. */
-  removeTorrent(torrent: TorrentInput): Promise<boolean> {
-    return this.registry.remove(torrent);
+  async removeTorrent(torrent: TorrentInput): Promise<boolean> {
+    const removed = await this.registry.remove(torrent);
+    if (removed) this.failures.notify('torrentRemoved', torrentNames(torrent));
+    return removed;
+  }
+
+  /** A page of the registered torrents with live counts ({@link ListTorrentsOptions}); rejects on store trouble. */
+  listTorrents(options?: ListTorrentsOptions): Promise<TorrentPage> {
+    return this.listing.torrents(options);
+  }
+
+  /** A page of the live peers of a torrent's swarms, WebTorrent ones last ({@link AdminPeer}); rejects on store trouble. */
+  peers(torrent: TorrentInput, options?: PeersOptions): Promise<PeerListPage> {
+    return this.listing.peers(torrent, options);
   }
 
   /**

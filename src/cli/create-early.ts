@@ -3,10 +3,10 @@
  * and loading commander and the modules of `create` takes some 40 ms more; hashing a file takes
  * about half a second per GiB. So before any of that is loaded, {@link startCreateEarly} takes a
  * quick look at the arguments (Node's own `parseArgs`, not strict) and, when they name one regular
- * file to make a v1 torrent of, starts hashing it (src/torrent/early-hash.ts). The real parse
- * follows; `createTorrent` takes over the running hash when it would hash exactly that, and every
- * other case (a directory, v2, an error in the arguments) goes the ordinary way. `run()` cancels an
- * early hash nobody took.
+ * file to make a torrent of (v1, v2 or hybrid), starts hashing it (src/torrent/early-hash.ts). The
+ * real parse follows; `createTorrent` takes over the running hash when it would hash exactly that,
+ * and every other case (a directory, an error in the arguments) goes the ordinary way. `run()`
+ * cancels an early hash nobody took.
  */
 import { statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -43,7 +43,7 @@ export function pieceLengthInBytes(value: string): number | string | undefined {
 }
 
 /**
- * Start hashing early if `argv` (`create` and its arguments) asks for a v1 torrent of one regular
+ * Start hashing early if `argv` (`create` and its arguments) asks for a torrent of one regular
  * file. True when an early hash was started. Never throws: anything unexpected means no head start.
  */
 export function startCreateEarly(argv: readonly string[]): boolean {
@@ -65,7 +65,8 @@ export function startCreateEarly(argv: readonly string[]): boolean {
         version: { type: 'string' },
       },
     });
-    if (positionals.length !== 1 || (values.version !== undefined && String(values.version).trim().toLowerCase() !== 'v1')) return false;
+    const version = values.version === undefined ? 'v1' : String(values.version).trim().toLowerCase();
+    if (positionals.length !== 1 || (version !== 'v1' && version !== 'v2' && version !== 'hybrid')) return false;
     const file = path.resolve(positionals[0]);
     const stats = statSync(file);
     if (!stats.isFile() || stats.size === 0) return false;
@@ -76,7 +77,7 @@ export function startCreateEarly(argv: readonly string[]): boolean {
     const threadsText = values.threads;
     const threads = threadsText === undefined ? Math.min(16, availableParallelism()) : Number(threadsText);
     if (!Number.isSafeInteger(threads) || threads < 0 || threads > 64) return false;
-    startEarlyHash({ absolutePath: file, length: stats.size, mtimeMs: stats.mtimeMs }, pieceLength, threads);
+    startEarlyHash({ absolutePath: file, length: stats.size, mtimeMs: stats.mtimeMs }, pieceLength, threads, version);
     return true;
   } catch {
     return false;

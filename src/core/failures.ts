@@ -67,6 +67,15 @@ export class FailureReporter {
     this.emit(reason, error);
   }
 
+  /** Emit a site's event (`torrentRegistered`…); a listener that throws is reported to `failure`, never thrown. */
+  notify(event: string, info: unknown): void {
+    try {
+      this.emitter.emit(event, info);
+    } catch (error) {
+      this.listenerError(`a ${event} listener threw`, error);
+    }
+  }
+
   /** Emit `failure` when someone listens; a listener that throws cannot break an answer. */
   emit(reason: string, error: unknown): void {
     if (this.emitter.listenerCount('failure') === 0) {

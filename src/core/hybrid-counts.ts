@@ -11,7 +11,7 @@
  * (`sibling('paired')`), so that live totals can be told once per torrent without any scan: the
  * store's totals, minus the paired swarms', plus the torrent-level swarms'.
  */
-import type { SwarmTotals, TorrentRules } from '../types.js';
+import type { SwarmCounts, SwarmTotals, TorrentRules } from '../types.js';
 import type { SwarmAnnounce, SwarmStore } from '../swarm/types.js';
 import type { StorageAccess } from './storage.js';
 
@@ -84,6 +84,36 @@ export class HybridCounts {
     const out = { ...totals };
     for (const field of TOTAL_FIELDS) out[field] = Math.max(0, totals[field] - paired[field] + level[field]);
     return out;
+  }
+
+  /**
+   * Counts of torrents given as their swarms (one hash, or a hybrid torrent's two) in `store`: one
+   * scrape of every swarm, and for a hybrid torrent its torrent-level counts when `pairsKnown` (the
+   * tracker learns pairs at announce time), else the larger of its two swarms' counts.
+   */
+  async counts(store: SwarmStore, swarms: Buffer[][], pairsKnown: boolean): Promise<SwarmCounts[]> {
+    const bounded = <T>(promise: Promise<T>) => this.storage.bounded(promise);
+    if (!swarms.some((s) => s.length === 2)) return bounded(store.scrape(swarms.map((s) => s[0]!)));
+    const level = pairsKnown ? this.store() : undefined;
+    await this.settled();
+    const [main, torrents] = await Promise.all([
+      bounded(store.scrape(swarms.flat())),
+      level ? bounded(level.scrape(swarms.filter((s) => s.length === 2).map((s) => s[0]!))) : undefined,
+    ]);
+    let m = 0;
+    let l = 0;
+    return swarms.map((s) => {
+      const first = main[m++]!;
+      if (s.length === 1) return first;
+      const second = main[m++]!;
+      return (
+        torrents?.[l++] ?? {
+          complete: Math.max(first.complete, second.complete),
+          incomplete: Math.max(first.incomplete, second.incomplete),
+          downloaded: Math.max(first.downloaded, second.downloaded),
+        }
+      );
+    });
   }
 
   /** Resolves once every record in flight is written. */

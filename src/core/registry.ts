@@ -37,6 +37,32 @@ export function swarmHashes(torrent: TorrentInput): Buffer[] {
   return hashes;
 }
 
+/** The `torrentRegistered` event of a tracker: a torrent was added to the built-in registry. */
+export interface TorrentRegisteredEvent {
+  /** Its info hash (hex; a hybrid torrent's v1 hash). */
+  infoHash: string;
+  /** A hybrid torrent's v2 info hash (64 hex digits). */
+  infoHashV2?: string;
+  /** Its rules (credit factors, without the pairing fields). */
+  rules: TorrentRules;
+}
+
+/** The `torrentRemoved` event of a tracker: a torrent was removed from the built-in registry. */
+export interface TorrentRemovedEvent {
+  /** Its info hash (hex), as given to `removeTorrent()`. */
+  infoHash: string;
+  /** A hybrid torrent's v2 info hash, when given to `removeTorrent()`. */
+  infoHashV2?: string;
+}
+
+/** A torrent's names as events give them: its info hash in lowercase hex, and a hybrid's v2 hash. */
+export function torrentNames(torrent: TorrentInput): TorrentRemovedEvent {
+  const hashes = swarmHashes(torrent);
+  const names: TorrentRemovedEvent = { infoHash: hashes[0]!.toString('hex') };
+  if (hashes.length === 2) names.infoHashV2 = (torrent as { infoHashV2: string }).infoHashV2.toLowerCase();
+  return names;
+}
+
 /** What the registry needs of the core. */
 export interface RegistryAccess {
   /** The open store. */
@@ -51,8 +77,8 @@ export interface RegistryAccess {
 export class TorrentRegistry {
   constructor(private readonly core: RegistryAccess) {}
 
-  /** Register every swarm of a torrent with `rules` (adding again replaces them). */
-  async add(torrent: TorrentInput, rules: TorrentRules = {}): Promise<void> {
+  /** Register every swarm of a torrent with `rules` (adding again replaces them); what was registered. */
+  async add(torrent: TorrentInput, rules: TorrentRules = {}): Promise<TorrentRegisteredEvent> {
     const hashes = swarmHashes(torrent);
     const clean = normaliseRules(rules);
     if (hashes.length === 2) {
@@ -66,6 +92,8 @@ export class TorrentRegistry {
       await this.core.bounded(registry.add(infoHash, clean));
       await this.core.forget(infoHash);
     }
+    const { infoHash: _v1, infoHashV2: _v2, ...plain } = clean;
+    return { ...torrentNames(torrent), rules: plain };
   }
 
   /** Remove every swarm of a torrent; resolves true when one was registered. */

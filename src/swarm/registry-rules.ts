@@ -16,3 +16,12 @@ export function storedRules(value: unknown): TorrentRules {
   }
   return rules;
 }
+
+/**
+ * Is a swarm registered with `rules` listed in the registry index (`TorrentRegistry.list` in types.ts)?
+ * Yes, unless its rules name a hybrid pair whose v1 hash is another swarm: the pair is listed once,
+ * under its v1 swarm. `hex` is the swarm's info hash, lowercase.
+ */
+export function listedSwarm(hex: string, rules: TorrentRules): boolean {
+  return rules.infoHash === undefined || rules.infoHash === hex;
+}

@@ -8,6 +8,9 @@
  */
 import type { AnnounceEvent, Peer, PeerRefusal, PeerState, SwarmCounts, SwarmTotals, TorrentRules } from '../types.js';
 
+/** Most peers a store is asked for in one {@link SwarmStore.peersOf} call, and most torrents in one {@link TorrentRegistry.list} call. */
+export const MAX_LIST_PAGE = 1000;
+
 /** One announce as handed to a {@link SwarmStore}. */
 export interface SwarmAnnounce {
   /** The swarm: 20-byte info hash. */
@@ -148,6 +151,42 @@ export interface SwarmStore {
    * key. Without it the tracker combines in each process.
    */
   mergeCredit?(key: string, side: 0 | 1, amounts: [number, number, number, number], ttl: number): Promise<[number, number, number, number]>;
+  /**
+   * Optional: the live peers of one swarm for an administrator (`tracker.peers()`), a page of them:
+   * `total` live peers, and at most `limit` of them from position `offset` on, in an order of the
+   * store's choosing that stays the same while the swarm does not change. Expired peers are left
+   * out. Costs O(offset + limit) or better, never a pass over the whole swarm for a small page.
+   * Without it, `tracker.peers()` rejects.
+   */
+  peersOf?(infoHash: Uint8Array, offset: number, limit: number): Promise<PeerPage>;
+}
+
+/** A page of a swarm's peers ({@link SwarmStore.peersOf}). */
+export interface PeerPage {
+  /** Live peers in the swarm. */
+  total: number;
+  /** The page. */
+  peers: ListedPeer[];
+}
+
+/** One peer as {@link SwarmStore.peersOf} lists it. */
+export interface ListedPeer extends Peer {
+  /** True when the peer has the whole torrent (`left=0`). */
+  seeder: boolean;
+  /** When the peer expires unless it announces again: milliseconds of the store's clock. */
+  expires: number;
+  /** When the peer last announced (ms of the store's clock), when the store keeps it (private mode). */
+  at?: number;
+  /** Private mode: the owner (user id as a string) the store keeps for the peer. */
+  owner?: string;
+}
+
+/** A registered torrent as {@link TorrentRegistry.list} gives it. */
+export interface RegisteredSwarm {
+  /** The swarm it is registered under: 20 bytes (a hybrid torrent: its v1 swarm, see {@link TorrentRegistry.list}). */
+  infoHash: Uint8Array;
+  /** Its rules as stored (a hybrid torrent's carry `infoHash` and `infoHashV2`). */
+  rules: TorrentRules;
 }
 
 /** Torrents registered with the tracker itself, kept in the store (see `tracker.addTorrent`). */
@@ -158,6 +197,15 @@ export interface TorrentRegistry {
   add(infoHash: Uint8Array, rules: TorrentRules): Promise<void>;
   /** Unregister a torrent; resolves true when it was registered. */
   remove(infoHash: Uint8Array): Promise<boolean>;
+  /**
+   * Optional: a page of the registered torrents, ordered by info hash (lowercase hex, ascending), and
+   * how many there are (`tracker.listTorrents()`). A hybrid torrent is registered under both its
+   * swarms, with rules naming the pair (`rules.infoHash`, `rules.infoHashV2`): it is listed once,
+   * under its v1 swarm (see `listedSwarm` in registry-rules.ts). Must not scan the backend: keep an
+   * index beside the registry (a Map in memory, a sorted set in Redis, an index key in Keyv).
+   * `limit` is at most {@link MAX_LIST_PAGE}. Without it, `tracker.listTorrents()` rejects.
+   */
+  list?(offset: number, limit: number): Promise<{ total: number; torrents: RegisteredSwarm[] }>;
 }
 
 /** A broadcast channel between the instances sharing a store. */

@@ -15,7 +15,7 @@ import { TorrentCreateError } from './errors.js';
 import { collectFiles } from './files.js';
 import { magnetLink } from './magnet.js';
 import { defaultPieceLength, validatePieceLength } from './piece-length.js';
-import { takeEarlyHash } from './early-hash.js';
+import { takeEarlyHash, takeEarlyHashV2 } from './early-hash.js';
 import { hashPieces } from './pieces.js';
 import type { TorrentFile } from './types.js';
 import { BencodeDict, encodeCanonical } from './bencode-canonical.js';
@@ -177,15 +177,17 @@ export async function createTorrent(path: string, options: CreateTorrentOptions 
     // Loaded on demand: a v1 run (the default, and what scripts time) starts faster without them.
     const [{ buildV2Info, compareTreePaths, padLength }, { hashV2 }] = await Promise.all([import('./v2-info.js'), import('./v2-pieces.js')]);
     const ordered = [...set.files].sort((a, b) => compareTreePaths(a.path, b.path));
-    const hashes = await hashV2(ordered, {
-      pieceLength,
-      hybrid: version === 'hybrid',
-      padPieces: set.multiFile,
-      onProgress: options.onProgress,
-      signal: options.signal,
-      threads: options.threads,
-      callerHashes: true,
-    });
+    const early = set.multiFile ? undefined : takeEarlyHashV2(ordered, pieceLength, version, options.onProgress, options.signal);
+    const hashes = await (early ??
+      hashV2(ordered, {
+        pieceLength,
+        hybrid: version === 'hybrid',
+        padPieces: set.multiFile,
+        onProgress: options.onProgress,
+        signal: options.signal,
+        threads: options.threads,
+        callerHashes: true,
+      }));
     const built = buildV2Info({
       name: set.name,
       pieceLength,

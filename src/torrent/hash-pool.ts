@@ -24,8 +24,13 @@ import { TorrentCreateError, fsReason } from './errors.js';
 export interface KernelDeps {
   /** `crypto.createHash`. */
   createHash: typeof createHash;
-  /** SHA-256 of bytes as a Buffer (one-shot where Node has it). */
-  sha256: (data: Uint8Array) => Buffer;
+  /**
+   * SHA-256 of bytes as a 32-character latin1 string (a character a byte; write it with
+   * `buffer.write(hash, offset, 'latin1')`), one-shot where Node has it. A short string costs less
+   * than a Buffer, which needs a backing store of its own (0.3 against 0.6 µs a call, measured with
+   * 64-byte inputs): it counts at two calls per 16 KiB block of a v2 torrent.
+   */
+  sha256Latin1: (data: Uint8Array) => string;
   /** `fs.openSync`. */
   openSync: typeof openSync;
   /** `fs.readSync`. */
@@ -75,11 +80,11 @@ export interface HashPoolOptions<D, R extends KernelResult> {
 
 /** The functions kernels use, bound for this thread. */
 export function kernelDeps(): KernelDeps {
-  const sha256 =
+  const sha256Latin1 =
     typeof oneShotHash === 'function'
-      ? (data: Uint8Array) => oneShotHash('sha256', data, 'buffer') as unknown as Buffer
-      : (data: Uint8Array) => createHash('sha256').update(data).digest();
-  return { createHash, sha256, openSync, readSync, closeSync, fstatSync };
+      ? (data: Uint8Array) => oneShotHash('sha256', data, 'binary')
+      : (data: Uint8Array) => createHash('sha256').update(data).digest('binary');
+  return { createHash, sha256Latin1, openSync, readSync, closeSync, fstatSync };
 }
 
 /**
@@ -93,9 +98,9 @@ const crypto = require('node:crypto');
 const fs = require('node:fs');
 const deps = {
   createHash: crypto.createHash,
-  sha256: typeof crypto.hash === 'function'
-    ? (data) => crypto.hash('sha256', data, 'buffer')
-    : (data) => crypto.createHash('sha256').update(data).digest(),
+  sha256Latin1: typeof crypto.hash === 'function'
+    ? (data) => crypto.hash('sha256', data, 'binary')
+    : (data) => crypto.createHash('sha256').update(data).digest('binary'),
   openSync: fs.openSync, readSync: fs.readSync, closeSync: fs.closeSync, fstatSync: fs.fstatSync,
 };
 parentPort.once('message', (job) => {

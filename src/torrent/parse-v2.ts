@@ -10,9 +10,10 @@
  *   32-byte node per piece, and the tree built on it must give the root. A layer for no file of the
  *   torrent, or one whose size or tree is wrong, is refused.
  * - hybrid: the v1 `files` list, without its pad files, must list the same files with the same
- *   lengths in the same order; after each file whose length is not a multiple of the piece length,
- *   a pad file (BEP 47 `attr` containing `p`) must fill the piece (optional after the last file);
- *   a single-file hybrid torrent's `length` must be the tree's one file, named like the torrent.
+ *   lengths in the same order, each non-empty file at the byte of the v1 stream where the v2
+ *   layout puts it (a piece boundary), pad files (BEP 47 `attr` containing `p`) only where they
+ *   fill a piece, the one after the last file optional (see {@link checkHybridFiles}); a
+ *   single-file hybrid torrent's `length` must be the tree's one file, named like the torrent.
  * Any violation is a {@link TorrentParseError} naming the field; cost is linear in the input.
  */
 import type { BDict, BValue } from './bdecode.js';
@@ -164,19 +165,53 @@ export interface V1Entry {
 
 /**
  * Check a hybrid torrent's v1 file list (entries of `info.files`, pad files marked) against its
- * v2 files, pad files included.
+ * v2 files (file-tree order, `offset` on piece boundaries). What is checked, and why it accepts
+ * every layout libtorrent 2.0 writes (with or without `canonical_files_no_tail_padding`):
+ * - the v1 entries that are not pad files are the v2 files, one for one, in the same order, with
+ *   the same paths and lengths (empty files included);
+ * - each non-empty file starts at the same byte of the v1 stream as in the v2 layout, that is on
+ *   a piece boundary: a file that does not end on a boundary is followed by one pad file up to the
+ *   boundary before the next non-empty file. Empty files may stand before or after that pad file
+ *   (libtorrent puts them after it, or before it with `canonical_files_no_tail_padding`), since
+ *   they take no bytes;
+ * - a pad file is only where the stream is not on a piece boundary, and has exactly the bytes to
+ *   the next one; so there is at most one pad in a row, never one before the first file, never one
+ *   after an aligned file;
+ * - after the last non-empty file the pad is optional (BEP 52 leaves tail padding open; libtorrent
+ *   2.0.0 to 2.0.7 and `canonical_files_no_tail_padding` leave it out, the other flags of 2.0.8 put
+ *   it in). The v1 pieces cover the v1 stream as it is (checked by the caller), so the last v1
+ *   piece is short without the tail pad and whole with it.
+ * The one `piece length` serves both parts, so the v1 pieces and the v2 piece layers agree on it.
  * @throws {TorrentParseError} naming the first disagreement.
  */
 export function checkHybridFiles(v1: readonly V1Entry[], v2: readonly TorrentFile[], pieceLength: number): void {
   let j = 0;
+  /** Byte of the v1 stream where entry j starts. */
+  let position = 0;
+  /** The last non-empty file so far, for messages about the pad after it. */
+  let previous = '';
+  /** Take the pad files at entry j, each one filling the stream to the next piece boundary. */
+  const takePads = (): void => {
+    for (let entry = v1[j]; entry?.pad === true; entry = v1[j]) {
+      const need = padLength(position, pieceLength);
+      if (need === 0) {
+        throw new TorrentParseError(
+          `"info.files[${j}]" is an unexpected pad file (${entry.length} bytes${previous === '' ? '' : ` after ${previous}`}, where the data is already on a piece boundary)`,
+        );
+      }
+      if (entry.length !== need) {
+        throw new TorrentParseError(`"info.files[${j}]": the pad file after ${previous} has ${entry.length} bytes; the piece needs ${need}`);
+      }
+      position += entry.length;
+      j++;
+    }
+  };
   for (let i = 0; i < v2.length; i++) {
     const file = v2[i];
     const label = quote(file.path.join('/'));
+    takePads();
     const entry = v1[j];
     if (entry === undefined) throw new TorrentParseError(`"info.files" and "info.file tree" disagree: ${label} is missing from "info.files"`);
-    if (entry.pad) {
-      throw new TorrentParseError(`"info.files[${j}]" is an unexpected pad file (${entry.length} bytes, before ${label})`);
-    }
     if (entry.path.length !== file.path.length || entry.path.some((c, k) => c !== file.path[k])) {
       throw new TorrentParseError(
         `"info.files" and "info.file tree" disagree: file ${i} is ${quote(entry.path.join('/'))} in one and ${label} in the other`,
@@ -185,24 +220,21 @@ export function checkHybridFiles(v1: readonly V1Entry[], v2: readonly TorrentFil
     if (entry.length !== file.length) {
       throw new TorrentParseError(`"info.files" and "info.file tree" disagree on the length of ${label}: ${entry.length} and ${file.length}`);
     }
-    j++;
-    const pad = padLength(file.length, pieceLength);
-    const next = v1[j];
-    if (pad === 0) continue;
-    if (next?.pad) {
-      if (next.length !== pad) throw new TorrentParseError(`"info.files[${j}]": the pad file after ${label} has ${next.length} bytes; the piece needs ${pad}`);
-      j++;
-    } else if (i < v2.length - 1) {
-      throw new TorrentParseError(`"info.files": missing pad file after ${label} (${pad} bytes to the next piece boundary)`);
+    if (file.length > 0) {
+      if (position !== file.offset) {
+        throw new TorrentParseError(
+          `"info.files": missing pad file after ${previous} (${padLength(position, pieceLength)} bytes to the next piece boundary, where ${label} starts)`,
+        );
+      }
+      previous = label;
     }
+    position += entry.length;
+    j++;
   }
+  takePads(); // the optional tail pad
   if (j < v1.length) {
     const extra = v1[j];
-    throw new TorrentParseError(
-      extra.pad
-        ? `"info.files[${j}]" is an unexpected pad file (${extra.length} bytes)`
-        : `"info.files" and "info.file tree" disagree: ${quote(extra.path.join('/'))} is missing from "info.file tree"`,
-    );
+    throw new TorrentParseError(`"info.files" and "info.file tree" disagree: ${quote(extra.path.join('/'))} is missing from "info.file tree"`);
   }
 }
 

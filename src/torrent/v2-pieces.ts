@@ -3,7 +3,7 @@
  *
  * In a v2 torrent every file starts on a piece boundary, so each piece belongs to one file. The
  * pieces of all non-empty files, in torrent order, are cut into tasks of a few MiB; each thread of
- * the hash pool (see hash-pool.ts) claims a task, reads its byte range once in cache-sized reads
+ * the hash pool (see hash-pool.ts) claims a task, reads its byte range once in 1 MiB reads
  * and, from the same reads, computes the SHA-256 of every 16 KiB block (folded at once into the
  * piece's merkle subtree, its *piece-layer node*) and, for a hybrid torrent, the SHA-1 of the
  * piece as v1 sees it (the piece followed by the zeros of the pad file). The calling thread then
@@ -59,8 +59,8 @@ export interface HashV2Result {
 
 /** Tasks are about this many bytes. */
 const TASK_BYTES = 4 * 1024 * 1024;
-/** Bytes per read: a multiple of the block size, small enough to stay in cache. */
-const READ_BYTES = 256 * 1024;
+/** Bytes per read (at most; a whole number of pieces, or of blocks for larger pieces): see pieces.ts. */
+const READ_BYTES = 1024 * 1024;
 /** Inputs of at most this many bytes and files are hashed on the calling thread alone. */
 const INLINE_BYTES = 8 * 1024 * 1024;
 const INLINE_FILES = 64;
@@ -94,15 +94,27 @@ interface V2KernelResult {
 }
 
 /**
- * The kernel (runs in workers from its source text: it must stay self-contained). For each piece it
- * reads the piece's bytes, hashes each 16 KiB block into a leaf, folds the leaves (padded with zero
- * leaves to the piece's width) into the piece's node, and feeds the same reads to SHA-1.
+ * The kernel (runs in workers from its source text: it must stay self-contained). It reads its
+ * pieces in windows of up to `readBytes` (whole pieces of one file, or a part of one large piece)
+ * into a buffer it keeps, hashes each 16 KiB block of a window into a leaf, folds a piece's leaves
+ * (padded with zero leaves to the piece's width) into the piece's node as soon as the piece is
+ * complete, and feeds the same bytes to SHA-1. The views of the blocks and of the leaf pairs are
+ * made once, so a block costs one call into the hash and nothing else.
  */
 const v2Kernel: KernelFactory<V2KernelData, V2KernelResult> = (deps, data) => {
   const { files, pieceLength, hybrid, padPieces, readBytes, blockSize, taskStarts } = data;
-  const buffer = Buffer.allocUnsafe(Math.min(readBytes, pieceLength));
+  // A whole number of pieces, or (pieces larger than a read) a whole number of blocks.
+  const size = pieceLength <= readBytes ? Math.floor(readBytes / pieceLength) * pieceLength : readBytes - (readBytes % blockSize);
+  let largest = 0;
+  for (const file of files) largest = Math.max(largest, file.length);
+  const buffer = Buffer.allocUnsafe(Math.min(size, Math.ceil(largest / blockSize) * blockSize));
+  const blocks: Buffer[] = [];
+  for (let at = 0; at + blockSize <= buffer.length; at += blockSize) blocks.push(buffer.subarray(at, at + blockSize));
+  const maxWidth = pieceLength / blockSize;
+  const leaves = Buffer.alloc(maxWidth * 32);
+  const pairs: Buffer[] = [];
+  for (let i = 0; i < maxWidth / 2; i++) pairs.push(leaves.subarray(i * 64, i * 64 + 64));
   let zeros: Buffer | undefined;
-  let leaves = Buffer.alloc(32);
   let fd = -1;
   let openIndex = -1;
   const nextPow2 = (n: number): number => {
@@ -137,6 +149,28 @@ const v2Kernel: KernelFactory<V2KernelData, V2KernelResult> = (deps, data) => {
     }
     return lo;
   };
+  /** Fill buffer[0, length) from byte `position` of file f. */
+  const fill = (f: number, position: number, length: number): void => {
+    const file = files[f];
+    const handle = descriptor(f);
+    let got = 0;
+    while (got < length) {
+      let n: number;
+      try {
+        n = deps.readSync(handle, buffer, got, length - got, position + got);
+      } catch (error) {
+        throw Object.assign(error as Error, { path: file.path });
+      }
+      if (n === 0) changed(file, `it is now shorter than ${file.length} bytes`);
+      got += n;
+    }
+    if (position + length === file.length) {
+      // Last byte of this file read: it must still have the size and time it was listed with.
+      const now = deps.fstatSync(handle);
+      if (now.size !== file.length) changed(file, `its size went from ${file.length} to ${now.size} bytes`);
+      if (file.mtimeMs !== undefined && now.mtimeMs !== file.mtimeMs) changed(file, 'it was modified');
+    }
+  };
   return {
     run(index: number): V2KernelResult {
       const first = taskStarts[index];
@@ -144,64 +178,66 @@ const v2Kernel: KernelFactory<V2KernelData, V2KernelResult> = (deps, data) => {
       const nodes = new Uint8Array(count * 32);
       const sha1 = new Uint8Array(hybrid ? count * 20 : 0);
       let bytes = 0;
+      let k = 0;
       let f = fileOf(first);
-      for (let k = 0; k < count; k++) {
+      while (k < count) {
         const piece = first + k;
         while (f + 1 < files.length && files[f + 1].firstPiece <= piece) f++;
         const file = files[f];
-        const start = (piece - file.firstPiece) * pieceLength;
-        const end = Math.min(file.length, start + pieceLength);
-        // Leaves of this piece's subtree: a whole piece of blocks, or fewer for a one-piece file.
-        const width = file.length > pieceLength ? pieceLength / blockSize : nextPow2(Math.ceil(file.length / blockSize));
-        if (leaves.length < width * 32) leaves = Buffer.alloc(width * 32);
-        else leaves.fill(0, 0, width * 32);
-        const v1 = hybrid ? deps.createHash('sha1') : undefined;
+        // This task's pieces of this file: bytes [position, stop) of the file.
+        const lastPiece = Math.min(first + count, file.firstPiece + Math.ceil(file.length / pieceLength));
+        let position = (piece - file.firstPiece) * pieceLength;
+        const stop = Math.min(file.length, (lastPiece - file.firstPiece) * pieceLength);
+        // Leaves of a piece's subtree: a whole piece of blocks, or fewer for a one-piece file.
+        const width = file.length > pieceLength ? maxWidth : nextPow2(Math.ceil(file.length / blockSize));
+        let pieceEnd = Math.min(file.length, position + pieceLength);
         let leaf = 0;
-        let position = start;
-        const handle = descriptor(f);
-        while (position < end) {
-          const want = Math.min(buffer.length, end - position);
-          let got = 0;
-          while (got < want) {
-            let n: number;
-            try {
-              n = deps.readSync(handle, buffer, got, want - got, position + got);
-            } catch (error) {
-              throw Object.assign(error as Error, { path: file.path });
+        let v1 = hybrid ? deps.createHash('sha1') : undefined;
+        while (position < stop) {
+          const length = Math.min(buffer.length, stop - position);
+          fill(f, position, length);
+          for (let at = 0; at < length; ) {
+            const n = Math.min(length - at, pieceEnd - (position + at));
+            // The blocks of this piece in the window: `at` is on a block boundary, and only the
+            // file's last block can be short.
+            let b = at;
+            for (; b + blockSize <= at + n; b += blockSize) {
+              leaves.write(deps.sha256Latin1(blocks[b / blockSize]), leaf * 32, 'latin1');
+              leaf++;
             }
-            if (n === 0) changed(file, `it is now shorter than ${file.length} bytes`);
-            got += n;
-          }
-          for (let at = 0; at < got; at += blockSize) {
-            deps.sha256(buffer.subarray(at, Math.min(got, at + blockSize))).copy(leaves, leaf * 32);
-            leaf++;
-          }
-          v1?.update(buffer.subarray(0, got));
-          position += got;
-        }
-        bytes += end - start;
-        if (end === file.length) {
-          // Last byte of this file read: it must still have the size and time it was listed with.
-          const now = deps.fstatSync(handle);
-          if (now.size !== file.length) changed(file, `its size went from ${file.length} to ${now.size} bytes`);
-          if (file.mtimeMs !== undefined && now.mtimeMs !== file.mtimeMs) changed(file, 'it was modified');
-        }
-        // Fold the leaves into the piece's node, in place.
-        for (let size = width; size > 1; size /= 2) {
-          for (let i = 0; i < size / 2; i++) deps.sha256(leaves.subarray(i * 64, i * 64 + 64)).copy(leaves, i * 32);
-        }
-        nodes.set(leaves.subarray(0, 32), k * 32);
-        if (v1 !== undefined) {
-          if (padPieces && end - start < pieceLength) {
-            let missing = pieceLength - (end - start);
-            zeros ??= Buffer.alloc(Math.min(pieceLength, 1024 * 1024));
-            while (missing > 0) {
-              const n = Math.min(missing, zeros.length);
-              v1.update(zeros.subarray(0, n));
-              missing -= n;
+            if (b < at + n) {
+              leaves.write(deps.sha256Latin1(buffer.subarray(b, at + n)), leaf * 32, 'latin1');
+              leaf++;
             }
+            if (v1 !== undefined) v1.update(n === buffer.length ? buffer : buffer.subarray(at, at + n));
+            at += n;
+            if (position + at !== pieceEnd) continue;
+            // A piece is complete: fold its leaves into its node, in place.
+            const start = pieceEnd - ((pieceEnd - 1) % pieceLength) - 1;
+            if (leaf < width) leaves.fill(0, leaf * 32, width * 32);
+            for (let level = width; level > 1; level /= 2) {
+              for (let i = 0; i < level / 2; i++) leaves.write(deps.sha256Latin1(pairs[i]), i * 32, 'latin1');
+            }
+            nodes.set(leaves.subarray(0, 32), k * 32);
+            if (v1 !== undefined) {
+              if (padPieces && pieceEnd - start < pieceLength) {
+                let missing = pieceLength - (pieceEnd - start);
+                zeros ??= Buffer.alloc(Math.min(pieceLength, 1024 * 1024));
+                while (missing > 0) {
+                  const z = Math.min(missing, zeros.length);
+                  v1.update(zeros.subarray(0, z));
+                  missing -= z;
+                }
+              }
+              sha1.set(v1.digest(), k * 20);
+              v1 = deps.createHash('sha1');
+            }
+            bytes += pieceEnd - start;
+            k++;
+            leaf = 0;
+            pieceEnd = Math.min(file.length, pieceEnd + pieceLength);
           }
-          sha1.set(v1.digest(), k * 20);
+          position += length;
         }
       }
       return { bytes, nodes, sha1 };

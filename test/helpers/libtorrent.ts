@@ -116,13 +116,25 @@ path, mode, piece_length, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.
 fs = lt.file_storage()
 lt.add_files(fs, path)
 flags = {'v1': lt.create_torrent.v1_only, 'v2': lt.create_torrent.v2_only, 'hybrid': 0}[mode]
+if len(sys.argv) > 5 and sys.argv[5] == 'no-tail-padding':
+    flags |= lt.create_torrent.canonical_files_no_tail_padding
 t = lt.create_torrent(fs, piece_length, flags=flags)
 lt.set_piece_hashes(t, os.path.dirname(os.path.abspath(path)))
 with open(out, 'wb') as f:
     f.write(lt.bencode(t.generate()))
 `;
 
-/** Make a torrent of `target` with libtorrent (`mode` v1, v2 or hybrid) into `out`. */
-export function libtorrentCreate(target: string, mode: 'v1' | 'v2' | 'hybrid', pieceLength: number, out: string): void {
-  python(CREATE, [target, mode, String(pieceLength), out]);
+/**
+ * Make a torrent of `target` with libtorrent (`mode` v1, v2 or hybrid) into `out`. With
+ * `tailPadding: false`, libtorrent's `canonical_files_no_tail_padding` flag: a hybrid torrent's v1
+ * file list has no pad file after its last file.
+ */
+export function libtorrentCreate(
+  target: string,
+  mode: 'v1' | 'v2' | 'hybrid',
+  pieceLength: number,
+  out: string,
+  options: { tailPadding?: boolean } = {},
+): void {
+  python(CREATE, [target, mode, String(pieceLength), out, ...(options.tailPadding === false ? ['no-tail-padding'] : [])]);
 }

@@ -11,6 +11,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTorrent, type CreatedTorrent } from '../../src/torrent/create.js';
+import { bdecode, type BValue } from '../../src/torrent/bdecode.js';
 import { parseTorrent } from '../../src/torrent/parse.js';
 import { haveLibtorrent, libtorrentCheck, libtorrentCreate, libtorrentInfo } from '../helpers/libtorrent.js';
 import { bytes, prng, tempDir, writeTree } from '../torrent/fixtures.js';
@@ -130,6 +131,88 @@ describe.skipIf(!available)('v2 and hybrid torrents against libtorrent', { timeo
     const check = libtorrentCheck(file, path.dirname(target));
     expect(check.checked).toBe(true);
     expect(check.numPieces).toBe(check.total - 1);
+  });
+
+  describe("libtorrent's own hybrid torrents, with and without the tail pad", () => {
+    /** The v1 `files` list of a torrent, pad files marked (straight from the bytes, not through our parser). */
+    function v1List(torrent: Buffer): Array<{ path: string; length: number; pad: boolean }> {
+      const info = bdecode(torrent);
+      if (info.type !== 'dict') throw new Error('not a dictionary');
+      const dictOf = (value: BValue | undefined): Map<string, BValue> => (value?.type === 'dict' ? value.entries : new Map());
+      const files = dictOf(info).get('info');
+      const list = dictOf(files).get('files');
+      if (list?.type !== 'list') return [];
+      return list.items.map((item) => {
+        const entry = dictOf(item);
+        const length = entry.get('length');
+        const pathValue = entry.get('path');
+        return {
+          path: pathValue?.type === 'list' ? pathValue.items.map((c) => (c.type === 'bytes' ? Buffer.from(c.value).toString('utf8') : '?')).join('/') : '?',
+          length: length?.type === 'int' ? Number(length.value) : -1,
+          pad: entry.has('attr'),
+        };
+      });
+    }
+
+    /** libtorrent's hybrid torrent of `target`; parseTorrent reads it with libtorrent's hashes, files and offsets. */
+    function readTheirs(target: string, pieceLength: number, tailPadding: boolean): { parsed: ReturnType<typeof parseTorrent>; raw: Buffer } {
+      const file = path.join(tmp.dir, `lt-hybrid-${counter++}.torrent`);
+      libtorrentCreate(target, 'hybrid', pieceLength, file, { tailPadding });
+      const raw = readFileSync(file);
+      const parsed = parseTorrent(raw);
+      const seen = libtorrentInfo(file);
+      expect(parsed.version).toBe('hybrid');
+      expect(parsed.infoHash).toBe(seen.v1);
+      expect(parsed.infoHashV2).toBe(seen.v2);
+      expect(parsed.pieces).toHaveLength(seen.pieces);
+      const theirFiles = seen.files.filter((f) => !f.pad);
+      expect(parsed.files.map((f) => [f.length, f.offset])).toEqual(theirFiles.map((f) => [f.size, f.offset]));
+      return { parsed, raw };
+    }
+
+    const sizes = {
+      'a.bin': bytes(300_000, 20),
+      'blocks3.bin': bytes(50_000, 21), // 3 blocks, far from the piece boundary
+      'empty.txt': Buffer.alloc(0),
+      'sub/b.bin': bytes(70_000, 22),
+      'sub/exact.bin': bytes(262_144, 23), // a whole piece: no pad after it
+      'z.bin': bytes(12_345, 24), // the last file ends mid-piece
+    };
+
+    for (const tailPadding of [true, false]) {
+      it(`a multi-file tree, sizes not multiples of the piece length, ${tailPadding ? 'with' : 'without'} the tail pad`, () => {
+        const target = tree(`lt-tree-${tailPadding ? 'tail' : 'no-tail'}`, sizes);
+        for (const pieceLength of [16_384, 262_144]) {
+          const { parsed, raw } = readTheirs(target, pieceLength, tailPadding);
+          const list = v1List(raw);
+          // The layout under test really is what libtorrent wrote: a pad after z.bin, or none.
+          expect(list[list.length - 1].pad).toBe(tailPadding);
+          expect(list.filter((f) => !f.pad).map((f) => f.path)).toEqual(['a.bin', 'blocks3.bin', 'empty.txt', 'sub/b.bin', 'sub/exact.bin', 'z.bin']);
+          const lastData = 12_345 % pieceLength;
+          expect(parsed.lastPieceLength).toBe(tailPadding ? pieceLength : lastData);
+          // Our hybrid of the same tree has the tail pad and the same v2 hash (the v2 part is the same).
+          expect(parsed.length).toBe(Object.values(sizes).reduce((sum, b) => sum + b.length, 0));
+        }
+      });
+
+      it(`a single file of an odd size ${tailPadding ? 'with' : 'without'} tail padding asked for`, () => {
+        const target = single(`lt-one-${tailPadding ? 'tail' : 'no-tail'}.bin`, bytes(1_000_001, 25));
+        const { parsed, raw } = readTheirs(target, 65_536, tailPadding);
+        expect(v1List(raw)).toEqual([]); // "length", no file list and so no pad
+        expect(parsed.multiFile).toBe(false);
+        expect(parsed.lastPieceLength).toBe(1_000_001 % 65_536);
+      });
+    }
+
+    it('our hybrid of the same tree has the same v2 info hash as libtorrent\'s, with and without its tail pad', async () => {
+      const target = tree('lt-same', sizes);
+      const ours = await createTorrent(target, { version: 'hybrid', pieceLength: 16_384, creationDate: false });
+      const withTail = readTheirs(target, 16_384, true).parsed;
+      const withoutTail = readTheirs(target, 16_384, false).parsed;
+      expect(withTail.infoHash).toBe(ours.infoHash); // byte-identical info dictionaries
+      expect(withTail.infoHashV2).toBe(ours.infoHashV2);
+      expect(withoutTail.infoHash).not.toBe(ours.infoHash); // another v1 list, so another v1 hash
+    });
   });
 
   it('the info hashes of a libtorrent v2 torrent of a single file', () => {

@@ -178,6 +178,31 @@ describe('createTorrent v2 and hybrid', () => {
     expect(workersOnly.files.map((f) => f.piecesRoot?.toString('hex'))).toEqual(parsed.files.map((f) => f.piecesRoot?.toString('hex')));
   });
 
+  it('pieces larger than one read (1 MiB) and smaller ones, on workers and on the calling thread: roots, layers and v1 pieces match the references', async () => {
+    const contents: Record<string, Buffer> = {
+      'big.bin': bytes(9_437_185, 65), // 9 MiB + 1: a last block of one byte
+      'mid.bin': bytes(1_048_577, 66), // one read + 1
+      'small.bin': bytes(20_000, 67),
+      'zero': Buffer.alloc(0),
+    };
+    const target = newTree(contents);
+    const order = ['big.bin', 'mid.bin', 'small.bin', 'zero'];
+    const files = order.map((name) => ({ absolutePath: path.join(target, name), length: contents[name].length }));
+    for (const pieceLength of [65_536, 1 << 20, 2 << 20, 8 << 20]) {
+      const expectedPieces = referenceHybridPieces(order.map((name) => contents[name]).filter((c) => c.length > 0), pieceLength, true);
+      for (const threads of [0, 2]) {
+        const got = await hashV2(files, { pieceLength, hybrid: true, padPieces: true, threads });
+        order.forEach((name, i) => {
+          const content = contents[name];
+          if (content.length === 0) return expect(got.files[i].piecesRoot).toBeUndefined();
+          expect(got.files[i].piecesRoot!.toString('hex')).toBe(referenceRoot(content, pieceLength).toString('hex'));
+          expect(got.files[i].pieceLayer?.length).toBe(content.length > pieceLength ? Math.ceil(content.length / pieceLength) * 32 : undefined);
+        });
+        expect(got.pieces!.equals(expectedPieces)).toBe(true);
+      }
+    }
+  });
+
   it('reports progress up to the total, aborts, and fails on a file that changes or is missing', async () => {
     const big = newTree({ 'a.bin': bytes(12_000_000, 64) });
     const progress: number[] = [];

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/cli.js';
 import { startCreateEarly } from '../../src/cli/create-early.js';
 import { createTorrent } from '../../src/torrent/create.js';
-import { cancelEarlyHash, startEarlyHash, takeEarlyHash } from '../../src/torrent/early-hash.js';
+import { cancelEarlyHash, startEarlyHash, takeEarlyHash, takeEarlyHashV2 } from '../../src/torrent/early-hash.js';
 import { hashPieces, type PieceFile } from '../../src/torrent/pieces.js';
 import { tempDir } from './fixtures.js';
 
@@ -55,11 +55,40 @@ describe('early hashing (the head start of `create`)', () => {
     expect(takeEarlyHash([pieceFile()], 16384)).toBeUndefined();
   });
 
-  it('starts only for one regular file and a v1 torrent, whatever else the arguments say', () => {
+  it('v2 and hybrid: taken only for the same kind of torrent, and gives what hashV2 gives', async () => {
+    const { hashV2 } = await import('../../src/torrent/v2-pieces.js');
+    for (const version of ['v2', 'hybrid'] as const) {
+      startEarlyHash(pieceFile(), 65536, 2, version);
+      expect(takeEarlyHash([pieceFile()], 65536)).toBeUndefined(); // a v1 taker does not get it
+      expect(takeEarlyHashV2([pieceFile()], 65536, version === 'v2' ? 'hybrid' : 'v2')).toBeUndefined();
+      const taken = takeEarlyHashV2([pieceFile()], 65536, version);
+      expect(taken).toBeDefined();
+      const expected = await hashV2([pieceFile()], { pieceLength: 65536, hybrid: version === 'hybrid', padPieces: false, threads: 0 });
+      const got = await taken!;
+      expect(got.files[0].piecesRoot!.equals(expected.files[0].piecesRoot!)).toBe(true);
+      expect(got.files[0].pieceLayer!.equals(expected.files[0].pieceLayer!)).toBe(true);
+      expect(got.pieces?.toString('hex')).toBe(expected.pieces?.toString('hex'));
+    }
+  });
+
+  it('the command makes the same v2 and hybrid torrents as createTorrent', async () => {
+    const quiet = { writeOut: () => undefined, writeErr: () => undefined };
+    for (const version of ['v2', 'hybrid'] as const) {
+      const out = path.join(tmp.dir, `data-${version}.torrent`);
+      expect(await run(['create', file, '--version', version, '-l', '32K', '--no-date', '-o', out], quiet)).toBe(0);
+      const expected = await createTorrent(file, { version, pieceLength: 32768, creationDate: false });
+      expect(readFileSync(out).equals(expected.torrent)).toBe(true);
+      expect(takeEarlyHashV2([pieceFile()], 32768, version)).toBeUndefined(); // taken by the command
+    }
+  });
+
+  it('starts only for one regular file (v1, v2 or hybrid), whatever else the arguments say', () => {
     try {
       expect(startCreateEarly(['create', file, '-a', 'http://t/announce', '-l', '64K', '-o', path.join(tmp.dir, 'x.torrent')])).toBe(true);
       expect(startCreateEarly(['create', file, '--version', 'v1'])).toBe(true);
-      expect(startCreateEarly(['create', file, '--version', 'hybrid'])).toBe(false);
+      expect(startCreateEarly(['create', file, '--version', 'hybrid'])).toBe(true);
+      expect(startCreateEarly(['create', file, '--version', 'V2'])).toBe(true);
+      expect(startCreateEarly(['create', file, '--version', 'v3'])).toBe(false);
       expect(startCreateEarly(['create', tmp.dir])).toBe(false);
       expect(startCreateEarly(['create', path.join(tmp.dir, 'missing')])).toBe(false);
       expect(startCreateEarly(['create', file, '-l', '1000'])).toBe(false);

@@ -98,6 +98,32 @@ describe('parseTorrent, v2 and hybrid', () => {
     expect(mutate(hybridMulti, () => undefined).equals(hybridMulti)).toBe(true);
   });
 
+  it('reads hybrid v1 lists laid out as libtorrent 2.0 lays them out: with or without the tail pad, empty files before or after a pad', () => {
+    const files = (torrent: Buffer): string[] =>
+      list(dict(dict(toValue(strictDecode(torrent))).get('info')).get('files')).map(
+        (f) => `${dict(f).has('attr') ? 'pad ' : ''}${list(dict(f).get('path')).map(String).join('/')}`,
+      );
+    expect(files(hybridMulti)).toEqual(['a.bin', 'pad .pad/9152', 'b.txt', 'pad .pad/16284', 'c.empty', 'sub/d.bin', 'pad .pad/11920']);
+    const expected = parseTorrent(hybridMulti);
+    const noTail = mutate(hybridMulti, (_root, info) => {
+      list(info.get('files')).pop();
+      fixPieces(info);
+    });
+    // canonical_files_no_tail_padding: the empty file before the pad that follows b.txt, no tail pad.
+    const emptyBeforePad = mutate(noTail, (_root, info) => {
+      const v1 = list(info.get('files'));
+      [v1[3], v1[4]] = [v1[4], v1[3]];
+    });
+    for (const input of [noTail, emptyBeforePad]) {
+      const parsed = parseTorrent(input);
+      expect(parsed.version).toBe('hybrid');
+      expect(parsed.files.map((f) => [f.path.join('/'), f.length, f.offset])).toEqual(expected.files.map((f) => [f.path.join('/'), f.length, f.offset]));
+      expect(parsed.pieces).toHaveLength(expected.pieces.length);
+      expect(parsed.lastPieceLength).toBe(70_000 - 4 * PIECE); // the last v1 piece ends with sub/d.bin
+    }
+    expect(expected.lastPieceLength).toBe(PIECE);
+  });
+
   const cases: Array<[string, () => Buffer, RegExp]> = [
     ['a piece layer that does not match its root', () => mutate(hybridMulti, (root) => {
       const [key, layer] = firstLayer(root);
@@ -186,6 +212,24 @@ describe('parseTorrent, v2 and hybrid', () => {
     ['v1 and v2 paths that disagree', () => mutate(hybridMulti, (_root, info) => {
       dict(list(info.get('files'))[2]).set('path', [Buffer.from('other.txt')]);
     }), /disagree: file 1 is "other\.txt" in one and "b\.txt" in the other/],
+    ['a v1 list whose files are in another order than the tree', () => mutate(hybridMulti, (_root, info) => {
+      const v1 = list(info.get('files'));
+      [v1[0], v1[2]] = [v1[2], v1[0]]; // b.txt first, then the pad, then a.bin
+      [v1[1], v1[3]] = [v1[3], v1[1]];
+      fixPieces(info);
+    }), /disagree: file 0 is "b\.txt" in one and "a\.bin" in the other/],
+    ['a v1 list without a file of the tree', () => mutate(hybridMulti, (_root, info) => {
+      list(info.get('files')).splice(4, 1); // c.empty
+    }), /disagree: file 2 is "sub\/d\.bin" in one and "c\.empty" in the other/],
+    ['two pad files in a row', () => mutate(hybridMulti, (_root, info) => {
+      const v1 = list(info.get('files'));
+      v1.splice(2, 0, v1[1]);
+      fixPieces(info);
+    }), /"info\.files\[2\]" is an unexpected pad file \(9152 bytes after "a\.bin", where the data is already on a piece boundary\)/],
+    ['a tail pad of the wrong size', () => mutate(hybridMulti, (_root, info) => {
+      dict(list(info.get('files'))[6]).set('length', 5);
+      fixPieces(info);
+    }), /"info\.files\[6\]": the pad file after "sub\/d\.bin" has 5 bytes; the piece needs 11920/],
     ['a file only in the v1 list', () => mutate(hybridMulti, (_root, info) => {
       list(info.get('files')).push(new Map<string, Value>([['length', 0], ['path', [Buffer.from('zz')]]]));
     }), /"zz" is missing from "info\.file tree"/],

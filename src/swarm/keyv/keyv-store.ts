@@ -36,10 +36,10 @@ import { EMPTY, mayChange, newer, type ReadShard, type Rec } from './records.js'
 import { ShardIo } from './shards.js';
 import { InstanceSlots } from './slots.js';
 import { KeyvStorage } from './storage.js';
-import { applyRemote, countShards, countsOf, maybeSweep, newSwarm, setOwn, type Swarm } from './swarm.js';
+import { applyRemote, countShards, countsOf, maybeSweep, newSwarm, peerPage, setOwn, type Swarm } from './swarm.js';
 import { keyvTorrentRegistry } from './registry.js';
 import type { PeerState, SwarmCounts, SwarmTotals } from '../../types.js';
-import type { SwarmAnnounce, SwarmAnnounceResult, SwarmStore, SwarmStoreOptions, TorrentRegistry } from '../types.js';
+import type { PeerPage, SwarmAnnounce, SwarmAnnounceResult, SwarmStore, SwarmStoreOptions, TorrentRegistry } from '../types.js';
 
 export { KeyvStoreError } from './storage.js';
 
@@ -137,7 +137,13 @@ export class KeyvSwarmStore implements SwarmStore {
       onMove: () => this.moveSlot(),
     });
     this.shards = new ShardIo(this.storage, this.slots, this.swarms, this.prefix, this.now);
-    this.registry = keyvTorrentRegistry(this.storage.kv, this.prefix);
+    this.registry = keyvTorrentRegistry({
+      keyv: this.storage.kv,
+      prefix: this.prefix,
+      getMany: (keys) => this.storage.getMany(keys),
+      slots: this.slots,
+      now: this.now,
+    });
     this.timer = setInterval(() => void this.tick(), writeInterval);
     this.timer.unref();
     this.heartbeatTimer = setInterval(() => void this.slots.heartbeat(), heartbeat);
@@ -247,6 +253,24 @@ export class KeyvSwarmStore implements SwarmStore {
       }
     }
     return hexes.map((hex) => counts.get(hex) as SwarmCounts);
+  }
+
+  /**
+   * A page of a swarm's live peers (see {@link SwarmStore.peersOf}), read fresh from every
+   * instance's shard (as a scrape), in the merged view's order. Private mode: the owner is known for
+   * peers that announced through this instance only.
+   */
+  async peersOf(infoHash: Uint8Array, offset: number, limit: number): Promise<PeerPage> {
+    await this.slots.start();
+    const hex = Buffer.from(infoHash).toString('hex');
+    const read = (await this.shards.read([hex], (h) => !this.swarms.get(h)?.loaded)).get(hex) ?? [];
+    const now = this.now();
+    const page = peerPage(this.swarms.get(hex), read, now, offset, limit);
+    for (const peer of page.peers) {
+      const state = this.states?.get(peerStateKey(infoHash, peer.peerId), now);
+      if (state) peer.owner = state.owner;
+    }
+    return page;
   }
 
   /**

@@ -9,6 +9,7 @@ import { KIND_SWARM, peerKind, type ExpiryWheel } from '../expiry-wheel.js';
 import { earliestExpiry, mergeRecords, type ReadShard, type Rec } from './records.js';
 import { View } from './view.js';
 import type { SwarmCounts } from '../../types.js';
+import type { ListedPeer, PeerPage } from '../types.js';
 
 /** What this instance holds about one swarm. */
 export interface Swarm {
@@ -85,6 +86,22 @@ export function countShards(read: ReadShard[], now: number): SwarmCounts {
     else incomplete++;
   }
   return { complete, incomplete, downloaded };
+}
+
+/**
+ * A page of the swarm's live peers from its shards as just read: through the swarm's view when this
+ * instance holds it (`swarm` loaded; the view is rebuilt from `read`), else merged from `read`.
+ */
+export function peerPage(swarm: Swarm | undefined, read: ReadShard[], now: number, offset: number, limit: number): PeerPage {
+  let live: readonly Rec[];
+  if (swarm?.loaded) {
+    applyRemote(swarm, read, now);
+    live = swarm.view.records();
+  } else {
+    live = [...mergeRecords(read.map((s) => s.recs)).values()].filter((rec) => !rec.gone && rec.exp >= now);
+  }
+  const peers = live.slice(offset, offset + limit).map((r): ListedPeer => ({ peerId: r.id, ip: r.ip, port: r.port, seeder: r.seeder, expires: r.exp, at: r.at }));
+  return { total: live.length, peers };
 }
 
 /** Rebuild the swarm's view from our shard (memory) and the other shards just read. */

@@ -18,6 +18,11 @@ export class View {
     return this.recs.length;
   }
 
+  /** The live records (the view's own array: read it, do not change it). */
+  records(): readonly Rec[] {
+    return this.recs;
+  }
+
   /** Add a peer's record, or replace the one listed. */
   upsert(rec: Rec): void {
     const at = this.index.get(rec.key);

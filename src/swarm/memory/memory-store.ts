@@ -12,8 +12,9 @@
 import { ExpiryWheel, KIND_SWARM, peerKind, swarmTotals, WHEEL_KINDS } from '../expiry-wheel.js';
 import { PeerStateTable, peerStateKey, type PeerVerdict } from '../peer-state.js';
 import { SwarmDirectory } from './swarm-directory.js';
-import type { PeerRefusal, PeerState, SwarmCounts, SwarmTotals, TorrentRules } from '../../types.js';
-import type { SwarmAnnounce, SwarmAnnounceResult, SwarmStore, SwarmStoreOptions, TorrentRegistry } from '../types.js';
+import { MemoryTorrentRegistry } from './registry.js';
+import type { PeerRefusal, PeerState, SwarmCounts, SwarmTotals } from '../../types.js';
+import type { ListedPeer, PeerPage, SwarmAnnounce, SwarmAnnounceResult, SwarmStore, SwarmStoreOptions, TorrentRegistry } from '../types.js';
 
 /** Options of {@link MemorySwarmStore}. */
 export interface MemorySwarmStoreOptions extends SwarmStoreOptions {
@@ -36,12 +37,6 @@ export interface MemorySwarmStoreOptions extends SwarmStoreOptions {
 
 /** Milliseconds a background sweep slice may run before it yields to the event loop. */
 const SLICE_MS = 4;
-
-/** Key of a registered torrent in its Map: the 20 raw bytes as a latin1 string (cheap, exact, hashable). */
-function swarmKey(infoHash: Uint8Array): string {
-  const bytes = infoHash instanceof Buffer ? infoHash : Buffer.from(infoHash.buffer, infoHash.byteOffset, infoHash.byteLength);
-  return bytes.toString('latin1');
-}
 
 /** @internal Counters plus the private-mode outcome, filled by {@link MemorySwarmStore.announceCompact}. */
 export interface CompactOutcome extends SwarmCounts {
@@ -69,15 +64,8 @@ export class MemorySwarmStore implements SwarmStore {
   private locatedId = -1;
   /** Private-mode peer state; created by the first private announce. */
   private states: PeerStateTable | undefined;
-  private readonly torrents = new Map<string, TorrentRules>();
   /** The built-in torrent registry (one process: a Map). */
-  readonly registry: TorrentRegistry = {
-    get: async (infoHash) => this.torrents.get(swarmKey(infoHash)),
-    add: async (infoHash, rules) => {
-      this.torrents.set(swarmKey(infoHash), { ...rules });
-    },
-    remove: async (infoHash) => this.torrents.delete(swarmKey(infoHash)),
-  };
+  readonly registry: TorrentRegistry = new MemoryTorrentRegistry();
   private readonly now: () => number;
   private readonly epoch: number;
   /** Live totals (peers by kind, swarms by their last peer's expiry). */
@@ -306,6 +294,28 @@ export class MemorySwarmStore implements SwarmStore {
       out.push({ infoHash: directory.infoHash(id), ...this.counts(id, peers) });
     }
     return out;
+  }
+
+  /**
+   * A page of a swarm's live peers (see {@link SwarmStore.peersOf}), in the store's record order.
+   * Sweeps the swarm first (O(swarm), as an announce's sweep), then copies O(limit) records.
+   */
+  async peersOf(infoHash: Uint8Array, offset: number, limit: number): Promise<PeerPage> {
+    const id = this.directory.find(infoHash);
+    if (id < 0 || !this.sweepSwarm(id, this.second(), true)) return { total: 0, peers: [] };
+    const peers = this.directory.peers(id);
+    const out: ListedPeer[] = [];
+    const now = this.now();
+    for (let at = offset; at < Math.min(peers.count, offset + limit); at++) {
+      const peer: ListedPeer = { ...peers.peerAt(at), seeder: peers.seederAt(at), expires: (peers.expiryAt(at) + this.epoch) * 1000 };
+      const state = this.states?.get(peerStateKey(infoHash, peer.peerId), now);
+      if (state) {
+        peer.at = state.at;
+        peer.owner = state.owner;
+      }
+      out.push(peer);
+    }
+    return { total: peers.count, peers: out };
   }
 
   /** Remove expired peers from every swarm and drop swarms that hold nothing, all at once. */

@@ -143,6 +143,16 @@ export class OnePeer {
     return recordCompact(this.page, this.base, out4, 0, out6, 0) ? 65536 : 1;
   }
 
+  /** A copy of the peer (`at` is 0). */
+  peerAt(_at: number): Peer {
+    return recordPeer(this.page, this.base);
+  }
+
+  /** Is the peer a seeder (`at` is 0)? */
+  seederAt(_at: number): boolean {
+    return recordSeeder(this.page, this.base);
+  }
+
   /** The peer, if any (used by tests). */
   *peers(): IterableIterator<Peer & { seeder: boolean }> {
     if (this.count === 1) yield { ...recordPeer(this.page, this.base), seeder: recordSeeder(this.page, this.base) };

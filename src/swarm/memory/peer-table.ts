@@ -272,6 +272,11 @@ export class PeerTable {
     return n4 + n6 * 65536;
   }
 
+  /** Is the peer at record index `at` a seeder? */
+  seederAt(at: number): boolean {
+    return recordSeeder(this.pages[at >>> PAGE_SHIFT], (at & PAGE_MASK) * RECORD_SIZE);
+  }
+
   /** A copy of the peer at record index `at`. */
   peerAt(at: number): Peer {
     return recordPeer(this.pages[at >>> PAGE_SHIFT], (at & PAGE_MASK) * RECORD_SIZE);

@@ -318,6 +318,39 @@ return {
 `;
 
 /**
+ * A page of one swarm's live peers for an administrator, read-only: seeders first, then leechers,
+ * each by expiry (ascending), from position `offset`, at most `limit` of them.
+ *
+ * KEYS: S, L, D, P. ARGV: now (ms), offset, limit.
+ * Returns { total, then per peer: id, data (as D holds it, '' when missing), expiry score,
+ * seeder ('1'/'0'), private state (as P holds it, '' when none) }.
+ */
+export const PEERS_LUA = `
+local now = ARGV[1]
+local offset, limit = tonumber(ARGV[2]), tonumber(ARGV[3])
+local seeders = redis.call('ZCOUNT', KEYS[1], now, '+inf')
+local leechers = redis.call('ZCOUNT', KEYS[2], now, '+inf')
+local out = { seeders + leechers }
+local taken = 0
+local function take(set, seeder, from, count)
+  if count <= 0 then return end
+  local ids = redis.call('ZRANGEBYSCORE', set, now, '+inf', 'WITHSCORES', 'LIMIT', from, count)
+  for i = 1, #ids, 2 do
+    local id = ids[i]
+    out[#out + 1] = id
+    out[#out + 1] = redis.call('HGET', KEYS[3], id) or ''
+    out[#out + 1] = ids[i + 1]
+    out[#out + 1] = seeder
+    out[#out + 1] = redis.call('HGET', KEYS[4], id) or ''
+    taken = taken + 1
+  end
+end
+if offset < seeders then take(KEYS[1], '1', offset, math.min(limit, seeders - offset)) end
+take(KEYS[2], '0', math.max(0, offset - seeders), limit - taken)
+return out
+`;
+
+/**
  * Credit of a hybrid torrent's two swarms for one client (policy/credit-once.ts), atomically:
  * KEYS[1] a hash with the sums of each side (`a0`..`a3`, `b0`..`b3`) and what was credited (`g0`..`g3`);
  * ARGV: side (0 or 1), TTL in ms, then the four amounts (whole numbers). Returns the four increments

@@ -9,11 +9,11 @@
  */
 import type Keyv from 'keyv';
 import type { Peer, PeerState, SwarmCounts, SwarmTotals } from '../../types.js';
-import type { StoreBus, SwarmAnnounce, SwarmAnnounceResult, SwarmStore, SwarmStoreOptions, TorrentRegistry } from '../types.js';
+import type { ListedPeer, PeerPage, StoreBus, SwarmAnnounce, SwarmAnnounceResult, SwarmStore, SwarmStoreOptions, TorrentRegistry } from '../types.js';
 import { RedisBus } from './bus.js';
 import { isRedisKeyv, RedisConnection, RedisStoreError, withDeadline, type RedisClientLike } from './connection.js';
 import { redisTorrentRegistry } from './registry.js';
-import { ANNOUNCE, evalScript, MERGE_CREDIT, SCRAPE, TOTALS_APPLY, TOTALS_READ, type Script } from './scripts.js';
+import { ANNOUNCE, evalScript, MERGE_CREDIT, PEERS, SCRAPE, TOTALS_APPLY, TOTALS_READ, type Script } from './scripts.js';
 
 /** Options of {@link RedisSwarmStore}. */
 export interface RedisSwarmStoreOptions extends SwarmStoreOptions {
@@ -231,6 +231,36 @@ export class RedisSwarmStore implements SwarmStore {
         return { complete: Number(reply[0]), incomplete: Number(reply[1]), downloaded: Number(reply[2]) };
       }),
     );
+  }
+
+  /**
+   * A page of a swarm's live peers (see {@link SwarmStore.peersOf}): seeders first, then leechers,
+   * each by expiry; one read-only script, O(log n + offset + limit).
+   */
+  async peersOf(infoHash: Uint8Array, offset: number, limit: number): Promise<PeerPage> {
+    const [s, l, d, , p] = this.swarmKeys(infoHash);
+    const reply = (await this.evalScript(PEERS, [s, l, d, p], [String(Math.floor(this.now())), String(offset), String(limit)])) as Array<number | Buffer>;
+    const peers: ListedPeer[] = [];
+    for (let i = 1; i + 4 < reply.length; i += 5) {
+      let data = reply[i + 1] as Buffer;
+      if (data.length % 2 === 1) data = data.subarray(0, data.length - 1); // the done mark
+      if (data.length === 10 || data.length === 22) data = data.subarray(0, data.length - 4); // the client's key
+      if (data.length !== 6 && data.length !== 18) continue; // data gone meanwhile
+      const peer: ListedPeer = {
+        peerId: reply[i] as Buffer,
+        ip: data.subarray(0, data.length - 2),
+        port: data.readUInt16BE(data.length - 2),
+        seeder: String(reply[i + 3]) === '1',
+        expires: Number(String(reply[i + 2])),
+      };
+      const state = (reply[i + 4] as Buffer).length > 0 ? parseState(reply[i + 4] as Buffer) : undefined;
+      if (state) {
+        peer.at = state.at;
+        peer.owner = state.owner;
+      }
+      peers.push(peer);
+    }
+    return { total: Number(reply[0]), peers };
   }
 
   /**
