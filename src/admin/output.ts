@@ -1,8 +1,8 @@
 /**
  * The tracker's values as the admin API's JSON bodies (only the fields the document names, dates as
- * ISO strings), and the tracker's listing and ban methods as the router calls them.
+ * ISO strings), and the tracker's ban methods as the router calls them.
  */
-import type { TorrentInput } from '../tracker.js';
+import type { PeerListPage } from '../tracker.js';
 import type { TorrentRules } from '../types.js';
 import type { AdminApiPeer, AdminBan, AdminCounts, AdminTorrentRules } from './types.js';
 
@@ -17,13 +17,8 @@ export interface TrackerBan {
   createdAt: number | Date;
 }
 
-/** The tracker's listing and ban methods (their modules may be absent: 501). */
-export interface ListingAndBans {
-  listTorrents?(options: { offset?: number; limit?: number; sort?: 'infoHash' | 'peers' }): Promise<{
-    total: number;
-    torrents: Array<{ infoHash: string; infoHashV2?: string; rules: TorrentRules; counts: AdminCounts }>;
-  }>;
-  peers?(torrent: TorrentInput, options: { offset?: number; limit?: number }): Promise<{ total: number; peers: Array<Omit<AdminApiPeer, 'lastAnnounce' | 'webrtc'> & { lastAnnounce?: number | Date; webrtc?: true }> }>;
+/** The tracker's ban methods (absent until its bans module is in: 501). */
+export interface TrackerBans {
   ban?(ban: { address?: string; user?: string | number; client?: string; expiresAt?: number | Date; reason?: string }): Promise<TrackerBan>;
   unban?(id: string): Promise<boolean>;
   bans?(): Promise<TrackerBan[]>;
@@ -50,7 +45,7 @@ export function banOut(ban: TrackerBan): AdminBan {
   return out;
 }
 
-export function peerOut(p: NonNullable<Awaited<ReturnType<NonNullable<ListingAndBans['peers']>>>>['peers'][number]): AdminApiPeer {
+export function peerOut(p: PeerListPage['peers'][number]): AdminApiPeer {
   const out: AdminApiPeer = { infoHash: p.infoHash, peerId: p.peerId, ip: p.ip, port: p.port, seeder: p.seeder };
   if (p.client !== undefined) out.client = p.client;
   if (p.lastAnnounce !== undefined) out.lastAnnounce = iso(p.lastAnnounce);

@@ -6,12 +6,15 @@
  */
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
 import { Tracker, type TorrentInput } from '../tracker.js';
+import type { TrackerRouter } from '../middleware.js';
+import type { TrackerServer } from '../server.js';
 import type { TorrentRules } from '../types.js';
+import type { SwarmStore } from '../swarm/types.js';
 import { withDeadline } from '../util/deadline.js';
 import { banBody, banId, noQuery, pageQuery, pathHash, registerBody, revokeBody, updateBody } from './input.js';
 import { adminOpenApiDocument } from './openapi.js';
 import { AdminProblemError, invalid, PROBLEMS, sendProblem, storeCall, StoreProblem, toProblem } from './problem.js';
-import { banOut, countsOut, peerOut, rulesOut, type ListingAndBans } from './output.js';
+import { banOut, countsOut, peerOut, rulesOut, type TrackerBans } from './output.js';
 import type { AdminTorrent, AdminTorrentDetail, TrackerAdminOptions } from './types.js';
 
 /** Default and largest request body, in bytes. */
@@ -36,7 +39,7 @@ function trackerOf(target: unknown): Tracker {
  * `POST /passkeys/revoke`, `GET|POST /bans`, `DELETE /bans/{id}`, `GET /stats`, and
  * `GET /openapi.json` (the OpenAPI 3.1 document describing them all).
  */
-export function trackerAdmin(target: Tracker | { tracker: Tracker }, options: TrackerAdminOptions = {}): Router {
+export function trackerAdmin(target: Tracker | TrackerRouter | TrackerServer, options: TrackerAdminOptions = {}): Router {
   const tracker = trackerOf(target);
   const bodyLimit = options.bodyLimit ?? DEFAULT_BODY_LIMIT;
   if (!Number.isInteger(bodyLimit) || bodyLimit < 1 || bodyLimit > MAX_BODY_LIMIT) throw new TypeError(`trackerAdmin: options.bodyLimit must be an integer from 1 to ${MAX_BODY_LIMIT}`);
@@ -44,21 +47,27 @@ export function trackerAdmin(target: Tracker | { tracker: Tracker }, options: Tr
     if (options[name] !== undefined && typeof options[name] !== 'function') throw new TypeError(`trackerAdmin: options.${name} must be a function`);
   }
   const amend = options.openapi ?? ((document: Record<string, unknown>) => document);
-  const more = tracker as Tracker & ListingAndBans;
-  const need = <K extends keyof ListingAndBans>(name: K): NonNullable<ListingAndBans[K]> => {
+  const more = tracker as Tracker & TrackerBans;
+  const need = <K extends keyof TrackerBans>(name: K): NonNullable<TrackerBans[K]> => {
     const fn = more[name];
     if (typeof fn !== 'function') throw new AdminProblemError('not-implemented', `this tracker has no ${name}()`);
-    return (fn as (...args: unknown[]) => unknown).bind(tracker) as NonNullable<ListingAndBans[K]>;
+    return (fn as (...args: unknown[]) => unknown).bind(tracker) as NonNullable<TrackerBans[K]>;
+  };
+
+  /** The open store, which must be able to do `what` (else 501). */
+  const storeThat = async (can: (store: SwarmStore) => boolean, what: string): Promise<SwarmStore> => {
+    await tracker.whenReady();
+    const store = tracker.swarmStore;
+    if (store === undefined) throw new StoreProblem(new Error('the store could not be opened'));
+    if (!can(store)) throw new AdminProblemError('not-implemented', `this tracker’s store cannot ${what}`);
+    return store;
   };
 
   /** The registry's rules for a swarm (undefined: not registered), bounded by `storeTimeout`. */
   const registered = async (swarm: string): Promise<TorrentRules | undefined> => {
-    await tracker.whenReady();
-    const store = tracker.swarmStore;
-    if (store === undefined) throw new StoreProblem(new Error('the store could not be opened'));
-    if (!store.registry) throw new AdminProblemError('not-implemented', 'this tracker’s store keeps no torrent registry');
+    const { registry } = await storeThat((store) => store.registry !== undefined, 'keep a torrent registry');
     const timeout = tracker.options.storeTimeout;
-    return storeCall(withDeadline(store.registry.get(Buffer.from(swarm, 'hex')), timeout, () => Object.assign(new Error(`no answer within ${timeout} ms`), { timedOut: true })));
+    return storeCall(withDeadline(registry!.get(Buffer.from(swarm, 'hex')), timeout, () => Object.assign(new Error(`no answer within ${timeout} ms`), { timedOut: true })));
   };
 
   /** A registered torrent: its canonical hashes, rules, and what the tracker's methods take. */
@@ -115,8 +124,9 @@ export function trackerAdmin(target: Tracker | { tracker: Tracker }, options: Tr
       {
         get: async (req, res) => {
           const page = pageQuery(req.query as Record<string, unknown>, true);
+          await storeThat((store) => typeof store.registry?.list === 'function', 'list its registered torrents');
           const list = await storeCall(
-            need('listTorrents')(page).catch((error: unknown) => {
+            tracker.listTorrents(page).catch((error: unknown) => {
               // Sorting by peers counts every registered torrent: refused past a bound, not a store failure.
               if (page.sort === 'peers' && error instanceof Error && error.name === 'Error' && /sort 'peers'/.test(error.message)) {
                 throw new AdminProblemError('conflict', 'too many registered torrents to sort by peers; sort by infoHash');
@@ -181,7 +191,8 @@ export function trackerAdmin(target: Tracker | { tracker: Tracker }, options: Tr
           pathHash(param(req, 'infoHash'));
           const page = pageQuery(req.query as Record<string, unknown>, false);
           const t = await torrentAt(param(req, 'infoHash'));
-          const list = await storeCall(need('peers')(t.input, page));
+          await storeThat((store) => typeof store.peersOf === 'function', 'list the peers of a swarm');
+          const list = await storeCall(tracker.peers(t.input, page));
           send(res, 200, { total: list.total, offset: page.offset, limit: page.limit, peers: list.peers.map(peerOut) });
         },
       },

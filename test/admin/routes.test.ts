@@ -175,6 +175,21 @@ describe('trackerAdmin: passkeys, stats, the document, and what is not a route',
     await store.close();
   });
 
+  it('answers 501 when the store cannot list torrents or peers', async () => {
+    const store = new MemorySwarmStore();
+    const registry = store.registry;
+    Object.defineProperty(store, 'registry', { value: { get: registry.get.bind(registry), add: registry.add.bind(registry), remove: registry.remove.bind(registry) } });
+    Object.defineProperty(store, 'peersOf', { value: undefined });
+    app = await startAdmin({ store, torrents: 'registry' });
+    const list = await app.api('GET', '/torrents');
+    expect(list.status).toBe(501);
+    expect(list.body.detail).toMatch(/cannot list its registered torrents/);
+    const ih = hex();
+    expect((await app.api('POST', '/torrents', { body: { infoHash: ih } })).status).toBe(201);
+    expect((await app.api('GET', `/torrents/${ih}/peers`)).status).toBe(501);
+    await store.close();
+  });
+
   it('takes a Tracker, a router or a server, and nothing else', () => {
     const tracker = new Tracker({});
     expect(typeof trackerAdmin(tracker)).toBe('function');
