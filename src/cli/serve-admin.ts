@@ -26,6 +26,8 @@ export async function readAdminToken(file: string): Promise<string> {
   const token = text.replace(/(\r?\n)+$/, '');
   if (token.trim() === '') throw new Error(`the admin token file ${file} is empty`);
   if (/[\r\n]/.test(token)) throw new Error(`the admin token file ${file} holds more than one line`);
+  // What an Authorization header can carry: printable ASCII without spaces.
+  if (!/^[\x21-\x7e]+$/.test(token)) throw new Error(`the admin token in ${file} must be printable ASCII without spaces`);
   return token;
 }
 

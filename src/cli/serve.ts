@@ -153,8 +153,8 @@ async function serve(options: ServeOptions, io: ServeIO, stopped: Promise<void>)
   out(`tracker listening on ${address} port ${port}: announce URL http://${host}:${port}/announce\n`);
   if (server.webSocket) out(`WebTorrent (browsers): announce URL ws://${host}:${port}/announce\n`);
   out(`store: ${store}\n`);
-  if (admin !== undefined) out(`admin API: http://${host}:${port}${admin.ADMIN_PREFIX}/ (bearer token from ${options.adminTokenFile}; document at ${admin.ADMIN_PREFIX}/openapi.json)\n`);
   if (options.registeredOnly) out('answering registered torrents only\n');
+  if (admin !== undefined) out(`admin API: http://${host}:${port}${admin.ADMIN_PREFIX}/ (bearer token from ${options.adminTokenFile}; document at ${admin.ADMIN_PREFIX}/openapi.json)\n`);
   if (Object.keys(routes).length > 0) out(`also answering ${Object.keys(routes).map((path) => `http://${host}:${port}${path}`).join(' ')}\n`);
   let udp: import('../transport/udp.js').UdpTracker | undefined;
   if (options.udpPort !== undefined) {

@@ -88,7 +88,7 @@ describe('serve --admin-token-file', () => {
     expect(decodeDict(await announce(port, randomBytes(20)))).toMatchObject({ complete: 1 });
   });
 
-  it('refuses to start with an empty token file (exit 1, no token, nothing listening)', async () => {
+  it('refuses to start with an empty, spaced or missing token file (exit 1, no token, nothing listening)', async () => {
     for (const text of ['', '\n', '\r\n\n']) {
       const file = path.join(dir, 'empty');
       await writeFile(file, text);
@@ -101,6 +101,14 @@ describe('serve --admin-token-file', () => {
       expect(out).toMatch(/admin token file .* is empty/);
       expect(out).not.toContain('listening');
     }
+    const spaced = path.join(dir, 'spaced');
+    await writeFile(spaced, `${TOKEN} ${TOKEN}\n`);
+    const s = spawn(process.execPath, ['dist/cli.js', 'serve', '--port', '0', '--admin-token-file', spaced], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let said = '';
+    s.stderr!.on('data', (c: Buffer) => (said += c.toString()));
+    expect(await new Promise((resolve) => s.on('exit', resolve))).toBe(1);
+    expect(said).toMatch(/printable ASCII without spaces/);
+    expect(said).not.toContain(TOKEN);
     const r = spawn(process.execPath, ['dist/cli.js', 'serve', '--port', '0', '--admin-token-file', path.join(dir, 'missing')], { stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     r.stderr!.on('data', (c: Buffer) => (err += c.toString()));
