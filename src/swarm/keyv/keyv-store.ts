@@ -38,8 +38,9 @@ import { InstanceSlots } from './slots.js';
 import { KeyvStorage } from './storage.js';
 import { applyRemote, countShards, countsOf, maybeSweep, newSwarm, setOwn, type Swarm } from './swarm.js';
 import { keyvTorrentRegistry } from './registry.js';
+import { keyvBanStore } from './bans.js';
 import type { PeerState, SwarmCounts, SwarmTotals } from '../../types.js';
-import type { SwarmAnnounce, SwarmAnnounceResult, SwarmStore, SwarmStoreOptions, TorrentRegistry } from '../types.js';
+import type { BanStore, SwarmAnnounce, SwarmAnnounceResult, SwarmStore, SwarmStoreOptions, TorrentRegistry } from '../types.js';
 
 export { KeyvStoreError } from './storage.js';
 
@@ -92,6 +93,8 @@ export class KeyvSwarmStore implements SwarmStore {
   readonly privateMode = true;
   /** The built-in torrent registry, in the same database (`<prefix>:torrent:<hex>`). */
   readonly registry: TorrentRegistry;
+  /** Bans, in the same database (`<prefix>:bans`, re-read by every instance every 5 s). */
+  readonly bans: BanStore;
   private states: PeerStateTable | undefined;
   private readonly storage: KeyvStorage;
   private readonly slots: InstanceSlots;
@@ -138,6 +141,7 @@ export class KeyvSwarmStore implements SwarmStore {
     });
     this.shards = new ShardIo(this.storage, this.slots, this.swarms, this.prefix, this.now);
     this.registry = keyvTorrentRegistry(this.storage.kv, this.prefix);
+    this.bans = keyvBanStore(this.storage.kv, this.prefix);
     this.timer = setInterval(() => void this.tick(), writeInterval);
     this.timer.unref();
     this.heartbeatTimer = setInterval(() => void this.slots.heartbeat(), heartbeat);

@@ -9,10 +9,11 @@
  */
 import type Keyv from 'keyv';
 import type { Peer, PeerState, SwarmCounts, SwarmTotals } from '../../types.js';
-import type { StoreBus, SwarmAnnounce, SwarmAnnounceResult, SwarmStore, SwarmStoreOptions, TorrentRegistry } from '../types.js';
+import type { BanStore, StoreBus, SwarmAnnounce, SwarmAnnounceResult, SwarmStore, SwarmStoreOptions, TorrentRegistry } from '../types.js';
 import { RedisBus } from './bus.js';
 import { isRedisKeyv, RedisConnection, RedisStoreError, withDeadline, type RedisClientLike } from './connection.js';
 import { redisTorrentRegistry } from './registry.js';
+import { redisBanStore } from './bans.js';
 import { ANNOUNCE, evalScript, MERGE_CREDIT, SCRAPE, TOTALS_APPLY, TOTALS_READ, type Script } from './scripts.js';
 
 /** Options of {@link RedisSwarmStore}. */
@@ -42,6 +43,8 @@ export class RedisSwarmStore implements SwarmStore {
   readonly privateMode = true;
   /** The built-in torrent registry, in the same Redis (`<prefix>:torrent:<hex>` keys of the Keyv). */
   readonly registry: TorrentRegistry;
+  /** Bans, in the same Redis (the hash `<prefix>:bans`). */
+  readonly bans: BanStore;
   /** Pub/sub between the instances on this Redis (a second connection, opened on first subscribe). */
   readonly bus: StoreBus;
   /** The same bus, as this store closes it. */
@@ -72,6 +75,7 @@ export class RedisSwarmStore implements SwarmStore {
     this.closeKeyv = options.closeKeyv ?? false;
     this.connection = new RedisConnection(keyv, this.timeout);
     this.registry = redisTorrentRegistry(this.connection, this.prefix);
+    this.bans = redisBanStore(this.connection, this.prefix);
     this.bus = this.pubsub = new RedisBus(this.connection, this.prefix);
   }
 
