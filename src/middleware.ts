@@ -8,7 +8,7 @@
  */
 import { Router, type NextFunction, type Request, type Response } from 'express';
 import { parseTrackerPath } from './protocol/path.js';
-import { Tracker, type TorrentInput, type TrackerOptions } from './tracker.js';
+import { Tracker, type Ban, type BanSpec, type TorrentInput, type TrackerOptions } from './tracker.js';
 import { TRACKER_OPTION_NAMES } from './options.js';
 import { warnUnknownKeys } from './option-checks.js';
 import { answerHttp, sendFailure } from './transport/http-answer.js';
@@ -36,6 +36,12 @@ export type TrackerRouter = Router & {
   removeTorrent(torrent: TorrentInput): Promise<boolean>;
   /** {@link Tracker.flushTraffic}. */
   flushTraffic(): Promise<void>;
+  /** {@link Tracker.ban}. */
+  ban(spec: BanSpec): Promise<Ban>;
+  /** {@link Tracker.unban}. */
+  unban(id: string): Promise<boolean>;
+  /** {@link Tracker.bans}. */
+  bans(): Promise<Ban[]>;
 };
 
 const MIDDLEWARE_OPTIONS: ReadonlySet<string> = new Set(TRACKER_OPTION_NAMES);
@@ -93,5 +99,8 @@ export function trackerMiddleware(options: TrackerOptions = {}, ...misuse: unkno
   router.addTorrent = (torrent, rules) => tracker.addTorrent(torrent, rules);
   router.removeTorrent = (torrent) => tracker.removeTorrent(torrent);
   router.flushTraffic = () => tracker.flushTraffic();
+  router.ban = (spec) => tracker.ban(spec);
+  router.unban = (id) => tracker.unban(id);
+  router.bans = () => tracker.bans();
   return router;
 }

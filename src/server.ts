@@ -6,7 +6,7 @@ import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { parseTrackerPath } from './protocol/path.js';
 import { encodeFailure } from './protocol/response.js';
-import { Tracker, type TrackerOptions } from './tracker.js';
+import { Tracker, type Ban, type BanSpec, type TrackerOptions } from './tracker.js';
 import { answerHttp } from './transport/http-answer.js';
 import { WebSocketTracker, type WebSocketTrackerOptions } from './transport/websocket.js';
 import { resolveWebSocketOptions } from './transport/ws-options.js';
@@ -68,6 +68,12 @@ export type TrackerServer = http.Server & {
   ready(): Promise<void>;
   /** Stop accepting connections, close idle ones, and close the store if the tracker opened it. */
   shutdown(): Promise<void>;
+  /** {@link Tracker.ban}. */
+  ban(spec: BanSpec): Promise<Ban>;
+  /** {@link Tracker.unban}. */
+  unban(id: string): Promise<boolean>;
+  /** {@link Tracker.bans}. */
+  bans(): Promise<Ban[]>;
 };
 
 function forwardedFor(req: http.IncomingMessage): string | undefined {
@@ -199,6 +205,9 @@ export function createTrackerServer(options: TrackerServerOptions = {}): Tracker
     }
   });
   server.ready = () => tracker.ready();
+  server.ban = (spec) => tracker.ban(spec);
+  server.unban = (id) => tracker.unban(id);
+  server.bans = () => tracker.bans();
   server.shutdown = async () => {
     await server.webSocket?.close();
     await new Promise<void>((resolve) => {

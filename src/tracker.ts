@@ -10,7 +10,7 @@
 import { EventEmitter } from 'node:events';
 import { checkFunctions, resolveOptions, type ResolvedTrackerOptions, type TrackerOptions } from './options.js';
 import { PolicyChain } from './policy/chain.js';
-import { passkeyDigest } from './policy/passkey.js';
+import { passkeyDigest, type UserId } from './policy/passkey.js';
 import { TrafficLedger } from './policy/traffic.js';
 import { TrackerCounters, type TrackerStats } from './stats/counters.js';
 import { MemorySwarmStore } from './swarm/memory/memory-store.js';
@@ -20,6 +20,7 @@ import { Validations } from './validations.js';
 import { AnnouncePipeline, type AnnounceCall } from './core/announce.js';
 import { httpWriter, type AnswerWriter } from './core/answer-writer.js';
 import { ForgetBus } from './core/bus.js';
+import { BanKeeper, type Ban, type BanSpec } from './core/bans.js';
 import { FailureReporter } from './core/failures.js';
 import { infoHashBytes, swarmHashes, TorrentRegistry, type TorrentInput } from './core/registry.js';
 import { Scrapes, type ScrapeFile } from './core/scrape.js';
@@ -33,6 +34,7 @@ export type { AnnounceCall, AnnounceEventInfo } from './core/announce.js';
 export type { AnswerWriter } from './core/answer-writer.js';
 export { ADDRESS_REASON } from './core/failures.js';
 export type { TorrentInput } from './core/registry.js';
+export type { Ban, BanSpec } from './core/bans.js';
 
 /**
  * The protocol core. Events: `announce` ({@link AnnounceEventInfo}) after each successful announce,
@@ -55,6 +57,7 @@ export class Tracker extends EventEmitter {
   private readonly hybridCounts: HybridCounts;
   private readonly bus: ForgetBus;
   private readonly registry: TorrentRegistry;
+  private readonly banKeeper: BanKeeper;
   private readonly pipeline: AnnouncePipeline;
   private readonly scrapes: Scrapes;
   private readonly http: AnswerWriter<Buffer>;
@@ -85,9 +88,14 @@ export class Tracker extends EventEmitter {
       timeout: resolved.storeTimeout,
       stateful: this.isPrivate || resolved.enforceInterval,
       counters,
-      onOpen: (store) => this.bus.attach(store.bus),
+      onOpen: (store) => {
+        this.bus.attach(store.bus);
+        this.banKeeper.attach(store);
+      },
     });
     const bounded = <T>(promise: Promise<T>) => this.storage.bounded(promise);
+    const onError = (message: string, error: unknown) => this.failures.emit(message, error);
+    this.banKeeper = new BanKeeper({ opened: () => this.storage.opened(), bounded, events: this, onError });
     this.registry = new TorrentRegistry({ opened: () => this.storage.opened(), bounded, forget: (hash) => this.forgetTorrent(hash) });
     const chain = new PolicyChain(
       { passkey: options.passkey, torrents: options.torrents === 'registry' ? (hex: string) => this.registry.rules(hex) : options.torrents, clients: options.clients },
@@ -101,7 +109,7 @@ export class Tracker extends EventEmitter {
       const onMergeError = (error: unknown) => this.failures.emit('a hybrid torrent credit could not be combined in the store; combined in this process', error);
       this.hybrid = new HybridCredit(this.storage, this.ledger, 2 * resolved.peerTtl * 1000, onMergeError);
     }
-    const deps = { options: resolved, policy: this.policy, storage: this.storage, failures: this.failures, counters };
+    const deps = { options: resolved, policy: this.policy, storage: this.storage, failures: this.failures, counters, bans: this.banKeeper.list };
     this.hybridCounts = new HybridCounts(this.storage, (error) => this.failures.emit('a hybrid torrent could not be counted at torrent level', error));
     this.pipeline = new AnnouncePipeline({ ...deps, ledger: this.ledger, hybrid: this.hybrid, hybridCounts: this.hybridCounts, events: this });
     this.scrapes = new Scrapes(deps);
@@ -238,6 +246,27 @@ export class Tracker extends EventEmitter {
     }
   }
 
+  /**
+   * Ban an address or CIDR block, a user (private mode) or a client (peer_id prefix), optionally
+   * until `expiresAt`: its announces are refused (`banned: <reason>`) over every transport, its
+   * listed peers are removed or no longer handed out, its WebSocket connections are closed, on every
+   * instance sharing the store (Redis: within a second; Keyv: within 5 s). Banning the same thing
+   * again replaces the earlier ban. TypeError for bad input. Emits `banned`.
+   */
+  ban(spec: BanSpec): Promise<Ban> {
+    return this.banKeeper.ban(spec);
+  }
+
+  /** Lift a ban by its id, on every instance; resolves true when it was in force. Emits `unbanned`. */
+  unban(id: string): Promise<boolean> {
+    return this.banKeeper.unban(id);
+  }
+
+  /** The bans in force (expired ones are not listed), oldest first. */
+  bans(): Promise<Ban[]> {
+    return this.banKeeper.bans();
+  }
+
   /** Hand pending `onTraffic` records over now (rejects with the callback's error; records are kept). */
   async flushTraffic(): Promise<void> {
     await this.hybrid?.settled();
@@ -259,6 +288,7 @@ export class Tracker extends EventEmitter {
       trafficError = error;
     });
     await this.bus.close();
+    await this.banKeeper.close();
     await this.storage.close();
     if (trafficError !== undefined) throw trafficError;
   }
@@ -311,5 +341,19 @@ export class Tracker extends EventEmitter {
    */
   onPasskeyForgotten(listener: (digest: string) => void): () => void {
     return this.bus.onPasskeyForgotten(listener);
+  }
+
+  /**
+   * @internal For transports that hold connections (WebSocket): `listener` is told of every ban that
+   * comes into force here, made on this or another instance. Returns a function that removes it.
+   */
+  onBan(listener: (ban: Ban) => void): () => void {
+    return this.banKeeper.onBan(listener);
+  }
+
+  /** @internal The user of a passkey when the policy cache knows it (undefined otherwise, or in public mode). */
+  cachedUser(passkey: string | undefined): UserId | undefined {
+    const user = passkey === undefined ? undefined : this.policy?.passkeys?.peek(passkey);
+    return user ?? undefined;
   }
 }
