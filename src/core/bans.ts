@@ -84,7 +84,7 @@ export class BanKeeper {
     this.changes++;
     await this.core.bounded(store.add(ban));
     if (replaced) await this.core.bounded(store.remove(replaced.id));
-    this.apply(ban);
+    this.apply(ban, true);
     await this.send({ ban });
     this.core.events.emit('banned', { ...ban });
     return { ...ban };
@@ -155,13 +155,17 @@ export class BanKeeper {
         continue;
       }
       seen.add(ban.id);
-      if (!this.list.get(ban.id)) this.apply(ban);
+      if (!this.list.get(ban.id)) this.apply(ban, false);
     }
     for (const ban of this.list.all()) if (!seen.has(ban.id)) this.list.remove(ban.id);
   }
 
-  /** A ban comes into force here: matched from now on, its listed peers removed, connections told. */
-  private apply(ban: Ban): void {
+  /**
+   * A ban comes into force here: matched from now on, connections told, its listed peers removed
+   * (`made` here: from the whole store; learned from another instance: only where each instance
+   * keeps its own peers, a store without a bus).
+   */
+  private apply(ban: Ban, made: boolean): void {
     if (this.list.get(ban.id)) return;
     this.list.add(ban);
     if (this.list.get(ban.id) === undefined) return; // an older ban on the same thing: ignored
@@ -172,7 +176,7 @@ export class BanKeeper {
         this.core.onError('a ban listener threw', error);
       }
     }
-    this.purge(ban);
+    if (made || !this.swarms?.bus) this.purge(ban);
   }
 
   /** Remove the peers a new ban covers from the store, where the store can (in the background). */
@@ -214,7 +218,7 @@ export class BanKeeper {
     }
     if (message.ban !== undefined) {
       const ban = storedBan(message.ban);
-      if (ban && (ban.expiresAt === undefined || ban.expiresAt > Date.now())) this.apply(ban);
+      if (ban && (ban.expiresAt === undefined || ban.expiresAt > Date.now())) this.apply(ban, false);
     } else if (typeof message.unban === 'string') {
       this.list.remove(message.unban);
     }

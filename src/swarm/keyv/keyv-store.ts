@@ -39,7 +39,7 @@ import { KeyvStorage } from './storage.js';
 import { applyRemote, countShards, countsOf, maybeSweep, newSwarm, setOwn, type Swarm } from './swarm.js';
 import { keyvTorrentRegistry } from './registry.js';
 import { keyvBanStore } from './bans.js';
-import type { PeerState, SwarmCounts, SwarmTotals } from '../../types.js';
+import type { Peer, PeerState, SwarmCounts, SwarmTotals } from '../../types.js';
 import type { BanStore, SwarmAnnounce, SwarmAnnounceResult, SwarmStore, SwarmStoreOptions, TorrentRegistry } from '../types.js';
 
 export { KeyvStoreError } from './storage.js';
@@ -264,6 +264,28 @@ export class KeyvSwarmStore implements SwarmStore {
       await this.shards.write(Infinity);
       if (![...this.swarms.values()].some((s) => s.dirty)) return;
     }
+  }
+
+  /**
+   * {@link SwarmStore.removePeers} for the peers this instance listed (its own shards; every instance
+   * does the same when it learns of a ban), each removed as by its own `stopped`.
+   */
+  async removePeers(match: (peer: Peer, owner: string | undefined) => boolean): Promise<number> {
+    let removed = 0;
+    const now = this.now();
+    for (const swarm of [...this.swarms.values()]) {
+      const infoHash = Buffer.from(swarm.hex, 'hex');
+      const gone = [...swarm.own.values()].filter((rec) => {
+        if (rec.gone || rec.exp < now) return false;
+        const owner = this.states?.get(peerStateKey(infoHash, rec.id), now)?.owner;
+        return match({ peerId: rec.id, ip: rec.ip, port: rec.port }, owner);
+      });
+      for (const rec of gone) {
+        await this.announce({ infoHash, peerId: rec.id, ip: rec.ip, port: rec.port, seeder: false, event: 'stopped', numwant: 0, ttl: 1, key: rec.k });
+        removed++;
+      }
+    }
+    return removed;
   }
 
   /** Another set of swarms in the same database, under `<prefix>:<name>` (see {@link SwarmStore.sibling}). */

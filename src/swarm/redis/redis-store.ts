@@ -14,6 +14,7 @@ import { RedisBus } from './bus.js';
 import { isRedisKeyv, RedisConnection, RedisStoreError, withDeadline, type RedisClientLike } from './connection.js';
 import { redisTorrentRegistry } from './registry.js';
 import { redisBanStore } from './bans.js';
+import { purgePeers, type PurgeAccess } from './purge.js';
 import { ANNOUNCE, evalScript, MERGE_CREDIT, SCRAPE, TOTALS_APPLY, TOTALS_READ, type Script } from './scripts.js';
 
 /** Options of {@link RedisSwarmStore}. */
@@ -289,6 +290,23 @@ export class RedisSwarmStore implements SwarmStore {
     });
     return out;
   }
+
+  /** {@link SwarmStore.removePeers}: a bounded walk in the background, see purge.ts. One walk at a time. */
+  removePeers(match: (peer: Peer, owner: string | undefined) => boolean): Promise<number> {
+    const access: PurgeAccess = {
+      connection: this.connection,
+      pattern: this.redisKey(`${this.prefix}:{*}:`).replace(/[?[\]\\]/g, '\\$&') + 'd',
+      stop: async (infoHash, peer, key) => {
+        await this.announce({ infoHash, peerId: peer.peerId, ip: peer.ip, port: peer.port, seeder: false, event: 'stopped', numwant: 0, ttl: 1, key });
+      },
+      closed: () => this.closed,
+    };
+    const walk = this.purging.then(() => purgePeers(access, match));
+    this.purging = walk.catch(() => 0);
+    return walk;
+  }
+
+  private purging: Promise<number> = Promise.resolve(0);
 
   /** Disconnects the Keyv only when the store was created with `closeKeyv` (as stores opened from a URI are). */
   async close(): Promise<void> {
