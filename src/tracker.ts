@@ -95,7 +95,7 @@ export class Tracker extends EventEmitter {
     });
     const bounded = <T>(promise: Promise<T>) => this.storage.bounded(promise);
     const onError = (message: string, error: unknown) => this.failures.emit(message, error);
-    this.banKeeper = new BanKeeper({ opened: () => this.storage.opened(), bounded, events: this, onError });
+    this.banKeeper = new BanKeeper({ opened: () => this.storage.opened(), bounded, timeout: resolved.storeTimeout, events: this, onError });
     this.registry = new TorrentRegistry({ opened: () => this.storage.opened(), bounded, forget: (hash) => this.forgetTorrent(hash) });
     const chain = new PolicyChain(
       { passkey: options.passkey, torrents: options.torrents === 'registry' ? (hex: string) => this.registry.rules(hex) : options.torrents, clients: options.clients },

@@ -12,6 +12,7 @@
 import type { EventEmitter } from 'node:events';
 import { BanList, MAX_BANS, makeBan, storedBan, type Ban, type BanSpec } from '../policy/bans.js';
 import { memoryBanStore } from '../swarm/memory/bans.js';
+import { withDeadline } from '../util/deadline.js';
 import type { BanStore, SwarmStore } from '../swarm/types.js';
 
 export type { Ban, BanSpec } from '../policy/bans.js';
@@ -20,8 +21,10 @@ export type { Ban, BanSpec } from '../policy/bans.js';
 export interface BanAccess {
   /** The open store. */
   opened(): Promise<SwarmStore>;
-  /** A store call bounded by `storeTimeout`. */
+  /** A store call bounded by `storeTimeout` (and counted in the storage stats): calls the site makes. */
   bounded<T>(promise: Promise<T>): Promise<T>;
+  /** `storeTimeout` in ms, for the background re-reads (not counted: they are not the tracker's work). */
+  timeout: number;
   /** Where `banned` / `unbanned` go. */
   events: EventEmitter;
   /** A background step failed (store unreachable…): reported, retried by the next refresh. */
@@ -41,6 +44,7 @@ export class BanKeeper {
   private store: BanStore | undefined;
   private swarms: SwarmStore | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private retry: NodeJS.Timeout | undefined;
   private unsubscribe: (() => Promise<void>) | undefined;
   private publish: ((message: string) => Promise<void>) | undefined;
   /** Changes made here since a refresh started: that refresh's result is stale. */
@@ -59,13 +63,23 @@ export class BanKeeper {
     const bus = swarms.bus;
     if (bus) {
       this.publish = (message) => bus.publish(message);
-      bus.subscribe((text) => this.receive(text)).then(
-        (unsubscribe) => {
-          if (this.closed) void unsubscribe();
-          else this.unsubscribe = unsubscribe;
-        },
-        (error: unknown) => this.core.onError('bans: could not listen to other instances (they are re-read periodically)', error),
-      );
+      // Listen (retried every 2 s until it works; meanwhile the periodic re-read keeps bans in step).
+      const attempt = (): void => {
+        this.retry = undefined;
+        if (this.closed) return;
+        bus.subscribe((text) => this.receive(text)).then(
+          (unsubscribe) => {
+            if (this.closed) void unsubscribe();
+            else this.unsubscribe = unsubscribe;
+          },
+          () => {
+            if (this.closed) return;
+            this.retry = setTimeout(attempt, 2000);
+            this.retry.unref();
+          },
+        );
+      };
+      attempt();
     }
     void this.refresh();
     const every = this.store.refreshInterval;
@@ -125,6 +139,7 @@ export class BanKeeper {
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.retry) clearTimeout(this.retry);
     await this.unsubscribe?.().catch(() => undefined);
   }
 
@@ -141,7 +156,7 @@ export class BanKeeper {
     const before = this.changes;
     let stored: Ban[];
     try {
-      stored = await this.core.bounded(store.list());
+      stored = await withDeadline(store.list(), this.core.timeout, () => new Error(`bans: the store did not answer within ${this.core.timeout} ms`));
     } catch (error) {
       this.core.onError('bans could not be read from the store (kept as they were; retried)', error);
       return;
