@@ -8,7 +8,8 @@
  */
 import { Router, type NextFunction, type Request, type Response } from 'express';
 import { parseTrackerPath } from './protocol/path.js';
-import { Tracker, type Ban, type BanSpec, type TorrentInput, type TrackerOptions } from './tracker.js';
+import type { Ban, BanSpec } from './core/bans.js';
+import { Tracker, type TorrentInput, type TrackerOptions } from './tracker.js';
 import { TRACKER_OPTION_NAMES } from './options.js';
 import { warnUnknownKeys } from './option-checks.js';
 import { answerHttp, sendFailure } from './transport/http-answer.js';

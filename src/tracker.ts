@@ -10,7 +10,7 @@
 import { EventEmitter } from 'node:events';
 import { checkFunctions, resolveOptions, type ResolvedTrackerOptions, type TrackerOptions } from './options.js';
 import { PolicyChain } from './policy/chain.js';
-import { passkeyDigest, type UserId } from './policy/passkey.js';
+import { passkeyDigest } from './policy/passkey.js';
 import { TrafficLedger } from './policy/traffic.js';
 import { TrackerCounters, type TrackerStats } from './stats/counters.js';
 import { MemorySwarmStore } from './swarm/memory/memory-store.js';
@@ -20,7 +20,7 @@ import { Validations } from './validations.js';
 import { AnnouncePipeline, type AnnounceCall } from './core/announce.js';
 import { httpWriter, type AnswerWriter } from './core/answer-writer.js';
 import { ForgetBus } from './core/bus.js';
-import { BanKeeper, type Ban, type BanSpec } from './core/bans.js';
+import { BanKeeper, type Ban, type BanListener, type BanSpec } from './core/bans.js';
 import { FailureReporter } from './core/failures.js';
 import { infoHashBytes, swarmHashes, TorrentRegistry, type TorrentInput } from './core/registry.js';
 import { Scrapes, type ScrapeFile } from './core/scrape.js';
@@ -34,7 +34,6 @@ export type { AnnounceCall, AnnounceEventInfo } from './core/announce.js';
 export type { AnswerWriter } from './core/answer-writer.js';
 export { ADDRESS_REASON } from './core/failures.js';
 export type { TorrentInput } from './core/registry.js';
-export type { Ban, BanSpec } from './core/bans.js';
 
 /**
  * The protocol core. Events: `announce` ({@link AnnounceEventInfo}) after each successful announce,
@@ -88,14 +87,11 @@ export class Tracker extends EventEmitter {
       timeout: resolved.storeTimeout,
       stateful: this.isPrivate || resolved.enforceInterval,
       counters,
-      onOpen: (store) => {
-        this.bus.attach(store.bus);
-        this.banKeeper.attach(store);
-      },
+      onOpen: (store) => this.bus.attach(store.bus),
     });
     const bounded = <T>(promise: Promise<T>) => this.storage.bounded(promise);
-    const onError = (message: string, error: unknown) => this.failures.emit(message, error);
-    this.banKeeper = new BanKeeper({ opened: () => this.storage.opened(), bounded, timeout: resolved.storeTimeout, events: this, onError });
+    const userOf = (passkey: string) => this.policy?.passkeys?.peek(passkey) ?? undefined;
+    this.banKeeper = new BanKeeper({ opened: () => this.storage.opened(), bounded, timeout: resolved.storeTimeout, events: this, failures: this.failures, userOf });
     this.registry = new TorrentRegistry({ opened: () => this.storage.opened(), bounded, forget: (hash) => this.forgetTorrent(hash) });
     const chain = new PolicyChain(
       { passkey: options.passkey, torrents: options.torrents === 'registry' ? (hex: string) => this.registry.rules(hex) : options.torrents, clients: options.clients },
@@ -246,18 +242,12 @@ export class Tracker extends EventEmitter {
     }
   }
 
-  /**
-   * Ban an address or CIDR block, a user (private mode) or a client (peer_id prefix), optionally
-   * until `expiresAt`: its announces are refused (`banned: <reason>`) over every transport, its
-   * listed peers are removed or no longer handed out, its WebSocket connections are closed, on every
-   * instance sharing the store (Redis: within a second; Keyv: within 5 s). Banning the same thing
-   * again replaces the earlier ban. TypeError for bad input. Emits `banned`.
-   */
+  /** Ban an address or block, a user or a client, on every instance (see src/core/bans.ts). Emits `banned`. */
   ban(spec: BanSpec): Promise<Ban> {
     return this.banKeeper.ban(spec);
   }
 
-  /** Lift a ban by its id, on every instance; resolves true when it was in force. Emits `unbanned`. */
+  /** Lift a ban, on every instance; true when it was in force. Emits `unbanned`. */
   unban(id: string): Promise<boolean> {
     return this.banKeeper.unban(id);
   }
@@ -343,17 +333,8 @@ export class Tracker extends EventEmitter {
     return this.bus.onPasskeyForgotten(listener);
   }
 
-  /**
-   * @internal For transports that hold connections (WebSocket): `listener` is told of every ban that
-   * comes into force here, made on this or another instance. Returns a function that removes it.
-   */
-  onBan(listener: (ban: Ban) => void): () => void {
+  /** @internal For transports that hold connections: told of every ban in force here (see BanKeeper.onBan). */
+  onBan(listener: BanListener): () => void {
     return this.banKeeper.onBan(listener);
-  }
-
-  /** @internal The user of a passkey when the policy cache knows it (undefined otherwise, or in public mode). */
-  cachedUser(passkey: string | undefined): UserId | undefined {
-    const user = passkey === undefined ? undefined : this.policy?.passkeys?.peek(passkey);
-    return user ?? undefined;
   }
 }

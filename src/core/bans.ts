@@ -14,6 +14,7 @@ import { BanList, MAX_BANS, makeBan, storedBan, type Ban, type BanSpec } from '.
 import { memoryBanStore } from '../swarm/memory/bans.js';
 import { withDeadline } from '../util/deadline.js';
 import type { BanStore, SwarmStore } from '../swarm/types.js';
+import type { UserId } from '../policy/passkey.js';
 
 export type { Ban, BanSpec } from '../policy/bans.js';
 
@@ -27,9 +28,17 @@ export interface BanAccess {
   timeout: number;
   /** Where `banned` / `unbanned` go. */
   events: EventEmitter;
-  /** A background step failed (store unreachable…): reported, retried by the next refresh. */
-  onError(message: string, error: unknown): void;
+  /** Where background failures go (store unreachable…: reported, retried by the next refresh). */
+  failures: { emit(reason: string, error: unknown): void };
+  /** The user of a passkey when the policy cache knows it (private mode). */
+  userOf(passkey: string): UserId | undefined;
 }
+
+/**
+ * Told of every ban that comes into force on this instance (made here or elsewhere), with a way to
+ * find the user of a connection's passkey (the policy cache).
+ */
+export type BanListener = (ban: Ban, userOf: (passkey: string) => UserId | undefined) => void;
 
 /** A ban change on the bus. */
 interface BanMessage {
@@ -50,14 +59,19 @@ export class BanKeeper {
   /** Changes made here since a refresh started: that refresh's result is stale. */
   private changes = 0;
   private closed = false;
-  private readonly listeners = new Set<(ban: Ban) => void>();
+  private readonly listeners = new Set<BanListener>();
 
   constructor(private readonly core: BanAccess) {
     this.list = new BanList(Date.now, (ban) => this.expired(ban));
+    core.opened().then(
+      (store) => this.attach(store),
+      () => undefined, // no store: every answer is a failure anyway
+    );
   }
 
   /** The store is open: load its bans, listen on its bus, re-read them every `refreshInterval`. */
-  attach(swarms: SwarmStore): void {
+  private attach(swarms: SwarmStore): void {
+    if (this.closed) return;
     this.swarms = swarms;
     this.store = swarms.bans ?? memoryBanStore();
     const bus = swarms.bus;
@@ -130,7 +144,7 @@ export class BanKeeper {
   }
 
   /** `listener` is told of every ban that comes into force here (made here or on another instance). */
-  onBan(listener: (ban: Ban) => void): () => void {
+  onBan(listener: BanListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
@@ -158,7 +172,7 @@ export class BanKeeper {
     try {
       stored = await withDeadline(store.list(), this.core.timeout, () => new Error(`bans: the store did not answer within ${this.core.timeout} ms`));
     } catch (error) {
-      this.core.onError('bans could not be read from the store (kept as they were; retried)', error);
+      this.core.failures.emit('bans could not be read from the store (kept as they were; retried)', error);
       return;
     }
     if (before !== this.changes) return; // a change made here meanwhile: the next refresh sees it
@@ -186,9 +200,9 @@ export class BanKeeper {
     if (this.list.get(ban.id) === undefined) return; // an older ban on the same thing: ignored
     for (const listener of this.listeners) {
       try {
-        listener(ban);
+        listener(ban, this.core.userOf);
       } catch (error) {
-        this.core.onError('a ban listener threw', error);
+        this.core.failures.emit('a ban listener threw', error);
       }
     }
     if (made || !this.swarms?.bus) this.purge(ban);
@@ -202,7 +216,7 @@ export class BanKeeper {
     probe.add(ban);
     swarms
       .removePeers((peer, owner) => probe.match(peer.ip, peer.peerId, owner) !== undefined)
-      .catch((error: unknown) => this.core.onError('bans: listed peers could not be removed (they are not handed out, and go at their next announce)', error));
+      .catch((error: unknown) => this.core.failures.emit('bans: listed peers could not be removed (they are not handed out, and go at their next announce)', error));
   }
 
   /** A ban expired: it stops applying, and goes from the store. */
@@ -218,7 +232,7 @@ export class BanKeeper {
       await this.core.bounded(this.publish(JSON.stringify(message)));
     } catch (error) {
       // Stored already: other instances pick it up at their next refresh.
-      this.core.onError('bans: other instances could not be told at once (they re-read the bans periodically)', error);
+      this.core.failures.emit('bans: other instances could not be told at once (they re-read the bans periodically)', error);
     }
   }
 

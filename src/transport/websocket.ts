@@ -32,7 +32,7 @@ import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { encodeWsFailure, parseWsFrame, WsProtocolError, type WsAnnounce, type WsScrape } from '../protocol/websocket.js';
-import { passkeyDigest } from '../policy/passkey.js';
+import { passkeyDigest, type UserId } from '../policy/passkey.js';
 import { banMatches, type Ban } from '../policy/bans.js';
 import { parseAddress } from '../protocol/address.js';
 import { Tracker } from '../tracker.js';
@@ -115,7 +115,7 @@ export class WebSocketTracker extends EventEmitter {
         this.listening = undefined;
       });
     this.stopForgetting = this.tracker.onPasskeyForgotten((digest) => this.revoke(digest));
-    this.stopBans = this.tracker.onBan((ban) => this.banish(ban));
+    this.stopBans = this.tracker.onBan((ban, userOf) => this.banish(ban, userOf));
     // One timer for pings and both idle timeouts; it runs often enough for the shortest of them.
     const tick = Math.min(o.pingMs, o.unannouncedMs / 2, this.idleMs / 2);
     this.timer = setInterval(() => this.heartbeat(), tick);
@@ -279,10 +279,10 @@ export class WebSocketTracker extends EventEmitter {
    * A ban came into force (here or on another instance): the connections it covers (by address, by
    * the user of their passkey, by the peer id of a peer they announced) are closed at once.
    */
-  private banish(ban: Ban): void {
+  private banish(ban: Ban, userOf: (passkey: string) => UserId | undefined): void {
     for (const conn of this.connections.values()) {
       if (conn.closing) continue;
-      let hit = banMatches(ban, parseAddress(conn.remote), undefined, this.tracker.cachedUser(conn.passkey));
+      let hit = banMatches(ban, parseAddress(conn.remote), undefined, conn.passkey === undefined ? undefined : userOf(conn.passkey));
       if (!hit && ban.client !== undefined && conn.peers) {
         for (const key of conn.peers.keys()) if ((hit = banMatches(ban, undefined, Buffer.from(key.slice(20), 'latin1'), undefined))) break;
       }
