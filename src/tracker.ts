@@ -91,7 +91,7 @@ export class Tracker extends EventEmitter {
     });
     const bounded = <T>(promise: Promise<T>) => this.storage.bounded(promise);
     const userOf = (passkey: string) => this.policy?.passkeys?.peek(passkey) ?? undefined;
-    this.banKeeper = new BanKeeper({ opened: () => this.storage.opened(), bounded, timeout: resolved.storeTimeout, events: this, failures: this.failures, userOf });
+    this.banKeeper = new BanKeeper({ opened: () => this.storage.opened(), bounded, timeout: resolved.storeTimeout, peerTtl: resolved.peerTtl * 1000, events: this, failures: this.failures, userOf });
     this.registry = new TorrentRegistry({ opened: () => this.storage.opened(), bounded, forget: (hash) => this.forgetTorrent(hash) });
     const chain = new PolicyChain(
       { passkey: options.passkey, torrents: options.torrents === 'registry' ? (hex: string) => this.registry.rules(hex) : options.torrents, clients: options.clients },

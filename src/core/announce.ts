@@ -171,7 +171,7 @@ export class AnnouncePipeline {
       if (writer.compact && (request.compact || writer.alwaysCompact)) return this.compact(memory, prepared, grant, writer, webrtc);
       const result = memory.announceSync(swarmRequest);
       const refused = this.end(prepared, grant, result);
-      if (refused === undefined && bans.size !== 0 && !webrtc) result.peers = this.unbanned(result.peers);
+      if (refused === undefined && bans.filterUntil !== 0 && !webrtc) result.peers = this.unbanned(result.peers);
       return refused === undefined ? writer.peers(result, result.peers, request) : writer.failure(refused);
     } catch (error) {
       return writer.failure(this.deps.failures.reason(error));
@@ -184,7 +184,7 @@ export class AnnouncePipeline {
       const store = await storage.opened(webrtc);
       const result = await storage.bounded(store.announce(prepared[1]));
       const refused = this.end(prepared, grant, result);
-      if (refused === undefined && this.deps.bans.size !== 0 && !webrtc) result.peers = this.unbanned(result.peers);
+      if (refused === undefined && this.deps.bans.filterUntil !== 0 && !webrtc) result.peers = this.unbanned(result.peers);
       return refused === undefined ? writer.peers(result, result.peers, prepared[0]) : writer.failure(refused);
     } catch (error) {
       return writer.failure(this.deps.failures.reason(error));
@@ -203,7 +203,7 @@ export class AnnouncePipeline {
     let packed = memory.announceCompact(prepared[1], this.scratch4, this.scratch6, counts);
     const refused = this.end(prepared, grant, counts);
     if (refused !== undefined) return writer.failure(refused);
-    if (this.deps.bans.addressBans !== 0 && !webrtc) packed = this.unbannedCompact(packed);
+    if (this.deps.bans.filterUntil !== 0 && !webrtc) packed = this.unbannedCompact(packed);
     return writer.compact!(counts, this.scratch4.subarray(0, (packed & 0xffff) * 6), this.scratch6.subarray(0, (packed >>> 16) * 18), prepared[0]);
   }
 
@@ -242,6 +242,7 @@ export class AnnouncePipeline {
   /** A peer sample without the peers banned by address or client (they may be listed until they announce again). */
   private unbanned(peers: Peer[]): Peer[] {
     const bans = this.deps.bans;
+    if (bans.filterUntil < Date.now()) bans.filterUntil = 0;
     if (bans.addressBans === 0 && bans.clientBans === 0) return peers;
     return peers.filter((peer) => bans.matchAddress(peer.ip) === undefined && bans.matchClient(peer.peerId) === undefined);
   }
@@ -249,11 +250,12 @@ export class AnnouncePipeline {
   /** {@link unbanned} for the compact scratch buffers: entries of banned addresses are dropped in place. */
   private unbannedCompact(packed: number): number {
     const bans = this.deps.bans;
+    if (bans.filterUntil < Date.now()) bans.filterUntil = 0;
+    if (bans.addressBans === 0) return packed;
     const keep = (buffer: Buffer, count: number, size: number): number => {
       let kept = 0;
       for (let i = 0; i < count; i++) {
-        const entry = buffer.subarray(i * size, i * size + size - 2);
-        if (bans.matchAddress(entry) !== undefined) continue;
+        if (bans.matchAddress(buffer, i * size, size - 2) !== undefined) continue;
         if (kept !== i) buffer.copy(buffer, kept * size, i * size, i * size + size);
         kept++;
       }

@@ -12,6 +12,7 @@
 import type { EventEmitter } from 'node:events';
 import { BanList, MAX_BANS, makeBan, storedBan, type Ban, type BanSpec } from '../policy/bans.js';
 import { memoryBanStore } from '../swarm/memory/bans.js';
+import { MemorySwarmStore } from '../swarm/memory/memory-store.js';
 import { withDeadline } from '../util/deadline.js';
 import type { BanStore, SwarmStore } from '../swarm/types.js';
 import type { UserId } from '../policy/passkey.js';
@@ -24,6 +25,8 @@ export interface BanAccess {
   opened(): Promise<SwarmStore>;
   /** A store call bounded by `storeTimeout` (and counted in the storage stats): calls the site makes. */
   bounded<T>(promise: Promise<T>): Promise<T>;
+  /** `peerTtl` in ms: how long a listed peer may outlive a ban without announcing again. */
+  peerTtl: number;
   /** `storeTimeout` in ms, for the background re-reads (not counted: they are not the tracker's work). */
   timeout: number;
   /** Where `banned` / `unbanned` go. */
@@ -60,6 +63,8 @@ export class BanKeeper {
   private changes = 0;
   private closed = false;
   private readonly listeners = new Set<BanListener>();
+  /** Walks removing listed peers in progress. */
+  private purging = 0;
 
   constructor(private readonly core: BanAccess) {
     this.list = new BanList(Date.now, (ban) => this.expired(ban));
@@ -205,6 +210,8 @@ export class BanKeeper {
         this.core.failures.emit('a ban listener threw', error);
       }
     }
+    // Answers are filtered until listed peers are gone: they expire within a peer TTL at the latest.
+    this.list.filterUntil = Math.max(this.list.filterUntil, Date.now() + this.core.peerTtl);
     if (made || !this.swarms?.bus) this.purge(ban);
   }
 
@@ -214,8 +221,13 @@ export class BanKeeper {
     if (!swarms?.removePeers) return;
     const probe = new BanList();
     probe.add(ban);
+    this.purging++;
     swarms
       .removePeers((peer, owner) => probe.match(peer.ip, peer.peerId, owner) !== undefined)
+      .then(() => {
+        // In this process's memory, a finished walk leaves no banned peer listed: filtering can stop.
+        if (--this.purging === 0 && swarms instanceof MemorySwarmStore) this.list.filterUntil = 0;
+      })
       .catch((error: unknown) => this.core.failures.emit('bans: listed peers could not be removed (they are not handed out, and go at their next announce)', error));
   }
 

@@ -152,13 +152,30 @@ export function banMatches(ban: Ban, ip: Uint8Array | undefined, peerId: Uint8Ar
   return prefix.length <= peerId.length && Buffer.from(peerId.buffer, peerId.byteOffset, prefix.length).equals(prefix);
 }
 
+/** An IPv4 address (4 bytes) cut to its first `bits` bits, as an unsigned 32-bit number. */
+function v4Key(ip: Uint8Array, bits: number, at = 0): number {
+  if (bits === 0) return 0;
+  const n = ((ip[at] << 24) | (ip[at + 1] << 16) | (ip[at + 2] << 8) | ip[at + 3]) >>> 0;
+  return (n & (~0 << (32 - bits))) >>> 0;
+}
+
+/** An IPv6 address (16 bytes) cut to its first `bits` bits, as a latin1 string of the bytes that hold them. */
+function v6Key(ip: Uint8Array, bits: number, at = 0): string {
+  let key = '';
+  const whole = bits >>> 3;
+  for (let i = 0; i < whole; i++) key += String.fromCharCode(ip[at + i]);
+  const rest = bits & 7;
+  if (rest !== 0) key += String.fromCharCode(ip[at + whole] & ((0xff << (8 - rest)) & 0xff));
+  return key;
+}
+
 /** Maps of one kind, one per key length in use (prefix length in bits, or client-prefix length in bytes). */
-class LengthIndex {
-  private readonly byLength = new Map<number, Map<string, Ban>>();
+class LengthIndex<K extends string | number> {
+  private readonly byLength = new Map<number, Map<K, Ban>>();
   /** Lengths in use, longest first. */
   lengths: number[] = [];
 
-  set(length: number, key: string, ban: Ban): void {
+  set(length: number, key: K, ban: Ban): void {
     let map = this.byLength.get(length);
     if (!map) {
       this.byLength.set(length, (map = new Map()));
@@ -167,11 +184,11 @@ class LengthIndex {
     map.set(key, ban);
   }
 
-  get(length: number, key: string): Ban | undefined {
+  get(length: number, key: K): Ban | undefined {
     return this.byLength.get(length)?.get(key);
   }
 
-  delete(length: number, key: string): void {
+  delete(length: number, key: K): void {
     const map = this.byLength.get(length);
     if (!map) return;
     map.delete(key);
@@ -188,14 +205,19 @@ export class BanList {
   size = 0;
   private readonly byId = new Map<string, Ban>();
   private readonly byKey = new Map<string, Ban>();
-  private readonly v4 = new LengthIndex();
-  private readonly v6 = new LengthIndex();
-  private readonly clients = new LengthIndex();
+  private readonly v4 = new LengthIndex<number>();
+  private readonly v6 = new LengthIndex<string>();
+  private readonly clients = new LengthIndex<string>();
   private readonly users = new Map<string, Ban>();
   /** Address bans held (answers are filtered by address only when there are some). */
   addressBans = 0;
   /** Client bans held. */
   clientBans = 0;
+  /**
+   * Until when (ms) answers must be filtered: peers listed before a ban may still be in the store
+   * (the keeper sets it; 0 once nothing banned can be listed).
+   */
+  filterUntil = 0;
 
   constructor(
     private readonly now: () => number = Date.now,
@@ -231,7 +253,8 @@ export class BanList {
     this.size++;
     if (ban.address !== undefined) {
       const { bytes, bits } = parseBlock(ban.address);
-      (bytes.length === 4 ? this.v4 : this.v6).set(bits, bytes.toString('latin1'), ban);
+      if (bytes.length === 4) this.v4.set(bits, v4Key(bytes, bits), ban);
+      else this.v6.set(bits, v6Key(bytes, bits), ban);
       this.addressBans++;
     } else if (ban.user !== undefined) {
       this.users.set(String(ban.user), ban);
@@ -251,7 +274,8 @@ export class BanList {
     this.size--;
     if (ban.address !== undefined) {
       const { bytes, bits } = parseBlock(ban.address);
-      (bytes.length === 4 ? this.v4 : this.v6).delete(bits, bytes.toString('latin1'));
+      if (bytes.length === 4) this.v4.delete(bits, v4Key(bytes, bits));
+      else this.v6.delete(bits, v6Key(bytes, bits));
       this.addressBans--;
     } else if (ban.user !== undefined) {
       this.users.delete(String(ban.user));
@@ -268,12 +292,23 @@ export class BanList {
     return (ip && this.matchAddress(ip)) ?? (user !== undefined ? this.live(this.users.get(String(user))) : undefined) ?? (peerId && this.matchClient(peerId));
   }
 
-  /** The live address ban covering `ip` (4 or 16 bytes), if any. */
-  matchAddress(ip: Uint8Array): Ban | undefined {
+  /**
+   * The live address ban covering `ip` (4 or 16 bytes), if any; or the address of `length` bytes at
+   * offset `at` of `ip` (entries of a compact peer list, without a copy).
+   */
+  matchAddress(ip: Uint8Array, at = 0, length = ip.length): Ban | undefined {
     if (this.addressBans === 0) return undefined;
-    const index = ip.length === 4 ? this.v4 : this.v6;
-    for (const bits of index.lengths) {
-      const ban = this.live(index.get(bits, mask(ip, bits).toString('latin1')));
+    if (length === 4) {
+      const lengths = this.v4.lengths;
+      for (let i = 0; i < lengths.length; i++) {
+        const ban = this.live(this.v4.get(lengths[i], v4Key(ip, lengths[i], at)));
+        if (ban) return ban;
+      }
+      return undefined;
+    }
+    const lengths = this.v6.lengths;
+    for (let i = 0; i < lengths.length; i++) {
+      const ban = this.live(this.v6.get(lengths[i], v6Key(ip, lengths[i], at)));
       if (ban) return ban;
     }
     return undefined;

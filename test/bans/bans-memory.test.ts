@@ -98,21 +98,36 @@ describe('bans on the memory store (public mode)', () => {
     await doors.app.router.unban(c.id);
   });
 
-  it("a banned peer's own announce removes its listed entry", async () => {
+  it("while listed peers are still in the store they are filtered out of answers; a banned peer's own announce removes its entry", async () => {
     const ih = randomBytes(20);
     const peerId = randomBytes(20);
-    await httpAnnounce(doors, { infoHash: ih, peerId, from: '127.0.4.1' });
-    expect((await doors.app.router.tracker.counts([ih]))[0].incomplete).toBe(1);
-    // Banned behind the store's back (no purge): its next announce is refused and its entry deleted.
+    const client = Buffer.concat([Buffer.from('-CL-'), randomBytes(16)]);
+    await httpAnnounce(doors, { infoHash: ih, peerId, from: '127.0.4.1', port: 4101 });
+    await httpAnnounce(doors, { infoHash: ih, peerId: client, from: '127.0.4.2', port: 4102 });
+    await httpAnnounce(doors, { infoHash: ih, peerId: randomBytes(20), from: '127.0.4.3', port: 4103 });
+    // The store's walk never finishes here: the peers stay listed, and answers are filtered.
     const store = doors.app.router.tracker.swarmStore as MemorySwarmStore;
     const purge = store.removePeers;
-    store.removePeers = async () => 0;
-    const ban = await doors.app.router.ban({ address: '127.0.4.1' });
+    store.removePeers = () => new Promise(() => undefined);
+    const a = await doors.app.router.ban({ address: '127.0.4.1' });
+    const c = await doors.app.router.ban({ client: '-CL-' });
     store.removePeers = purge;
-    expect((await doors.app.router.tracker.counts([ih]))[0].incomplete).toBe(1);
+    expect((await doors.app.router.tracker.counts([ih]))[0].incomplete).toBe(3);
+    const compact = await httpAnnounce(doors, { infoHash: ih, peerId: randomBytes(20), from: '127.0.4.4' });
+    expect(compact.peers).not.toContain('127.0.4.1:4101'); // compact answers: by address
+    const dict = await httpAnnounce(doors, { infoHash: ih, peerId: randomBytes(20), from: '127.0.4.5', compact: false });
+    expect(dict.peers).not.toContain('127.0.4.1:4101');
+    expect(dict.peers).not.toContain('127.0.4.2:4102'); // dictionary answers: by client too
+    expect(dict.peers).toContain('127.0.4.3:4103');
+    const udp = await udpAnnounce(doors.udpPort, { infoHash: ih, peerId: randomBytes(20), from: '127.0.4.6' });
+    expect(udp.peers).not.toContain('127.0.4.1:4101');
+    expect(udp.peers).toContain('127.0.4.3:4103');
+    // Its own next announce is refused and deletes its entry.
     expect((await httpAnnounce(doors, { infoHash: ih, peerId, from: '127.0.4.1' })).failure).toBe('banned');
-    expect((await doors.app.router.tracker.counts([ih]))[0].incomplete).toBe(0);
-    await doors.app.router.unban(ban.id);
+    expect((await httpAnnounce(doors, { infoHash: ih, peerId: client, from: '127.0.4.2' })).failure).toBe('banned');
+    expect((await doors.app.router.tracker.counts([ih]))[0].incomplete).toBe(4);
+    await doors.app.router.unban(a.id);
+    await doors.app.router.unban(c.id);
   });
 
   it('WebSocket connections of a banned address or client are closed (1008 "banned"), others stay', async () => {
