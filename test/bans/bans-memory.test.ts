@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Ban } from '../../src/policy/bans.js';
 import { MemorySwarmStore } from '../../src/swarm/memory/memory-store.js';
+import type { SwarmStore } from '../../src/swarm/types.js';
 import { httpAnnounce, startDoors, udpAnnounce, until, wsClient, type Doors } from '../helpers/bans.js';
 import { wsId } from '../helpers/ws.js';
 import type { WsTestClient } from '../helpers/ws.js';
@@ -199,5 +200,40 @@ describe('bans on the memory store (private mode)', () => {
     await doors.app.router.unban(ban.id);
     await doors.app.router.unban(b7.id);
     expect((await httpAnnounce(doors, { infoHash: ih, peerId: randomBytes(20), passkey: alice })).failure).toBeUndefined();
+  });
+});
+
+describe('bans with a custom store that keeps none', () => {
+  it('are kept in the process and refuse announces; the peer is still removed by its own announce', async () => {
+    const inner = new MemorySwarmStore();
+    const custom: SwarmStore = { announce: (r) => inner.announce(r), scrape: (h) => inner.scrape(h), privateMode: true };
+    const doors = await startDoors({ store: custom });
+    try {
+      const ih = randomBytes(20);
+      const peerId = randomBytes(20);
+      await httpAnnounce(doors, { infoHash: ih, peerId, from: '127.0.10.1' });
+      const ban = await doors.app.router.ban({ address: '127.0.10.0/24', reason: 'local' });
+      expect(await doors.app.router.bans()).toEqual([ban]);
+      expect((await httpAnnounce(doors, { infoHash: ih, peerId, from: '127.0.10.1' })).failure).toBe('banned: local');
+      await until(async () => (await inner.scrape([ih]))[0].incomplete === 0, 2000);
+      expect(await doors.app.router.unban(ban.id)).toBe(true);
+      expect(await doors.app.router.bans()).toEqual([]);
+    } finally {
+      await doors.close();
+      await inner.close();
+    }
+  });
+
+  it('at most 10 000 bans', async () => {
+    const doors = await startDoors();
+    try {
+      for (let i = 0; i < 10_000; i++) await doors.app.router.ban({ address: `10.${(i >> 8) & 255}.${i & 255}.0/24` });
+      await expect(doors.app.router.ban({ user: 'one too many' })).rejects.toBeInstanceOf(TypeError);
+      // Replacing a ban on the same thing is not one more.
+      await expect(doors.app.router.ban({ address: '10.0.0.0/24', reason: 'again' })).resolves.toMatchObject({ reason: 'again' });
+      expect(await doors.app.router.bans()).toHaveLength(10_000);
+    } finally {
+      await doors.close();
+    }
   });
 });
