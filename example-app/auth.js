@@ -90,8 +90,12 @@ export class AdminAuth {
   }
 }
 
+/** Methods that change something: every one of them must come from this site's own pages. */
+const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
 /**
- * Refuses (403) every POST that a browser says comes from another origin: `Sec-Fetch-Site` other than
+ * Refuses (403) every POST (and PUT, PATCH, DELETE: the admin API's) that a browser says comes from
+ * another origin: `Sec-Fetch-Site` other than
  * `same-origin` or `none`, or an `Origin` that is not this site's (`allowed`: PUBLIC_URL's origin, and
  * the origin the request was addressed to). Another port of the same host is another origin (though
  * the same *site*, so SameSite cookies alone do not stop it). Requests without either header (scripts
@@ -99,7 +103,7 @@ export class AdminAuth {
  */
 export function sameOriginPosts({ publicUrl } = {}) {
   return (req, res, next) => {
-    if (req.method !== 'POST') return next();
+    if (!UNSAFE.has(req.method)) return next();
     const fetchSite = req.get('sec-fetch-site');
     const origin = req.get('origin');
     const own = new Set([`${req.protocol}://${req.get('host')}`, ...(publicUrl ? [new URL(publicUrl).origin] : [])]);

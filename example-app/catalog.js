@@ -1,6 +1,10 @@
 // The torrents this site publishes: the files of FILES_DIR at start, and what the admin uploads
 // (kept in UPLOADS_DIR). Each is hashed once (createTorrent), named by this tracker and this site as a
 // web seed, seeded by the site's own seeder when SEED_PORT is set, and listed with live counts.
+// Every published torrent is registered in the tracker's registry (tracker.addTorrent: a hybrid
+// torrent as its pair), where the admin API lists it and edits its rules; one unregistered through
+// the admin API (the `torrentRemoved` event) leaves the site too, until the next start publishes its
+// file again.
 import { randomBytes } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -40,6 +44,45 @@ export class Catalog {
     this.seederPasskey = undefined;
     /** { at, promise } of the last counts() (see COUNTS_CACHE_MS). */
     this.countsCache = undefined;
+    /** Promise of info hash → true for the torrents registered before this start (a store that keeps them). */
+    this.registeredBefore = undefined;
+    tracker.on('torrentRemoved', ({ infoHash }) => void this.unpublish(infoHash));
+  }
+
+  /**
+   * Register a published torrent in the tracker's registry, unless a store that outlives the process
+   * (Redis, SQL) has it already: then the rules the admin gave it stay.
+   */
+  async register(torrent) {
+    this.registeredBefore ??= this.listRegistered();
+    if ((await this.registeredBefore).has(torrent.infoHash)) return;
+    await this.tracker.addTorrent(torrent.infoHashV2 ? { infoHash: torrent.infoHash, infoHashV2: torrent.infoHashV2 } : torrent.infoHash);
+  }
+
+  async listRegistered() {
+    const known = new Set();
+    try {
+      for (let offset = 0; ; offset += 500) {
+        const page = await this.tracker.listTorrents({ offset, limit: 500 });
+        for (const t of page.torrents) known.add(t.infoHash);
+        if (page.torrents.length === 0 || offset + page.torrents.length >= page.total) break;
+      }
+    } catch (error) {
+      console.warn(`could not list the registered torrents (${error.message}): publishing registers every torrent again`);
+    }
+    return known;
+  }
+
+  /** A torrent unregistered through the admin API: off the site's pages and its seeder. */
+  async unpublish(infoHash) {
+    const entry = this.byInfoHash.get(infoHash);
+    if (!entry) return;
+    this.byName.delete(entry.name);
+    this.byInfoHash.delete(entry.torrent.infoHash);
+    if (entry.torrent.infoHashV2) this.byInfoHash.delete(entry.torrent.infoHashV2.slice(0, 40));
+    this.countsCache = undefined;
+    console.log(`unpublished ${entry.name}: ${infoHash} (unregistered)`);
+    await this.seeder?.remove(entry.torrent.infoHash).catch((error) => console.error(`[seeder] could not remove ${entry.name}: ${error.message}`));
   }
 
   /** Set once the server listens (the port may have been 0). */
@@ -151,6 +194,8 @@ export class Catalog {
         : undefined,
     });
     const entry = { name, dir, isDirectory, torrent, publishedAt: new Date() };
+    // Registered first (the private tracker answers registered torrents only), then listed.
+    await this.register(torrent);
     this.countsCache = undefined;
     this.byName.set(name, entry);
     this.byInfoHash.set(torrent.infoHash, entry);

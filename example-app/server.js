@@ -15,7 +15,7 @@
 //   auth.js            admin token, cookies, cross-site POST refusal, CSRF tokens
 //   users.js           accounts, passkeys, traffic (SQLite)
 //   uploads.js         admin uploads (multer), safe file names
-//   pages/*.js         one file per page: home, torrent, stats (+ /metrics), admin, account
+//   pages/*.js         one file per page: home, torrent, stats (+ /metrics), admin (+ the admin API), account
 //   public/*           the pages' scripts and style
 //
 // Browsers are peers too: the WebTorrent (WebSocket) tracker answers at ws://host/tracker/announce
@@ -40,27 +40,22 @@ const users = config.private ? await Users.open(config.sqliteFile) : undefined;
 // The site's own seeder announces with a passkey of its own in the private mode (user 0, never stored).
 const seederPasskey = config.private ? randomBytes(16).toString('hex') : undefined;
 
-let catalog;
 const router = trackerMiddleware({
   store: config.store,
   ...(config.private
     ? {
         passkey: (passkey) => (passkey === seederPasskey ? SITE_USER : users.userIdByPasskey(passkey)),
-        // Only the torrents this site published.
-        // Only the torrents this site published; a hybrid torrent names both its hashes, so its two
-        // swarms are one torrent (credited and counted once).
-        torrents: (infoHash) => {
-          const torrent = catalog.byInfoHash.get(infoHash)?.torrent;
-          if (!torrent) return false;
-          return torrent.infoHashV2 ? { infoHash: torrent.infoHash, infoHashV2: torrent.infoHashV2 } : true;
-        },
+        // Only the torrents this site published: the catalog registers each one in the tracker's
+        // registry (a hybrid torrent as its pair, so its two swarms are one torrent, credited and
+        // counted once), where the admin API changes its rules or unregisters it.
+        torrents: 'registry',
         onTraffic: (records) => users.addTraffic(records),
         trafficInterval: config.trafficInterval,
       }
     : {}),
 });
 const core = router.tracker;
-catalog = new Catalog({ tracker: core, private: config.private, filesDir: config.filesDir, uploadsDir: config.uploadsDir, version: config.torrentVersion });
+const catalog = new Catalog({ tracker: core, private: config.private, filesDir: config.filesDir, uploadsDir: config.uploadsDir, version: config.torrentVersion });
 core.on('failure', (f) => {
   if (!String(f.reason).startsWith('tracker storage') && !String(f.reason).startsWith('onTraffic')) return;
   console.error(`[tracker] ${f.reason}${f.error ? `: ${f.error.cause ?? f.error}` : ''}`);
@@ -184,7 +179,7 @@ const server = app.listen(config.port, config.host, async (error) => {
   );
   if (address === '127.0.0.1' || address === '::1') console.log('only this machine can connect (set HOST=0.0.0.0 to listen on every interface)');
   if (!config.webTorrentBundle) console.log('in-browser download off: WebTorrent bundle not found (see WEBTORRENT_JS in example-app/config.js)');
-  console.log(site.admin.enabled ? 'admin page: /admin (ADMIN_TOKEN)' : 'admin page disabled (set ADMIN_TOKEN to upload files)');
+  console.log(site.admin.enabled ? 'admin page: /admin, admin API: /admin/api (ADMIN_TOKEN)' : 'admin page disabled (set ADMIN_TOKEN to upload files and run the tracker)');
   try {
     let udpUrl;
     if (udp) {

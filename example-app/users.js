@@ -28,6 +28,11 @@ CREATE TABLE IF NOT EXISTS user_torrents (
   seed_seconds REAL NOT NULL DEFAULT 0,
   completed    INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (user_id, info_hash)
+);
+CREATE TABLE IF NOT EXISTS revoked_passkeys (  -- passkeys the admin revoked (POST /admin/api/passkeys/revoke)
+  passkey_sha256 TEXT PRIMARY KEY,
+  user_id        INTEGER NOT NULL REFERENCES users ON DELETE CASCADE,
+  revoked_at     INTEGER NOT NULL
 );`;
 
 // One statement per batch, so a batch counts entirely or not at all (the tracker hands a failed batch
@@ -139,6 +144,25 @@ export class Users {
     const old = (await this.get('SELECT passkey FROM users WHERE id = ?', [userId]))?.passkey;
     await this.run('UPDATE users SET passkey = ? WHERE id = ?', [newPasskey(), userId]);
     return old;
+  }
+
+  /**
+   * The admin revoked a passkey: its member gets a new one (shown on their account page with a
+   * notice), the old one signs in and announces no more. Resolves with the member's id, or undefined
+   * when no member has that passkey. Only the SHA-256 of the revoked passkey is kept.
+   */
+  async revokePasskey(passkey) {
+    if (typeof passkey !== 'string' || !/^[0-9a-f]{32}$/.test(passkey)) return undefined;
+    const row = await this.get('SELECT id FROM users WHERE passkey = ?', [passkey]);
+    if (!row) return undefined;
+    await this.run('UPDATE users SET passkey = ? WHERE id = ? AND passkey = ?', [newPasskey(), row.id, passkey]);
+    await this.run('INSERT OR REPLACE INTO revoked_passkeys (passkey_sha256, user_id, revoked_at) VALUES (?, ?, ?)', [sha256(passkey), row.id, Date.now()]);
+    return row.id;
+  }
+
+  /** When the admin last revoked a passkey of this user (ms), or undefined. */
+  async lastRevocation(userId) {
+    return (await this.get('SELECT MAX(revoked_at) AS at FROM revoked_passkeys WHERE user_id = ?', [userId]))?.at ?? undefined;
   }
 
   /** The tracker's `onTraffic`: add a batch of records (one statement). */

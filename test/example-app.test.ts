@@ -168,6 +168,12 @@ describe('example app', () => {
     form.append('file', new Blob(['x']), 'x.txt');
     const res = await fetch(`http://127.0.0.1:${started.port}/admin/upload`, { method: 'POST', body: form });
     expect(res.status).toBe(404);
+    // No admin API either, whatever the credentials.
+    for (const route of ['/admin/api/torrents', '/admin/api/openapi.json']) {
+      const api = await fetch(`http://127.0.0.1:${started.port}${route}`, { headers: { Authorization: 'Bearer anything' } });
+      expect(api.status).toBe(404);
+      expect(api.headers.get('content-type')).toContain('application/problem+json');
+    }
   });
 
   it('publishes uploads of the admin only, with safe names, within MAX_UPLOAD_BYTES', async () => {

@@ -108,6 +108,7 @@ log out first to make another account or to sign in as someone else.</p>`, 409);
     if (!req.user) return void res.redirect(303, '/signup');
     try {
       const { rows, total } = await users.traffic(req.user.id);
+      const revokedAt = await users.lastRevocation(req.user.id);
       const announce = `${catalog.publicUrl}/tracker/${req.user.passkey}/announce`;
       const traffic = rows.map((r) => {
         const entry = catalog.byInfoHash.get(r.infoHash);
@@ -125,6 +126,12 @@ log out first to make another account or to sign in as someone else.</p>`, 409);
         'Your account',
         html`<h1>${req.user.name}</h1>
 <h2>Your passkey</h2>
+${
+  revokedAt
+    ? html`<p class="error" id="passkey-revoked">The admin revoked your previous passkey (${new Date(revokedAt).toISOString().replace('T', ' ').slice(0, 16)} UTC):
+the one below is new. Download your .torrent files again; the old ones no longer announce.</p>`
+    : ''
+}
 <p><code id="passkey">${req.user.passkey}</code></p>
 <p>Your announce URL: <code id="personal-announce">${announce}</code>. Keep both secret: whoever has them
 announces as you. Your .torrent files below carry it already.</p>
