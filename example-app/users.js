@@ -143,6 +143,8 @@ export class Users {
   async renewPasskey(userId) {
     const old = (await this.get('SELECT passkey FROM users WHERE id = ?', [userId]))?.passkey;
     await this.run('UPDATE users SET passkey = ? WHERE id = ?', [newPasskey(), userId]);
+    // The member chose this one: the account page's notice of an admin's revocation ends.
+    await this.run('DELETE FROM revoked_passkeys WHERE user_id = ?', [userId]);
     return old;
   }
 

@@ -289,6 +289,11 @@ describeWebTorrent('example site: /admin on the admin API (private mode)', true,
         expect(bad.status).toBe(400);
         expect(String(bad.json!.detail)).toContain('passkey');
         expect(await announce(site!, hash, { passkey, left: 100 })).toBeUndefined();
+        // A new passkey of the member's own choosing ends the notice.
+        await bob.click('form[action="/account/passkey"] button');
+        await bob.waitForFunction(`document.getElementById('passkey')?.textContent !== ${JSON.stringify(passkey)}`, undefined, { timeout: 10_000 });
+        expect(await bob.evaluate<boolean>("document.getElementById('passkey-revoked') === null")).toBe(true);
+        passkey = (await bob.textContent('#passkey'))!;
       }, output);
     });
 
