@@ -20,6 +20,7 @@ import { Validations } from './validations.js';
 import { AnnouncePipeline, type AnnounceCall } from './core/announce.js';
 import { httpWriter, type AnswerWriter } from './core/answer-writer.js';
 import { ForgetBus } from './core/bus.js';
+import { BanKeeper, type Ban, type BanListener, type BanSpec } from './core/bans.js';
 import { FailureReporter } from './core/failures.js';
 import { infoHashBytes, swarmHashes, torrentNames, TorrentRegistry, type TorrentInput } from './core/registry.js';
 import { Listing, type AdminPeer, type ListTorrentsOptions, type PeerListPage, type PeersOptions, type TorrentPage } from './core/listing.js';
@@ -61,6 +62,7 @@ export class Tracker extends EventEmitter {
   private readonly bus: ForgetBus;
   private readonly registry: TorrentRegistry;
   private readonly listing: Listing;
+  private readonly banKeeper: BanKeeper;
   private readonly pipeline: AnnouncePipeline;
   private readonly scrapes: Scrapes;
   private readonly http: AnswerWriter<Buffer>;
@@ -94,6 +96,8 @@ export class Tracker extends EventEmitter {
       onOpen: (store) => this.bus.attach(store.bus),
     });
     const bounded = <T>(promise: Promise<T>) => this.storage.bounded(promise);
+    const userOf = (passkey: string) => this.policy?.passkeys?.peek(passkey) ?? undefined;
+    this.banKeeper = new BanKeeper({ opened: () => this.storage.opened(), bounded, timeout: resolved.storeTimeout, peerTtl: resolved.peerTtl * 1000, events: this, failures: this.failures, userOf });
     this.registry = new TorrentRegistry({ opened: () => this.storage.opened(), bounded, forget: (hash) => this.forgetTorrent(hash) });
     const chain = new PolicyChain(
       { passkey: options.passkey, torrents: options.torrents === 'registry' ? (hex: string) => this.registry.rules(hex) : options.torrents, clients: options.clients },
@@ -107,7 +111,7 @@ export class Tracker extends EventEmitter {
       const onMergeError = (error: unknown) => this.failures.emit('a hybrid torrent credit could not be combined in the store; combined in this process', error);
       this.hybrid = new HybridCredit(this.storage, this.ledger, 2 * resolved.peerTtl * 1000, onMergeError);
     }
-    const deps = { options: resolved, policy: this.policy, storage: this.storage, failures: this.failures, counters };
+    const deps = { options: resolved, policy: this.policy, storage: this.storage, failures: this.failures, counters, bans: this.banKeeper.list };
     this.hybridCounts = new HybridCounts(this.storage, (error) => this.failures.emit('a hybrid torrent could not be counted at torrent level', error));
     this.pipeline = new AnnouncePipeline({ ...deps, ledger: this.ledger, hybrid: this.hybrid, hybridCounts: this.hybridCounts, events: this });
     this.scrapes = new Scrapes(deps);
@@ -234,6 +238,21 @@ export class Tracker extends EventEmitter {
     }
   }
 
+  /** Ban an address or block, a user or a client, on every instance (see src/core/bans.ts). Emits `banned`. */
+  ban(spec: BanSpec): Promise<Ban> {
+    return this.banKeeper.ban(spec);
+  }
+
+  /** Lift a ban, on every instance; true when it was in force. Emits `unbanned`. */
+  unban(id: string): Promise<boolean> {
+    return this.banKeeper.unban(id);
+  }
+
+  /** The bans in force (expired ones are not listed), oldest first. */
+  bans(): Promise<Ban[]> {
+    return this.banKeeper.bans();
+  }
+
   /** Hand pending `onTraffic` records over now (rejects with the callback's error; records are kept). */
   async flushTraffic(): Promise<void> {
     await this.hybrid?.settled();
@@ -255,6 +274,7 @@ export class Tracker extends EventEmitter {
       trafficError = error;
     });
     await this.bus.close();
+    await this.banKeeper.close();
     await this.storage.close();
     if (trafficError !== undefined) throw trafficError;
   }
@@ -307,5 +327,10 @@ export class Tracker extends EventEmitter {
    */
   onPasskeyForgotten(listener: (digest: string) => void): () => void {
     return this.bus.onPasskeyForgotten(listener);
+  }
+
+  /** @internal For transports that hold connections: told of every ban in force here (see BanKeeper.onBan). */
+  onBan(listener: BanListener): () => void {
+    return this.banKeeper.onBan(listener);
   }
 }
