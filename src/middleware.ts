@@ -8,8 +8,8 @@
  */
 import { Router, type NextFunction, type Request, type Response } from 'express';
 import { parseTrackerPath } from './protocol/path.js';
-import type { Ban, BanSpec } from './core/bans.js';
 import { Tracker, type ListTorrentsOptions, type PeerListPage, type PeersOptions, type TorrentInput, type TorrentPage, type TrackerOptions } from './tracker.js';
+import type { Ban, BanSpec } from './core/bans.js';
 import { TRACKER_OPTION_NAMES } from './options.js';
 import { warnUnknownKeys } from './option-checks.js';
 import { answerHttp, sendFailure } from './transport/http-answer.js';

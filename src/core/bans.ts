@@ -63,8 +63,9 @@ export class BanKeeper {
   private changes = 0;
   private closed = false;
   private readonly listeners = new Set<BanListener>();
-  /** Walks removing listed peers in progress. */
-  private purging = 0;
+  /** A walk removing listed peers is in progress; bans waiting for the next one. */
+  private walking = false;
+  private readonly pending: Ban[] = [];
 
   constructor(private readonly core: BanAccess) {
     this.list = new BanList(Date.now, (ban) => this.expired(ban));
@@ -215,20 +216,34 @@ export class BanKeeper {
     if (made || !this.swarms?.bus) this.purge(ban);
   }
 
-  /** Remove the peers a new ban covers from the store, where the store can (in the background). */
+  /**
+   * Remove the peers a new ban covers from the store, where the store can (in the background). One
+   * walk at a time: bans made while a walk runs are removed together by the next one.
+   */
   private purge(ban: Ban): void {
     const swarms = this.swarms;
-    if (!swarms?.removePeers) return;
-    const probe = new BanList();
-    probe.add(ban);
-    this.purging++;
-    swarms
-      .removePeers((peer, owner) => probe.match(peer.ip, peer.peerId, owner) !== undefined)
-      .then(() => {
-        // In this process's memory, a finished walk leaves no banned peer listed: filtering can stop.
-        if (--this.purging === 0 && swarms instanceof MemorySwarmStore) this.list.filterUntil = 0;
-      })
-      .catch((error: unknown) => this.core.failures.emit('bans: listed peers could not be removed (they are not handed out, and go at their next announce)', error));
+    const removePeers = swarms?.removePeers?.bind(swarms);
+    if (!removePeers) return;
+    this.pending.push(ban);
+    if (this.walking) return;
+    this.walking = true;
+    const walk = (): void => {
+      const probe = new BanList();
+      for (const b of this.pending.splice(0)) probe.add(b);
+      removePeers((peer, owner) => probe.match(peer.ip, peer.peerId, owner) !== undefined)
+        .then(
+          () => {
+            // In this process's memory, a finished walk leaves no banned peer listed: filtering can stop.
+            if (this.pending.length === 0 && swarms instanceof MemorySwarmStore) this.list.filterUntil = 0;
+          },
+          (error: unknown) => this.core.failures.emit('bans: listed peers could not be removed (they are not handed out, and go at their next announce)', error),
+        )
+        .finally(() => {
+          if (this.pending.length > 0 && !this.closed) walk();
+          else this.walking = false;
+        });
+    };
+    walk();
   }
 
   /** A ban expired: it stops applying, and goes from the store. */

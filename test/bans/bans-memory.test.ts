@@ -109,7 +109,8 @@ describe('bans on the memory store (public mode)', () => {
     // The store's walk never finishes here: the peers stay listed, and answers are filtered.
     const store = doors.app.router.tracker.swarmStore as MemorySwarmStore;
     const purge = store.removePeers;
-    store.removePeers = () => new Promise(() => undefined);
+    let release = (): void => undefined;
+    store.removePeers = () => new Promise((resolve) => (release = () => resolve(0)));
     const a = await doors.app.router.ban({ address: '127.0.4.1' });
     const c = await doors.app.router.ban({ client: '-CL-' });
     store.removePeers = purge;
@@ -127,6 +128,7 @@ describe('bans on the memory store (public mode)', () => {
     expect((await httpAnnounce(doors, { infoHash: ih, peerId, from: '127.0.4.1' })).failure).toBe('banned');
     expect((await httpAnnounce(doors, { infoHash: ih, peerId: client, from: '127.0.4.2' })).failure).toBe('banned');
     expect((await doors.app.router.tracker.counts([ih]))[0].incomplete).toBe(4);
+    release();
     await doors.app.router.unban(a.id);
     await doors.app.router.unban(c.id);
   });

@@ -90,6 +90,19 @@ function scenario(name: string, open: () => Promise<SwarmStore>, budget: number)
     await a.app.router.unban(ban.id);
   });
 
+  it('bans made at the same time on both instances are all kept', async () => {
+    const made = await Promise.all(
+      [a, b].map(async (d, n) => {
+        const ids: string[] = [];
+        for (let i = 0; i < 4; i++) ids.push((await d.app.router.ban({ address: `198.51.${n}.${i}` })).id);
+        return ids;
+      }),
+    );
+    const stored = (await stores[0].bans!.list()).map((x) => x.id);
+    for (const id of made.flat()) expect(stored).toContain(id);
+    for (const id of made.flat()) await a.app.router.unban(id);
+  });
+
   it('expired bans are not listed and are removed from the store', async () => {
     const ban = await a.app.router.ban({ user: 'nobody', expiresAt: Date.now() + 200 });
     expect((await stores[0].bans!.list()).map((x) => x.id)).toContain(ban.id);

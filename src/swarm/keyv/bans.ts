@@ -1,8 +1,9 @@
 /**
  * The Keyv store's bans: one key `<prefix>:bans` holding the list (no TTL). Keyv has no bus, so every
  * instance re-reads the list every {@link KEYV_BAN_REFRESH} seconds: a ban made on one instance
- * applies on the others within that time. Changes are read-modify-write: two administrators banning
- * at the same instant on two instances may lose one of the two bans (bans are rare admin actions).
+ * applies on the others within that time. Changes are read-modify-write, checked a moment later and
+ * retried when another instance's write took them away; two bans made at the very same instant on
+ * two instances can still lose one (Keyv has no atomic update; bans are rare admin actions).
  */
 import type Keyv from 'keyv';
 import { storedBan, type Ban } from '../../policy/bans.js';
@@ -19,19 +20,33 @@ export function keyvBanStore(keyv: Keyv, prefix: string): BanStore {
     if (!Array.isArray(value)) return [];
     return value.map(storedBan).filter((ban): ban is Ban => ban !== undefined);
   };
+  /**
+   * Read, change, write, and check a moment later that the change is there (another instance may
+   * have written the list between our read and our write): retried a few times. This narrows the
+   * window for a lost change; it cannot close it (Keyv has no atomic update).
+   */
+  const change = async (apply: (bans: Ban[]) => Ban[], done: (bans: Ban[]) => boolean): Promise<void> => {
+    for (let attempt = 0; attempt < 4; attempt++) {
+      await keyv.set(key, apply(await read()));
+      await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 50));
+      if (done(await read())) return;
+    }
+  };
   return {
     refreshInterval: KEYV_BAN_REFRESH * 1000,
     list: read,
     async add(ban) {
-      const bans = (await read()).filter((b) => b.id !== ban.id);
-      bans.push(ban);
-      await keyv.set(key, bans);
+      await change(
+        (bans) => [...bans.filter((b) => b.id !== ban.id), ban],
+        (bans) => bans.some((b) => b.id === ban.id),
+      );
     },
     async remove(id) {
-      const bans = await read();
-      const rest = bans.filter((b) => b.id !== id);
-      if (rest.length === bans.length) return false;
-      await keyv.set(key, rest);
+      if (!(await read()).some((b) => b.id === id)) return false;
+      await change(
+        (bans) => bans.filter((b) => b.id !== id),
+        (bans) => !bans.some((b) => b.id === id),
+      );
       return true;
     },
   };
