@@ -38,7 +38,8 @@ export type { ClientRules } from './policy/clients.js';
 export { MAX_BANS, MAX_BAN_REASON, type Ban, type BanSpec } from './policy/bans.js';
 export type { TrafficRecord, TrafficCallback } from './policy/traffic.js';
 export { MemorySwarmStore, type MemorySwarmStoreOptions } from './swarm/memory/memory-store.js';
-export { isSwarmStore } from './swarm/types.js';
+export { isSwarmStore, MAX_LIST_PAGE } from './swarm/types.js';
+export { MAX_SORTED_TORRENTS } from './core/listing.js';
 export { createTrackerServer, type TrackerServer, type TrackerServerOptions, type TrackerServerWebSocketOptions } from './server.js';
 export { createUdpTracker, UdpTracker, type UdpTrackerOptions } from './transport/udp.js';
 export {
