@@ -10,6 +10,7 @@ export type {
   RegisteredSwarm,
   ListedPeer,
   PeerPage,
+  BanStore,
   SwarmAnnounce,
   SwarmAnnounceResult,
   SwarmStore,
@@ -34,9 +35,11 @@ export type { AnnounceRequest } from './protocol/announce.js';
 export { MAX_PASSKEY_LENGTH, type PasskeyVerifier, type PasskeyAnswer, type UserId } from './policy/passkey.js';
 export type { TorrentVerifier, TorrentAnswer } from './policy/torrents.js';
 export type { ClientRules } from './policy/clients.js';
+export { MAX_BANS, MAX_BAN_REASON, type Ban, type BanSpec } from './policy/bans.js';
 export type { TrafficRecord, TrafficCallback } from './policy/traffic.js';
 export { MemorySwarmStore, type MemorySwarmStoreOptions } from './swarm/memory/memory-store.js';
-export { isSwarmStore } from './swarm/types.js';
+export { isSwarmStore, MAX_LIST_PAGE } from './swarm/types.js';
+export { MAX_SORTED_TORRENTS } from './core/listing.js';
 export { createTrackerServer, type TrackerServer, type TrackerServerOptions, type TrackerServerWebSocketOptions } from './server.js';
 export { createUdpTracker, UdpTracker, type UdpTrackerOptions } from './transport/udp.js';
 export {

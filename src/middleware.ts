@@ -9,6 +9,7 @@
 import { Router, type NextFunction, type Request, type Response } from 'express';
 import { parseTrackerPath } from './protocol/path.js';
 import { Tracker, type ListTorrentsOptions, type PeerListPage, type PeersOptions, type TorrentInput, type TorrentPage, type TrackerOptions } from './tracker.js';
+import type { Ban, BanSpec } from './core/bans.js';
 import { TRACKER_OPTION_NAMES } from './options.js';
 import { warnUnknownKeys } from './option-checks.js';
 import { answerHttp, sendFailure } from './transport/http-answer.js';
@@ -40,6 +41,12 @@ export type TrackerRouter = Router & {
   listTorrents(options?: ListTorrentsOptions): Promise<TorrentPage>;
   /** {@link Tracker.peers}. */
   peers(torrent: TorrentInput, options?: PeersOptions): Promise<PeerListPage>;
+  /** {@link Tracker.ban}. */
+  ban(spec: BanSpec): Promise<Ban>;
+  /** {@link Tracker.unban}. */
+  unban(id: string): Promise<boolean>;
+  /** {@link Tracker.bans}. */
+  bans(): Promise<Ban[]>;
 };
 
 const MIDDLEWARE_OPTIONS: ReadonlySet<string> = new Set(TRACKER_OPTION_NAMES);
@@ -99,5 +106,8 @@ export function trackerMiddleware(options: TrackerOptions = {}, ...misuse: unkno
   router.flushTraffic = () => tracker.flushTraffic();
   router.listTorrents = (options) => tracker.listTorrents(options);
   router.peers = (torrent, options) => tracker.peers(torrent, options);
+  router.ban = (spec) => tracker.ban(spec);
+  router.unban = (id) => tracker.unban(id);
+  router.bans = () => tracker.bans();
   return router;
 }

@@ -7,6 +7,7 @@ import type { Duplex } from 'node:stream';
 import { parseTrackerPath } from './protocol/path.js';
 import { encodeFailure } from './protocol/response.js';
 import { Tracker, type ListTorrentsOptions, type PeerListPage, type PeersOptions, type TorrentInput, type TorrentPage, type TrackerOptions } from './tracker.js';
+import type { Ban, BanSpec } from './core/bans.js';
 import { answerHttp } from './transport/http-answer.js';
 import { WebSocketTracker, type WebSocketTrackerOptions } from './transport/websocket.js';
 import { resolveWebSocketOptions } from './transport/ws-options.js';
@@ -72,6 +73,12 @@ export type TrackerServer = http.Server & {
   peers(torrent: TorrentInput, options?: PeersOptions): Promise<PeerListPage>;
   /** Stop accepting connections, close idle ones, and close the store if the tracker opened it. */
   shutdown(): Promise<void>;
+  /** {@link Tracker.ban}. */
+  ban(spec: BanSpec): Promise<Ban>;
+  /** {@link Tracker.unban}. */
+  unban(id: string): Promise<boolean>;
+  /** {@link Tracker.bans}. */
+  bans(): Promise<Ban[]>;
 };
 
 function forwardedFor(req: http.IncomingMessage): string | undefined {
@@ -205,6 +212,9 @@ export function createTrackerServer(options: TrackerServerOptions = {}): Tracker
   server.ready = () => tracker.ready();
   server.listTorrents = (options) => tracker.listTorrents(options);
   server.peers = (torrent, options) => tracker.peers(torrent, options);
+  server.ban = (spec) => tracker.ban(spec);
+  server.unban = (id) => tracker.unban(id);
+  server.bans = () => tracker.bans();
   server.shutdown = async () => {
     await server.webSocket?.close();
     await new Promise<void>((resolve) => {

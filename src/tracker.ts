@@ -1,33 +1,27 @@
 /**
  * `Tracker`: the protocol core shared by every transport (Express, node:http, UDP, WebSocket), as a
- * facade over src/core/ (one concern a file): the announce pipeline, scrapes, storage access,
- * failure mapping, the torrent registry and the cross-instance bus. It never throws at request time
- * and never rejects an answer: every problem becomes a `failure reason`. Options live in options.ts.
+ * facade over src/core/ (one concern a file; core/assemble.ts wires them): the announce pipeline,
+ * scrapes, storage access, failure mapping, the torrent registry, bans, listing, hybrid torrents and
+ * the cross-instance bus. It never throws at request time and never rejects an answer: every problem
+ * becomes a `failure reason`. Options live in options.ts.
  *
  * Methods marked internal are for this package's transports and metrics; they are left out of
  * the published type declarations and may change in any release.
  */
 import { EventEmitter } from 'node:events';
 import { checkFunctions, resolveOptions, type ResolvedTrackerOptions, type TrackerOptions } from './options.js';
-import { PolicyChain } from './policy/chain.js';
-import { passkeyDigest } from './policy/passkey.js';
-import { TrafficLedger } from './policy/traffic.js';
 import { TrackerCounters, type TrackerStats } from './stats/counters.js';
 import { MemorySwarmStore } from './swarm/memory/memory-store.js';
 import type { SwarmCounts, TorrentRules } from './types.js';
-import { isSwarmStore, type SwarmStore } from './swarm/types.js';
+import type { SwarmStore } from './swarm/types.js';
 import { Validations } from './validations.js';
-import { AnnouncePipeline, type AnnounceCall } from './core/announce.js';
-import { httpWriter, type AnswerWriter } from './core/answer-writer.js';
-import { ForgetBus } from './core/bus.js';
-import { FailureReporter } from './core/failures.js';
-import { infoHashBytes, swarmHashes, torrentNames, TorrentRegistry, type TorrentInput } from './core/registry.js';
-import { Listing, type AdminPeer, type ListTorrentsOptions, type PeerListPage, type PeersOptions, type TorrentPage } from './core/listing.js';
-import { Scrapes, type ScrapeFile } from './core/scrape.js';
-import { causeText, StorageAccess } from './core/storage.js';
-import { HybridCredit } from './core/hybrid-credit.js';
-import { HybridCounts } from './core/hybrid-counts.js';
-import { checkStoreOption, describeStore } from './swarm/store-option.js';
+import type { AnnounceCall } from './core/announce.js';
+import { assembleCore, closeCore, type Core } from './core/assemble.js';
+import type { Ban, BanListener, BanSpec } from './core/bans.js';
+import { swarmHashes, torrentNames, type TorrentInput } from './core/registry.js';
+import type { ListTorrentsOptions, PeerListPage, PeersOptions, TorrentPage } from './core/listing.js';
+import type { ScrapeFile } from './core/scrape.js';
+import { checkStoreOption, checkStoreState } from './swarm/store-option.js';
 
 export { resolveOptions, type ResolvedTrackerOptions, type TrackerOptions } from './options.js';
 export type { AnnounceCall, AnnounceEventInfo } from './core/announce.js';
@@ -52,18 +46,7 @@ export class Tracker extends EventEmitter {
   readonly validations: Validations;
   /** @internal What this process has done so far (see {@link stats}; read by `trackerMetrics`). */
   readonly statsCounters = new TrackerCounters();
-  private readonly failures: FailureReporter;
-  private readonly storage: StorageAccess;
-  private readonly policy: PolicyChain | undefined;
-  private readonly ledger: TrafficLedger | undefined;
-  private readonly hybrid: HybridCredit | undefined;
-  private readonly hybridCounts: HybridCounts;
-  private readonly bus: ForgetBus;
-  private readonly registry: TorrentRegistry;
-  private readonly listing: Listing;
-  private readonly pipeline: AnnouncePipeline;
-  private readonly scrapes: Scrapes;
-  private readonly http: AnswerWriter<Buffer>;
+  private readonly core: Core;
   private closed = false;
 
   /**
@@ -75,44 +58,11 @@ export class Tracker extends EventEmitter {
     checkFunctions(options, scope);
     const resolved = (this.options = resolveOptions(options, scope));
     checkStoreOption(options.store, scope);
-    const counters = this.statsCounters;
+    this.isPrivate = options.passkey !== undefined;
+    checkStoreState(options.store, scope, this.isPrivate ? 'private mode (passkey)' : resolved.enforceInterval ? 'enforceInterval' : undefined);
     this.validations = new Validations(options.validate);
     this.validations.created(options.store === undefined || options.store instanceof MemorySwarmStore);
-    this.isPrivate = options.passkey !== undefined;
-    if (isSwarmStore(options.store) && !options.store.privateMode && (this.isPrivate || resolved.enforceInterval)) {
-      throw new TypeError(
-        `${scope}: options.store does not keep the per-peer state that ${this.isPrivate ? 'private mode (passkey)' : 'enforceInterval'} needs (its privateMode is not true); use the memory, Redis or Keyv store`,
-      );
-    }
-    this.failures = new FailureReporter(this, counters, resolved.minInterval * 1000, (error) =>
-      this.validations.storageFailure(`tracker storage (${describeStore(options.store)}) failed: ${error.timedOut ? `no answer within ${resolved.storeTimeout} ms (storeTimeout)` : causeText(error.cause ?? error)}`),
-    );
-    this.storage = new StorageAccess(options.store, {
-      timeout: resolved.storeTimeout,
-      stateful: this.isPrivate || resolved.enforceInterval,
-      counters,
-      onOpen: (store) => this.bus.attach(store.bus),
-    });
-    const bounded = <T>(promise: Promise<T>) => this.storage.bounded(promise);
-    this.registry = new TorrentRegistry({ opened: () => this.storage.opened(), bounded, forget: (hash) => this.forgetTorrent(hash) });
-    const chain = new PolicyChain(
-      { passkey: options.passkey, torrents: options.torrents === 'registry' ? (hex: string) => this.registry.rules(hex) : options.torrents, clients: options.clients },
-      { ttl: resolved.policyCacheTtl * 1000, refusalTtl: resolved.policyRefusalTtl * 1000, maxEntries: resolved.policyCacheSize, timeout: resolved.storeTimeout },
-    );
-    this.policy = chain.active ? chain : undefined;
-    this.bus = new ForgetBus(this.policy, bounded, (error) => this.failures.listenerError('a passkey listener threw', error));
-    if (options.onTraffic) {
-      const onError = (error: unknown) => this.failures.emit('onTraffic failed; its records are kept for the next batch', error);
-      this.ledger = new TrafficLedger(options.onTraffic, resolved.trafficInterval * 1000, onError, resolved.trafficTimeout);
-      const onMergeError = (error: unknown) => this.failures.emit('a hybrid torrent credit could not be combined in the store; combined in this process', error);
-      this.hybrid = new HybridCredit(this.storage, this.ledger, 2 * resolved.peerTtl * 1000, onMergeError);
-    }
-    const deps = { options: resolved, policy: this.policy, storage: this.storage, failures: this.failures, counters };
-    this.hybridCounts = new HybridCounts(this.storage, (error) => this.failures.emit('a hybrid torrent could not be counted at torrent level', error));
-    this.pipeline = new AnnouncePipeline({ ...deps, ledger: this.ledger, hybrid: this.hybrid, hybridCounts: this.hybridCounts, events: this });
-    this.scrapes = new Scrapes(deps);
-    this.http = httpWriter(resolved);
-    this.listing = new Listing({ storage: this.storage, counts: (torrents) => this.counts(torrents), peerTtl: resolved.peerTtl });
+    this.core = assembleCore(options, resolved, { events: this, counters: this.statsCounters, validations: this.validations, counts: (t) => this.counts(t) });
   }
 
   // ---- for the site -------------------------------------------------------------------------------
@@ -125,9 +75,10 @@ export class Tracker extends EventEmitter {
    * `torrents` option, see {@link counts}) is one torrent there, a client in both its swarms one peer.
    */
   async stats(): Promise<TrackerStats> {
-    const totals = await this.storage.totals();
+    const { storage, policy, hybridCounts } = this.core;
+    const totals = await storage.totals();
     // A hybrid torrent's two swarms are one torrent (pairs are known only through a `torrents` option).
-    if (this.policy?.torrents !== undefined) totals.swarms = await this.hybridCounts.correct(totals.swarms);
+    if (policy?.torrents !== undefined) totals.swarms = await hybridCounts.correct(totals.swarms);
     return { ...totals, ...this.statsCounters.snapshot() };
   }
 
@@ -146,8 +97,8 @@ export class Tracker extends EventEmitter {
    */
   async counts(torrents: TorrentInput[], options: { webrtc?: boolean } = {}): Promise<SwarmCounts[]> {
     if (torrents.length === 0) return [];
-    const store = await this.storage.opened(options.webrtc === true);
-    return this.hybridCounts.counts(store, torrents.map(swarmHashes), options.webrtc !== true && this.policy?.torrents !== undefined);
+    const store = await this.core.storage.opened(options.webrtc === true);
+    return this.core.hybridCounts.counts(store, torrents.map(swarmHashes), options.webrtc !== true && this.core.policy?.torrents !== undefined);
   }
 
   /**
@@ -157,17 +108,17 @@ export class Tracker extends EventEmitter {
    * is down and recovers by itself. A site awaits it at startup to fail fast (`await router.ready()`).
    */
   ready(): Promise<void> {
-    return this.storage.check();
+    return this.core.storage.check();
   }
 
   /** Resolves once the store is open (or failed to open; then every answer is a failure). */
   whenReady(): Promise<void> {
-    return this.storage.ready;
+    return this.core.storage.ready;
   }
 
   /** The store in use, once open. */
   get swarmStore(): SwarmStore | undefined {
-    return this.storage.store;
+    return this.core.storage.store;
   }
 
   /**
@@ -181,7 +132,7 @@ export class Tracker extends EventEmitter {
 
   /** Answer a scrape. `rawQuery` is the query string after `?`; `passkey` as for {@link announce}. */
   scrape(rawQuery: string, passkey?: string): Promise<Buffer> {
-    return this.scrapes.fromQuery(rawQuery, passkey);
+    return this.core.scrapes.fromQuery(rawQuery, passkey);
   }
 
   /**
@@ -191,24 +142,24 @@ export class Tracker extends EventEmitter {
    * `{ downloadFactor: 0 }`). Adding again replaces the rules.
    */
   async addTorrent(torrent: TorrentInput, rules: TorrentRules = {}): Promise<void> {
-    this.failures.notify('torrentRegistered', await this.registry.add(torrent, rules));
+    this.core.failures.notify('torrentRegistered', await this.core.registry.add(torrent, rules));
   }
 
   /** Remove a torrent (both swarms of a hybrid) from the built-in registry; resolves true when it was registered. */
   async removeTorrent(torrent: TorrentInput): Promise<boolean> {
-    const removed = await this.registry.remove(torrent);
-    if (removed) this.failures.notify('torrentRemoved', torrentNames(torrent));
+    const removed = await this.core.registry.remove(torrent);
+    if (removed) this.core.failures.notify('torrentRemoved', torrentNames(torrent));
     return removed;
   }
 
   /** A page of the registered torrents with live counts ({@link ListTorrentsOptions}); rejects on store trouble. */
   listTorrents(options?: ListTorrentsOptions): Promise<TorrentPage> {
-    return this.listing.torrents(options);
+    return this.core.listing.torrents(options);
   }
 
   /** A page of the live peers of a torrent's swarms, WebTorrent ones last ({@link AdminPeer}); rejects on store trouble. */
   peers(torrent: TorrentInput, options?: PeersOptions): Promise<PeerListPage> {
-    return this.listing.peers(torrent, options);
+    return this.core.listing.peers(torrent, options);
   }
 
   /**
@@ -216,28 +167,34 @@ export class Tracker extends EventEmitter {
    * passkey), on every instance sharing a Redis store (pub/sub; only a digest of the passkey is
    * sent), and close that member's WebSocket connections. Resolves once sent.
    */
-  async forgetPasskey(passkey: string): Promise<void> {
-    const passkeys = this.policy?.passkeys;
-    if (!passkeys || typeof passkey !== 'string') return;
-    passkeys.forget(passkey);
-    await this.bus.passkeyForgotten(passkeyDigest(passkey));
+  forgetPasskey(passkey: string): Promise<void> {
+    return this.core.bus.forgetPasskey(passkey);
   }
 
   /** Drop the cached answer for a torrent at once, on every instance sharing a Redis store. */
-  async forgetTorrent(torrent: TorrentInput): Promise<void> {
-    const torrents = this.policy?.torrents;
-    if (!torrents) return;
-    for (const hash of swarmHashes(torrent)) {
-      const hex = hash.toString('hex');
-      torrents.forget(hex);
-      await this.bus.torrentForgotten(hex);
-    }
+  forgetTorrent(torrent: TorrentInput): Promise<void> {
+    return this.core.bus.forgetTorrent(swarmHashes(torrent));
+  }
+
+  /** Ban an address or block, a user or a client, on every instance (see src/core/bans.ts). Emits `banned`. */
+  ban(spec: BanSpec): Promise<Ban> {
+    return this.core.bans.ban(spec);
+  }
+
+  /** Lift a ban, on every instance; true when it was in force. Emits `unbanned`. */
+  unban(id: string): Promise<boolean> {
+    return this.core.bans.unban(id);
+  }
+
+  /** The bans in force (expired ones are not listed), oldest first. */
+  bans(): Promise<Ban[]> {
+    return this.core.bans.bans();
   }
 
   /** Hand pending `onTraffic` records over now (rejects with the callback's error; records are kept). */
   async flushTraffic(): Promise<void> {
-    await this.hybrid?.settled();
-    await this.ledger?.flush();
+    await this.core.hybrid?.settled();
+    await this.core.ledger?.flush();
   }
 
   /**
@@ -248,15 +205,7 @@ export class Tracker extends EventEmitter {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    let trafficError: unknown;
-    await this.hybrid?.settled();
-    await this.hybridCounts.settled();
-    await this.ledger?.close().catch((error: unknown) => {
-      trafficError = error;
-    });
-    await this.bus.close();
-    await this.storage.close();
-    if (trafficError !== undefined) throw trafficError;
+    await closeCore(this.core);
   }
 
   // ---- for the transports ---------------------------------------------------------------------------
@@ -266,7 +215,7 @@ export class Tracker extends EventEmitter {
    * (memory store, cached policy answers), else a promise of it. Never throws, never rejects.
    */
   answerAnnounce(rawQuery: string, remoteAddress: string | undefined, passkey?: string): Buffer | Promise<Buffer> {
-    return this.pipeline.fromQuery(rawQuery, remoteAddress, passkey, this.http);
+    return this.core.pipeline.fromQuery(rawQuery, remoteAddress, passkey, this.core.http);
   }
 
   /**
@@ -275,7 +224,7 @@ export class Tracker extends EventEmitter {
    * promise (nothing was started). Never throws, never rejects.
    */
   announceRequest<T>(call: AnnounceCall<T>): T | Promise<T> | undefined {
-    return this.pipeline.run(call);
+    return this.core.pipeline.run(call);
   }
 
   /**
@@ -283,22 +232,22 @@ export class Tracker extends EventEmitter {
    * for a torrent that is not registered. Rejects with the failure to answer (see {@link failureReason}).
    */
   scrapeHashes(hashes: Buffer[], passkey: string | undefined, webrtc = false): Promise<Array<SwarmCounts | undefined>> {
-    return this.scrapes.hashes(hashes, passkey, webrtc);
+    return this.core.scrapes.hashes(hashes, passkey, webrtc);
   }
 
   /** @internal Any transport's full scrape. Rejects with the failure to answer (see {@link failureReason}). */
   fullScrape(passkey: string | undefined, webrtc = false): Promise<ScrapeFile[]> {
-    return this.scrapes.full(passkey, webrtc);
+    return this.core.scrapes.full(passkey, webrtc);
   }
 
   /** @internal The failure reason for an error (counted by kind; emits `failure`). */
   failureReason(error: unknown): string {
-    return this.failures.reason(error);
+    return this.core.failures.reason(error);
   }
 
   /** @internal The swarms of WebTorrent (WebSocket) peers, once the store is open. */
   webrtcSwarms(): SwarmStore | undefined {
-    return this.closed ? undefined : this.storage.webrtc();
+    return this.closed ? undefined : this.core.storage.webrtc();
   }
 
   /**
@@ -306,6 +255,11 @@ export class Tracker extends EventEmitter {
    * every passkey forgotten on this or another instance. Returns a function that removes it.
    */
   onPasskeyForgotten(listener: (digest: string) => void): () => void {
-    return this.bus.onPasskeyForgotten(listener);
+    return this.core.bus.onPasskeyForgotten(listener);
+  }
+
+  /** @internal For transports that hold connections: told of every ban in force here (see BanKeeper.onBan). */
+  onBan(listener: BanListener): () => void {
+    return this.core.bans.onBan(listener);
   }
 }

@@ -9,12 +9,13 @@ import type { EventEmitter } from 'node:events';
 import { parseAddress, formatAddress } from '../protocol/address.js';
 import { parseAnnounce, type AnnounceRequest } from '../protocol/announce.js';
 import { TrackerFailure } from '../protocol/errors.js';
+import { banReason, type BanList } from '../policy/bans.js';
 import type { Grant, PolicyChain } from '../policy/chain.js';
 import type { UserId } from '../policy/passkey.js';
 import { clipCredit, creditAnnounce, type TrafficLedger } from '../policy/traffic.js';
 import type { TrackerCounters } from '../stats/counters.js';
 import type { CompactOutcome, MemorySwarmStore } from '../swarm/memory/memory-store.js';
-import type { PeerRefusal, PeerState } from '../types.js';
+import type { Peer, PeerRefusal, PeerState } from '../types.js';
 import type { SwarmAnnounce } from '../swarm/types.js';
 import type { ResolvedTrackerOptions } from '../options.js';
 import type { AnswerWriter } from './answer-writer.js';
@@ -68,6 +69,8 @@ export interface AnnounceDeps {
   hybridCounts: HybridCounts;
   /** Where `announce` events go. */
   events: EventEmitter;
+  /** The bans in force: the last rule of the chain, run for every announce once there is a ban. */
+  bans: BanList;
 }
 
 /** A prepared announce: the validated request and the store call. */
@@ -157,12 +160,18 @@ export class AnnouncePipeline {
   private store<T>(prepared: Prepared, grant: Grant | undefined, writer: AnswerWriter<T>, syncOnly: boolean, webrtc: boolean): T | Promise<T> | undefined {
     if (grant) this.applyGrant(prepared, grant);
     const [request, swarmRequest] = prepared;
+    const bans = this.deps.bans;
+    if (bans.size !== 0) {
+      const refused = this.banned(prepared, grant, webrtc);
+      if (refused !== undefined) return writer.failure(refused);
+    }
     const memory = this.deps.storage.memoryFor(webrtc);
     if (!memory) return syncOnly ? undefined : this.storeAsync(prepared, grant, writer, webrtc);
     try {
-      if (writer.compact && (request.compact || writer.alwaysCompact)) return this.compact(memory, prepared, grant, writer);
+      if (writer.compact && (request.compact || writer.alwaysCompact)) return this.compact(memory, prepared, grant, writer, webrtc);
       const result = memory.announceSync(swarmRequest);
       const refused = this.end(prepared, grant, result);
+      if (refused === undefined && bans.filterUntil !== 0 && !webrtc) result.peers = this.unbanned(result.peers);
       return refused === undefined ? writer.peers(result, result.peers, request) : writer.failure(refused);
     } catch (error) {
       return writer.failure(this.deps.failures.reason(error));
@@ -175,6 +184,7 @@ export class AnnouncePipeline {
       const store = await storage.opened(webrtc);
       const result = await storage.bounded(store.announce(prepared[1]));
       const refused = this.end(prepared, grant, result);
+      if (refused === undefined && this.deps.bans.filterUntil !== 0 && !webrtc) result.peers = this.unbanned(result.peers);
       return refused === undefined ? writer.peers(result, result.peers, prepared[0]) : writer.failure(refused);
     } catch (error) {
       return writer.failure(this.deps.failures.reason(error));
@@ -185,14 +195,15 @@ export class AnnouncePipeline {
    * The hot path: memory store and a compact answer. The sample is written straight into reused
    * scratch buffers and handed to the writer (which copies it); no peer objects, no promise.
    */
-  private compact<T>(memory: MemorySwarmStore, prepared: Prepared, grant: Grant | undefined, writer: AnswerWriter<T>): T {
+  private compact<T>(memory: MemorySwarmStore, prepared: Prepared, grant: Grant | undefined, writer: AnswerWriter<T>, webrtc: boolean): T {
     const counts = this.scratchCounts;
     counts.refusal = undefined;
     counts.previous = undefined;
     counts.counted = undefined;
-    const packed = memory.announceCompact(prepared[1], this.scratch4, this.scratch6, counts);
+    let packed = memory.announceCompact(prepared[1], this.scratch4, this.scratch6, counts);
     const refused = this.end(prepared, grant, counts);
     if (refused !== undefined) return writer.failure(refused);
+    if (this.deps.bans.filterUntil !== 0 && !webrtc) packed = this.unbannedCompact(packed);
     return writer.compact!(counts, this.scratch4.subarray(0, (packed & 0xffff) * 6), this.scratch6.subarray(0, (packed >>> 16) * 18), prepared[0]);
   }
 
@@ -206,6 +217,51 @@ export class AnnouncePipeline {
     this.credit(prepared, grant, outcome);
     this.report(prepared, grant?.user);
     return undefined;
+  }
+
+  /**
+   * The ban rule: the failure reason for a banned peer (its listed entry is removed, as by its own
+   * `stopped`), else undefined. Addresses are the peer's as the tracker sees it.
+   */
+  private banned(prepared: Prepared, grant: Grant | undefined, webrtc: boolean): string | undefined {
+    const [request, swarmRequest] = prepared;
+    const ban = this.deps.bans.match(request.remote ?? swarmRequest.ip, request.peerId, grant?.user);
+    if (!ban) return undefined;
+    const stop: SwarmAnnounce = { ...swarmRequest, event: 'stopped', numwant: 0, limits: undefined };
+    const { storage } = this.deps;
+    const memory = storage.memoryFor(webrtc);
+    try {
+      if (memory) memory.announceSync(stop);
+      else void storage.opened(webrtc).then((store) => storage.bounded(store.announce(stop))).catch(() => undefined);
+    } catch {
+      // removing it is a courtesy: it is refused either way, and its entry would expire
+    }
+    return this.deps.failures.reason(new TrackerFailure(banReason(ban), 'denied'));
+  }
+
+  /** A peer sample without the peers banned by address or client (they may be listed until they announce again). */
+  private unbanned(peers: Peer[]): Peer[] {
+    const bans = this.deps.bans;
+    if (bans.filterUntil < Date.now()) bans.filterUntil = 0;
+    if (bans.addressBans === 0 && bans.clientBans === 0) return peers;
+    return peers.filter((peer) => bans.matchAddress(peer.ip) === undefined && bans.matchClient(peer.peerId) === undefined);
+  }
+
+  /** {@link unbanned} for the compact scratch buffers: entries of banned addresses are dropped in place. */
+  private unbannedCompact(packed: number): number {
+    const bans = this.deps.bans;
+    if (bans.filterUntil < Date.now()) bans.filterUntil = 0;
+    if (bans.addressBans === 0) return packed;
+    const keep = (buffer: Buffer, count: number, size: number): number => {
+      let kept = 0;
+      for (let i = 0; i < count; i++) {
+        if (bans.matchAddress(buffer, i * size, size - 2) !== undefined) continue;
+        if (kept !== i) buffer.copy(buffer, kept * size, i * size, i * size + size);
+        kept++;
+      }
+      return kept;
+    };
+    return keep(this.scratch4, packed & 0xffff, 6) + keep(this.scratch6, packed >>> 16, 18) * 65536;
   }
 
   /** Private mode / interval enforcement: what the store must judge and remember about the peer. */

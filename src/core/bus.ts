@@ -2,6 +2,7 @@
  * The cross-instance bus of the core: "forget this passkey / torrent" messages between the
  * instances that share a store (Redis pub/sub). Only a digest of a passkey ever travels.
  */
+import { passkeyDigest } from '../policy/passkey.js';
 import type { PolicyChain } from '../policy/chain.js';
 import type { StoreBus } from '../swarm/types.js';
 
@@ -56,6 +57,25 @@ export class ForgetBus {
   }
 
   /** A passkey was forgotten here: tell this instance's listeners and the other instances. */
+  /** Drop the cached answer for `passkey` here, then tell every other instance (a digest only). */
+  async forgetPasskey(passkey: string): Promise<void> {
+    const passkeys = this.policy?.passkeys;
+    if (!passkeys || typeof passkey !== 'string') return;
+    passkeys.forget(passkey);
+    await this.passkeyForgotten(passkeyDigest(passkey));
+  }
+
+  /** Drop the cached answers for these swarms here, then on every other instance. */
+  async forgetTorrent(hashes: Buffer[]): Promise<void> {
+    const torrents = this.policy?.torrents;
+    if (!torrents) return;
+    for (const hash of hashes) {
+      const hex = hash.toString('hex');
+      torrents.forget(hex);
+      await this.torrentForgotten(hex);
+    }
+  }
+
   async passkeyForgotten(digest: string): Promise<void> {
     this.tellPasskey(digest);
     await this.publish({ p: digest });

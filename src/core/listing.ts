@@ -10,7 +10,7 @@ import type { SwarmCounts, TorrentRules } from '../types.js';
 import { swarmHashes, type TorrentInput } from './registry.js';
 import type { StorageAccess } from './storage.js';
 
-/** A registered torrent as {@link Listing.torrents} lists it. */
+/** A registered torrent as `tracker.listTorrents()` lists it. */
 export interface RegisteredTorrent {
   /** The v1 info hash (or the only swarm's hash), 40 lowercase hex digits. */
   infoHash: string;

@@ -3,7 +3,9 @@
  * every transport: passkey (who), registered torrent (what), client (with which program). Each is
  * answered from its cache synchronously when it can, so a private tracker on the memory store still
  * answers without a promise. (Ownership and interval are judged by the store, atomically with the
- * announce; traffic credit is computed from the store's result.)
+ * announce; traffic credit is computed from the store's result.) The last rule, bans (bans.ts), is
+ * run by the announce pipeline once the chain granted an announce, also when the site has no rules
+ * (public trackers ban too), at the cost of one comparison per announce while there is no ban.
  */
 import { TrackerFailure } from '../protocol/errors.js';
 import type { TorrentRules } from '../types.js';

@@ -99,6 +99,15 @@ export function checkStoreOption(option: unknown, scope: string): void {
   }
 }
 
+/**
+ * Throws a TypeError when `option` is a store instance that cannot keep the per-peer state private
+ * mode or `enforceInterval` needs (`need` names which; undefined: neither is on).
+ */
+export function checkStoreState(option: unknown, scope: string, need: string | undefined): void {
+  if (need === undefined || !isSwarmStore(option) || option.privateMode) return;
+  throw new TypeError(`${scope}: options.store does not keep the per-peer state that ${need} needs (its privateMode is not true); use the memory, Redis or Keyv store`);
+}
+
 /** True when `name` can be imported from this package (without loading it). */
 export function resolvable(name: string): boolean {
   try {

@@ -6,6 +6,7 @@
  * All binary values are `Uint8Array`s: info hashes and peer ids are exactly 20 bytes, addresses are
  * 4 (IPv4) or 16 (IPv6) bytes.
  */
+import type { Ban } from '../policy/bans.js';
 import type { AnnounceEvent, Peer, PeerRefusal, PeerState, SwarmCounts, SwarmTotals, TorrentRules } from '../types.js';
 
 /** Most peers a store is asked for in one {@link SwarmStore.peersOf} call, and most torrents in one {@link TorrentRegistry.list} call. */
@@ -127,6 +128,14 @@ export interface SwarmStore {
   readonly privateMode?: boolean;
   /** Optional: the built-in registry of torrents (`torrents: 'registry'`), shared by every instance on the store. */
   readonly registry?: TorrentRegistry;
+  /** Optional: the tracker's bans, shared by every instance on the store. Without it bans are kept in the process. */
+  readonly bans?: BanStore;
+  /**
+   * Optional: remove every listed peer for which `match` is true (a new ban), without blocking the
+   * event loop for long (the memory store works in slices of a few milliseconds). Resolves with how
+   * many were removed. `owner` is the peer's owner in private mode, when the store knows it.
+   */
+  removePeers?(match: (peer: Peer, owner: string | undefined) => boolean): Promise<number>;
   /**
    * Optional: a message bus between the instances that share the store (Redis pub/sub). The tracker
    * uses it to drop cached passkey and torrent answers on every instance at once.
@@ -206,6 +215,22 @@ export interface TorrentRegistry {
    * `limit` is at most {@link MAX_LIST_PAGE}. Without it, `tracker.listTorrents()` rejects.
    */
   list?(offset: number, limit: number): Promise<{ total: number; torrents: RegisteredSwarm[] }>;
+}
+
+/** The bans of a tracker, kept in the store (see `tracker.ban`). Bans are few (at most 10 000) and read whole. */
+export interface BanStore {
+  /** Every ban held (expired ones may be among them: the tracker removes those). */
+  list(): Promise<Ban[]>;
+  /** Keep a ban (a ban with the same id is replaced). */
+  add(ban: Ban): Promise<void>;
+  /** Drop a ban; resolves true when it was held. */
+  remove(id: string): Promise<boolean>;
+  /**
+   * Milliseconds between re-reads of {@link list} by every instance: how soon a ban made elsewhere
+   * applies when the store has no {@link SwarmStore.bus} (and a safety net when it has one).
+   * Absent: never re-read (one process).
+   */
+  readonly refreshInterval?: number;
 }
 
 /** A broadcast channel between the instances sharing a store. */

@@ -32,7 +32,9 @@ import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { encodeWsFailure, parseWsFrame, WsProtocolError, type WsAnnounce, type WsScrape } from '../protocol/websocket.js';
-import { passkeyDigest } from '../policy/passkey.js';
+import { passkeyDigest, type UserId } from '../policy/passkey.js';
+import { banMatches, type Ban } from '../policy/bans.js';
+import { parseAddress } from '../protocol/address.js';
 import { Tracker } from '../tracker.js';
 import { Relay, type RelayMessage } from './relay.js';
 import { Connection } from './ws-connection.js';
@@ -45,6 +47,8 @@ export type { WebSocketTrackerOptions } from './ws-options.js';
 
 /** Close code and reason for a connection whose passkey was forgotten. */
 const REVOKED = { code: 1008, reason: 'passkey revoked' } as const;
+/** Close code and reason for a connection of a banned peer. */
+const BANNED = { code: 1008, reason: 'banned' } as const;
 
 /** A WebTorrent tracker. Events: `error` (server errors, and errors of the site's hooks). */
 export class WebSocketTracker extends EventEmitter {
@@ -62,6 +66,7 @@ export class WebSocketTracker extends EventEmitter {
   private readonly burst: number;
   private readonly timer: NodeJS.Timeout;
   private readonly stopForgetting: () => void;
+  private readonly stopBans: () => void;
   private server: http.Server | undefined;
   private closed = false;
   /** Until this instance listens on its relay channel (then undefined). */
@@ -110,6 +115,7 @@ export class WebSocketTracker extends EventEmitter {
         this.listening = undefined;
       });
     this.stopForgetting = this.tracker.onPasskeyForgotten((digest) => this.revoke(digest));
+    this.stopBans = this.tracker.onBan((ban, userOf) => this.banish(ban, userOf));
     // One timer for pings and both idle timeouts; it runs often enough for the shortest of them.
     const tick = Math.min(o.pingMs, o.unannouncedMs / 2, this.idleMs / 2);
     this.timer = setInterval(() => this.heartbeat(), tick);
@@ -269,6 +275,24 @@ export class WebSocketTracker extends EventEmitter {
     }
   }
 
+  /**
+   * A ban came into force (here or on another instance): the connections it covers (by address, by
+   * the user of their passkey, by the peer id of a peer they announced) are closed at once.
+   */
+  private banish(ban: Ban, userOf: (passkey: string) => UserId | undefined): void {
+    for (const conn of this.connections.values()) {
+      if (conn.closing) continue;
+      let hit = banMatches(ban, parseAddress(conn.remote), undefined, conn.passkey === undefined ? undefined : userOf(conn.passkey));
+      if (!hit && ban.client !== undefined && conn.peers) {
+        for (const key of conn.peers.keys()) if ((hit = banMatches(ban, undefined, Buffer.from(key.slice(20), 'latin1'), undefined))) break;
+      }
+      if (!hit) continue;
+      conn.revoked = true;
+      conn.shut(BANNED.code, BANNED.reason);
+      this.onClose(conn);
+    }
+  }
+
   /** Ping every connection; close the dead and the idle ones; forget expired offers. Never throws. */
   private heartbeat(): void {
     try {
@@ -332,6 +356,7 @@ export class WebSocketTracker extends EventEmitter {
     this.door.closed = true;
     clearInterval(this.timer);
     this.stopForgetting();
+    this.stopBans();
     this.server?.off('upgrade', this.onUpgrade);
     const conns = [...this.connections.values()];
     await Promise.all(

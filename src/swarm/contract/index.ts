@@ -12,6 +12,7 @@
  */
 import type { SwarmStore } from '../types.js';
 import { announceCases } from './announce-cases.js';
+import { banCases } from './ban-cases.js';
 import { completionCases } from './completion-cases.js';
 import { expect } from './expect.js';
 import { listingCases } from './listing-cases.js';
@@ -31,7 +32,7 @@ export { announceOf, fakeClock, hash, v4, type FakeClock, type StoreFactory, typ
 export function describeStoreContract(runner: TestRunner, name: string, factory: StoreFactory): void {
   runner.describe(`SwarmStore contract: ${name}`, () => {
     const totals = factory.totals === false ? [] : totalsCases;
-    const cases = [...announceCases, ...scrapeCases, ...completionCases, ...totals, ...capsCases, ...listingCases];
+    const cases = [...announceCases, ...scrapeCases, ...completionCases, ...totals, ...capsCases, ...listingCases, ...banCases];
     for (const c of cases) register(runner, factory, c, false);
     if (factory.privateMode !== false) {
       runner.describe('private mode', () => {

@@ -38,8 +38,9 @@ import { InstanceSlots } from './slots.js';
 import { KeyvStorage } from './storage.js';
 import { applyRemote, countShards, countsOf, maybeSweep, newSwarm, peerPage, setOwn, type Swarm } from './swarm.js';
 import { keyvTorrentRegistry } from './registry.js';
-import type { PeerState, SwarmCounts, SwarmTotals } from '../../types.js';
-import type { PeerPage, SwarmAnnounce, SwarmAnnounceResult, SwarmStore, SwarmStoreOptions, TorrentRegistry } from '../types.js';
+import { keyvBanStore } from './bans.js';
+import type { Peer, PeerState, SwarmCounts, SwarmTotals } from '../../types.js';
+import type { BanStore, PeerPage, SwarmAnnounce, SwarmAnnounceResult, SwarmStore, SwarmStoreOptions, TorrentRegistry } from '../types.js';
 
 export { KeyvStoreError } from './storage.js';
 
@@ -92,6 +93,8 @@ export class KeyvSwarmStore implements SwarmStore {
   readonly privateMode = true;
   /** The built-in torrent registry, in the same database (`<prefix>:torrent:<hex>`). */
   readonly registry: TorrentRegistry;
+  /** Bans, in the same database (`<prefix>:bans`, re-read by every instance every 5 s). */
+  readonly bans: BanStore;
   private states: PeerStateTable | undefined;
   private readonly storage: KeyvStorage;
   private readonly slots: InstanceSlots;
@@ -144,6 +147,7 @@ export class KeyvSwarmStore implements SwarmStore {
       slots: this.slots,
       now: this.now,
     });
+    this.bans = keyvBanStore(this.storage.kv, this.prefix);
     this.timer = setInterval(() => void this.tick(), writeInterval);
     this.timer.unref();
     this.heartbeatTimer = setInterval(() => void this.slots.heartbeat(), heartbeat);
@@ -284,6 +288,28 @@ export class KeyvSwarmStore implements SwarmStore {
       await this.shards.write(Infinity);
       if (![...this.swarms.values()].some((s) => s.dirty)) return;
     }
+  }
+
+  /**
+   * {@link SwarmStore.removePeers} for the peers this instance listed (its own shards; every instance
+   * does the same when it learns of a ban), each removed as by its own `stopped`.
+   */
+  async removePeers(match: (peer: Peer, owner: string | undefined) => boolean): Promise<number> {
+    let removed = 0;
+    const now = this.now();
+    for (const swarm of [...this.swarms.values()]) {
+      const infoHash = Buffer.from(swarm.hex, 'hex');
+      const gone = [...swarm.own.values()].filter((rec) => {
+        if (rec.gone || rec.exp < now) return false;
+        const owner = this.states?.get(peerStateKey(infoHash, rec.id), now)?.owner;
+        return match({ peerId: rec.id, ip: rec.ip, port: rec.port }, owner);
+      });
+      for (const rec of gone) {
+        await this.announce({ infoHash, peerId: rec.id, ip: rec.ip, port: rec.port, seeder: false, event: 'stopped', numwant: 0, ttl: 1, key: rec.k });
+        removed++;
+      }
+    }
+    return removed;
   }
 
   /** Another set of swarms in the same database, under `<prefix>:<name>` (see {@link SwarmStore.sibling}). */

@@ -13,8 +13,9 @@ import { ExpiryWheel, KIND_SWARM, peerKind, swarmTotals, WHEEL_KINDS } from '../
 import { PeerStateTable, peerStateKey, type PeerVerdict } from '../peer-state.js';
 import { SwarmDirectory } from './swarm-directory.js';
 import { MemoryTorrentRegistry } from './registry.js';
-import type { PeerRefusal, PeerState, SwarmCounts, SwarmTotals } from '../../types.js';
-import type { ListedPeer, PeerPage, SwarmAnnounce, SwarmAnnounceResult, SwarmStore, SwarmStoreOptions, TorrentRegistry } from '../types.js';
+import type { Peer, PeerRefusal, PeerState, SwarmCounts, SwarmTotals } from '../../types.js';
+import type { BanStore, ListedPeer, PeerPage, SwarmAnnounce, SwarmAnnounceResult, SwarmStore, SwarmStoreOptions, TorrentRegistry } from '../types.js';
+import { memoryBanStore } from './bans.js';
 
 /** Options of {@link MemorySwarmStore}. */
 export interface MemorySwarmStoreOptions extends SwarmStoreOptions {
@@ -66,6 +67,8 @@ export class MemorySwarmStore implements SwarmStore {
   private states: PeerStateTable | undefined;
   /** The built-in torrent registry (one process: a Map). */
   readonly registry: TorrentRegistry = new MemoryTorrentRegistry();
+  /** Bans (one process: a Map). */
+  readonly bans: BanStore = memoryBanStore();
   private readonly now: () => number;
   private readonly epoch: number;
   /** Live totals (peers by kind, swarms by their last peer's expiry). */
@@ -333,6 +336,37 @@ export class MemorySwarmStore implements SwarmStore {
   /** {@link totals} without a promise. */
   totalsNow(): SwarmTotals {
     return swarmTotals(this.wheel.totals(this.second()));
+  }
+
+  /**
+   * Remove every listed peer `match` picks (see {@link SwarmStore.removePeers}): the swarms are walked
+   * in slices of a few milliseconds, each peer removed as by its own `stopped`.
+   */
+  removePeers(match: (peer: Peer, owner: string | undefined) => boolean): Promise<number> {
+    const directory = this.directory;
+    let id = 0;
+    let removed = 0;
+    return new Promise((resolve) => {
+      const slice = (): void => {
+        const end = performance.now() + SLICE_MS;
+        for (; id < directory.high && performance.now() < end; id++) {
+          if (!directory.used(id)) continue;
+          const infoHash = directory.infoHash(id);
+          const gone: Peer[] = [];
+          for (const peer of directory.peers(id).peers()) {
+            const owner = this.states?.get(peerStateKey(infoHash, peer.peerId), this.now())?.owner;
+            if (match(peer, owner)) gone.push(peer);
+          }
+          for (const peer of gone) {
+            this.announceSync({ infoHash, peerId: peer.peerId, ip: peer.ip, port: peer.port, seeder: false, event: 'stopped', numwant: 0, ttl: 0 });
+            removed++;
+          }
+        }
+        if (id < directory.high) setImmediate(slice);
+        else resolve(removed);
+      };
+      slice();
+    });
   }
 
   /** Another set of swarms in this process (see {@link SwarmStore.sibling}). */

@@ -9,10 +9,12 @@
  */
 import type Keyv from 'keyv';
 import type { Peer, PeerState, SwarmCounts, SwarmTotals } from '../../types.js';
-import type { ListedPeer, PeerPage, StoreBus, SwarmAnnounce, SwarmAnnounceResult, SwarmStore, SwarmStoreOptions, TorrentRegistry } from '../types.js';
+import type { BanStore, ListedPeer, PeerPage, StoreBus, SwarmAnnounce, SwarmAnnounceResult, SwarmStore, SwarmStoreOptions, TorrentRegistry } from '../types.js';
 import { RedisBus } from './bus.js';
 import { isRedisKeyv, RedisConnection, RedisStoreError, withDeadline, type RedisClientLike } from './connection.js';
 import { redisTorrentRegistry } from './registry.js';
+import { redisBanStore } from './bans.js';
+import { purgePeers, type PurgeAccess } from './purge.js';
 import { ANNOUNCE, evalScript, MERGE_CREDIT, PEERS, SCRAPE, TOTALS_APPLY, TOTALS_READ, type Script } from './scripts.js';
 
 /** Options of {@link RedisSwarmStore}. */
@@ -42,6 +44,8 @@ export class RedisSwarmStore implements SwarmStore {
   readonly privateMode = true;
   /** The built-in torrent registry, in the same Redis (`<prefix>:torrent:<hex>` keys of the Keyv). */
   readonly registry: TorrentRegistry;
+  /** Bans, in the same Redis (the hash `<prefix>:bans`). */
+  readonly bans: BanStore;
   /** Pub/sub between the instances on this Redis (a second connection, opened on first subscribe). */
   readonly bus: StoreBus;
   /** The same bus, as this store closes it. */
@@ -72,6 +76,7 @@ export class RedisSwarmStore implements SwarmStore {
     this.closeKeyv = options.closeKeyv ?? false;
     this.connection = new RedisConnection(keyv, this.timeout);
     this.registry = redisTorrentRegistry(this.connection, this.prefix);
+    this.bans = redisBanStore(this.connection, this.prefix);
     this.bus = this.pubsub = new RedisBus(this.connection, this.prefix);
   }
 
@@ -315,6 +320,23 @@ export class RedisSwarmStore implements SwarmStore {
     });
     return out;
   }
+
+  /** {@link SwarmStore.removePeers}: a bounded walk in the background, see purge.ts. One walk at a time. */
+  removePeers(match: (peer: Peer, owner: string | undefined) => boolean): Promise<number> {
+    const access: PurgeAccess = {
+      connection: this.connection,
+      pattern: this.redisKey(`${this.prefix}:{*}:`).replace(/[?[\]\\]/g, '\\$&') + 'd',
+      stop: async (infoHash, peer, key) => {
+        await this.announce({ infoHash, peerId: peer.peerId, ip: peer.ip, port: peer.port, seeder: false, event: 'stopped', numwant: 0, ttl: 1, key });
+      },
+      closed: () => this.closed,
+    };
+    const walk = this.purging.then(() => purgePeers(access, match));
+    this.purging = walk.catch(() => 0);
+    return walk;
+  }
+
+  private purging: Promise<number> = Promise.resolve(0);
 
   /** Disconnects the Keyv only when the store was created with `closeKeyv` (as stores opened from a URI are). */
   async close(): Promise<void> {
