@@ -249,7 +249,7 @@ const paths: Json = {
     get: {
       operationId: 'listBans',
       summary: 'Every ban in force',
-      responses: { '200': json('BanList', 'The bans.'), ...problems('not-implemented', 'store-unavailable') },
+      responses: { '200': json('BanList', 'The bans.'), ...problems('store-unavailable') },
     },
     post: {
       operationId: 'createBan',
@@ -257,7 +257,7 @@ const paths: Json = {
       requestBody: body('BanRequest'),
       responses: {
         '201': { ...json('Ban', 'The ban.'), headers: { Location: { description: 'The ban’s URL.', schema: { type: 'string' } } } },
-        ...problems('not-implemented', 'store-unavailable', ...WITH_BODY),
+        ...problems('store-unavailable', ...WITH_BODY),
       },
     },
   },
@@ -266,7 +266,7 @@ const paths: Json = {
     delete: {
       operationId: 'deleteBan',
       summary: 'Lift a ban',
-      responses: { '204': noContent('Lifted.'), ...problems('not-found', 'not-implemented', 'store-unavailable') },
+      responses: { '204': noContent('Lifted.'), ...problems('not-found', 'store-unavailable') },
     },
   },
   '/stats': {

@@ -1,28 +1,11 @@
 /**
- * The tracker's values as the admin API's JSON bodies (only the fields the document names, dates as
- * ISO strings), and the tracker's ban methods as the router calls them.
+ * The tracker's values as the admin API's JSON bodies: only the fields the document names, dates as
+ * ISO strings.
  */
+import type { Ban } from '../policy/bans.js';
 import type { PeerListPage } from '../tracker.js';
 import type { TorrentRules } from '../types.js';
 import type { AdminApiPeer, AdminBan, AdminCounts, AdminTorrentRules } from './types.js';
-
-/** A ban as the tracker gives it. */
-export interface TrackerBan {
-  id: string;
-  address?: string;
-  user?: string | number;
-  client?: string;
-  expiresAt?: number | Date;
-  reason?: string;
-  createdAt: number | Date;
-}
-
-/** The tracker's ban methods (absent until its bans module is in: 501). */
-export interface TrackerBans {
-  ban?(ban: { address?: string; user?: string | number; client?: string; expiresAt?: number | Date; reason?: string }): Promise<TrackerBan>;
-  unban?(id: string): Promise<boolean>;
-  bans?(): Promise<TrackerBan[]>;
-}
 
 const iso = (value: number | Date): string => new Date(value).toISOString();
 
@@ -35,7 +18,7 @@ export function rulesOut(rules: TorrentRules | undefined): AdminTorrentRules {
 
 export const countsOut = (c: AdminCounts): AdminCounts => ({ complete: c.complete, incomplete: c.incomplete, downloaded: c.downloaded });
 
-export function banOut(ban: TrackerBan): AdminBan {
+export function banOut(ban: Ban): AdminBan {
   const out: AdminBan = { id: String(ban.id), createdAt: iso(ban.createdAt) };
   if (ban.address !== undefined) out.address = ban.address;
   if (ban.user !== undefined) out.user = ban.user;

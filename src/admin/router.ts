@@ -14,7 +14,7 @@ import { withDeadline } from '../util/deadline.js';
 import { banBody, banId, noQuery, pageQuery, pathHash, registerBody, revokeBody, updateBody } from './input.js';
 import { adminOpenApiDocument } from './openapi.js';
 import { AdminProblemError, invalid, PROBLEMS, sendProblem, storeCall, StoreProblem, toProblem } from './problem.js';
-import { banOut, countsOut, peerOut, rulesOut, type TrackerBans } from './output.js';
+import { banOut, countsOut, peerOut, rulesOut } from './output.js';
 import type { AdminTorrent, AdminTorrentDetail, TrackerAdminOptions } from './types.js';
 
 /** Default and largest request body, in bytes. */
@@ -47,13 +47,6 @@ export function trackerAdmin(target: Tracker | TrackerRouter | TrackerServer, op
     if (options[name] !== undefined && typeof options[name] !== 'function') throw new TypeError(`trackerAdmin: options.${name} must be a function`);
   }
   const amend = options.openapi ?? ((document: Record<string, unknown>) => document);
-  const more = tracker as Tracker & TrackerBans;
-  const need = <K extends keyof TrackerBans>(name: K): NonNullable<TrackerBans[K]> => {
-    const fn = more[name];
-    if (typeof fn !== 'function') throw new AdminProblemError('not-implemented', `this tracker has no ${name}()`);
-    return (fn as (...args: unknown[]) => unknown).bind(tracker) as NonNullable<TrackerBans[K]>;
-  };
-
   /** The open store, which must be able to do `what` (else 501). */
   const storeThat = async (can: (store: SwarmStore) => boolean, what: string): Promise<SwarmStore> => {
     await tracker.whenReady();
@@ -214,14 +207,13 @@ export function trackerAdmin(target: Tracker | TrackerRouter | TrackerServer, op
       {
         get: async (req, res) => {
           noQuery(req.query as Record<string, unknown>);
-          send(res, 200, { bans: (await storeCall(need('bans')())).map(banOut) });
+          send(res, 200, { bans: (await storeCall(tracker.bans())).map(banOut) });
         },
         post: async (req, res) => {
           noQuery(req.query as Record<string, unknown>);
           const { expires, expiresAt: _text, ...b } = banBody(json(req));
-          const ban = need('ban');
           const made = await storeCall(
-            ban(expires === undefined ? b : { ...b, expiresAt: expires }).catch((error: unknown) => {
+            (async () => tracker.ban(expires === undefined ? b : { ...b, expiresAt: expires }))().catch((error: unknown) => {
               // The tracker's own checks: bad input, nothing stored.
               throw error instanceof TypeError ? invalid(error.message.slice(0, 300)) : error;
             }),
@@ -236,7 +228,7 @@ export function trackerAdmin(target: Tracker | TrackerRouter | TrackerServer, op
         delete: async (req, res) => {
           const id = banId(param(req, 'id'));
           noQuery(req.query as Record<string, unknown>);
-          if (!(await storeCall(need('unban')(id)))) throw new AdminProblemError('not-found', `no ban ${id}`);
+          if (!(await storeCall(tracker.unban(id)))) throw new AdminProblemError('not-found', `no ban ${id}`);
           send(res, 204);
         },
       },
