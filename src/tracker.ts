@@ -16,9 +16,9 @@ import type { SwarmCounts, TorrentRules } from './types.js';
 import type { SwarmStore } from './swarm/types.js';
 import { Validations } from './validations.js';
 import type { AnnounceCall } from './core/announce.js';
-import { assembleCore, closeCore, type Core } from './core/assemble.js';
+import { assembleCore, closeCore, coreStats, type Core } from './core/assemble.js';
 import type { Ban, BanListener, BanSpec } from './core/bans.js';
-import { swarmHashes, torrentNames, type TorrentInput } from './core/registry.js';
+import { swarmHashes, type TorrentInput } from './core/registry.js';
 import type { ListTorrentsOptions, PeerListPage, PeersOptions, TorrentPage } from './core/listing.js';
 import type { ScrapeFile } from './core/scrape.js';
 import { checkStoreOption, checkStoreState } from './swarm/store-option.js';
@@ -74,12 +74,8 @@ export class Tracker extends EventEmitter {
    * `totals`) or does not answer within `storeTimeout`. A hybrid torrent the tracker knows as one (a
    * `torrents` option, see {@link counts}) is one torrent there, a client in both its swarms one peer.
    */
-  async stats(): Promise<TrackerStats> {
-    const { storage, policy, hybridCounts } = this.core;
-    const totals = await storage.totals();
-    // A hybrid torrent's two swarms are one torrent (pairs are known only through a `torrents` option).
-    if (policy?.torrents !== undefined) totals.swarms = await hybridCounts.correct(totals.swarms);
-    return { ...totals, ...this.statsCounters.snapshot() };
+  stats(): Promise<TrackerStats> {
+    return coreStats(this.core, this.statsCounters);
   }
 
   /**
@@ -87,13 +83,9 @@ export class Tracker extends EventEmitter {
    * one entry per torrent in the order given, zeros for a swarm nobody announced to. `torrents` are
    * info hashes (hex or 20 bytes) or `createTorrent()` / `parseTorrent()` results. With `webrtc`,
    * the counts of the WebTorrent (browser) swarms instead. Rejects when the store fails or does not
-   * answer within `storeTimeout`.
-   *
-   * A hybrid torrent given as a `createTorrent()` / `parseTorrent()` result is counted once across
-   * its two swarms: a client in both is one peer, and its completion one download. That needs the
-   * tracker to know the pair when the announces arrive (a `torrents` option: `'registry'` with
-   * `addTorrent()`, or a function whose rules name both hashes); without one, the larger of the two
-   * swarms' counts is reported. An info hash alone counts that one swarm.
+   * answer within `storeTimeout`. A hybrid torrent given as its `createTorrent()` result is counted
+   * once across its two swarms when the tracker knows the pair (a `torrents` option; else the larger
+   * swarm's counts); an info hash alone counts that one swarm.
    */
   async counts(torrents: TorrentInput[], options: { webrtc?: boolean } = {}): Promise<SwarmCounts[]> {
     if (torrents.length === 0) return [];
@@ -121,11 +113,7 @@ export class Tracker extends EventEmitter {
     return this.core.storage.store;
   }
 
-  /**
-   * Answer an announce. `rawQuery` is the query string after `?`; `remoteAddress` the client's
-   * address as Node reports it (`req.ip`, `socket.remoteAddress`); `passkey` the path segment before
-   * `announce` (private trackers).
-   */
+  /** Answer an announce: `rawQuery` after `?`, the client's address as Node reports it, the URL's passkey. */
   async announce(rawQuery: string, remoteAddress: string | undefined, passkey?: string): Promise<Buffer> {
     return this.answerAnnounce(rawQuery, remoteAddress, passkey);
   }
@@ -142,14 +130,12 @@ export class Tracker extends EventEmitter {
    * `{ downloadFactor: 0 }`). Adding again replaces the rules.
    */
   async addTorrent(torrent: TorrentInput, rules: TorrentRules = {}): Promise<void> {
-    this.core.failures.notify('torrentRegistered', await this.core.registry.add(torrent, rules));
+    await this.core.registry.add(torrent, rules);
   }
 
   /** Remove a torrent (both swarms of a hybrid) from the built-in registry; resolves true when it was registered. */
-  async removeTorrent(torrent: TorrentInput): Promise<boolean> {
-    const removed = await this.core.registry.remove(torrent);
-    if (removed) this.core.failures.notify('torrentRemoved', torrentNames(torrent));
-    return removed;
+  removeTorrent(torrent: TorrentInput): Promise<boolean> {
+    return this.core.registry.remove(torrent);
   }
 
   /** A page of the registered torrents with live counts ({@link ListTorrentsOptions}); rejects on store trouble. */

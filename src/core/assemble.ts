@@ -9,7 +9,7 @@ import type { EventEmitter } from 'node:events';
 import type { ResolvedTrackerOptions, TrackerOptions } from '../options.js';
 import { PolicyChain } from '../policy/chain.js';
 import { TrafficLedger } from '../policy/traffic.js';
-import type { TrackerCounters } from '../stats/counters.js';
+import type { TrackerCounters, TrackerStats } from '../stats/counters.js';
 import type { SwarmCounts } from '../types.js';
 import { describeStore } from '../swarm/store-option.js';
 import type { Validations } from '../validations.js';
@@ -70,7 +70,12 @@ export function assembleCore(options: TrackerOptions, resolved: ResolvedTrackerO
   });
   const bounded = <T>(promise: Promise<T>) => storage.bounded(promise);
   let policy: PolicyChain | undefined;
-  const registry = new TorrentRegistry({ opened: () => storage.opened(), bounded, forget: (hash) => bus!.forgetTorrent([hash]) });
+  const registry = new TorrentRegistry({
+    opened: () => storage.opened(),
+    bounded,
+    forget: (hash) => bus!.forgetTorrent([hash]),
+    notify: (event, info) => failures.notify(event, info),
+  });
   const bans = new BanKeeper({
     opened: () => storage.opened(),
     bounded,
@@ -111,6 +116,13 @@ export function assembleCore(options: TrackerOptions, resolved: ResolvedTrackerO
     http: httpWriter(resolved),
     listing: new Listing({ storage, counts: (torrents) => host.counts(torrents), peerTtl: resolved.peerTtl }),
   };
+}
+
+/** {@link Tracker.stats}: the store's totals (a hybrid torrent counted once when pairs are known) and `counters`. */
+export async function coreStats(core: Core, counters: TrackerCounters): Promise<TrackerStats> {
+  const totals = await core.storage.totals();
+  if (core.policy?.torrents !== undefined) totals.swarms = await core.hybridCounts.correct(totals.swarms);
+  return { ...totals, ...counters.snapshot() };
 }
 
 /**

@@ -71,6 +71,8 @@ export interface RegistryAccess {
   bounded<T>(promise: Promise<T>): Promise<T>;
   /** Drop the cached answer for a swarm here and on every instance. */
   forget(infoHash: Buffer): Promise<void>;
+  /** Emit an event on the tracker (`torrentRegistered`, `torrentRemoved`; a throwing listener is reported). */
+  notify(event: string, info: unknown): void;
 }
 
 /** The built-in registry (`torrents: 'registry'`), kept in the store so every instance sees it. */
@@ -93,7 +95,9 @@ export class TorrentRegistry {
       await this.core.forget(infoHash);
     }
     const { infoHash: _v1, infoHashV2: _v2, ...plain } = clean;
-    return { ...torrentNames(torrent), rules: plain };
+    const event: TorrentRegisteredEvent = { ...torrentNames(torrent), rules: plain };
+    this.core.notify('torrentRegistered', event);
+    return event;
   }
 
   /** Remove every swarm of a torrent; resolves true when one was registered. */
@@ -105,6 +109,7 @@ export class TorrentRegistry {
       if (await this.core.bounded(registry.remove(infoHash))) removed = true;
       await this.core.forget(infoHash);
     }
+    if (removed) this.core.notify('torrentRemoved', torrentNames(torrent));
     return removed;
   }
 
