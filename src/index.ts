@@ -37,7 +37,7 @@ export type { TorrentVerifier, TorrentAnswer } from './policy/torrents.js';
 export type { ClientRules } from './policy/clients.js';
 export { MAX_BANS, MAX_BAN_REASON, type Ban, type BanSpec } from './policy/bans.js';
 export type { TrafficRecord, TrafficCallback } from './policy/traffic.js';
-export { MemorySwarmStore, type MemorySwarmStoreOptions } from './swarm/memory/memory-store.js';
+export { MemorySwarmStore, type MemorySwarmStoreOptions, type SnapshotLoad, type SnapshotSave } from './swarm/memory/memory-store.js';
 export { isSwarmStore, MAX_LIST_PAGE } from './swarm/types.js';
 export { MAX_SORTED_TORRENTS } from './core/listing.js';
 export { createTrackerServer, type TrackerServer, type TrackerServerOptions, type TrackerServerWebSocketOptions } from './server.js';

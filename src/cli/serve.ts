@@ -39,7 +39,7 @@ export function register(program: Command): void {
     .description('run a standalone tracker answering /announce and /scrape (no Express needed)')
     .option('-p, --port <port>', 'TCP port to listen on', integer(0, 65535), 6969)
     .option('-H, --host <address>', 'address to bind (:: = every IPv4 and IPv6 address)', '::')
-    .option('-s, --store <uri>', 'swarm storage: redis://, rediss://, sqlite://, postgresql://, mysql:// (default: memory)')
+    .option('-s, --store <uri>', 'swarm storage: memory:///path/to/snapshot (memory, saved to that file), redis://, rediss://, sqlite://, postgresql://, mysql:// (default: memory)')
     .option('-i, --interval <seconds>', 'seconds between announces told to clients (default 1800)', integer(1, 86_400))
     .option('--trust-proxy', 'take the client address from X-Forwarded-For (only behind your own proxy)')
     .option('--full-scrape', 'answer /scrape without info_hash with every swarm')

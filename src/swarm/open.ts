@@ -1,7 +1,7 @@
 /**
  * Turns the `store` option (nothing, a SwarmStore, a Keyv instance or a connection URI) into a
  * SwarmStore:
- * - nothing: {@link MemorySwarmStore};
+ * - nothing, or a `memory://` URI: {@link MemorySwarmStore} (`memory:///path` persists to that file);
  * - a {@link SwarmStore}: used as is;
  * - a Keyv whose adapter is @keyv/redis, or a `redis://` / `rediss://` URI: {@link RedisSwarmStore};
  * - any other Keyv, or a `sqlite://`, `postgresql://` / `postgres://`, `mysql://` URI:
@@ -66,6 +66,10 @@ export async function openUri(uri: string, options: OpenStoreOptions = {}): Prom
   const namespace = options.namespace ?? 'tracker';
   const connectTimeout = options.connectTimeout ?? 1000;
   switch (scheme) {
+    case 'memory': {
+      const file = memoryUriFile(uri);
+      return new MemorySwarmStore(file ? { file, now: options.now } : { now: options.now });
+    }
     case 'redis':
     case 'rediss':
       return new RedisSwarmStore(await openRedisKeyv(uri, namespace, connectTimeout), { ...options, closeKeyv: true });
@@ -112,9 +116,21 @@ export async function openUri(uri: string, options: OpenStoreOptions = {}): Prom
     }
     default:
       throw new TypeError(
-        `options.store: unsupported URI scheme "${scheme ?? uri}" (use redis://, rediss://, sqlite://, postgresql://, mysql://, or pass a Keyv instance)`,
+        `options.store: unsupported URI scheme "${scheme ?? uri}" (use memory://, redis://, rediss://, sqlite://, postgresql://, mysql://, or pass a Keyv instance)`,
       );
   }
+}
+
+/**
+ * The snapshot file of a `memory://` URI: `memory:///abs/path` names `/abs/path` (percent-escapes
+ * decoded); `memory://` alone is a plain memory store (undefined). A host (`memory://host/x`) is an
+ * error: the file must be an absolute path.
+ */
+export function memoryUriFile(uri: string): string | undefined {
+  const rest = uri.slice('memory://'.length);
+  if (rest === '' || rest === '/') return undefined;
+  if (!rest.startsWith('/')) throw new TypeError(`options.store: ${JSON.stringify(uri)}: a memory:// URI names an absolute file path after its "//" (e.g. "memory:///var/lib/tracker/swarms.snap"), or nothing`);
+  return decodeURIComponent(rest.replace(/[?#].*$/, ''));
 }
 
 /**

@@ -10,6 +10,8 @@ import { isSwarmStore } from './types.js';
 
 /** URI schemes and the Keyv adapter package each one is opened with. */
 export const STORE_SCHEMES: Readonly<Record<string, string>> = {
+  /** Built in (no package): `memory://` or `memory:///path/to/snapshot-file`. */
+  memory: '',
   redis: '@keyv/redis',
   rediss: '@keyv/redis',
   sqlite: '@keyv/sqlite',
@@ -19,7 +21,7 @@ export const STORE_SCHEMES: Readonly<Record<string, string>> = {
   mariadb: '@keyv/mysql',
 };
 
-const EXAMPLES = 'e.g. "redis://127.0.0.1:6379", "sqlite:///var/lib/tracker.sqlite", "postgresql://user@host/db", "mysql://user@host/db"';
+const EXAMPLES = 'e.g. "redis://127.0.0.1:6379", "sqlite:///var/lib/tracker.sqlite", "postgresql://user@host/db", "mysql://user@host/db", "memory:///var/lib/tracker/swarms.snap"';
 
 /** True when `value` looks like a Keyv instance (has the Keyv API and an adapter). */
 export function isKeyv(value: unknown): value is Keyv {
@@ -78,9 +80,16 @@ export function checkStoreOption(option: unknown, scope: string): void {
     throw new TypeError(`${scope}: options.store ${shown} is not a connection URI: it needs a scheme followed by "://"${hint}`);
   }
   const adapter = STORE_SCHEMES[scheme];
-  if (!adapter) {
+  if (scheme === 'memory') {
+    const rest = uri.slice('memory://'.length);
+    if (rest !== '' && !rest.startsWith('/')) {
+      throw new TypeError(`${scope}: options.store ${shown}: a memory:// URI takes an absolute snapshot file path (e.g. "memory:///var/lib/tracker/swarms.snap") or nothing (plain memory)`);
+    }
+    return;
+  }
+  if (adapter === undefined) {
     throw new TypeError(
-      `${scope}: options.store: unsupported URI scheme "${scheme}" in ${shown}; use redis://, rediss://, sqlite://, postgresql:// or mysql:// (${EXAMPLES}), or pass a Keyv instance or a SwarmStore`,
+      `${scope}: options.store: unsupported URI scheme "${scheme}" in ${shown}; use memory://, redis://, rediss://, sqlite://, postgresql:// or mysql:// (${EXAMPLES}), or pass a Keyv instance or a SwarmStore`,
     );
   }
   if (scheme !== 'sqlite') {

@@ -27,7 +27,7 @@ describe('a store that cannot be a store is a TypeError at creation', () => {
   const cases: Array<[unknown, RegExp]> = [
     ['redis//127.0.0.1:6379', /options\.store "redis\/\/127\.0\.0\.1:6379" is not a connection URI: it needs a scheme followed by ":\/\/"; did you mean "redis:\/\/127\.0\.0\.1:6379"\?/],
     ['redis:/127.0.0.1:6379', /did you mean "redis:\/\/127\.0\.0\.1:6379"\?/],
-    ['mongodb://user:hunter2@db/x', /unsupported URI scheme "mongodb" in "mongodb:\/\/user:\*\*\*@db\/x"; use redis:\/\/, rediss:\/\/, sqlite:\/\/, postgresql:\/\/ or mysql:\/\//],
+    ['mongodb://user:hunter2@db/x', /unsupported URI scheme "mongodb" in "mongodb:\/\/user:\*\*\*@db\/x"; use memory:\/\/, redis:\/\/, rediss:\/\/, sqlite:\/\/, postgresql:\/\/ or mysql:\/\//],
     ['localhost:6379', /"localhost:6379" is not a connection URI: it needs a scheme followed by ":\/\/" \(e\.g\. "redis:\/\/127\.0\.0\.1:6379"/],
     [6379, /options\.store must be a connection URI .* a Keyv instance or a SwarmStore; leave it out for memory \(got 6379\)/],
     [{ host: 'localhost', port: 6379 }, /\(got an object without the SwarmStore or Keyv methods \(keys: host, port\)\)/],

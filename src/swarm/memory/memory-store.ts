@@ -15,7 +15,11 @@ import { SwarmDirectory } from './swarm-directory.js';
 import { MemoryTorrentRegistry } from './registry.js';
 import type { Peer, PeerRefusal, PeerState, SwarmCounts, SwarmTotals } from '../../types.js';
 import type { BanStore, ListedPeer, PeerPage, SwarmAnnounce, SwarmAnnounceResult, SwarmStore, SwarmStoreOptions, TorrentRegistry } from '../types.js';
-import { memoryBanStore } from './bans.js';
+import { memoryBanStore, type MemoryBanStore } from './bans.js';
+import { recordDone, recordExpiry, recordKey, recordPeer, recordSeeder, RECORD_SIZE } from './peer-record.js';
+import { readSnapshot, removeStaleTemps, SnapshotError, SWARM_HEAD, TAG_END, TAG_EXTRAS, TAG_SWARM, writeSnapshotFile } from './snapshot.js';
+import type { Ban } from '../../policy/bans.js';
+import type { TorrentRules } from '../../types.js';
 
 /** Options of {@link MemorySwarmStore}. */
 export interface MemorySwarmStoreOptions extends SwarmStoreOptions {
@@ -34,7 +38,47 @@ export interface MemorySwarmStoreOptions extends SwarmStoreOptions {
    * it, the longest-empty of a few picked at random is dropped. Default 1 000 000.
    */
   maxRetained?: number;
+  /**
+   * Snapshot file: loaded when the store is created (peers keep their remaining lifetime, peers
+   * whose lifetime ran out meanwhile are dropped; `downloaded` counts, the registry and bans are
+   * kept) and written by {@link MemorySwarmStore.save}, by {@link MemorySwarmStore.close} and every
+   * {@link saveInterval} seconds. A damaged, truncated or foreign file is refused as a whole (one
+   * warning with its code; the store starts empty). Siblings use `<file>-<name>`.
+   */
+  file?: string;
+  /** Seconds between periodic saves to {@link file} (none when absent or 0). */
+  saveInterval?: number;
 }
+
+/** What loading the snapshot file did ({@link MemorySwarmStore.snapshot}). */
+export interface SnapshotLoad {
+  file: string;
+  /** `loaded`: its content is in the store; `missing`: no file yet; `refused`: the store started empty. */
+  status: 'loaded' | 'missing' | 'refused';
+  /** Refused: the code (as in the warning) and why. */
+  code?: string;
+  reason?: string;
+  swarms: number;
+  peers: number;
+  /** Peers dropped because their lifetime ran out while the store was down. */
+  expired: number;
+  /** Milliseconds the load took (reading, checking and rebuilding). */
+  ms: number;
+}
+
+/** Figures of the last {@link MemorySwarmStore.save}. */
+export interface SnapshotSave {
+  swarms: number;
+  peers: number;
+  bytes: number;
+  /** Milliseconds from start to the renamed file. */
+  ms: number;
+  /** Longest the event loop was held by one serialization slice (ms). */
+  longestBlockMs: number;
+}
+
+/** Milliseconds a serialization slice of {@link MemorySwarmStore.save} may run before yielding. */
+const SAVE_SLICE_MS = 5;
 
 /** Milliseconds a background sweep slice may run before it yields to the event loop. */
 const SLICE_MS = 4;
@@ -69,10 +113,17 @@ export class MemorySwarmStore implements SwarmStore {
   readonly registry: TorrentRegistry = new MemoryTorrentRegistry();
   /** Bans (one process: a Map). */
   readonly bans: BanStore = memoryBanStore();
+  /** What loading {@link MemorySwarmStoreOptions.file} did (undefined without a file). */
+  readonly snapshot: SnapshotLoad | undefined;
+  /** Figures of the last completed save. */
+  lastSave: SnapshotSave | undefined;
+  private saving: Promise<void> = Promise.resolve();
+  private saveTimer: NodeJS.Timeout | undefined;
+  private closed = false;
   private readonly now: () => number;
   private readonly epoch: number;
   /** Live totals (peers by kind, swarms by their last peer's expiry). */
-  private readonly wheel = new ExpiryWheel(WHEEL_KINDS);
+  private wheel = new ExpiryWheel(WHEEL_KINDS);
   private readonly timer: NodeJS.Timeout;
   /** Next row of the background sweep in progress (-1: none in progress). */
   private cursor = -1;
@@ -93,6 +144,192 @@ export class MemorySwarmStore implements SwarmStore {
     this.maxRetained = Math.max(1, options.maxRetained ?? 1_000_000);
     this.timer = setInterval(() => this.startSweep(), options.sweepInterval ?? 60_000);
     this.timer.unref();
+    if (options.file) {
+      this.snapshot = this.load(options.file);
+      if (options.saveInterval && options.saveInterval > 0) {
+        let running = false;
+        this.saveTimer = setInterval(() => {
+          // A save slower than the interval is not queued behind itself.
+          if (running) return;
+          running = true;
+          this.save()
+            .catch((error: Error) => console.warn(`express-torrent-tracker: periodic save of ${options.file} failed: ${error.message}`))
+            .finally(() => (running = false));
+        }, options.saveInterval * 1000);
+        this.saveTimer.unref();
+      }
+    }
+  }
+
+  /**
+   * Write the store to its {@link MemorySwarmStoreOptions.file} (no-op without one), atomically.
+   * The store is serialized in slices of a few milliseconds (the event loop keeps running; each swarm
+   * is copied whole, as it is between two announces), then written off the event loop. Saves are
+   * queued: one runs at a time.
+   */
+  save(): Promise<void> {
+    const file = this.options.file;
+    if (!file) return Promise.resolve();
+    const run = this.saving.catch(() => undefined).then(() => this.saveTo(file));
+    this.saving = run;
+    return run;
+  }
+
+  private async saveTo(file: string): Promise<void> {
+    const started = performance.now();
+    let longest = 0;
+    let swarms = 0;
+    let peerCount = 0;
+    const bytes = await writeSnapshotFile(file, async (writer) => {
+      const head = writer.reserve(8);
+      head.chunk.writeDoubleLE(this.now(), head.at);
+      const directory = this.directory;
+      const epoch = this.epoch;
+      let id = 0;
+      for (;;) {
+        const sliceStart = performance.now();
+        // Look at the clock every 2048 records or so (a few hundred microseconds of work).
+        let work = 0;
+        for (; id < directory.high; id++) {
+          if (directory.used(id)) {
+            const peers = directory.peers(id);
+            const count = peers.count;
+            const downloaded = directory.downloaded(id);
+            if (count > 0 || downloaded > 0) {
+              const { chunk, at } = writer.reserve(SWARM_HEAD + count * RECORD_SIZE);
+              chunk[at] = TAG_SWARM;
+              directory.copyInfoHash(id, chunk, at + 1);
+              chunk.writeUInt32LE(downloaded, at + 21);
+              chunk.writeUInt32LE(directory.ttl(id) >>> 0, at + 25);
+              chunk.writeUInt32LE(count, at + 29);
+              let off = at + SWARM_HEAD;
+              for (let p = 0; p < count; p++, off += RECORD_SIZE) {
+                peers.copyRecord(p, chunk, off);
+                chunk.writeUInt32LE((chunk.readUInt32LE(off + 40) + epoch) >>> 0, off + 40);
+              }
+              swarms++;
+              peerCount += count;
+              work += count;
+            }
+          }
+          if (++work >= 2048) {
+            work = 0;
+            if (performance.now() - sliceStart >= SAVE_SLICE_MS) {
+              id++;
+              break;
+            }
+          }
+        }
+        longest = Math.max(longest, performance.now() - sliceStart);
+        await writer.drain();
+        if (id >= directory.high) break;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      const sliceStart = performance.now();
+      const extras = Buffer.from(
+        JSON.stringify({
+          registry: (this.registry as MemoryTorrentRegistry).entries(),
+          bans: (this.bans as MemoryBanStore).snapshot(),
+        }),
+      );
+      const x = writer.reserve(5 + extras.length);
+      x.chunk[x.at] = TAG_EXTRAS;
+      x.chunk.writeUInt32LE(extras.length, x.at + 1);
+      extras.copy(x.chunk, x.at + 5);
+      const end = writer.reserve(1);
+      end.chunk[end.at] = TAG_END;
+      longest = Math.max(longest, performance.now() - sliceStart);
+    });
+    this.lastSave = { swarms, peers: peerCount, bytes, ms: performance.now() - started, longestBlockMs: longest };
+  }
+
+  /** Load the snapshot file into this (empty) store; never throws, never loads half a file. */
+  private load(file: string): SnapshotLoad {
+    const started = performance.now();
+    const result: SnapshotLoad = { file, status: 'missing', swarms: 0, peers: 0, expired: 0, ms: 0 };
+    let body: Buffer | undefined;
+    removeStaleTemps(file);
+    try {
+      body = readSnapshot(file);
+    } catch (error) {
+      const code = error instanceof SnapshotError ? error.code : 'ETT_SNAPSHOT_UNREADABLE';
+      result.status = 'refused';
+      result.code = code;
+      result.reason = (error as Error).message;
+      console.warn(`express-torrent-tracker: [${code}] snapshot ${file} refused: ${result.reason}; the memory store starts empty`);
+    }
+    if (body) {
+      try {
+        this.restore(body, result);
+        result.status = 'loaded';
+      } catch (error) {
+        // Checked before use, so this means a bug: still, never keep half a file.
+        this.directory.clear();
+        this.wheel = new ExpiryWheel(WHEEL_KINDS);
+        result.status = 'refused';
+        result.code = 'ETT_SNAPSHOT_MALFORMED';
+        result.reason = (error as Error).message;
+        result.swarms = result.peers = result.expired = 0;
+        console.warn(`express-torrent-tracker: [ETT_SNAPSHOT_MALFORMED] snapshot ${file} refused: ${result.reason}; the memory store starts empty`);
+      }
+    }
+    result.ms = performance.now() - started;
+    return result;
+  }
+
+  /** Rebuild swarms, registry and bans from a checked snapshot body. */
+  private restore(body: Buffer, result: SnapshotLoad): void {
+    const now = this.second();
+    const directory = this.directory;
+    const wheel = this.wheel;
+    const epoch = this.epoch;
+    let extras: { registry?: Array<[string, TorrentRules]>; bans?: Ban[] } | undefined;
+    let at = 8;
+    while (body[at] !== TAG_END) {
+      if (body[at] === TAG_EXTRAS) {
+        const length = body.readUInt32LE(at + 1);
+        extras = JSON.parse(body.toString('utf8', at + 5, at + 5 + length)) as typeof extras;
+        at += 5 + length;
+        continue;
+      }
+      const infoHash = body.subarray(at + 1, at + 21);
+      const downloaded = body.readUInt32LE(at + 21);
+      const ttl = body.readUInt32LE(at + 25);
+      const count = body.readUInt32LE(at + 29);
+      const first = at + SWARM_HEAD;
+      at = first + count * RECORD_SIZE;
+      // A swarm dropped and created again during a slice-wise save may appear twice: the first counts.
+      if (directory.find(infoHash) >= 0) continue;
+      let id = -1;
+      let last = -1;
+      for (let off = first; off < at; off += RECORD_SIZE) {
+        const expiry = recordExpiry(body, off) - epoch;
+        if (expiry < now) {
+          result.expired++;
+          continue;
+        }
+        if (id < 0) id = directory.add(infoHash, now, ttl);
+        const peer = recordPeer(body, off);
+        const seeder = recordSeeder(body, off);
+        directory.peers(id).upsert(peer.peerId, peer.ip, peer.port, seeder, expiry, recordKey(body, off), -1, recordDone(body, off));
+        wheel.count(peerKind(seeder, peer.ip.length === 16), expiry, 1, now);
+        if (expiry > last) last = expiry;
+        result.peers++;
+      }
+      if (id < 0) {
+        if (downloaded === 0) continue;
+        id = directory.add(infoHash, now, ttl);
+        directory.setDownloaded(id, downloaded);
+        directory.retain(id, now, this.maxRetained);
+      } else {
+        directory.setDownloaded(id, downloaded);
+        directory.setLast(id, last);
+        wheel.count(KIND_SWARM, last, 1, now);
+      }
+      result.swarms++;
+    }
+    if (extras?.registry) (this.registry as MemoryTorrentRegistry).restore(extras.registry);
+    if (extras?.bans) (this.bans as MemoryBanStore).restore(extras.bans);
   }
 
   /** Number of swarms held (including ones that only keep a `downloaded` count). */
@@ -372,11 +609,20 @@ export class MemorySwarmStore implements SwarmStore {
   /** Another set of swarms in this process (see {@link SwarmStore.sibling}). */
   sibling(name: string): MemorySwarmStore {
     let store = this.siblings.get(name);
-    if (!store) this.siblings.set(name, (store = new MemorySwarmStore(this.options)));
+    if (!store) {
+      const file = this.options.file === undefined ? undefined : `${this.options.file}-${name.replace(/[^a-zA-Z0-9_.-]/g, '_')}`;
+      this.siblings.set(name, (store = new MemorySwarmStore({ ...this.options, file })));
+    }
     return store;
   }
 
   async close(): Promise<void> {
+    if (this.saveTimer) clearInterval(this.saveTimer);
+    this.saveTimer = undefined;
+    // The last word is written before anything is dropped (a failure is reported, then thrown).
+    let failure: unknown;
+    if (this.options.file && !this.closed) await this.save().catch((error: unknown) => (failure = error));
+    this.closed = true;
     for (const sibling of this.siblings.values()) await sibling.close();
     this.siblings.clear();
     clearInterval(this.timer);
@@ -385,6 +631,7 @@ export class MemorySwarmStore implements SwarmStore {
     this.cursor = -1;
     this.states?.clear();
     this.directory.clear();
+    if (failure) throw failure;
   }
 
   private counts(id: number, peers: { count: number; seeders: number }): SwarmCounts {

@@ -7,6 +7,7 @@
  */
 import type { Peer } from '../../types.js';
 import {
+  RECORD_SIZE,
   clearRecordDone,
   recordCompact,
   recordDone,
@@ -52,6 +53,11 @@ export class OnePeer {
   /** Number of seeders: 0 or 1. */
   get seeders(): number {
     return this.count === 1 && recordSeeder(this.page, this.base) ? 1 : 0;
+  }
+
+  /** Copy the inline record to `target` at `targetBase` (RECORD_SIZE bytes; `at` must be 0). */
+  copyRecord(_at: number, target: Buffer, targetBase: number): void {
+    this.page.copy(target, targetBase, this.base, this.base + RECORD_SIZE);
   }
 
   /** 0 when the peer is the one here, else -1. */

@@ -16,6 +16,17 @@ export class MemoryTorrentRegistry implements TorrentRegistry {
   /** The listed swarms (hex), sorted; undefined after a change until the next listing. */
   private sorted: string[] | undefined = [];
 
+  /** @internal Every entry (hex info hash, rules), for the store's snapshot. */
+  entries(): Array<[string, TorrentRules]> {
+    return [...this.torrents].map(([hex, rules]) => [hex, { ...rules }]);
+  }
+
+  /** @internal Add entries read from a snapshot. */
+  restore(entries: Array<[string, TorrentRules]>): void {
+    for (const [hex, rules] of entries) this.torrents.set(hex, { ...rules });
+    this.sorted = undefined;
+  }
+
   async get(infoHash: Uint8Array): Promise<TorrentRules | undefined> {
     return this.torrents.get(hexOf(infoHash));
   }

@@ -192,9 +192,20 @@ export class SwarmDirectory {
     return Buffer.from(this.pages[id >>> ROW_SHIFT].subarray(base, base + 20));
   }
 
+  /** Copy the swarm's info hash into `target` at `at` (no allocation). */
+  copyInfoHash(id: number, target: Buffer, at: number): void {
+    const base = (id & ROW_MASK) * ROW_SIZE + OFFSET_HASH;
+    this.pages[id >>> ROW_SHIFT].copy(target, at, base, base + 20);
+  }
+
   /** The swarm's `downloaded` count. */
   downloaded(id: number): number {
     return this.pages[id >>> ROW_SHIFT].readUInt32LE((id & ROW_MASK) * ROW_SIZE + OFFSET_DOWNLOADED);
+  }
+
+  /** Set the swarm's `downloaded` count (a snapshot being loaded). */
+  setDownloaded(id: number, n: number): void {
+    this.pages[id >>> ROW_SHIFT].writeUInt32LE(Math.min(n, 0xffffffff) >>> 0, (id & ROW_MASK) * ROW_SIZE + OFFSET_DOWNLOADED);
   }
 
   /** Count one `completed` (saturating at 2^32 - 1). */
