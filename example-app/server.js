@@ -24,7 +24,7 @@ import express from 'express';
 import { rateLimit } from 'express-rate-limit';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { createSeeder, createUdpTracker, createWebSocketTracker, trackerMiddleware, webSeedHandler } from '../dist/index.js';
+import { createSeeder, createUdpTracker, createWebSocketTracker, trackerHealth, trackerMiddleware, webSeedHandler } from '../dist/index.js';
 import { Activity } from './activity.js';
 import { AdminAuth, cookies, CsrfTokens, sameOriginPosts, SESSION_COOKIE } from './auth.js';
 import { Catalog } from './catalog.js';
@@ -106,6 +106,8 @@ const site = {
 };
 
 const app = express();
+// For load balancers: GET /livez (the process answers) and GET /readyz (503 once draining or the store is down).
+app.use(trackerHealth(router));
 app.use('/tracker', router);
 // Web seeds: the published folder first, then the uploads (a name is published from one of them only).
 const webSeeds = [webSeedHandler(config.filesDir, { fallthrough: true }), webSeedHandler(config.uploadsDir)];
@@ -198,14 +200,23 @@ const server = app.listen(config.port, config.host, async (error) => {
 // Browsers announce over WebSocket at the same URL: ws://host/tracker/announce.
 const webSocket = createWebSocketTracker({ tracker: core, server, path: '/tracker' });
 
+let stopping = false;
 async function shutdown() {
-  server.close();
+  if (stopping) return;
+  stopping = true;
   activity.close();
+  // Readiness fails at once; WebSockets get 1001 (browsers reconnect elsewhere), UDP datagrams are
+  // dropped, the last onTraffic batch is handed over, then the store closes. New page requests are
+  // refused from now on; requests in flight are answered.
+  server.close();
+  const idle = setInterval(() => server.closeIdleConnections(), 100);
+  const drained = await router.drain({ timeout: 10_000 });
+  for (const error of drained.errors) console.error(`[tracker] while draining: ${error}`);
   await webSocket.close();
   await udp?.close();
   await seeder?.close();
-  await router.close().catch((error) => console.error(`[tracker] last traffic batch not written: ${error.message}`));
   await users?.close();
+  clearInterval(idle);
   process.exit(0);
 }
 process.on('SIGINT', shutdown);

@@ -76,6 +76,8 @@ export {
   type WebSocketTrackerOptions,
 } from './transport/websocket.js';
 export { trackerAdmin } from './admin/router.js';
+export { trackerHealth, type HealthTarget } from './health/router.js';
+export type { DrainOptions, DrainResult, HealthCheck, HealthReport } from './health/health.js';
 export { adminOpenApiDocument } from './admin/openapi.js';
 export type {
   TrackerAdminOptions,

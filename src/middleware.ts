@@ -10,6 +10,7 @@ import { Router, type NextFunction, type Request, type Response } from 'express'
 import { parseTrackerPath } from './protocol/path.js';
 import { Tracker, type ListTorrentsOptions, type PeerListPage, type PeersOptions, type TorrentInput, type TorrentPage, type TrackerOptions } from './tracker.js';
 import type { Ban, BanSpec } from './core/bans.js';
+import type { DrainOptions, DrainResult, HealthReport } from './health/health.js';
 import { TRACKER_OPTION_NAMES } from './options.js';
 import { warnUnknownKeys } from './option-checks.js';
 import { answerHttp, sendFailure } from './transport/http-answer.js';
@@ -27,6 +28,10 @@ export type TrackerRouter = Router & {
   ready(): Promise<void>;
   /** Close the store if the tracker opened it (a URI or the default memory store). */
   close(): Promise<void>;
+  /** {@link Tracker.health}. */
+  health(): Promise<HealthReport>;
+  /** {@link Tracker.drain} (the app's own HTTP server is the app's to close). */
+  drain(options?: DrainOptions): Promise<DrainResult>;
   /** {@link Tracker.forgetPasskey}. */
   forgetPasskey(passkey: string): Promise<void>;
   /** {@link Tracker.forgetTorrent}. */
@@ -99,6 +104,8 @@ export function trackerMiddleware(options: TrackerOptions = {}, ...misuse: unkno
   router.tracker = tracker;
   router.ready = () => tracker.ready();
   router.close = () => tracker.close();
+  router.health = () => tracker.health();
+  router.drain = (options) => tracker.drain(options);
   router.forgetPasskey = (passkey) => tracker.forgetPasskey(passkey);
   router.forgetTorrent = (torrent) => tracker.forgetTorrent(torrent);
   router.addTorrent = (torrent, rules) => tracker.addTorrent(torrent, rules);

@@ -20,6 +20,12 @@ export interface TrackerOptions {
   store?: StoreOption;
   /** Seconds between regular announces, told to clients as `interval`. Default 1800. */
   interval?: number;
+  /**
+   * Spread of the `interval` told to each client, as a fraction (0 to 0.5): 0.1 tells each announce
+   * a value within ±10 % of `interval` (never below `minInterval`), so that clients started together
+   * (after a restart) do not come back together. 0 turns it off. Default 0.1.
+   */
+  intervalJitter?: number;
   /** Seconds clients must wait at least between announces (`min interval`). Default `interval / 2`. */
   minInterval?: number;
   /** Seconds a peer stays listed without announcing again. Default `2 * interval`. */
@@ -130,7 +136,7 @@ export type ResolvedTrackerOptions = Required<Omit<TrackerOptions, FunctionOptio
 
 /** Every option of {@link TrackerOptions} (the type check below keeps the list complete). */
 export const TRACKER_OPTION_NAMES = [
-  'store', 'interval', 'minInterval', 'peerTtl', 'numwant', 'maxNumwant', 'allowIpParameter', 'fullScrape', 'maxScrapeHashes',
+  'store', 'interval', 'intervalJitter', 'minInterval', 'peerTtl', 'numwant', 'maxNumwant', 'allowIpParameter', 'fullScrape', 'maxScrapeHashes',
   'maxQueryLength', 'maxParameters', 'storeTimeout', 'warning', 'passkey', 'torrents', 'clients', 'enforceInterval', 'onTraffic',
   'trafficInterval', 'trafficTimeout', 'maxCreditRate', 'policyCacheTtl', 'policyRefusalTtl', 'policyCacheSize', 'maxSwarms',
   'maxPeers', 'validate',
@@ -152,6 +158,7 @@ export function resolveOptions(options: TrackerOptions = {}, scope = 'trackerMid
   if (o.warning !== undefined && typeof o.warning !== 'string') throw new TypeError(`${scope}: options.warning must be a string (got ${describeValue(o.warning)})`);
   return {
     interval,
+    intervalJitter: jitterOption(scope, o.intervalJitter),
     minInterval: whole('minInterval', Math.max(1, Math.floor(interval / 2))),
     peerTtl: whole('peerTtl', 2 * interval, { min: 1 }),
     numwant: Math.min(numwant, maxNumwant),
@@ -196,4 +203,13 @@ export function checkFunctions(options: TrackerOptions, scope = 'trackerMiddlewa
   if (o.validate !== undefined && typeof o.validate !== 'boolean' && (typeof o.validate !== 'object' || o.validate === null)) {
     throw new TypeError(`${scope}: options.validate must be true, false or an object of checks (got ${describeValue(o.validate)})`);
   }
+}
+
+/** `intervalJitter`: a fraction from 0 to 0.5, default 0.1. */
+function jitterOption(scope: string, value: unknown): number {
+  if (value === undefined) return 0.1;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > 0.5) {
+    throw new TypeError(`${scope}: options.intervalJitter must be a number from 0 to 0.5 (got ${describeValue(value)})`);
+  }
+  return value;
 }

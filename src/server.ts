@@ -8,6 +8,7 @@ import { parseTrackerPath } from './protocol/path.js';
 import { encodeFailure } from './protocol/response.js';
 import { Tracker, type ListTorrentsOptions, type PeerListPage, type PeersOptions, type TorrentInput, type TorrentPage, type TrackerOptions } from './tracker.js';
 import type { Ban, BanSpec } from './core/bans.js';
+import type { DrainOptions, DrainResult, HealthReport } from './health/health.js';
 import { answerHttp } from './transport/http-answer.js';
 import { WebSocketTracker, type WebSocketTrackerOptions } from './transport/websocket.js';
 import { resolveWebSocketOptions } from './transport/ws-options.js';
@@ -73,6 +74,14 @@ export type TrackerServer = http.Server & {
   peers(torrent: TorrentInput, options?: PeersOptions): Promise<PeerListPage>;
   /** Stop accepting connections, close idle ones, and close the store if the tracker opened it. */
   shutdown(): Promise<void>;
+  /** {@link Tracker.health}. */
+  health(): Promise<HealthReport>;
+  /**
+   * {@link Tracker.drain}: readiness fails, WebSockets are closed with 1001, the server stops
+   * accepting connections and answers the requests in flight, `onTraffic` is handed over, the store
+   * saved and closed; bounded by `timeout` (then open connections are cut).
+   */
+  drain(options?: DrainOptions): Promise<DrainResult>;
   /** {@link Tracker.ban}. */
   ban(spec: BanSpec): Promise<Ban>;
   /** {@link Tracker.unban}. */
@@ -215,6 +224,21 @@ export function createTrackerServer(options: TrackerServerOptions = {}): Tracker
   server.ban = (spec) => tracker.ban(spec);
   server.unban = (id) => tracker.unban(id);
   server.bans = () => tracker.bans();
+  server.health = () => tracker.health();
+  server.drain = (options) => tracker.drain(options);
+  tracker.attachDoor('http', {
+    drain: () =>
+      new Promise<void>((resolve) => {
+        if (!server.listening) return resolve();
+        server.close(() => resolve());
+        // Keep-alive connections go once their request is answered.
+        const idle = setInterval(() => server.closeIdleConnections(), 100);
+        idle.unref();
+        server.once('close', () => clearInterval(idle));
+        server.closeIdleConnections();
+      }),
+    abort: () => server.closeAllConnections(),
+  });
   server.shutdown = async () => {
     await server.webSocket?.close();
     await new Promise<void>((resolve) => {

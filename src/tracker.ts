@@ -22,6 +22,7 @@ import { swarmHashes, type TorrentInput } from './core/registry.js';
 import type { ListTorrentsOptions, PeerListPage, PeersOptions, TorrentPage } from './core/listing.js';
 import type { ScrapeFile } from './core/scrape.js';
 import { checkStoreOption, checkStoreState } from './swarm/store-option.js';
+import { HealthKeeper, type Door, type DrainOptions, type DrainResult, type HealthReport } from './health/health.js';
 
 export { resolveOptions, type ResolvedTrackerOptions, type TrackerOptions } from './options.js';
 export type { AnnounceCall, AnnounceEventInfo } from './core/announce.js';
@@ -48,6 +49,7 @@ export class Tracker extends EventEmitter {
   readonly statsCounters = new TrackerCounters();
   private readonly core: Core;
   private closed = false;
+  private readonly keeper: HealthKeeper;
 
   /**
    * @param options The tracker's options (see {@link TrackerOptions}).
@@ -63,6 +65,7 @@ export class Tracker extends EventEmitter {
     this.validations = new Validations(options.validate);
     this.validations.created(options.store === undefined || options.store instanceof MemorySwarmStore);
     this.core = assembleCore(options, resolved, { events: this, counters: this.statsCounters, validations: this.validations, counts: (t) => this.counts(t) });
+    this.keeper = new HealthKeeper({ storage: this.core.storage, ledger: this.core.ledger, flushTraffic: () => this.flushTraffic(), close: () => this.close() });
   }
 
   // ---- for the site -------------------------------------------------------------------------------
@@ -101,6 +104,21 @@ export class Tracker extends EventEmitter {
    */
   ready(): Promise<void> {
     return this.core.storage.check();
+  }
+
+  /** Readiness for load balancers: the store, each door, the `onTraffic` backlog, draining (see src/health/). */
+  health(): Promise<HealthReport> {
+    return this.keeper.health();
+  }
+
+  /** Fail readiness, let every door drain, hand over `onTraffic`, save the store, close; within `timeout`. */
+  drain(options?: DrainOptions): Promise<DrainResult> {
+    return this.keeper.drain(options);
+  }
+
+  /** @internal A transport registers itself for readiness and draining; returns its removal. */
+  attachDoor(name: string, door: Door): () => void {
+    return this.keeper.attachDoor(name, door);
   }
 
   /** Resolves once the store is open (or failed to open; then every answer is a failure). */

@@ -253,6 +253,24 @@ describe('example app', () => {
     expect((await rawGet(started.port, '/vendor/uplot/uPlot.iife.min.js')).status).toBe(200);
   });
 
+  it('answers /livez and /readyz at its root and drains on SIGTERM (WebSocket 1001, exit 0)', async () => {
+    const started = await startExample({ PORT: '0' });
+    child = started.child;
+    const live = await fetch(`http://127.0.0.1:${started.port}/livez`);
+    expect(live.status).toBe(200);
+    expect(await live.json()).toEqual({ status: 'ok' });
+    const ready = await fetch(`http://127.0.0.1:${started.port}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ status: 'ok', checks: { store: { ok: true }, draining: { ok: true } } });
+    const ws = new WebSocket(`ws://127.0.0.1:${started.port}/tracker/announce`);
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+    const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+    const exited = new Promise<number | null>((resolve) => started.child.once('exit', (code) => resolve(code)));
+    started.child.kill('SIGTERM');
+    expect(await closed).toBe(1001);
+    expect(await exited).toBe(0);
+  });
+
   it('listens on HOST, 127.0.0.1 unless set, and says where', async () => {
     const started = await startExample({ PORT: '0' });
     child = started.child;

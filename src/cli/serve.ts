@@ -1,6 +1,7 @@
 /**
  * `express-torrent-tracker serve`: the standalone tracker (plain node:http, same core as the middleware)
- * until interrupted. SIGINT/SIGTERM close the server and the store.
+ * until interrupted. It answers `/livez` and `/readyz` at its root; SIGINT/SIGTERM drain it (readiness
+ * fails, WebSockets get 1001, requests in flight are answered, the store is closed) and it exits 0.
  */
 import { Command, InvalidArgumentError } from 'commander';
 import type { AddressInfo } from 'node:net';
@@ -26,6 +27,7 @@ interface ServeOptions {
   stats?: boolean;
   metrics?: boolean;
   health?: boolean;
+  drainTimeout: number;
   summary: boolean;
   summaryInterval: number;
   adminTokenFile?: string;
@@ -47,7 +49,8 @@ export function register(program: Command): void {
     .option('--no-web-socket', 'do not answer WebTorrent (WebSocket) announces on the HTTP port')
     .option('--stats', 'answer GET /stats with the tracker\'s stats as JSON')
     .option('--metrics', 'answer GET /metrics in Prometheus text format (needs prom-client installed)')
-    .option('--health', 'answer GET /livez (the process runs) and GET /readyz (the store answers; 503 when not)')
+    .option('--health', 'kept for older scripts: GET /livez and GET /readyz are always answered')
+    .option('--drain-timeout <seconds>', 'seconds a drain (on SIGTERM or SIGINT) may take before open connections are cut', integer(1, 3600), 10)
     .option('--admin-token-file <file>', 'answer the admin API (JSON, OpenAPI document at /admin/openapi.json) under /admin, for requests with Authorization: Bearer <the token in FILE>')
     .option('--registered-only', 'answer only torrents registered through the admin API (or tracker.addTorrent), kept in the store')
     .option('--summary-interval <seconds>', 'seconds between summary lines when stdout is not a terminal', integer(1, 86_400), 60)
@@ -57,7 +60,7 @@ export function register(program: Command): void {
       '\nExamples:\n' +
         '  npx express-torrent-tracker serve --port 6969 --store redis://127.0.0.1:6379\n' +
         '  npx express-torrent-tracker serve --port 8000 --udp-port 6969\n' +
-        '  npx express-torrent-tracker serve --stats --health   # and /metrics with --metrics (npm install prom-client)\n' +
+        '  npx express-torrent-tracker serve --stats   # and /metrics with --metrics (npm install prom-client)\n' +
         '  npx express-torrent-tracker serve --registered-only --admin-token-file ./admin-token\n',
     )
     .action(async (options: ServeOptions, command: Command) => {
@@ -118,7 +121,7 @@ async function serve(options: ServeOptions, io: ServeIO, stopped: Promise<void>)
   try {
     if (options.stats) routes['/stats'] = extras.statsRoute(server.tracker);
     if (options.metrics) routes['/metrics'] = await extras.metricsRoute(server.tracker);
-    if (options.health) Object.assign(routes, (await import('./health.js')).healthRoutes(server.tracker));
+    Object.assign(routes, (await import('./health.js')).healthRoutes(server.tracker));
   } catch (error) {
     return abandon(error as Error);
   }
@@ -167,7 +170,11 @@ async function serve(options: ServeOptions, io: ServeIO, stopped: Promise<void>)
   const stopSummary =
     options.summary && process.stdout.isTTY !== true ? extras.startSummary(server.tracker, options.summaryInterval, out) : () => undefined;
   await stopped;
+  out('draining\n');
   stopSummary();
+  const drained = await server.drain({ timeout: options.drainTimeout * 1000 });
+  for (const error of drained.errors) err(`${name}: while draining: ${error}\n`);
+  if (drained.timedOut) err(`${name}: the drain took longer than ${options.drainTimeout} s; open connections were cut\n`);
   await udp?.close();
   await server.shutdown();
 }

@@ -5,6 +5,8 @@
 import type { AnnounceRequest } from '../protocol/announce.js';
 import { encodeAnnounce, encodeCompactAnnounce, encodeFailure, type AnnounceAnswerOptions } from '../protocol/response.js';
 import type { Peer, SwarmCounts } from '../types.js';
+import type { ResolvedTrackerOptions } from '../options.js';
+import { toldInterval } from '../policy/interval.js';
 
 /** The core calls exactly one method per announce. */
 export interface AnswerWriter<T> {
@@ -22,11 +24,15 @@ export interface AnswerWriter<T> {
 }
 
 /** The HTTP (bencoded) writer for a tracker's answer settings. */
-export function httpWriter(settings: Pick<AnnounceAnswerOptions, 'interval' | 'minInterval' | 'warning'>): AnswerWriter<Buffer> {
+export function httpWriter(settings: Pick<ResolvedTrackerOptions, 'interval' | 'minInterval' | 'intervalJitter' | 'warning'>): AnswerWriter<Buffer> {
   const { interval, minInterval, warning } = settings;
-  // One answer shape per (compact, no_peer_id), built once.
+  // One answer shape per (compact, no_peer_id), built once; with jitter, a copy per answer.
   const shapes: AnnounceAnswerOptions[] = [false, true].flatMap((compact) => [false, true].map((noPeerId) => ({ interval, minInterval, compact, noPeerId, warning })));
-  const shape = (request: AnnounceRequest) => shapes[(request.compact ? 2 : 0) + (request.noPeerId ? 1 : 0)];
+  const jitter = settings.intervalJitter > 0;
+  const shape = (request: AnnounceRequest) => {
+    const fixed = shapes[(request.compact ? 2 : 0) + (request.noPeerId ? 1 : 0)];
+    return jitter ? { ...fixed, interval: toldInterval(settings) } : fixed;
+  };
   return {
     compact: (counts, peers4, peers6, request) => encodeCompactAnnounce(counts, peers4, peers6, shape(request)),
     peers: (counts, peers, request) => encodeAnnounce(counts, peers, shape(request)),

@@ -44,6 +44,7 @@ import { Tracker, type AnswerWriter, type TrackerOptions } from '../tracker.js';
 import { TRACKER_OPTION_NAMES } from '../options.js';
 import { describeValue, optionsObject, warnUnknownKeys, wholeNumber } from '../option-checks.js';
 import { ConnectionIds } from './connection-id.js';
+import { toldInterval } from '../policy/interval.js';
 
 /** Every option of {@link createUdpTracker}: the tracker's and the UDP door's own. */
 const UDP_OPTIONS: ReadonlySet<string> = new Set([...TRACKER_OPTION_NAMES, 'tracker', 'connectionSecret', 'connectionIdSlot', 'maxPending']);
@@ -77,8 +78,9 @@ export class UdpTracker extends EventEmitter {
   private pending = 0;
   private socket: dgram.Socket | undefined;
   private closed = false;
-  /** The interval told to clients, in seconds. */
-  private readonly interval: number;
+  /** Set by a drain: datagrams are dropped from then on. */
+  private draining = false;
+  private readonly detach: () => void;
   /** Address texts as the socket reports them → their bytes (bounded; see {@link addressBytes}). */
   private readonly addresses = new Map<string, Buffer>();
   /** The address of the answer being sent (see the socket's `lookup` in {@link listen}). */
@@ -96,7 +98,12 @@ export class UdpTracker extends EventEmitter {
     const slotSeconds = wholeNumber(scope, 'connectionIdSlot', options.connectionIdSlot, 60, { min: 1, max: 3600 });
     this.ids = new ConnectionIds({ secret: options.connectionSecret, slotSeconds });
     this.maxPending = wholeNumber(scope, 'maxPending', options.maxPending, 10_000, { min: 1 });
-    this.interval = this.tracker.options.interval;
+    this.detach = this.tracker.attachDoor('udp', {
+      ready: () => this.socket !== undefined && !this.closed && !this.draining,
+      drain: async () => {
+        this.draining = true;
+      },
+    });
   }
 
   /**
@@ -146,6 +153,7 @@ export class UdpTracker extends EventEmitter {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.detach();
     const socket = this.socket;
     if (socket) await new Promise<void>((resolve) => socket.close(() => resolve()));
     if (this.owned) await this.tracker.close();
@@ -188,6 +196,7 @@ export class UdpTracker extends EventEmitter {
 
   private receive(msg: Buffer, rinfo: dgram.RemoteInfo): void {
     if (this.closed) return;
+    if (this.draining) return void this.drop();
     // Through handle(), so that every datagram of the socket passes there (tests wrap it).
     this.handle(msg, rinfo.address, (answer) => this.send(answer, rinfo.port, rinfo.address));
   }
@@ -300,8 +309,8 @@ export class UdpTracker extends EventEmitter {
     const entry = family === 4 ? 6 : 18;
     return {
       alwaysCompact: true,
-      compact: (counts, peers4, peers6) => encodeUdpAnnounce(0, this.interval, counts, family === 4 ? peers4 : peers6),
-      peers: (counts, peers) => encodeUdpAnnounce(0, this.interval, counts, packPeers(peers, entry)),
+      compact: (counts, peers4, peers6) => encodeUdpAnnounce(0, toldInterval(this.tracker.options), counts, family === 4 ? peers4 : peers6),
+      peers: (counts, peers) => encodeUdpAnnounce(0, toldInterval(this.tracker.options), counts, packPeers(peers, entry)),
       failure: (reason) => encodeUdpError(0, reason),
     };
   }

@@ -67,6 +67,7 @@ export class WebSocketTracker extends EventEmitter {
   private readonly timer: NodeJS.Timeout;
   private readonly stopForgetting: () => void;
   private readonly stopBans: () => void;
+  private readonly detach: () => void;
   private server: http.Server | undefined;
   private closed = false;
   /** Until this instance listens on its relay channel (then undefined). */
@@ -116,6 +117,7 @@ export class WebSocketTracker extends EventEmitter {
       });
     this.stopForgetting = this.tracker.onPasskeyForgotten((digest) => this.revoke(digest));
     this.stopBans = this.tracker.onBan((ban, userOf) => this.banish(ban, userOf));
+    this.detach = this.tracker.attachDoor('websocket', { drain: () => this.goAway(), abort: () => this.cutAll() });
     // One timer for pings and both idle timeouts; it runs often enough for the shortest of them.
     const tick = Math.min(o.pingMs, o.unannouncedMs / 2, this.idleMs / 2);
     this.timer = setInterval(() => this.heartbeat(), tick);
@@ -347,6 +349,30 @@ export class WebSocketTracker extends EventEmitter {
   }
 
   /**
+   * Draining: refuse new upgrades (503) and close every connection with 1001 "going away", so that
+   * browsers reconnect to another instance. Resolves once they are closed (a peer that does not
+   * finish the closing handshake is cut off after 5 s).
+   */
+  private async goAway(): Promise<void> {
+    this.door.closed = true;
+    await Promise.all(
+      [...this.connections.values()].map(
+        (conn) =>
+          new Promise<void>((resolve) => {
+            if (conn.ws.readyState === 3 /* CLOSED */) return resolve();
+            conn.ws.once('close', () => resolve());
+            conn.shut(1001, 'going away');
+          }),
+      ),
+    );
+  }
+
+  /** A drain out of time: cut every connection at once. */
+  private cutAll(): void {
+    for (const conn of this.connections.values()) conn.ws.terminate();
+  }
+
+  /**
    * Close every connection (their peers leave their swarms), stop taking upgrades, and close the
    * tracker core when this WebSocket tracker created it.
    */
@@ -357,6 +383,7 @@ export class WebSocketTracker extends EventEmitter {
     clearInterval(this.timer);
     this.stopForgetting();
     this.stopBans();
+    this.detach();
     this.server?.off('upgrade', this.onUpgrade);
     const conns = [...this.connections.values()];
     await Promise.all(

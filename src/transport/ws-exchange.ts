@@ -21,6 +21,7 @@ import type { Peer, SwarmCounts } from '../types.js';
 import type { Relay, RelayMessage } from './relay.js';
 import { pairKey, type Connection, type HeldPeer } from './ws-connection.js';
 import { OfferBook } from './ws-offers.js';
+import { toldInterval } from '../policy/interval.js';
 
 /** What the core hands back for an announce over WebSocket. */
 type WsResult = { counts: SwarmCounts; peers: Peer[] } | { failure: string };
@@ -88,7 +89,7 @@ export class Exchange {
       this.leave(conn, key, { uploaded: m.uploaded, downloaded: m.downloaded, left: m.left });
       return;
     }
-    send(conn, encodeWsAnnounce(m.infoHash, result.counts, tracker.options.interval));
+    send(conn, encodeWsAnnounce(m.infoHash, result.counts, toldInterval(tracker.options)));
     const peers = result.peers;
     const n = Math.min(peers.length, m.offers.length);
     if (n === 0) return;

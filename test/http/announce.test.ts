@@ -13,7 +13,7 @@ function announcePath(infoHash: Buffer, peerId: Buffer, extra = '', escape = esc
 describe('trackerMiddleware over HTTP (dual stack)', () => {
   let app: RunningApp;
   beforeAll(async () => {
-    app = await startApp({ interval: 120, minInterval: 30 }, (a) => {
+    app = await startApp({ interval: 120, intervalJitter: 0, minInterval: 30 }, (a) => {
       a.get('/', (_req, res) => void res.send('home'));
       a.post('/echo', (req, res) => void res.json({ body: req.body ?? null }));
     });

@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { describeStore, summaryLine } from '../../src/cli/serve-extras.js';
 import { escapeAll } from '../helpers/escape.js';
 import { rawGet } from '../helpers/http.js';
+import { WsTestClient } from '../helpers/ws.js';
 import { describeService, freePort, PrivateRedis, reachable, REDIS_URL, redisTools } from '../helpers/store-services.js';
 
 interface Serve {
@@ -169,17 +170,35 @@ describe('serve: --stats, --metrics, --health', () => {
     expect(text).toMatch(/^bittorrent_tracker_announces_total\{transport="http",event="update",family="ipv4"\} 1$/m);
     expect(text).toMatch(/^bittorrent_tracker_peers\{swarms="bittorrent",family="ipv4"\} 1$/m);
     expect(await getJson(port, '/livez')).toMatchObject({ status: 200, json: { status: 'ok' } });
-    expect(await getJson(port, '/readyz')).toMatchObject({ status: 200, json: { status: 'ok', checks: { store: { status: 'ok' } } } });
+    expect(await getJson(port, '/readyz')).toMatchObject({ status: 200, json: { status: 'ok', checks: { store: { ok: true }, draining: { ok: true } } } });
     // Other paths still belong to the tracker.
     expect((await fetch(`http://127.0.0.1:${port}/nope`)).status).toBe(404);
     expect(await stop(s)).toBe(0);
   });
 
-  it('without the flags, those paths are 404', async () => {
+  it('without the flags, /stats and /metrics are 404; /livez and /readyz are always answered', async () => {
     const s = serve('--no-summary');
     const port = await portOf(s);
-    for (const path of ['/stats', '/metrics', '/livez', '/readyz']) expect((await fetch(`http://127.0.0.1:${port}${path}`)).status).toBe(404);
+    for (const path of ['/stats', '/metrics']) expect((await fetch(`http://127.0.0.1:${port}${path}`)).status).toBe(404);
+    for (const path of ['/livez', '/readyz']) expect((await fetch(`http://127.0.0.1:${port}${path}`)).status).toBe(200);
     expect(await stop(s)).toBe(0);
+  });
+});
+
+describe('serve: health and draining', () => {
+  it('answers /livez and /readyz at its root, and on SIGTERM drains (WebSocket 1001) and exits 0', async () => {
+    const s = serve('--no-summary', '--udp-port', '0');
+    const port = await portOf(s);
+    await s.waitOut(/^UDP tracker on /m);
+    expect(await getJson(port, '/livez')).toMatchObject({ status: 200, json: { status: 'ok' } });
+    expect(await getJson(port, '/readyz')).toMatchObject({ status: 200, json: { status: 'ok', checks: { store: { ok: true }, udp: { ok: true } } } });
+    const ws = await WsTestClient.open(`ws://127.0.0.1:${port}/announce`);
+    s.child.kill('SIGTERM');
+    expect(await ws.closedWith).toEqual({ code: 1001, reason: 'going away' });
+    expect(await s.exit).toBe(0);
+    expect(s.out()).toMatch(/^draining$/m);
+    expect(s.out()).toMatch(/^tracker stopped$/m);
+    expect(s.err()).toBe('');
   });
 });
 
@@ -202,8 +221,17 @@ describeService('Redis', redisUp, 'serve with Redis', () => {
       await redis.kill();
       const ready = await getJson(port, '/readyz');
       expect(ready.status).toBe(503);
-      expect(ready.json).toMatchObject({ status: 'fail', checks: { store: { status: 'fail', error: expect.any(String) } } });
+      expect(ready.json).toMatchObject({ status: 'fail', failed: ['store'], checks: { store: { ok: false, detail: expect.any(String) } } });
       expect((await getJson(port, '/livez')).status).toBe(200);
+      // Ready again once Redis is back.
+      await redis.start();
+      const until = Date.now() + 15_000;
+      let again = await getJson(port, '/readyz');
+      while (again.status !== 200 && Date.now() < until) {
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        again = await getJson(port, '/readyz');
+      }
+      expect(again.status).toBe(200);
       expect(await stop(s)).toBe(0);
     } finally {
       await redis.kill();

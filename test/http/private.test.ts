@@ -63,6 +63,7 @@ describe.each(kinds.filter((k) => k !== 'redis' || redisUp))('private tracker ov
     const records: TrafficRecord[] = [];
     const app = await startApp({
       interval: 60,
+      intervalJitter: 0,
       minInterval: 30,
       store: await storeFor(),
       passkey: (pk) => {

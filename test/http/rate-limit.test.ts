@@ -41,7 +41,7 @@ interface Running {
 async function start(configure?: (app: express.Express) => void): Promise<Running> {
   const app = express();
   configure?.(app);
-  const router = trackerMiddleware({ interval: 120 });
+  const router = trackerMiddleware({ interval: 120, intervalJitter: 0 });
   app.use('/tracker', trackerLimiter(), router);
   const server = http.createServer(app);
   await new Promise<void>((resolve) => server.listen(0, '::', resolve));

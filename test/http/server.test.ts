@@ -24,7 +24,7 @@ describe('createTrackerServer (node:http, same core)', () => {
   });
 
   it('serves /announce and /scrape at its root with the same answers as the middleware', async () => {
-    running = await start({ interval: 60 });
+    running = await start({ interval: 60, intervalJitter: 0 });
     const ih = randomBytes(20);
     const first = await rawGet(running.port, announce(ih, randomBytes(20)));
     expect(first.body.toString('latin1')).toBe('d8:completei0e10:downloadedi0e10:incompletei1e8:intervali60e12:min intervali30e5:peers0:e');

@@ -30,7 +30,7 @@ async function client(port: number, local = '127.0.0.1'): Promise<UdpTestClient>
 async function tracker(options: Parameters<typeof createUdpTracker>[0] = {}, host = '127.0.0.1'): Promise<{ udp: UdpTracker; port: number; socket: dgram.Socket }> {
   const spy = vi.spyOn(dgram, 'createSocket');
   try {
-    const udp = createUdpTracker({ interval: 900, ...options });
+    const udp = createUdpTracker({ interval: 900, intervalJitter: 0, ...options });
     opened.push(udp);
     const { port } = await udp.listen(0, host);
     return { udp, port, socket: spy.mock.results[0].value as dgram.Socket };

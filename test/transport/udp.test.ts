@@ -58,7 +58,7 @@ describe('UDP tracker sharing the Express tracker core', () => {
   let udp: UdpTracker;
   let port: number;
   beforeAll(async () => {
-    app = await startApp({ interval: 900, minInterval: 60 });
+    app = await startApp({ interval: 900, intervalJitter: 0, minInterval: 60 });
     udp = createUdpTracker({ tracker: app.router.tracker });
     port = (await udp.listen(0)).port;
   });
@@ -225,7 +225,7 @@ describe('private tracker over UDP (BEP 41 URL data)', () => {
 
 describe('UDP fuzz', () => {
   it('100 000 seeded random and mutated datagrams: no exception, every answer a well-formed packet, the tracker still works', async () => {
-    const udp = createUdpTracker({ interval: 900 });
+    const udp = createUdpTracker({ interval: 900, intervalJitter: 0 });
     const port = (await udp.listen(0, '127.0.0.1')).port;
     const rejections: unknown[] = [];
     const onRejection = (e: unknown) => rejections.push(e);

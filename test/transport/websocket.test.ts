@@ -23,7 +23,7 @@ interface Running {
 }
 
 async function start(options: TrackerOptions = {}, ws: Omit<WebSocketTrackerOptions, 'tracker' | 'server' | 'path'> = {}): Promise<Running> {
-  const app = await startApp(options);
+  const app = await startApp({ intervalJitter: 0, ...options });
   const wss = createWebSocketTracker({ ...ws, tracker: app.router.tracker, server: app.server, path: '/tracker' });
   return {
     app,
