@@ -1,12 +1,8 @@
 /**
- * `Tracker`: the protocol core shared by every transport (Express, node:http, UDP, WebSocket), as a
- * facade over src/core/ (one concern a file; core/assemble.ts wires them): the announce pipeline,
- * scrapes, storage access, failure mapping, the torrent registry, bans, listing, hybrid torrents and
- * the cross-instance bus. It never throws at request time and never rejects an answer: every problem
- * becomes a `failure reason`. Options live in options.ts.
- *
- * Methods marked internal are for this package's transports and metrics; they are left out of
- * the published type declarations and may change in any release.
+ * `Tracker`: the core shared by every transport, a facade over src/core/ (wired by core/assemble.ts)
+ * and src/health/. It never throws at request time: every problem becomes a `failure reason`.
+ * Methods marked internal are for this package's transports; they are left out of the published
+ * type declarations and may change in any release.
  */
 import { EventEmitter } from 'node:events';
 import { checkFunctions, resolveOptions, type ResolvedTrackerOptions, type TrackerOptions } from './options.js';
@@ -22,7 +18,7 @@ import { swarmHashes, type TorrentInput } from './core/registry.js';
 import type { ListTorrentsOptions, PeerListPage, PeersOptions, TorrentPage } from './core/listing.js';
 import type { ScrapeFile } from './core/scrape.js';
 import { checkStoreOption, checkStoreState } from './swarm/store-option.js';
-import { HealthKeeper, type Door, type DrainOptions, type DrainResult, type HealthReport } from './health/health.js';
+import type { Door, DrainOptions, DrainResult, HealthReport } from './health/health.js';
 
 export { resolveOptions, type ResolvedTrackerOptions, type TrackerOptions } from './options.js';
 export type { AnnounceCall, AnnounceEventInfo } from './core/announce.js';
@@ -32,11 +28,9 @@ export type { TorrentInput, TorrentRegisteredEvent, TorrentRemovedEvent } from '
 export type { AdminPeer, ListTorrentsOptions, PeerListPage, PeersOptions, RegisteredTorrent, TorrentPage } from './core/listing.js';
 
 /**
- * The protocol core. Events: `announce` ({@link AnnounceEventInfo}) after each successful announce,
- * `failure` (`{ reason, error? }`) for every failure answer, storage errors included,
- * `torrentRegistered` ({@link TorrentRegisteredEvent}) after {@link addTorrent} and `torrentRemoved`
- * ({@link TorrentRemovedEvent}) after a {@link removeTorrent} that removed one (on this instance only;
- * a listener that throws is reported to `failure`).
+ * The protocol core. Events: `announce` ({@link AnnounceEventInfo}), `failure` (`{ reason, error? }`),
+ * `torrentRegistered` / `torrentRemoved` ({@link TorrentRegisteredEvent}), `banned` / `unbanned`
+ * (on the instance that made the change; a listener that throws is reported to `failure`).
  */
 export class Tracker extends EventEmitter {
   /** Options with defaults applied. */
@@ -49,7 +43,6 @@ export class Tracker extends EventEmitter {
   readonly statsCounters = new TrackerCounters();
   private readonly core: Core;
   private closed = false;
-  private readonly keeper: HealthKeeper;
 
   /**
    * @param options The tracker's options (see {@link TrackerOptions}).
@@ -64,31 +57,24 @@ export class Tracker extends EventEmitter {
     checkStoreState(options.store, scope, this.isPrivate ? 'private mode (passkey)' : resolved.enforceInterval ? 'enforceInterval' : undefined);
     this.validations = new Validations(options.validate);
     this.validations.created(options.store === undefined || options.store instanceof MemorySwarmStore);
-    this.core = assembleCore(options, resolved, { events: this, counters: this.statsCounters, validations: this.validations, counts: (t) => this.counts(t) });
-    this.keeper = new HealthKeeper({ storage: this.core.storage, ledger: this.core.ledger, flushTraffic: () => this.flushTraffic(), close: () => this.close() });
+    const host = { events: this, counters: this.statsCounters, validations: this.validations, counts: (t: TorrentInput[]) => this.counts(t) };
+    this.core = assembleCore(options, resolved, { ...host, flushTraffic: () => this.flushTraffic(), close: () => this.close() });
   }
 
   // ---- for the site -------------------------------------------------------------------------------
 
   /**
-   * A snapshot of the tracker at work: live swarm totals from the store (global with Redis) and this
-   * process's counters (announces, scrapes, failures, storage latency). Kept as the tracker works:
-   * nothing is scanned. Totals are undefined when the store cannot count (a custom store without
-   * `totals`) or does not answer within `storeTimeout`. A hybrid torrent the tracker knows as one (a
-   * `torrents` option, see {@link counts}) is one torrent there, a client in both its swarms one peer.
+   * Live swarm totals from the store (global with Redis; undefined when it cannot count or answer in
+   * time; a known hybrid torrent counted once) and this process's counters. Nothing is scanned.
    */
   stats(): Promise<TrackerStats> {
     return coreStats(this.core, this.statsCounters);
   }
 
   /**
-   * Live counts of torrents, for the site's own pages (a scrape without HTTP and without policies):
-   * one entry per torrent in the order given, zeros for a swarm nobody announced to. `torrents` are
-   * info hashes (hex or 20 bytes) or `createTorrent()` / `parseTorrent()` results. With `webrtc`,
-   * the counts of the WebTorrent (browser) swarms instead. Rejects when the store fails or does not
-   * answer within `storeTimeout`. A hybrid torrent given as its `createTorrent()` result is counted
-   * once across its two swarms when the tracker knows the pair (a `torrents` option; else the larger
-   * swarm's counts); an info hash alone counts that one swarm.
+   * Live counts for the site's pages, one per torrent given (info hashes, or `createTorrent()` /
+   * `parseTorrent()` results: a hybrid's two swarms counted once when the tracker knows the pair, else
+   * the larger); `webrtc`: the browser swarms. Rejects when the store fails or is too slow.
    */
   async counts(torrents: TorrentInput[], options: { webrtc?: boolean } = {}): Promise<SwarmCounts[]> {
     if (torrents.length === 0) return [];
@@ -98,9 +84,8 @@ export class Tracker extends EventEmitter {
 
   /**
    * Resolves once the store is open and answered a real call within `storeTimeout`; rejects with an
-   * Error naming the store (without secrets) and the cause otherwise (Redis refused the connection, a
-   * table could not be created…). The tracker does not need it: it answers failures while its store
-   * is down and recovers by itself. A site awaits it at startup to fail fast (`await router.ready()`).
+   * Error naming the store (no secrets) and the cause. For failing fast at startup: the tracker
+   * itself answers failures while its store is down and recovers by itself.
    */
   ready(): Promise<void> {
     return this.core.storage.check();
@@ -108,17 +93,17 @@ export class Tracker extends EventEmitter {
 
   /** Readiness for load balancers: the store, each door, the `onTraffic` backlog, draining (see src/health/). */
   health(): Promise<HealthReport> {
-    return this.keeper.health();
+    return this.core.health.health();
   }
 
   /** Fail readiness, let every door drain, hand over `onTraffic`, save the store, close; within `timeout`. */
   drain(options?: DrainOptions): Promise<DrainResult> {
-    return this.keeper.drain(options);
+    return this.core.health.drain(options);
   }
 
   /** @internal A transport registers itself for readiness and draining; returns its removal. */
   attachDoor(name: string, door: Door): () => void {
-    return this.keeper.attachDoor(name, door);
+    return this.core.health.attachDoor(name, door);
   }
 
   /** Resolves once the store is open (or failed to open; then every answer is a failure). */
@@ -142,10 +127,9 @@ export class Tracker extends EventEmitter {
   }
 
   /**
-   * Add a torrent to the built-in registry (used with `torrents: 'registry'`), kept in the store so
-   * every instance sharing it sees the torrent. `torrent` is an info hash (hex or 20 bytes) or a
-   * `createTorrent()` / `parseTorrent()` result; `rules` sets credit factors (freeleech:
-   * `{ downloadFactor: 0 }`). Adding again replaces the rules.
+   * Add a torrent (an info hash, or a `createTorrent()` / `parseTorrent()` result: both swarms of a
+   * hybrid) to the built-in registry in the store (`torrents: 'registry'`), with credit factors
+   * (freeleech: `{ downloadFactor: 0 }`). Adding again replaces the rules.
    */
   async addTorrent(torrent: TorrentInput, rules: TorrentRules = {}): Promise<void> {
     await this.core.registry.add(torrent, rules);
@@ -167,9 +151,8 @@ export class Tracker extends EventEmitter {
   }
 
   /**
-   * Drop the cached answer for a passkey at once (after the site banned a user or changed a
-   * passkey), on every instance sharing a Redis store (pub/sub; only a digest of the passkey is
-   * sent), and close that member's WebSocket connections. Resolves once sent.
+   * Drop the cached answer for a passkey on every instance sharing a Redis store (only a digest
+   * travels) and close that member's WebSocket connections. Resolves once sent.
    */
   forgetPasskey(passkey: string): Promise<void> {
     return this.core.bus.forgetPasskey(passkey);
@@ -202,9 +185,8 @@ export class Tracker extends EventEmitter {
   }
 
   /**
-   * Hand over the last `onTraffic` batch, stop listening to other instances, and close the store if
-   * the tracker opened it (a URI or the default memory store). Idempotent. Rejects when the last
-   * `onTraffic` call fails or does not settle within `trafficTimeout` (after closing everything else).
+   * Hand over the last `onTraffic` batch, stop listening to other instances, close the store if the
+   * tracker opened it. Idempotent; rejects (after closing the rest) when that last `onTraffic` fails.
    */
   async close(): Promise<void> {
     if (this.closed) return;

@@ -24,6 +24,7 @@ import { Listing } from './listing.js';
 import { TorrentRegistry, type TorrentInput } from './registry.js';
 import { Scrapes } from './scrape.js';
 import { causeText, StorageAccess } from './storage.js';
+import { HealthKeeper } from '../health/health.js';
 
 /** Every part of one tracker's core. */
 export interface Core {
@@ -40,6 +41,8 @@ export interface Core {
   pipeline: AnnouncePipeline;
   scrapes: Scrapes;
   http: AnswerWriter<Buffer>;
+  /** Readiness and draining (src/health/). */
+  health: HealthKeeper;
 }
 
 /** What {@link assembleCore} needs of the tracker it builds for. */
@@ -50,6 +53,9 @@ export interface CoreHost {
   validations: Validations;
   /** The tracker's counts (hybrid-aware), for the listing. */
   counts(torrents: TorrentInput[]): Promise<SwarmCounts[]>;
+  /** The tracker's own flush and close, for draining. */
+  flushTraffic(): Promise<void>;
+  close(): Promise<void>;
 }
 
 /** Build and wire the parts for `options` (already checked and resolved). */
@@ -115,6 +121,7 @@ export function assembleCore(options: TrackerOptions, resolved: ResolvedTrackerO
     scrapes: new Scrapes(deps),
     http: httpWriter(resolved),
     listing: new Listing({ storage, counts: (torrents) => host.counts(torrents), peerTtl: resolved.peerTtl }),
+    health: new HealthKeeper({ storage, ledger, flushTraffic: () => host.flushTraffic(), close: () => host.close() }),
   };
 }
 

@@ -13,7 +13,7 @@ export interface HealthCheck {
   detail?: string;
 }
 
-/** What {@link HealthKeeper.health} reports: ready when every check is ok. */
+/** What `tracker.health()` reports: ready when every check is ok. */
 export interface HealthReport {
   ready: boolean;
   checks: Record<string, HealthCheck>;
