@@ -42,6 +42,8 @@ const seederPasskey = config.private ? randomBytes(16).toString('hex') : undefin
 
 const router = trackerMiddleware({
   store: config.store,
+  // Per-torrent history for the torrent pages' chart and "downloads this week" (tracker.history()).
+  history: true,
   ...(config.private
     ? {
         passkey: (passkey) => (passkey === seederPasskey ? SITE_USER : users.userIdByPasskey(passkey)),

@@ -39,6 +39,7 @@ export { MAX_BANS, MAX_BAN_REASON, type Ban, type BanSpec } from './policy/bans.
 export type { TrafficRecord, TrafficCallback } from './policy/traffic.js';
 export { MemorySwarmStore, type MemorySwarmStoreOptions, type SnapshotLoad, type SnapshotSave } from './swarm/memory/memory-store.js';
 export { isSwarmStore, MAX_LIST_PAGE } from './swarm/types.js';
+export type { HistoryBucket, HistoryDelta, HistoryOptions, HistoryResolution, HistoryStore } from './history/buckets.js';
 export { MAX_SORTED_TORRENTS } from './core/listing.js';
 export { createTrackerServer, type TrackerServer, type TrackerServerOptions, type TrackerServerWebSocketOptions } from './server.js';
 export { createUdpTracker, UdpTracker, type UdpTrackerOptions } from './transport/udp.js';

@@ -42,6 +42,14 @@ export interface TrackerOptions {
   allowIpParameter?: boolean;
   /** Answer a scrape without `info_hash` with every swarm (up to `maxScrapeHashes`). Default false. */
   fullScrape?: boolean;
+  /**
+   * Keep per-torrent history for `tracker.history()`: announces, completions and peak seeders and
+   * leechers per minute (24 hours), hour (30 days) and day (365 days). Default false. In the process
+   * on the memory store and Keyv stores (about 50 KB per torrent), shared by every instance on Redis.
+   */
+  history?: boolean;
+  /** Seconds between writes of this instance's history sums (one batch). Default 5. */
+  historyFlushInterval?: number;
   /** Most distinct info hashes in one scrape (and in a full scrape). Default 64. */
   maxScrapeHashes?: number;
   /** Longest accepted query string, in characters. Default 8192 (64 escaped info hashes fit; Node's own limit on the request line is 16 KiB). */
@@ -139,7 +147,7 @@ export const TRACKER_OPTION_NAMES = [
   'store', 'interval', 'intervalJitter', 'minInterval', 'peerTtl', 'numwant', 'maxNumwant', 'allowIpParameter', 'fullScrape', 'maxScrapeHashes',
   'maxQueryLength', 'maxParameters', 'storeTimeout', 'warning', 'passkey', 'torrents', 'clients', 'enforceInterval', 'onTraffic',
   'trafficInterval', 'trafficTimeout', 'maxCreditRate', 'policyCacheTtl', 'policyRefusalTtl', 'policyCacheSize', 'maxSwarms',
-  'maxPeers', 'validate',
+  'maxPeers', 'validate', 'history', 'historyFlushInterval',
 ] as const satisfies ReadonlyArray<keyof TrackerOptions>;
 // A compile error here means an option of TrackerOptions is missing from the list above.
 const listsEveryOption: Exclude<keyof TrackerOptions, (typeof TRACKER_OPTION_NAMES)[number]> extends never ? true : false = true;
@@ -165,6 +173,8 @@ export function resolveOptions(options: TrackerOptions = {}, scope = 'trackerMid
     maxNumwant,
     allowIpParameter: booleanOption(scope, 'allowIpParameter', o.allowIpParameter, false),
     fullScrape: booleanOption(scope, 'fullScrape', o.fullScrape, false),
+    history: booleanOption(scope, 'history', o.history, false),
+    historyFlushInterval: whole('historyFlushInterval', 5, { min: 1 }),
     maxScrapeHashes: whole('maxScrapeHashes', 64, { min: 1 }),
     maxQueryLength: whole('maxQueryLength', 8192),
     maxParameters: whole('maxParameters', 128),

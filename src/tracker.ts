@@ -12,7 +12,8 @@ import type { SwarmCounts, TorrentRules } from './types.js';
 import type { SwarmStore } from './swarm/types.js';
 import { Validations } from './validations.js';
 import type { AnnounceCall } from './core/announce.js';
-import { assembleCore, closeCore, coreStats, type Core } from './core/assemble.js';
+import { assembleCore, closeCore, coreHistory, coreStats, type Core } from './core/assemble.js';
+import type { HistoryBucket, HistoryOptions } from './history/buckets.js';
 import type { Ban, BanListener, BanSpec } from './core/bans.js';
 import { swarmHashes, type TorrentInput } from './core/registry.js';
 import type { ListTorrentsOptions, PeerListPage, PeersOptions, TorrentPage } from './core/listing.js';
@@ -69,6 +70,14 @@ export class Tracker extends EventEmitter {
    */
   stats(): Promise<TrackerStats> {
     return coreStats(this.core, this.statsCounters);
+  }
+
+  /**
+   * A torrent's history (the `history` option on): announces, counted completions and peak seeders and
+   * leechers per bucket at `resolution`, oldest first, the whole window (see src/history/buckets.ts).
+   */
+  history(torrent: TorrentInput, options: HistoryOptions): Promise<HistoryBucket[]> {
+    return coreHistory(this.core, torrent, options);
   }
 
   /**

@@ -10,7 +10,7 @@ import { HISTORY_SECONDS } from '../activity.js';
 import { html, page } from './html.js';
 
 /** node_modules/uplot/dist, or undefined when uplot is not installed (npm install --omit=dev). */
-function uplotDir() {
+export function uplotDir() {
   try {
     return path.dirname(createRequire(import.meta.url).resolve('uplot'));
   } catch {

@@ -3,11 +3,27 @@
 // the browser downloads from the web seed and from other peers (browsers, or WebRTC-capable
 // clients) found through ws://host/tracker/announce, and seeds to them while the page stays open.
 // `?sources=peers` turns the web seed off (peer-to-peer only), `?sources=webseed` announces to no
-// tracker.
+// tracker. The page also charts the torrent's last day (tracker.history(), per minute; uPlot as on
+// the stats page, public/torrent-history.js) and says how many downloads completed this week
+// (GET /api/torrents/<name>/history).
 import { html, jsonBlock, page, size } from './html.js';
+import { uplotDir } from './stats.js';
+
+/** The torrent's history as the page draws it: the last day per minute (uPlot's layout) and this week's downloads. */
+async function historyOf(tracker, torrent) {
+  const input = torrent.infoHashV2 ? { infoHash: torrent.infoHash, infoHashV2: torrent.infoHashV2 } : torrent.infoHash;
+  const [minutes, hours] = await Promise.all([tracker.history(input, { resolution: 'minute' }), tracker.history(input, { resolution: 'hour' })]);
+  const week = hours.slice(-7 * 24);
+  return {
+    day: [minutes.map((b) => b.start / 1000), minutes.map((b) => b.announces), minutes.map((b) => b.peakSeeders), minutes.map((b) => b.peakLeechers)],
+    completedToday: minutes.reduce((sum, b) => sum + b.completed, 0),
+    downloadsThisWeek: week.reduce((sum, b) => sum + b.completed, 0),
+  };
+}
 
 export function registerTorrentPage(app, site) {
   const { catalog, config } = site;
+  const chartDir = uplotDir();
 
   // The WebTorrent bundle for the in-browser download (see findWebTorrentBundle in config.js).
   app.get('/vendor/webtorrent.min.js', (req, res) => {
@@ -24,6 +40,16 @@ export function registerTorrentPage(app, site) {
       res.set('Cache-Control', 'no-store').json(counts);
     } catch (error) {
       res.status(503).json({ error: `the tracker's store did not answer: ${error.message}` });
+    }
+  });
+
+  app.get('/api/torrents/:name/history', async (req, res) => {
+    const entry = catalog.byName.get(req.params.name);
+    if (!entry) return void res.status(404).json({ error: 'no such torrent' });
+    try {
+      res.set('Cache-Control', 'no-store').json(await historyOf(site.core, entry.torrent));
+    } catch (error) {
+      res.status(503).json({ error: `the tracker's history could not be read: ${error.message}` });
     }
   });
 
@@ -60,7 +86,11 @@ export function registerTorrentPage(app, site) {
     }</td></tr>
 <tr><th>Swarm</th><td id="counts"><span data-field="seeders">–</span> seeders, <span data-field="leechers">–</span> leechers,
 <span data-field="downloads">–</span> downloads <span class="note">(live)</span></td></tr>
+<tr><th>This week</th><td id="history-week"><span data-field="downloadsThisWeek">–</span> downloads <span class="note">(completed in the last 7 days)</span></td></tr>
 </table>
+<h2>The last day</h2>
+<p class="note">Announces, peak seeders and peak leechers per minute, the last 24 hours.</p>
+${chartDir ? html`<div id="history-chart"></div>` : html`<p id="chart-missing" class="error">The chart library (uplot) is not installed: <code>npm install</code> in the repository.</p>`}
 <h2>Files</h2>
 <table id="file-list"><thead><tr><th>Path</th><th class="num">Size</th></tr></thead><tbody>${files}</tbody></table>
 <h2>Download in the browser</h2>
@@ -81,6 +111,7 @@ elsewhere set <code>WEBTORRENT_JS</code> to a copy of <code>webtorrent/dist/webt
 <ul id="files"></ul>
 <output id="result" hidden></output>
 <script type="application/json" id="config">${jsonBlock(config_)}</script>`;
-    res.type('html').send(page({ title: name, body, scripts: ['/static/torrent.js'], site: site.pageSite(req) }));
+    const scripts = chartDir ? ['/vendor/uplot/uPlot.min.css', '/vendor/uplot/uPlot.iife.min.js', '/static/torrent-history.js', '/static/torrent.js'] : ['/static/torrent-history.js', '/static/torrent.js'];
+    res.type('html').send(page({ title: name, body, scripts, site: site.pageSite(req) }));
   });
 }

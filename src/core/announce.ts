@@ -15,13 +15,14 @@ import type { UserId } from '../policy/passkey.js';
 import { clipCredit, creditAnnounce, type TrafficLedger } from '../policy/traffic.js';
 import type { TrackerCounters } from '../stats/counters.js';
 import type { CompactOutcome, MemorySwarmStore } from '../swarm/memory/memory-store.js';
-import type { Peer, PeerRefusal, PeerState } from '../types.js';
-import type { SwarmAnnounce } from '../swarm/types.js';
+import type { Peer, PeerRefusal, PeerState, TorrentRules } from '../types.js';
+import type { SwarmAnnounce, SwarmAnnounceResult } from '../swarm/types.js';
 import type { ResolvedTrackerOptions } from '../options.js';
 import type { AnswerWriter } from './answer-writer.js';
 import type { FailureReporter } from './failures.js';
 import { hybridSide, type HybridCredit } from './hybrid-credit.js';
 import type { HybridCounts } from './hybrid-counts.js';
+import type { HistoryRecorder } from '../history/recorder.js';
 import type { StorageAccess } from './storage.js';
 
 /** An announce as reported by the `announce` event (hex at the edges). */
@@ -67,6 +68,8 @@ export interface AnnounceDeps {
   hybrid: HybridCredit | undefined;
   /** Torrent-level counts of hybrid torrents. */
   hybridCounts: HybridCounts;
+  /** Per-torrent history (the `history` option). */
+  history: HistoryRecorder | undefined;
   /** Where `announce` events go. */
   events: EventEmitter;
   /** The bans in force: the last rule of the chain, run for every announce once there is a ban. */
@@ -78,6 +81,8 @@ type Prepared = [AnnounceRequest, SwarmAnnounce];
 
 /** What a store said about an announce: a refusal, or the peer's previous state. */
 interface Outcome {
+  complete: number;
+  incomplete: number;
   refusal?: PeerRefusal;
   previous?: PeerState;
   counted?: boolean;
@@ -213,10 +218,36 @@ export class AnnouncePipeline {
    */
   private end(prepared: Prepared, grant: Grant | undefined, outcome: Outcome): string | undefined {
     if (outcome.refusal) return this.deps.failures.refusal(outcome.refusal);
-    if (grant?.rules.infoHashV2 !== undefined && prepared[0].transport !== 'websocket') this.deps.hybridCounts.record(grant.rules, prepared[1]);
+    const history = this.deps.history;
+    if (grant?.rules.infoHashV2 !== undefined && prepared[0].transport !== 'websocket') {
+      const level = history && this.levelHistory(history, grant.rules, prepared[1].event);
+      this.deps.hybridCounts.record(grant.rules, prepared[1], level);
+      if (history && !level) this.recordHistory(history, prepared, grant, outcome);
+    } else if (history) this.recordHistory(history, prepared, grant, outcome);
     this.credit(prepared, grant, outcome);
     this.report(prepared, grant?.user);
     return undefined;
+  }
+
+  /** History of an accepted announce, under a hybrid torrent's v1 hash when its pair is known, with the swarm's counts. */
+  private recordHistory(history: HistoryRecorder, prepared: Prepared, grant: Grant | undefined, outcome: Outcome): void {
+    const request = prepared[1];
+    const v1 = grant?.rules.infoHashV2 !== undefined ? grant.rules.infoHash : undefined;
+    const torrent = v1 !== undefined ? v1.toLowerCase() : Buffer.from(request.infoHash).toString('hex');
+    history.record(torrent, request.event === 'completed' && outcome.counted !== false, outcome.complete, outcome.incomplete);
+  }
+
+  /**
+   * A hybrid torrent whose pair is known: its history is recorded from the torrent-level answer (one
+   * completion per client, counts of the torrent), once that answer comes. Undefined when there is
+   * no torrent level (a store without siblings).
+   */
+  private levelHistory(history: HistoryRecorder, rules: TorrentRules, event: SwarmAnnounce['event']): ((result: SwarmAnnounceResult) => void) | undefined {
+    if (rules.infoHash === undefined || !this.deps.hybridCounts.store()) return undefined;
+    const torrent = rules.infoHash.toLowerCase();
+    return (result) => {
+      if (!result.refusal) history.record(torrent, event === 'completed' && result.counted !== false, result.complete, result.incomplete);
+    };
   }
 
   /**

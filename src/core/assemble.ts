@@ -1,7 +1,7 @@
 /**
  * The core's parts, built once per tracker from its resolved options and wired to each other: storage
  * access, failure mapping, the policy chain, the cross-instance bus, the registry, bans, accounting
- * (the ledger and the hybrid-torrent credit), hybrid counts, listing, the announce pipeline and
+ * (the ledger and the hybrid-torrent credit), hybrid counts, history, listing, the announce pipeline and
  * scrapes. The `Tracker` facade holds them and delegates; this file is the only place that knows how
  * they depend on each other.
  */
@@ -20,8 +20,10 @@ import { ForgetBus } from './bus.js';
 import { FailureReporter } from './failures.js';
 import { HybridCounts } from './hybrid-counts.js';
 import { HybridCredit } from './hybrid-credit.js';
+import { HistoryRecorder } from '../history/recorder.js';
+import type { HistoryBucket, HistoryOptions } from '../history/buckets.js';
 import { Listing } from './listing.js';
-import { TorrentRegistry, type TorrentInput } from './registry.js';
+import { infoHashBytes, TorrentRegistry, type TorrentInput } from './registry.js';
 import { Scrapes } from './scrape.js';
 import { causeText, StorageAccess } from './storage.js';
 import { HealthKeeper } from '../health/health.js';
@@ -34,6 +36,7 @@ export interface Core {
   ledger: TrafficLedger | undefined;
   hybrid: HybridCredit | undefined;
   hybridCounts: HybridCounts;
+  history: HistoryRecorder | undefined;
   bus: ForgetBus;
   registry: TorrentRegistry;
   listing: Listing;
@@ -106,6 +109,17 @@ export function assembleCore(options: TrackerOptions, resolved: ResolvedTrackerO
     hybrid = new HybridCredit(storage, ledger, 2 * resolved.peerTtl * 1000, onMergeError);
   }
   const hybridCounts = new HybridCounts(storage, (error) => failures.emit('a hybrid torrent could not be counted at torrent level', error));
+  const history = resolved.history
+    ? new HistoryRecorder(
+        {
+          shared: async () => (await storage.opened()).history,
+          bounded,
+          settled: () => hybridCounts.settled(),
+          onError: (error) => failures.emit('history sums could not be written; they are dropped', error),
+        },
+        resolved.historyFlushInterval * 1000,
+      )
+    : undefined;
   const deps = { options: resolved, policy, storage, failures, counters, bans: bans.list };
   return {
     failures,
@@ -114,10 +128,11 @@ export function assembleCore(options: TrackerOptions, resolved: ResolvedTrackerO
     ledger,
     hybrid,
     hybridCounts,
+    history,
     bus,
     registry,
     bans,
-    pipeline: new AnnouncePipeline({ ...deps, ledger, hybrid, hybridCounts, events }),
+    pipeline: new AnnouncePipeline({ ...deps, ledger, hybrid, hybridCounts, history, events }),
     scrapes: new Scrapes(deps),
     http: httpWriter(resolved),
     listing: new Listing({ storage, counts: (torrents) => host.counts(torrents), peerTtl: resolved.peerTtl }),
@@ -132,6 +147,12 @@ export async function coreStats(core: Core, counters: TrackerCounters): Promise<
   return { ...totals, ...counters.snapshot() };
 }
 
+/** {@link Tracker.history}: a torrent's history (under a hybrid torrent's v1 hash); rejects when the `history` option is off. */
+export async function coreHistory(core: Core, torrent: TorrentInput, options: HistoryOptions): Promise<HistoryBucket[]> {
+  if (!core.history) throw new TypeError('tracker.history(): history is off (set the `history` option)');
+  return core.history.read(infoHashBytes(torrent).toString('hex'), options);
+}
+
 /**
  * Close the parts in order: credits in flight, the last `onTraffic` batch, the bus, bans, then the
  * store. Rejects with the `onTraffic` error after closing everything else.
@@ -140,6 +161,7 @@ export async function closeCore(core: Core): Promise<void> {
   let trafficError: unknown;
   await core.hybrid?.settled();
   await core.hybridCounts.settled();
+  await core.history?.close();
   await core.ledger?.close().catch((error: unknown) => {
     trafficError = error;
   });

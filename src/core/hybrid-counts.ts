@@ -12,7 +12,7 @@
  * store's totals, minus the paired swarms', plus the torrent-level swarms'.
  */
 import type { SwarmCounts, SwarmTotals, TorrentRules } from '../types.js';
-import type { SwarmAnnounce, SwarmStore } from '../swarm/types.js';
+import type { SwarmAnnounce, SwarmAnnounceResult, SwarmStore } from '../swarm/types.js';
 import type { StorageAccess } from './storage.js';
 
 /** The name of the torrent-level swarms beside the store. */
@@ -38,9 +38,9 @@ export class HybridCounts {
 
   /**
    * Record an accepted announce of `request` (in a swarm of the pair `rules` names) at torrent level,
-   * and in the mirror of its own swarm.
+   * and in the mirror of its own swarm. `level` is handed the torrent-level answer (for history).
    */
-  record(rules: TorrentRules, request: SwarmAnnounce): void {
+  record(rules: TorrentRules, request: SwarmAnnounce, level?: (result: SwarmAnnounceResult) => void): void {
     const store = this.store();
     const mirror = this.storage.store?.sibling?.(PAIRED);
     if (!store || !mirror || rules.infoHash === undefined) return;
@@ -55,11 +55,14 @@ export class HybridCounts {
       ttl: request.ttl,
       key: request.key,
     });
-    for (const [target, announce] of [
-      [store, copy(Buffer.from(rules.infoHash, 'hex'))],
-      [mirror, copy(request.infoHash)],
+    for (const [target, announce, after] of [
+      [store, copy(Buffer.from(rules.infoHash, 'hex')), level],
+      [mirror, copy(request.infoHash), undefined],
     ] as const) {
-      const done = this.storage.bounded(target.announce(announce)).catch((error: unknown) => this.onError(error));
+      const done = this.storage
+        .bounded(target.announce(announce))
+        .then((result) => after?.(result))
+        .catch((error: unknown) => this.onError(error));
       this.pending.add(done);
       void done.finally(() => this.pending.delete(done));
     }

@@ -7,6 +7,7 @@
  * 4 (IPv4) or 16 (IPv6) bytes.
  */
 import type { Ban } from '../policy/bans.js';
+import type { HistoryStore } from '../history/buckets.js';
 import type { AnnounceEvent, Peer, PeerRefusal, PeerState, SwarmCounts, SwarmTotals, TorrentRules } from '../types.js';
 
 /** Most peers a store is asked for in one {@link SwarmStore.peersOf} call, and most torrents in one {@link TorrentRegistry.list} call. */
@@ -130,6 +131,11 @@ export interface SwarmStore {
   readonly registry?: TorrentRegistry;
   /** Optional: the tracker's bans, shared by every instance on the store. Without it bans are kept in the process. */
   readonly bans?: BanStore;
+  /**
+   * Optional: per-torrent history shared by every instance on the store (see src/history/). Without
+   * it the tracker keeps history in the process.
+   */
+  readonly history?: HistoryStore;
   /**
    * Optional: remove every listed peer for which `match` is true (a new ban), without blocking the
    * event loop for long (the memory store works in slices of a few milliseconds). Resolves with how

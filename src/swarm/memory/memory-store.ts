@@ -89,7 +89,7 @@ export interface CompactOutcome extends SwarmCounts {
   previous?: PeerState;
   /** Set when the announce was refused (private mode); nothing changed. */
   refusal?: PeerRefusal;
-  /** Private mode: the announce added one to `downloaded` (see {@link SwarmAnnounceResult.counted}). */
+  /** The announce added one to `downloaded` (see {@link SwarmAnnounceResult.counted}). */
   counted?: boolean;
 }
 
@@ -410,8 +410,8 @@ export class MemorySwarmStore implements SwarmStore {
    * written into `out4` (6-byte IPv4 entries) and `out6` (18-byte IPv6 entries), each large enough
    * for `numwant` entries, and the counters into `counts`. Returns the number of IPv4 entries plus
    * 65536 times the number of IPv6 entries, or -1 when the announce was refused (`counts.refusal`
-   * says why). In private mode `counts.previous` is the peer's state before and `counts.counted`
-   * whether the announce added one to `downloaded`.
+   * says why). `counts.counted` says whether the announce added one to `downloaded`; in private mode
+   * `counts.previous` is the peer's state before.
    */
   announceCompact(request: SwarmAnnounce, out4: Uint8Array, out6: Uint8Array, counts: CompactOutcome): number {
     const found = this.locate(request);
@@ -420,11 +420,11 @@ export class MemorySwarmStore implements SwarmStore {
       return -1;
     }
     const counted = request.event === 'completed' && this.completionCounts(found);
+    counts.counted = counted;
     if (request.private) {
       const verdict = this.judge(request, counted);
       counts.previous = verdict.previous;
       counts.refusal = verdict.refusal;
-      counts.counted = counted;
       if (verdict.refusal) return -1;
     }
     const id = this.update(request, found, counted);

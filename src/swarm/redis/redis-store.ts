@@ -14,6 +14,8 @@ import { RedisBus } from './bus.js';
 import { isRedisKeyv, RedisConnection, RedisStoreError, withDeadline, type RedisClientLike } from './connection.js';
 import { redisTorrentRegistry } from './registry.js';
 import { redisBanStore } from './bans.js';
+import { redisHistoryStore } from './history.js';
+import type { HistoryStore } from '../../history/buckets.js';
 import { purgePeers, type PurgeAccess } from './purge.js';
 import { ANNOUNCE, evalScript, MERGE_CREDIT, PEERS, SCRAPE, TOTALS_APPLY, TOTALS_READ, type Script } from './scripts.js';
 
@@ -46,6 +48,8 @@ export class RedisSwarmStore implements SwarmStore {
   readonly registry: TorrentRegistry;
   /** Bans, in the same Redis (the hash `<prefix>:bans`). */
   readonly bans: BanStore;
+  /** Per-torrent history, shared by every instance (`<prefix>:history:{<hex>}:m|h|d` hashes; see src/history/). */
+  readonly history: HistoryStore;
   /** Pub/sub between the instances on this Redis (a second connection, opened on first subscribe). */
   readonly bus: StoreBus;
   /** The same bus, as this store closes it. */
@@ -77,6 +81,7 @@ export class RedisSwarmStore implements SwarmStore {
     this.connection = new RedisConnection(keyv, this.timeout);
     this.registry = redisTorrentRegistry(this.connection, this.prefix);
     this.bans = redisBanStore(this.connection, this.prefix);
+    this.history = redisHistoryStore(this.connection, this.prefix);
     this.bus = this.pubsub = new RedisBus(this.connection, this.prefix);
   }
 
