@@ -16,6 +16,7 @@ import { MemorySwarmStore } from '../swarm/memory/memory-store.js';
 import { withDeadline } from '../util/deadline.js';
 import type { BanStore, SwarmStore } from '../swarm/types.js';
 import type { UserId } from '../policy/passkey.js';
+import { BusSubscription } from './bus-subscription.js';
 
 export type { Ban, BanSpec } from '../policy/bans.js';
 
@@ -56,8 +57,7 @@ export class BanKeeper {
   private store: BanStore | undefined;
   private swarms: SwarmStore | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private retry: NodeJS.Timeout | undefined;
-  private unsubscribe: (() => Promise<void>) | undefined;
+  private subscription: BusSubscription | undefined;
   private publish: ((message: string) => Promise<void>) | undefined;
   /** Changes made here since a refresh started: that refresh's result is stale. */
   private changes = 0;
@@ -83,23 +83,8 @@ export class BanKeeper {
     const bus = swarms.bus;
     if (bus) {
       this.publish = (message) => bus.publish(message);
-      // Listen (retried every 2 s until it works; meanwhile the periodic re-read keeps bans in step).
-      const attempt = (): void => {
-        this.retry = undefined;
-        if (this.closed) return;
-        bus.subscribe((text) => this.receive(text)).then(
-          (unsubscribe) => {
-            if (this.closed) void unsubscribe();
-            else this.unsubscribe = unsubscribe;
-          },
-          () => {
-            if (this.closed) return;
-            this.retry = setTimeout(attempt, 2000);
-            this.retry.unref();
-          },
-        );
-      };
-      attempt();
+      // Listen (retried until it works; meanwhile the periodic re-read keeps bans in step).
+      this.subscription = new BusSubscription(bus, (text) => this.receive(text));
     }
     void this.refresh();
     const every = this.store.refreshInterval;
@@ -159,8 +144,7 @@ export class BanKeeper {
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
-    if (this.retry) clearTimeout(this.retry);
-    await this.unsubscribe?.().catch(() => undefined);
+    await this.subscription?.close();
   }
 
   private async opened(): Promise<BanStore> {

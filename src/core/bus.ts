@@ -5,6 +5,7 @@
 import { passkeyDigest } from '../policy/passkey.js';
 import type { PolicyChain } from '../policy/chain.js';
 import type { StoreBus } from '../swarm/types.js';
+import { BusSubscription } from './bus-subscription.js';
 
 /** A message on the bus: a passkey digest (`p`) or a torrent's hex info hash (`t`) to forget. */
 interface ForgetMessage {
@@ -15,8 +16,7 @@ interface ForgetMessage {
 /** Forget messages: sent to every instance, applied on receipt, told to transports that hold connections. */
 export class ForgetBus {
   private bus: StoreBus | undefined;
-  private unsubscribe: (() => Promise<void>) | undefined;
-  private retry: NodeJS.Timeout | undefined;
+  private subscription: BusSubscription | undefined;
   private closed = false;
   private readonly passkeyListeners = new Set<(digest: string) => void>();
 
@@ -32,22 +32,7 @@ export class ForgetBus {
   attach(bus: StoreBus | undefined): void {
     this.bus = bus;
     if (!bus || !this.policy) return;
-    const attempt = (): void => {
-      this.retry = undefined;
-      if (this.closed) return;
-      bus.subscribe((text) => this.receive(text)).then(
-        (unsubscribe) => {
-          if (this.closed) void unsubscribe();
-          else this.unsubscribe = unsubscribe;
-        },
-        () => {
-          if (this.closed) return;
-          this.retry = setTimeout(attempt, 2000);
-          this.retry.unref();
-        },
-      );
-    };
-    attempt();
+    if (!this.closed) this.subscription = new BusSubscription(bus, (text) => this.receive(text));
   }
 
   /** `listener` is told the digest of every passkey forgotten here or on another instance. */
@@ -89,8 +74,7 @@ export class ForgetBus {
   /** Stop listening. */
   async close(): Promise<void> {
     this.closed = true;
-    if (this.retry) clearTimeout(this.retry);
-    await this.unsubscribe?.().catch(() => undefined);
+    await this.subscription?.close();
   }
 
   private async publish(message: ForgetMessage): Promise<void> {

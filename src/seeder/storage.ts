@@ -137,6 +137,24 @@ export class TorrentStorage {
     return bad;
   }
 
+  /** The v2 (and, for `hybrid`, v1) hashes of the data on disk; a read failure is a TorrentDataError. */
+  private async hashFiles(
+    hybrid: boolean,
+    padPieces: boolean,
+    onProgress?: (doneBytes: number, totalBytes: number) => void,
+    signal?: AbortSignal,
+  ): Promise<Awaited<ReturnType<typeof hashV2>>> {
+    try {
+      return await hashV2(
+        this.files.map((f) => ({ absolutePath: f.path, length: f.length })),
+        { pieceLength: this.geometry.pieceLength, hybrid, padPieces, onProgress, signal },
+      );
+    } catch (error) {
+      if (signal?.aborted) throw error;
+      throw new TorrentDataError(`cannot verify the data: ${(error as Error).message}`);
+    }
+  }
+
   /**
    * Hybrid torrents: hashes every file once (SHA-1 of the padded v1 pieces and SHA-256 merkle trees,
    * from the same reads) and returns the indexes of v1 pieces that do not match `hashes`, plus every
@@ -149,16 +167,7 @@ export class TorrentStorage {
     onProgress?: (doneBytes: number, totalBytes: number) => void,
     signal?: AbortSignal,
   ): Promise<number[]> {
-    let actual: Awaited<ReturnType<typeof hashV2>>;
-    try {
-      actual = await hashV2(
-        this.files.map((f) => ({ absolutePath: f.path, length: f.length })),
-        { pieceLength: this.geometry.pieceLength, hybrid: true, padPieces: multiFile, onProgress, signal },
-      );
-    } catch (error) {
-      if (signal?.aborted) throw error;
-      throw new TorrentDataError(`cannot verify the data: ${(error as Error).message}`);
-    }
+    const actual = await this.hashFiles(true, multiFile, onProgress, signal);
     const bad = new Set<number>();
     const pieces = actual.pieces ?? Buffer.alloc(0);
     for (let i = 0; i < this.geometry.pieceCount; i++) {
@@ -185,16 +194,7 @@ export class TorrentStorage {
     onProgress?: (doneBytes: number, totalBytes: number) => void,
     signal?: AbortSignal,
   ): Promise<number[]> {
-    let actual: Awaited<ReturnType<typeof hashV2>>;
-    try {
-      actual = await hashV2(
-        this.files.map((f) => ({ absolutePath: f.path, length: f.length })),
-        { pieceLength: this.geometry.pieceLength, hybrid: false, padPieces: false, onProgress, signal },
-      );
-    } catch (error) {
-      if (signal?.aborted) throw error;
-      throw new TorrentDataError(`cannot verify the data: ${(error as Error).message}`);
-    }
+    const actual = await this.hashFiles(false, false, onProgress, signal);
     const bad: number[] = [];
     this.files.forEach((file, i) => {
       const want = files[i];
