@@ -57,6 +57,12 @@ export interface SwarmCounts {
   incomplete: number;
   /** Completions counted for this swarm: at most one per peer while it is listed (see `SwarmAnnounceResult.counted` in swarm/types.ts). */
   downloaded: number;
+  /**
+   * BEP 21: leechers that are not partial seeds (`incomplete` minus the peers that announced
+   * `event=paused`). Set by stores that keep partial seeds apart (every built-in store); scrape
+   * answers carry it as `downloaders` when it is set.
+   */
+  downloaders?: number;
 }
 
 /** Per-torrent rules: traffic credit factors (freeleech is `downloadFactor: 0`). */

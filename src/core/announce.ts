@@ -36,6 +36,8 @@ export interface AnnounceEventInfo {
   port: number;
   event: SwarmAnnounce['event'];
   seeder: boolean;
+  /** A BEP 21 partial seed (`event=paused` with bytes left): set only then. */
+  partial?: true;
   /** Private mode: the user the passkey belongs to (never the passkey itself). */
   user?: UserId;
 }
@@ -328,6 +330,7 @@ export class AnnouncePipeline {
       key: request.key,
       limits: this.limits,
     };
+    if (request.paused && request.left !== 0) swarmRequest.partial = true;
     if (this.stateful && !this.deps.policy) {
       // Interval enforcement in public mode: peers have no owner.
       swarmRequest.private = { owner: '', minInterval: options.minInterval * 1000, uploaded: request.uploaded, downloaded: request.downloaded, counters: false };
@@ -376,6 +379,7 @@ export class AnnouncePipeline {
       event: request.event,
       seeder: request.seeder,
     };
+    if (request.partial) info.partial = true;
     if (user !== undefined) info.user = user;
     try {
       events.emit('announce', info);

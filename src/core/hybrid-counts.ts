@@ -50,6 +50,7 @@ export class HybridCounts {
       ip: request.ip,
       port: request.port,
       seeder: request.seeder,
+      ...(request.partial ? { partial: true } : {}),
       event: request.event,
       numwant: 0,
       ttl: request.ttl,
@@ -109,13 +110,15 @@ export class HybridCounts {
       const first = main[m++]!;
       if (s.length === 1) return first;
       const second = main[m++]!;
-      return (
-        torrents?.[l++] ?? {
-          complete: Math.max(first.complete, second.complete),
-          incomplete: Math.max(first.incomplete, second.incomplete),
-          downloaded: Math.max(first.downloaded, second.downloaded),
-        }
-      );
+      const level = torrents?.[l++];
+      if (level) return level;
+      const larger: SwarmCounts = {
+        complete: Math.max(first.complete, second.complete),
+        incomplete: Math.max(first.incomplete, second.incomplete),
+        downloaded: Math.max(first.downloaded, second.downloaded),
+      };
+      if (first.downloaders !== undefined && second.downloaders !== undefined) larger.downloaders = Math.max(first.downloaders, second.downloaders);
+      return larger;
     });
   }
 

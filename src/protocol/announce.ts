@@ -20,8 +20,14 @@ export interface AnnounceRequest {
   downloaded: number;
   /** Bytes the client still needs; `undefined` when the client did not say (counted as a leecher). */
   left: number | undefined;
-  /** `update` when the client sent no event (or an empty one). BEP 21 `paused` is an update too. */
+  /** `update` when the client sent no event (or an empty one). BEP 21 `paused` is an update too (see {@link paused}). */
   event: AnnounceEvent;
+  /**
+   * BEP 21: the client sent `event=paused` (UDP: event 4), saying it is a partial seed (it wants
+   * nothing more of the torrent though `left` is not 0). Such a peer counts among the leechers but
+   * not among a scrape's `downloaders`.
+   */
+  paused?: boolean;
   /** The client's `numwant`, if it sent one. */
   numwant: number | undefined;
   /** False only for `compact=0`. */
@@ -87,6 +93,7 @@ export function parseAnnounce(rawQuery: string, limits: QueryLimits): AnnounceRe
   let noPeerId = false;
   let ipParameter: Buffer | undefined;
   let key: number | undefined;
+  let paused = false;
   let seen = 0;
   for (let i = 0; i < names.length; i++) {
     const name = names[i];
@@ -133,8 +140,9 @@ export function parseAnnounce(rawQuery: string, limits: QueryLimits): AnnounceRe
       case 'event': {
         const text = decodeText(raw, 'event');
         const e = Object.prototype.hasOwnProperty.call(EVENTS, text) ? EVENTS[text] : undefined;
-        if (!e) throw new TrackerFailure('event must be started, completed, stopped or empty');
+        if (!e) throw new TrackerFailure('event must be started, completed, stopped, paused or empty');
         event = e;
+        paused = text === 'paused';
         break;
       }
       case 'compact':
@@ -157,5 +165,7 @@ export function parseAnnounce(rawQuery: string, limits: QueryLimits): AnnounceRe
   if (!infoHash) throw new TrackerFailure('info_hash is missing');
   if (!peerId) throw new TrackerFailure('peer_id is missing');
   if (port === undefined) throw new TrackerFailure('port is missing');
-  return { infoHash, peerId, port, uploaded, downloaded, left, event, numwant, compact, noPeerId, ipParameter, key };
+  const request: AnnounceRequest = { infoHash, peerId, port, uploaded, downloaded, left, event, numwant, compact, noPeerId, ipParameter, key };
+  if (paused) request.paused = true;
+  return request;
 }

@@ -130,6 +130,7 @@ export function encodeScrape(files: Array<{ infoHash: Uint8Array } & SwarmCounts
         'd' +
           intBytes('complete', f.complete) +
           intBytes('downloaded', f.downloaded) +
+          (f.downloaders === undefined ? '' : intBytes('downloaders', f.downloaders)) +
           intBytes('incomplete', f.incomplete) +
           'e',
         'latin1',

@@ -52,6 +52,8 @@ export interface UdpAnnounce extends UdpHeader {
   left: number;
   uploaded: number;
   event: AnnounceEvent;
+  /** BEP 21: event 4 (`paused`), a partial seed's update. */
+  paused: boolean;
   /** The IP field (4 bytes) when non-zero, else undefined. */
   ip: Buffer | undefined;
   key: number;
@@ -67,7 +69,10 @@ export interface UdpScrape extends UdpHeader {
   infoHashes: Buffer[];
 }
 
-const EVENTS: Array<AnnounceEvent | undefined> = ['update', 'completed', 'started', 'stopped'];
+/** BEP 15 events by number; 4 is `paused` (BEP 21, as libtorrent sends it): an update from a partial seed. */
+const EVENTS: Array<AnnounceEvent | undefined> = ['update', 'completed', 'started', 'stopped', 'update'];
+/** The event number of BEP 21 `paused`. */
+const PAUSED = 4;
 
 /** The header of any datagram of at least 16 bytes; undefined for shorter ones (drop them). */
 export function readHeader(datagram: Buffer): UdpHeader | undefined {
@@ -119,7 +124,7 @@ function readUrlData(datagram: Buffer, at: number): string {
 function announceEvent(datagram: Buffer): AnnounceEvent {
   if (datagram.length < ANNOUNCE_SIZE) throw new UdpPacketError(`announce too short (${datagram.length} of ${ANNOUNCE_SIZE} bytes)`, true);
   const event = EVENTS[datagram.readUInt32BE(80)];
-  if (!event) throw new UdpPacketError('event must be 0 (none), 1 (completed), 2 (started) or 3 (stopped)', true);
+  if (!event) throw new UdpPacketError('event must be 0 (none), 1 (completed), 2 (started), 3 (stopped) or 4 (paused)', true);
   if (datagram.readUInt16BE(96) === 0) throw new UdpPacketError('port must be an integer from 1 to 65535', true);
   return event;
 }
@@ -139,6 +144,7 @@ export function parseUdpAnnounce(datagram: Buffer, header: UdpHeader): UdpAnnoun
     left: counter(datagram, 64, 'left'),
     uploaded: counter(datagram, 72, 'uploaded'),
     event,
+    paused: datagram.readUInt32BE(80) === PAUSED,
     ip: ipField === 0 ? undefined : datagram.subarray(84, 88),
     key: datagram.readUInt32BE(88),
     numwant: numwant < 0 ? undefined : numwant,
@@ -161,7 +167,7 @@ export interface UdpAnnounceRequest extends AnnounceRequest {
 export function parseUdpAnnounceRequest(datagram: Buffer): UdpAnnounceRequest {
   const event = announceEvent(datagram);
   const numwant = datagram.readInt32BE(92);
-  return {
+  const request: UdpAnnounceRequest = {
     infoHash: datagram.subarray(16, 36),
     peerId: datagram.subarray(36, 56),
     port: datagram.readUInt16BE(96),
@@ -177,6 +183,8 @@ export function parseUdpAnnounceRequest(datagram: Buffer): UdpAnnounceRequest {
     transport: 'udp',
     urlData: datagram.length === ANNOUNCE_SIZE ? '' : readUrlData(datagram, ANNOUNCE_SIZE),
   };
+  if (datagram.readUInt32BE(80) === PAUSED) request.paused = true;
+  return request;
 }
 
 /** Parse a scrape datagram (action 2): whole hashes only. */

@@ -8,7 +8,7 @@
  */
 import { counterReason, isCounter } from './counter.js';
 import { TrackerFailure } from './errors.js';
-import type { AnnounceEvent } from '../types.js';
+import type { AnnounceEvent, SwarmCounts } from '../types.js';
 
 /** An offer a peer hands the tracker for one other peer: an id and the WebRTC offer. */
 export interface WsOffer {
@@ -29,6 +29,8 @@ export interface WsAnnounce {
   /** 20 bytes. */
   peerId: Buffer;
   event: AnnounceEvent;
+  /** BEP 21: `event: 'paused'` (a partial seed's update). */
+  paused?: boolean;
   uploaded: number;
   downloaded: number;
   /** Bytes still needed; undefined when not sent (counted as a leecher). */
@@ -188,6 +190,7 @@ export function parseWsFrame(data: string, limits: WsLimits): WsAnnounce | WsScr
   if (m.corrupt !== undefined) counter(m.corrupt, 'corrupt', fail); // not used, held to the same rule
 
   const request: WsAnnounce = { action: 'announce', infoHash, peerId, event, uploaded, downloaded, left, numwant: 0, offers: [] };
+  if (m.event === 'paused') request.paused = true;
   if (m.answer !== undefined) {
     const json = parseSignal(m.answer) ?? fail(SIGNAL_REASON('answer'));
     const toPeerId = idBytes(m.to_peer_id) ?? fail('to_peer_id must be 20 characters, each below U+0100');
@@ -273,9 +276,13 @@ export function encodeWsAnswer(infoHash: Uint8Array, fromPeerId: Uint8Array, ans
 }
 
 /** The answer to a scrape: counters keyed by the latin1 info hash. */
-export function encodeWsScrape(files: Array<{ infoHash: Uint8Array; complete: number; incomplete: number; downloaded: number }>): string {
-  const out: Record<string, { complete: number; incomplete: number; downloaded: number }> = {};
-  for (const f of files) out[idString(f.infoHash)] = { complete: f.complete, incomplete: f.incomplete, downloaded: f.downloaded };
+export function encodeWsScrape(files: Array<{ infoHash: Uint8Array } & SwarmCounts>): string {
+  const out: Record<string, SwarmCounts> = {};
+  for (const f of files) {
+    const counts: SwarmCounts = { complete: f.complete, incomplete: f.incomplete, downloaded: f.downloaded };
+    if (f.downloaders !== undefined) counts.downloaders = f.downloaders;
+    out[idString(f.infoHash)] = counts;
+  }
   return JSON.stringify({ action: 'scrape', files: out });
 }
 

@@ -26,6 +26,13 @@ export interface SwarmAnnounce {
   /** True when the peer has the whole torrent (`left=0`). */
   seeder: boolean;
   /**
+   * BEP 21: the peer is a partial seed (it announced `event=paused` with `left` > 0: it wants nothing
+   * more). It counts among the leechers (`incomplete`) but not among {@link SwarmCounts.downloaders}.
+   * Each announce says it again; one without it makes the peer a downloader again. Never set with
+   * `seeder`.
+   */
+  partial?: boolean;
+  /**
    * `started`, `completed`, `stopped` (removes the peer) or a regular `update`. A `completed` adds one
    * to `downloaded` only when it counts (see {@link SwarmAnnounceResult.counted}); one that does not
    * count is handled as an `update`.

@@ -202,10 +202,10 @@ export class Exchange {
 
 /** The core's announce request for a WebSocket pair (no port: the peer is reached through its connection). */
 function requestOf(
-  m: Pick<WsAnnounce, 'infoHash' | 'peerId' | 'uploaded' | 'downloaded' | 'left' | 'event' | 'numwant'>,
+  m: Pick<WsAnnounce, 'infoHash' | 'peerId' | 'uploaded' | 'downloaded' | 'left' | 'event' | 'paused' | 'numwant'>,
   remote: string | undefined,
 ): AnnounceRequest {
-  return {
+  const request: AnnounceRequest = {
     infoHash: m.infoHash,
     peerId: m.peerId,
     port: 1,
@@ -220,4 +220,6 @@ function requestOf(
     remote: parseAddress(remote),
     transport: 'websocket',
   };
+  if (m.paused) request.paused = true;
+  return request;
 }

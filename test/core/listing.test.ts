@@ -138,8 +138,8 @@ function cases(backend: Backend): void {
       const all = await tracker.listTorrents();
       expect(all.torrents).toHaveLength(5);
       const entry = all.torrents.find((t) => t.infoHash === hashes[0]);
-      expect(entry).toEqual({ infoHash: hashes[0], rules: { uploadFactor: 1 }, counts: { complete: 1, incomplete: 1, downloaded: 0 } });
-      expect(all.torrents.find((t) => t.infoHash === hashes[3])?.counts).toEqual({ complete: 0, incomplete: 0, downloaded: 0 });
+      expect(entry).toEqual({ infoHash: hashes[0], rules: { uploadFactor: 1 }, counts: { complete: 1, incomplete: 1, downloaded: 0, downloaders: 1 } });
+      expect(all.torrents.find((t) => t.infoHash === hashes[3])?.counts).toEqual({ complete: 0, incomplete: 0, downloaded: 0, downloaders: 0 });
 
       expect(await tracker.removeTorrent(hashes[1]!)).toBe(true);
       expect(await tracker.removeTorrent(hashes[1]!)).toBe(false);
@@ -199,7 +199,7 @@ function cases(backend: Backend): void {
         infoHash: v1,
         infoHashV2: v2,
         rules: { downloadFactor: 0 },
-        counts: { complete: 0, incomplete: 2, downloaded: 0 },
+        counts: { complete: 0, incomplete: 2, downloaded: 0, downloaders: 2 },
       });
       const sorted = await tracker.listTorrents({ sort: 'peers' });
       expect(sorted.torrents[0]).toMatchObject({ infoHash: v1, counts: { complete: 0, incomplete: 2, downloaded: 0 } });
@@ -374,7 +374,7 @@ describeService('Redis', await reachable(REDIS_URL), 'listing: redis store', () 
       const h = hex40();
       await a!.addTorrent(h, { uploadFactor: 2 });
       await announce(b!, h, { left: 0 });
-      expect(await b!.listTorrents()).toEqual({ total: 1, torrents: [{ infoHash: h, rules: { uploadFactor: 2 }, counts: { complete: 1, incomplete: 0, downloaded: 0 } }] });
+      expect(await b!.listTorrents()).toEqual({ total: 1, torrents: [{ infoHash: h, rules: { uploadFactor: 2 }, counts: { complete: 1, incomplete: 0, downloaded: 0, downloaders: 0 } }] });
       expect((await a!.peers(h)).total).toBe(1);
       expect(events).toEqual(['a']);
     } finally {

@@ -24,7 +24,7 @@ it('drain saves the memory store; the next process loads it and answers the same
     );
   const first = await startApp({ store, intervalJitter: 0 });
   for (let peer = 1; peer <= 5; peer++) await announce(first.port, peer, peer === 1 ? 0 : 100);
-  expect(await first.router.tracker.counts([ih])).toEqual([{ complete: 1, incomplete: 4, downloaded: 0 }]);
+  expect(await first.router.tracker.counts([ih])).toEqual([{ complete: 1, incomplete: 4, downloaded: 0, downloaders: 4 }]);
   const drained = await first.router.drain({ timeout: 5000 });
   expect(drained.timedOut).toBe(false);
   expect((await first.router.health()).ready).toBe(false);
@@ -33,7 +33,7 @@ it('drain saves the memory store; the next process loads it and answers the same
 
   const next = await startApp({ store, intervalJitter: 0 });
   try {
-    expect(await next.router.tracker.counts([ih])).toEqual([{ complete: 1, incomplete: 4, downloaded: 0 }]);
+    expect(await next.router.tracker.counts([ih])).toEqual([{ complete: 1, incomplete: 4, downloaded: 0, downloaders: 4 }]);
     // A sixth peer gets the five saved ones.
     const answer = await announce(next.port, 6, 100);
     expect(compactPeers(answer.peers, 4).sort()).toEqual([1, 2, 3, 4, 5].map((p) => `127.0.0.1:${6000 + p}`).sort());

@@ -110,7 +110,7 @@ describe('trackerMiddleware over HTTP (dual stack)', () => {
       const keys = Object.keys(files);
       expect(keys).toHaveLength(1);
       expect(Buffer.from(keys[0], 'latin1').length).toBe(20);
-      expect(files[keys[0]]).toEqual({ complete: 0, incomplete: 1, downloaded: 0 });
+      expect(files[keys[0]]).toEqual({ complete: 0, incomplete: 1, downloaded: 0, downloaders: 1 });
     }
   });
 
@@ -133,7 +133,7 @@ describe('trackerMiddleware over HTTP (dual stack)', () => {
     const d = decodeDict((await rawGet(app.port, `/tracker/scrape?info_hash=${escapeAll(ih)}`)).body);
     const files = d.files as Record<string, unknown>;
     expect(Buffer.from(Object.keys(files)[0], 'latin1').equals(ih)).toBe(true);
-    expect(Object.values(files)[0]).toEqual({ complete: 1, incomplete: 0, downloaded: 0 });
+    expect(Object.values(files)[0]).toEqual({ complete: 1, incomplete: 0, downloaded: 0, downloaders: 0 });
     expect(failureOf((await rawGet(app.port, '/tracker/scrape')).body)).toBe(
       'scrape needs at least one info_hash (full scrape is off)',
     );

@@ -41,7 +41,7 @@ describe('bad input gets HTTP 200 and a failure reason naming the problem', () =
     [ok.replace('uploaded=0', 'uploaded=18446744073709551615'), 'uploaded must be a whole number from 0 to 9007199254740991'],
     [ok.replace('downloaded=0', 'downloaded=9007199254740992'), 'downloaded must be a whole number from 0 to 9007199254740991'],
     [`${ok}&corrupt=-1`, 'corrupt must be a whole number from 0 to 9007199254740991'],
-    [`${ok}&event=bogus`, 'event must be started, completed, stopped or empty'],
+    [`${ok}&event=bogus`, 'event must be started, completed, stopped, paused or empty'],
     [ok.replace(ih, ih.slice(0, -2)), 'truncated %-escape in info_hash'],
     [ok.replace(ih, '%XY' + ih.slice(3)), 'malformed %-escape in info_hash'],
     [`${ok}${'&a=b'.repeat(200)}`, 'too many query parameters (limit 128)'],

@@ -81,13 +81,13 @@ describe.each(kinds)('event=completed counts once per peer over HTTP (%s store)'
     const id = randomBytes(20);
     expect((await announce(app, '/tracker', query(ih, id, 'left=100&event=started'))).failure).toBeUndefined();
     await repeatCompleted(app, '/tracker', ih, id);
-    expect(await scrape(app, '/tracker', ih)).toEqual({ complete: 1, incomplete: 0, downloaded: 1 });
+    expect(await scrape(app, '/tracker', ih)).toEqual({ complete: 1, incomplete: 0, downloaded: 1, downloaders: 0 });
     // another peer's first completion counts; after stopped, the first peer may count again
     expect((await announce(app, '/tracker', query(ih, randomBytes(20), 'left=0&event=completed'))).dict).toMatchObject({ downloaded: 2 });
     expect((await announce(app, '/tracker', query(ih, id, 'left=0&event=stopped'))).failure).toBeUndefined();
     expect((await announce(app, '/tracker', query(ih, id, 'left=100&event=started'))).failure).toBeUndefined();
     expect((await announce(app, '/tracker', query(ih, id, 'left=0&event=completed&compact=0'))).dict).toMatchObject({ downloaded: 3 });
-    expect(await scrape(app, '/tracker', ih)).toEqual({ complete: 2, incomplete: 0, downloaded: 3 });
+    expect(await scrape(app, '/tracker', ih)).toEqual({ complete: 2, incomplete: 0, downloaded: 3, downloaders: 0 });
   });
 
   it(`private: ${REPEATS} completed announces of one peer credit the member exactly 1 completion`, async () => {
@@ -102,7 +102,7 @@ describe.each(kinds)('event=completed counts once per peer over HTTP (%s store)'
     const id = randomBytes(20);
     expect((await announce(app, path, query(ih, id, 'left=100&event=started'))).failure).toBeUndefined();
     await repeatCompleted(app, path, ih, id);
-    expect(await scrape(app, path, ih)).toEqual({ complete: 1, incomplete: 0, downloaded: 1 });
+    expect(await scrape(app, path, ih)).toEqual({ complete: 1, incomplete: 0, downloaded: 1, downloaders: 0 });
     await app.router.flushTraffic();
     const completed = records.filter((r) => r.user === 'member' && r.infoHash === ih.toString('hex')).reduce((n, r) => n + r.completed, 0);
     expect(completed).toBe(1);
@@ -120,7 +120,7 @@ describe.each(kinds)('event=completed counts once per peer over HTTP (%s store)'
         const repeat = await announce(app, path, query(ih, id, `left=0&event=completed&compact=${compact}`));
         expect(repeat.failure).toMatch(/^announced too soon: wait \d+ more seconds \(min interval 30 s\)$/);
       }
-      expect(await scrape(app, path, ih)).toEqual({ complete: 1, incomplete: 0, downloaded: 1 });
+      expect(await scrape(app, path, ih)).toEqual({ complete: 1, incomplete: 0, downloaded: 1, downloaders: 0 });
     }
   });
 });

@@ -103,7 +103,7 @@ describe.each(kinds.filter((k) => k !== 'redis' || redisUp))('private tracker ov
     expect(ok.dict).toMatchObject({ complete: 0, incomplete: 1, interval: 60 });
     expect((await announce(app, undefined, { ih, id: peerId() })).failure).toMatch(/private.*passkey/);
     expect((await announce(app, 'nobody1234', { ih, id: peerId() })).failure).toBe('unknown or disabled passkey');
-    expect(await scrape(app, BOB, ih)).toEqual({ complete: 0, incomplete: 1, downloaded: 0 });
+    expect(await scrape(app, BOB, ih)).toEqual({ complete: 0, incomplete: 1, downloaded: 0, downloaders: 1 });
     expect(failureOf((await rawGet(app.port, `/tracker/scrape?info_hash=${escapeAll(ih)}`)).body)).toMatch(/private/);
     expect(failureOf((await rawGet(app.port, `/tracker/nobody1234/scrape?info_hash=${escapeAll(ih)}`)).body)).toBe('unknown or disabled passkey');
     // Malformed passkeys never reach the site's function.
@@ -132,7 +132,7 @@ describe.each(kinds.filter((k) => k !== 'redis' || redisUp))('private tracker ov
       const r = await announce(app, BOB, { ih, id, ...h }); // same address (one NAT): the owner rule refuses
       expect(r.failure).toBe('this peer_id is in use by another user of this torrent');
     }
-    expect(await scrape(app, ALICE, ih)).toEqual({ complete: 0, incomplete: 1, downloaded: 0 });
+    expect(await scrape(app, ALICE, ih)).toEqual({ complete: 0, incomplete: 1, downloaded: 0, downloaders: 1 });
     const other = await announce(app, CAROL, { ih, id: peerId(), event: 'started' });
     const peers = Buffer.from(other.dict.peers as Uint8Array);
     expect(peers.readUInt16BE(4)).toBe(7000); // still Alice's address and port
@@ -150,12 +150,12 @@ describe.each(kinds.filter((k) => k !== 'redis' || redisUp))('private tracker ov
     expect((await announce(app, ALICE, { ih, id, event: 'started' })).failure).toBeUndefined();
     const early = await announce(app, ALICE, { ih, id, up: 5000, down: 100, left: 0 });
     expect(early.failure).toMatch(/^announced too soon: wait \d+ more seconds \(min interval 30 s\)$/);
-    expect(await scrape(app, ALICE, ih)).toEqual({ complete: 0, incomplete: 1, downloaded: 0 }); // still a leecher
+    expect(await scrape(app, ALICE, ih)).toEqual({ complete: 0, incomplete: 1, downloaded: 0, downloaders: 1 }); // still a leecher
     await app.router.tracker.flushTraffic();
     expect(app.records).toEqual([]); // no credit for the refused announce
     // completed and stopped pass at once and are credited against the last accepted announce.
     expect((await announce(app, ALICE, { ih, id, event: 'completed', up: 10, down: 100, left: 0 })).failure).toBeUndefined();
-    expect(await scrape(app, ALICE, ih)).toEqual({ complete: 1, incomplete: 0, downloaded: 1 });
+    expect(await scrape(app, ALICE, ih)).toEqual({ complete: 1, incomplete: 0, downloaded: 1, downloaders: 0 });
     expect((await announce(app, ALICE, { ih, id, event: 'stopped', up: 30, down: 100, left: 0 })).failure).toBeUndefined();
     await app.router.tracker.flushTraffic();
     expect(app.records).toEqual([
@@ -206,7 +206,7 @@ describe.each(kinds.filter((k) => k !== 'redis' || redisUp))('private tracker ov
     const files = decodeDict(res.body).files as Record<string, unknown>;
     expect(Object.keys(files).map((k) => Buffer.from(k, 'latin1').toString('hex'))).toEqual([known.toString('hex')]);
     const counts = await (app.router.tracker.swarmStore as SwarmStore).scrape([unknown]);
-    expect(counts[0]).toEqual({ complete: 0, incomplete: 0, downloaded: 0 });
+    expect(counts[0]).toEqual({ complete: 0, incomplete: 0, downloaded: 0, downloaders: 0 });
   });
 
   it('the built-in registry: addTorrent (by hash or createTorrent result) with rules, removeTorrent, seen at once', async () => {
@@ -240,7 +240,7 @@ describe.each(kinds.filter((k) => k !== 'redis' || redisUp))('private tracker ov
     expect((await announce(app, ALICE, { ih, id: peerId('-qB4650-'), event: 'started' })).failure).toBeUndefined();
     expect((await announce(app, ALICE, { ih, id: peerId('-TR2940-'), event: 'started' })).failure).toMatch(/client is not allowed/);
     expect((await announce(app, ALICE, { ih, id: peerId('-UT3550-'), event: 'started' })).failure).toMatch(/client is not allowed/);
-    expect(await scrape(app, ALICE, ih)).toEqual({ complete: 0, incomplete: 1, downloaded: 0 });
+    expect(await scrape(app, ALICE, ih)).toEqual({ complete: 0, incomplete: 1, downloaded: 0, downloaders: 1 });
   });
 
   it('any mix of bad passkey, torrent, client and interval: one failure reason, HTTP 200, no state, no credit', async () => {
@@ -265,7 +265,7 @@ describe.each(kinds.filter((k) => k !== 'redis' || redisUp))('private tracker ov
     // The valid request, but too early: refused by the interval rule.
     expect((await announce(app, ALICE, { ih: known, id, up: 999, down: 999, left: 0 })).failure).toMatch(/too soon/);
     expect(n).toBe(11);
-    expect(await scrape(app, ALICE, known)).toEqual({ complete: 0, incomplete: 1, downloaded: 0 });
+    expect(await scrape(app, ALICE, known)).toEqual({ complete: 0, incomplete: 1, downloaded: 0, downloaders: 1 });
     await app.router.tracker.flushTraffic();
     expect(app.records).toEqual([]);
   });

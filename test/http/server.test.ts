@@ -33,7 +33,7 @@ describe('createTrackerServer (node:http, same core)', () => {
     const six = decodeDict((await rawGet(running.port, announce(ih, randomBytes(20)), { host: '::1' })).body);
     expect(compactPeers(six.peers, 4)).toHaveLength(2);
     const scrape = decodeDict((await rawGet(running.port, `/scrape?info_hash=${escapeAll(ih)}`)).body);
-    expect(Object.values(scrape.files as object)[0]).toEqual({ complete: 0, incomplete: 3, downloaded: 0 });
+    expect(Object.values(scrape.files as object)[0]).toEqual({ complete: 0, incomplete: 3, downloaded: 0, downloaders: 3 });
     expect((await rawGet(running.port, '/elsewhere')).status).toBe(404);
   });
 

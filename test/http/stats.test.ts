@@ -138,13 +138,13 @@ describe('tracker.counts()', () => {
       await rawGet(app.port, `/tracker/announce?${q(a, randomBytes(20), 'left=9&event=started')}`);
       const tracker = app.router.tracker;
       expect(await tracker.counts([a.toString('hex'), b, { infoHash: a.toString('hex') }])).toEqual([
-        { complete: 2, incomplete: 1, downloaded: 1 },
-        { complete: 0, incomplete: 0, downloaded: 0 },
-        { complete: 2, incomplete: 1, downloaded: 1 },
+        { complete: 2, incomplete: 1, downloaded: 1, downloaders: 1 },
+        { complete: 0, incomplete: 0, downloaded: 0, downloaders: 0 },
+        { complete: 2, incomplete: 1, downloaded: 1, downloaders: 1 },
       ]);
       const ws = await WsTestClient.open(`ws://127.0.0.1:${app.port}/tracker/announce`);
       await ws.announce({ info_hash: a.toString('latin1'), peer_id: wsId('browser'), left: 0, event: 'started' });
-      expect(await tracker.counts([a], { webrtc: true })).toEqual([{ complete: 1, incomplete: 0, downloaded: 0 }]);
+      expect(await tracker.counts([a], { webrtc: true })).toEqual([{ complete: 1, incomplete: 0, downloaded: 0, downloaders: 0 }]);
       await ws.close();
       await expect(tracker.counts(['not hex'])).rejects.toThrow(TypeError);
     } finally {

@@ -284,7 +284,7 @@ describe.skipIf(!available)('real clients on a private tracker (passkeys, traffi
     } catch (error) {
       throw new Error(`${String(error)}${diagnostics()}`);
     }
-    expect(await scrapeCounts(app.port, passkeys.tr, infoHash)).toEqual({ complete: 0, incomplete: 0, downloaded: 2 });
+    expect(await scrapeCounts(app.port, passkeys.tr, infoHash)).toEqual({ complete: 0, incomplete: 0, downloaded: 2, downloaders: 0 });
 
     expect(replay, 'the replay was sent').toBeDefined();
     expect(failureOf((await replay!).body)).toMatch(/^announced too soon: wait \d+ more seconds? \(min interval 5 s\)$/);

@@ -99,7 +99,7 @@ describe.skipIf(!available)('real clients through trackerMiddleware', () => {
     };
     await waitFor('two completed events', async () => (await scrape()).downloaded === 2, 60_000);
     expect(announces.filter((e) => e.event === 'completed').map(clientOf).sort()).toEqual(['-TR', '-qB']);
-    expect(await scrape()).toEqual({ complete: 3, incomplete: 0, downloaded: 2 });
+    expect(await scrape()).toEqual({ complete: 3, incomplete: 0, downloaded: 2, downloaders: 0 });
 
     // qBittorrent announces stopped on SIGTERM: it leaves the swarm at once.
     await qb.stop('SIGTERM', 15_000);

@@ -138,7 +138,7 @@ describe('a hybrid torrent through the tracker', () => {
       await announce(a, made.infoHash, '-TR4050-v1onlyclient', { event: 'started', uploaded: 0, downloaded: 0, left: SIZE });
       await announce(a, v2Swarm, '-LT2000-v2onlyclient', { event: 'started', uploaded: 0, downloaded: 0, left: SIZE });
       const [counts] = await a.router.tracker.counts([made]);
-      expect(counts).toEqual({ complete: 1, incomplete: 2, downloaded: 1 });
+      expect(counts).toEqual({ complete: 1, incomplete: 2, downloaded: 1, downloaders: 2 });
       // stats(): one torrent, three peers (the store alone lists two swarms and four peers)
       const swarms = (await a.router.tracker.stats()).swarms!;
       expect({ torrents: swarms.torrents, seeders: swarms.seeders, leechers: swarms.leechers, peers: swarms.peers, ipv4: swarms.ipv4 }).toEqual({
@@ -151,8 +151,8 @@ describe('a hybrid torrent through the tracker', () => {
       expect((await a.router.tracker.swarmStore!.totals!()).peers).toBe(4);
       // each swarm alone, as scrape reports it
       expect(await a.router.tracker.counts([made.infoHash, v2Swarm])).toEqual([
-        { complete: 1, incomplete: 1, downloaded: 1 },
-        { complete: 1, incomplete: 1, downloaded: 1 },
+        { complete: 1, incomplete: 1, downloaded: 1, downloaders: 1 },
+        { complete: 1, incomplete: 1, downloaded: 1, downloaders: 1 },
       ]);
     } finally {
       await a.close();
@@ -211,7 +211,7 @@ describeService('Redis', redisUp, 'a hybrid torrent on two instances sharing Red
       expect(t.completed).toBe(1);
       await announce(b, made.infoHashV2!.slice(0, 40), '-qB5010-secondclient', { event: 'started', uploaded: 0, downloaded: 0, left: 0 });
       await announce(a, made.infoHash, '-qB5010-secondclient', { event: 'started', uploaded: 0, downloaded: 0, left: 0 });
-      expect(await b.router.tracker.counts([made])).toEqual([{ complete: 1, incomplete: 0, downloaded: 1 }]);
+      expect(await b.router.tracker.counts([made])).toEqual([{ complete: 1, incomplete: 0, downloaded: 1, downloaders: 0 }]);
       const swarms = (await a.router.tracker.stats()).swarms!;
       expect([swarms.torrents, swarms.seeders, swarms.leechers]).toEqual([1, 1, 0]);
     } finally {

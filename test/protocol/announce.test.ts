@@ -59,7 +59,7 @@ describe('parseAnnounce', () => {
     [base.replace('uploaded=0', 'uploaded=1.5'), 'uploaded must be a whole number from 0 to 9007199254740991'],
     [base.replace('downloaded=0', 'downloaded=abc'), 'downloaded must be a whole number from 0 to 9007199254740991'],
     [`${base}&numwant=-1`, 'numwant must be a non-negative integer'],
-    [`${base}&event=finished`, 'event must be started, completed, stopped or empty'],
+    [`${base}&event=finished`, 'event must be started, completed, stopped, paused or empty'],
     [`${base}&port=1`, 'port is given more than once'],
     [base.replace(escapeAll(ih), escapeAll(ih).slice(0, -1)), 'truncated %-escape in info_hash'],
     [base.replace(escapeAll(pid), '%zz' + escapeAll(pid.subarray(1))), 'malformed %-escape in peer_id'],

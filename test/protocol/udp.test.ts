@@ -89,8 +89,13 @@ describe('UDP packets', () => {
     const ih = randomBytes(20);
     const p = announcePacket({ connectionId: cid, tx: 1, infoHash: ih, peerId: ih });
     expect(() => parseUdpAnnounce(p.subarray(0, 97), readHeader(p)!)).toThrow(/too short/);
-    const badEvent = announcePacket({ connectionId: cid, tx: 1, infoHash: ih, peerId: ih, event: 4 });
+    const badEvent = announcePacket({ connectionId: cid, tx: 1, infoHash: ih, peerId: ih, event: 5 });
     expect(() => parseUdpAnnounce(badEvent, readHeader(badEvent)!)).toThrow(/event/);
+    // 4 is BEP 21 `paused` as libtorrent sends it: an update from a partial seed
+    const paused = announcePacket({ connectionId: cid, tx: 1, infoHash: ih, peerId: ih, event: 4 });
+    expect(parseUdpAnnounce(paused, readHeader(paused)!)).toMatchObject({ event: 'update', paused: true });
+    expect(parseUdpAnnounceRequest(paused)).toMatchObject({ event: 'update', paused: true });
+    expect(parseUdpAnnounceRequest(announcePacket({ connectionId: cid, tx: 1, infoHash: ih, peerId: ih, event: 0 })).paused).toBeUndefined();
     const port0 = announcePacket({ connectionId: cid, tx: 1, infoHash: ih, peerId: ih, port: 0 });
     expect(() => parseUdpAnnounce(port0, readHeader(port0)!)).toThrow(/port/);
   });

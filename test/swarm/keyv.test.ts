@@ -71,7 +71,7 @@ describe('KeyvSwarmStore: several instances on one database', () => {
     const stores = [a, b, c];
     await Promise.all(peers.map((p, i) => stores[i % 3].announce(p)));
     await flushAll(stores);
-    for (const s of stores) expect(await s.scrape([ih])).toEqual([{ complete: 30, incomplete: 60, downloaded: 0 }]);
+    for (const s of stores) expect(await s.scrape([ih])).toEqual([{ complete: 30, incomplete: 60, downloaded: 0, downloaders: 60 }]);
 
     // 30 peers move to the next instance (load balancer) and complete there.
     clock.advance(1);
@@ -89,7 +89,7 @@ describe('KeyvSwarmStore: several instances on one database', () => {
     }
     // downloaded: the 20 of them that were leechers (a peer listed as a seeder, on any instance, has
     // completed already)
-    for (const s of stores) expect(await s.scrape([ih])).toEqual([{ complete: seeders, incomplete: leechers, downloaded: 20 }]);
+    for (const s of stores) expect(await s.scrape([ih])).toEqual([{ complete: seeders, incomplete: leechers, downloaded: 20, downloaders: leechers }]);
 
     // A new peer gets a full sample of the shared swarm, none stopped, no duplicates.
     // (a's view of the others was refreshed by its scrape just above)
@@ -115,12 +115,12 @@ describe('KeyvSwarmStore: several instances on one database', () => {
     await a.close(); // flushes and releases the slot
     const a2 = new KeyvSwarmStore(keyv, { now: clock.now, claimSettle: 20, writeInterval: 60_000 });
     opened.push(a2);
-    expect(await a2.scrape([ih])).toEqual([{ complete: 1, incomplete: 1, downloaded: 1 }]);
+    expect(await a2.scrape([ih])).toEqual([{ complete: 1, incomplete: 1, downloaded: 1, downloaders: 1 }]);
     expect(a2.instanceId).toBe(slot);
     const q = announceOf(ih);
     await a2.announce({ ...q, event: 'completed', seeder: true });
     await flushAll([a2, b]);
-    expect(await b.scrape([ih])).toEqual([{ complete: 2, incomplete: 1, downloaded: 2 }]);
+    expect(await b.scrape([ih])).toEqual([{ complete: 2, incomplete: 1, downloaded: 2, downloaders: 1 }]);
   });
 
   it('expires peers of every instance, including one that died without flushing its last changes', async () => {
@@ -132,10 +132,10 @@ describe('KeyvSwarmStore: several instances on one database', () => {
     await a.announce(announceOf(ih, { ttl: 60 }));
     await b.announce(announceOf(ih, { ttl: 60 }));
     await flushAll([a, b]);
-    expect(await a.scrape([ih])).toEqual([{ complete: 0, incomplete: 2, downloaded: 0 }]);
+    expect(await a.scrape([ih])).toEqual([{ complete: 0, incomplete: 2, downloaded: 0, downloaders: 2 }]);
     clock.advance(61);
-    expect(await a.scrape([ih])).toEqual([{ complete: 0, incomplete: 0, downloaded: 0 }]);
-    expect(await b.scrape([ih])).toEqual([{ complete: 0, incomplete: 0, downloaded: 0 }]);
+    expect(await a.scrape([ih])).toEqual([{ complete: 0, incomplete: 0, downloaded: 0, downloaders: 0 }]);
+    expect(await b.scrape([ih])).toEqual([{ complete: 0, incomplete: 0, downloaded: 0, downloaders: 0 }]);
     const r = await b.announce(announceOf(ih, { ttl: 60 }));
     expect(r).toMatchObject({ complete: 0, incomplete: 1, peers: [] });
   });
@@ -180,7 +180,7 @@ describe('KeyvSwarmStore: several instances on one database', () => {
       await new Promise((r) => setTimeout(r, 10));
       seen = await b.scrape([ih]);
     }
-    expect(seen).toEqual([{ complete: 50, incomplete: 150, downloaded: 0 }]);
+    expect(seen).toEqual([{ complete: 50, incomplete: 150, downloaded: 0, downloaders: 150 }]);
   });
 
   it('an instance that lost its slot (paused past its lease) moves to a new one without double counting', async () => {
@@ -205,7 +205,7 @@ describe('KeyvSwarmStore: several instances on one database', () => {
     await a.flush();
     await b.flush();
     // the old slot's shard still holds p and one completion; the new one holds p, q and the other
-    expect(await b.scrape([ih])).toEqual([{ complete: 2, incomplete: 0, downloaded: 2 }]);
+    expect(await b.scrape([ih])).toEqual([{ complete: 2, incomplete: 0, downloaded: 2, downloaders: 0 }]);
   });
 
   it('fences writes with the lease: an instance that paused past its lease never overwrites the slot another took over', async () => {
@@ -268,7 +268,7 @@ describe('KeyvSwarmStore: several instances on one database', () => {
     // "crash": a is never flushed nor closed; another instance reads what is stored
     const b = new KeyvSwarmStore(keyv, { now: clock.now, claimSettle: 5 });
     opened.push(b);
-    expect(await b.scrape([ih])).toEqual([{ complete: 1, incomplete: 0, downloaded: 1 }]);
+    expect(await b.scrape([ih])).toEqual([{ complete: 1, incomplete: 0, downloaded: 1, downloaders: 0 }]);
     opened.push(a);
   });
 

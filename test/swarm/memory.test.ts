@@ -137,17 +137,17 @@ describe('MemorySwarmStore small swarms', () => {
     store.sweep();
     expect(store.swarmCount).toBe(1);
     expect(store.retainedCount).toBe(1);
-    expect(await store.scrape([done])).toEqual([{ complete: 0, incomplete: 0, downloaded: 1 }]);
+    expect(await store.scrape([done])).toEqual([{ complete: 0, incomplete: 0, downloaded: 1, downloaders: 0 }]);
     // A peer comes back: the swarm is live again, and its count carries on.
     await store.announce(announceOf(done, { event: 'completed', ttl: 10 }));
     expect(store.retainedCount).toBe(0);
     clock.advance(30);
     store.sweep();
-    expect(await store.scrape([done])).toEqual([{ complete: 0, incomplete: 0, downloaded: 2 }]);
+    expect(await store.scrape([done])).toEqual([{ complete: 0, incomplete: 0, downloaded: 2, downloaders: 0 }]);
     clock.advance(3600);
     store.sweep();
     expect(store.swarmCount).toBe(0);
-    expect(await store.scrape([done])).toEqual([{ complete: 0, incomplete: 0, downloaded: 0 }]);
+    expect(await store.scrape([done])).toEqual([{ complete: 0, incomplete: 0, downloaded: 0, downloaders: 0 }]);
     await store.close();
   });
 

@@ -71,7 +71,7 @@ describeService('redis-server and redis-cli (for a private Redis Cluster)', redi
       const tags = new Set(keys.map((k) => /\{([0-9a-f]{40})\}/.exec(k)?.[1]));
       for (const tag of tags) expect(keys.filter((k) => k.includes(`{${tag}}`))).toHaveLength(4);
     }
-    expect(await store.scrape(hashes.slice(0, 5))).toEqual(Array(5).fill({ complete: 1, incomplete: 1, downloaded: 1 }));
+    expect(await store.scrape(hashes.slice(0, 5))).toEqual(Array(5).fill({ complete: 1, incomplete: 1, downloaded: 1, downloaders: 1 }));
     const all = await store.scrapeAll!(1000); // walks every master
     expect(all.map((e) => Buffer.from(e.infoHash).toString('hex')).sort()).toEqual(hashes.map((h) => h.toString('hex')).sort());
   });

@@ -109,7 +109,7 @@ describeService('Redis', up, 'Redis store', () => {
       // While a backlog is being trimmed the sample may be short, but never holds an expired peer.
       for (const p of second.peers) expect(p.port).toBe(9999);
       expect(await raw.zCard(L)).toBe(2500 - 2000 + 2);
-      expect((await store.scrape([ih]))[0]).toEqual({ complete: 0, incomplete: 2, downloaded: 0 });
+      expect((await store.scrape([ih]))[0]).toEqual({ complete: 0, incomplete: 2, downloaded: 0, downloaders: 2 });
       await store.announce({ infoHash: ih, peerId: fresh, ip, port: 9999, seeder: false, event: 'update', numwant: 0, ttl: 60 });
       expect(await raw.zCard(L)).toBe(2);
       await store.close?.();

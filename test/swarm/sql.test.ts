@@ -70,7 +70,7 @@ for (const backend of backends) {
           }
           await proxy.start();
           expect(await waitForSuccess(() => store.announce({ ...a, event: 'update' }), 10_000)).toBe(true);
-          expect(await store.scrape([ih])).toEqual([{ complete: 0, incomplete: 1, downloaded: 0 }]);
+          expect(await store.scrape([ih])).toEqual([{ complete: 0, incomplete: 1, downloaded: 0, downloaders: 1 }]);
           expect(errors).toEqual([]);
         } finally {
           process.off('unhandledRejection', onError);
@@ -107,13 +107,13 @@ for (const backend of backends) {
         await a.flush();
         const chunk = `big:${ih.toString('hex')}:${a.instanceId}:4`; // 2000 records: the value + 4 chunks
         expect(await keyv.get(chunk)).toBeDefined();
-        expect(await b.scrape([ih])).toEqual([{ complete: 1000, incomplete: 1000, downloaded: 0 }]);
+        expect(await b.scrape([ih])).toEqual([{ complete: 1000, incomplete: 1000, downloaded: 0, downloaders: 1000 }]);
         for (const p of peers.slice(100)) await a.announce({ ...p, event: 'stopped' });
         clock.advance(121); // the tombstones expire too: the shard is back to one value
         await a.announce({ ...peers[0], event: 'update' });
         await a.flush();
         expect(await keyv.get(chunk)).toBeUndefined();
-        expect(await b.scrape([ih])).toEqual([{ complete: 1, incomplete: 0, downloaded: 0 }]);
+        expect(await b.scrape([ih])).toEqual([{ complete: 1, incomplete: 0, downloaded: 0, downloaders: 0 }]);
       } finally {
         await b.close();
         await a.close();
@@ -136,7 +136,7 @@ for (const backend of backends) {
           await Promise.all(peers.slice(20, 40).map((p, i) => stores[(i + 1) % 3].announce({ ...p, event: 'completed', seeder: true })));
           await Promise.all(peers.slice(40, 50).map((p, i) => stores[(i + 2) % 3].announce({ ...p, event: 'stopped' })));
           for (const s of stores) await s.flush();
-          for (const s of stores) expect(await s.scrape([ih])).toEqual([{ complete: 40, incomplete: 10, downloaded: 20 }]);
+          for (const s of stores) expect(await s.scrape([ih])).toEqual([{ complete: 40, incomplete: 10, downloaded: 20, downloaders: 10 }]);
           expect(new Set(stores.map((s) => s.instanceId)).size).toBe(3);
         } finally {
           for (const s of others) await s.close();

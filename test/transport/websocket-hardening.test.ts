@@ -468,7 +468,7 @@ describe('structure-aware fuzz of the WebSocket door', () => {
       }
       for (const f of fuzzers) {
         f.send({ action: 'scrape', info_hash: good });
-        expect(((await f.next((x) => x.action === 'scrape' && (x.files as Record<string, Frame> | undefined)?.[good] !== undefined, 30_000)).files as Record<string, Frame>)[good]).toEqual({ complete: 1, incomplete: 1, downloaded: 0 });
+        expect(((await f.next((x) => x.action === 'scrape' && (x.files as Record<string, Frame> | undefined)?.[good] !== undefined, 30_000)).files as Record<string, Frame>)[good]).toEqual({ complete: 1, incomplete: 1, downloaded: 0, downloaders: 1 });
       }
       expect(fuzzers.every((f) => f.ws.readyState === 1)).toBe(true);
       expect(internal).toEqual([]);

@@ -75,7 +75,7 @@ describeService('Redis', redisUp, 'WebSocket tracker on two instances sharing Re
     expect(offer).toMatchObject({ peer_id: wsId('leecher'), offer_id: wsOffer(1).offer_id, info_hash: ih });
     seeder.send({ action: 'announce', info_hash: ih, peer_id: wsId('seeder'), to_peer_id: wsId('leecher'), offer_id: wsOffer(1).offer_id, answer: { type: 'answer', sdp: 'across' } });
     expect((await leecher.next((f) => f.answer !== undefined)).answer).toEqual({ type: 'answer', sdp: 'across' });
-    for (const url of urls) expect(await scrape(url, ih)).toEqual({ complete: 1, incomplete: 1, downloaded: 0 });
+    for (const url of urls) expect(await scrape(url, ih)).toEqual({ complete: 1, incomplete: 1, downloaded: 0, downloaders: 1 });
     // Closing the seeder's socket on instance 0 removes it for instance 1 too.
     await seeder.close();
     await until(async () => (await scrape(urls[1], ih)).complete === 0);
@@ -99,7 +99,7 @@ describeService('Redis', redisUp, 'WebSocket tracker on two instances sharing Re
     expect((await answerer.next((f) => f['failure reason'] !== undefined))['failure reason']).toMatch(/^answer must be an object/);
     answerer.send({ action: 'announce', info_hash: ih, peer_id: from, to_peer_id: wsId('leecher'), offer_id: wsOffer('r').offer_id, answer: { type: 'answer', sdp: 'fine' } });
     expect((await leecher.next((f) => f.answer !== undefined)).answer).toEqual({ type: 'answer', sdp: 'fine' });
-    for (const url of urls) expect(await scrape(url, ih)).toEqual({ complete: 2, incomplete: 1, downloaded: 0 });
+    for (const url of urls) expect(await scrape(url, ih)).toEqual({ complete: 2, incomplete: 1, downloaded: 0, downloaders: 1 });
   });
 
   it('a connection that gave up a peer id gets nothing meant for the connection that took it next', async () => {
@@ -162,7 +162,7 @@ describeService('Redis', redisUp, 'WebSocket tracker on two instances sharing Re
     const ih = wsId();
     const doomed = await connect(`ws://127.0.0.1:${child.port}/announce`);
     await doomed.announce({ info_hash: ih, peer_id: wsId('doomed'), left: 0, event: 'started' });
-    expect(await scrape(urls[0], ih)).toEqual({ complete: 1, incomplete: 0, downloaded: 0 });
+    expect(await scrape(urls[0], ih)).toEqual({ complete: 1, incomplete: 0, downloaded: 0, downloaders: 0 });
     process.kill(child.child.pid as number, 'SIGKILL');
     await new Promise((r) => child.child.once('exit', r));
     children.splice(children.indexOf(child), 1);
@@ -171,6 +171,6 @@ describeService('Redis', redisUp, 'WebSocket tracker on two instances sharing Re
     const asker = await connect(urls[1]);
     await asker.announce({ info_hash: ih, peer_id: wsId('asker'), left: 5, event: 'started', numwant: 1, offers: [wsOffer('x')] });
     await until(async () => (await scrape(urls[0], ih)).complete === 0);
-    expect(await scrape(urls[1], ih)).toEqual({ complete: 0, incomplete: 1, downloaded: 0 });
+    expect(await scrape(urls[1], ih)).toEqual({ complete: 0, incomplete: 1, downloaded: 0, downloaders: 1 });
   });
 });

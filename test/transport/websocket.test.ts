@@ -93,7 +93,7 @@ describe('WebSocket tracker on an Express app', () => {
     expect((await seeder.next((f) => f['failure reason'] !== undefined))['failure reason']).toBe('answer to an unknown or expired offer');
     // completed, then stopped
     expect(await leecher.announce({ info_hash: ih, peer_id: wsId('leecher'), left: 0, event: 'completed' })).toMatchObject({ complete: 2, incomplete: 0 });
-    expect(await scrape(ih)).toEqual({ complete: 2, incomplete: 0, downloaded: 1 });
+    expect(await scrape(ih)).toEqual({ complete: 2, incomplete: 0, downloaded: 1, downloaders: 0 });
     expect(await leecher.announce({ info_hash: ih, peer_id: wsId('leecher'), left: 0, event: 'stopped' })).toMatchObject({ complete: 1, incomplete: 0 });
   });
 
@@ -148,10 +148,10 @@ describe('WebSocket tracker on an Express app', () => {
       await shared.announce({ info_hash: ih, peer_id: wsId(`p${i}`), left: 0, event: 'started' });
       await shared.announce({ info_hash: ih, peer_id: wsId(`q${i}`), left: 9, event: 'started' });
     }
-    for (const ih of hashes) expect(await scrape(ih)).toEqual({ complete: 1, incomplete: 1, downloaded: 0 });
+    for (const ih of hashes) expect(await scrape(ih)).toEqual({ complete: 1, incomplete: 1, downloaded: 0, downloaders: 1 });
     await shared.close();
     for (const ih of hashes) await until(async () => (await scrape(ih)).complete === 0);
-    for (const ih of hashes) expect(await scrape(ih)).toEqual({ complete: 0, incomplete: 0, downloaded: 0 });
+    for (const ih of hashes) expect(await scrape(ih)).toEqual({ complete: 0, incomplete: 0, downloaded: 0, downloaders: 0 });
   });
 
   it('a peer id held by one socket cannot be taken over by another, and is free again once it leaves', async () => {
@@ -163,7 +163,7 @@ describe('WebSocket tracker on an Express app', () => {
       const r = await thief.announce({ info_hash: ih, peer_id: wsId('victim'), left: 0, event });
       expect(r['failure reason']).toBe('this peer_id is held by another connection');
     }
-    expect(await scrape(ih)).toEqual({ complete: 1, incomplete: 0, downloaded: 0 });
+    expect(await scrape(ih)).toEqual({ complete: 1, incomplete: 0, downloaded: 0, downloaders: 0 });
     // Offers still reach the owner, not the thief.
     const asker = await connect(`${t.url}/announce`);
     await asker.announce({ info_hash: ih, peer_id: wsId('asker'), left: 1, event: 'started', numwant: 1, offers: [wsOffer('t')] });

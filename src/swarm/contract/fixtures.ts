@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { SwarmAnnounce, SwarmStore } from '../types.js';
+import type { SwarmCounts } from '../../types.js';
 
 /** A controllable clock in milliseconds: hand `now` to the store, `advance` it in the test. */
 export interface FakeClock {
@@ -35,6 +36,11 @@ export interface StoreFactory {
   privateMode?: boolean;
   /** `false`: the store has no `totals()`; the totals case is not registered. */
   totals?: boolean;
+  /**
+   * `false`: the store does not keep BEP 21 partial seeds apart (`SwarmAnnounce.partial`, scrape
+   * `downloaders`); the partial-seed cases are not registered.
+   */
+  partialSeeds?: boolean;
 }
 
 /**
@@ -79,3 +85,6 @@ export interface ContractCase {
   /** The case; throws (an assertion error) when the store breaks the contract. */
   run(store: SwarmStore, clock: FakeClock, factory: StoreFactory): Promise<void>;
 }
+
+/** The three counters every store keeps, without `downloaders` (the partial-seed cases check that). */
+export const three = ({ complete, incomplete, downloaded }: SwarmCounts): SwarmCounts => ({ complete, incomplete, downloaded });

@@ -16,6 +16,7 @@ import { banCases } from './ban-cases.js';
 import { completionCases } from './completion-cases.js';
 import { expect } from './expect.js';
 import { listingCases } from './listing-cases.js';
+import { partialCases } from './partial-cases.js';
 import { fakeClock, type ContractCase, type StoreFactory, type TestRunner } from './fixtures.js';
 import { privateCases } from './private-cases.js';
 import { scrapeCases } from './scrape-cases.js';
@@ -27,12 +28,14 @@ export { announceOf, fakeClock, hash, v4, type FakeClock, type StoreFactory, typ
  * Register the contract's cases for the store that `factory` creates, under
  * `SwarmStore contract: <name>`. Each case gets a fresh store on a fresh fake clock and disposes of
  * it afterwards. Private-mode cases are grouped under `private mode` (skip them with
- * `privateMode: false` in the factory); the totals case needs `totals()` (skip: `totals: false`).
+ * `privateMode: false` in the factory); the totals case needs `totals()` (skip: `totals: false`); the
+ * BEP 21 partial-seed cases need `downloaders` in scrape counts (skip: `partialSeeds: false`).
  */
 export function describeStoreContract(runner: TestRunner, name: string, factory: StoreFactory): void {
   runner.describe(`SwarmStore contract: ${name}`, () => {
     const totals = factory.totals === false ? [] : totalsCases;
-    const cases = [...announceCases, ...scrapeCases, ...completionCases, ...totals, ...capsCases, ...listingCases, ...banCases];
+    const partial = factory.partialSeeds === false ? [] : partialCases;
+    const cases = [...announceCases, ...scrapeCases, ...partial, ...completionCases, ...totals, ...capsCases, ...listingCases, ...banCases];
     for (const c of cases) register(runner, factory, c, false);
     if (factory.privateMode !== false) {
       runner.describe('private mode', () => {

@@ -207,6 +207,7 @@ export class KeyvSwarmStore implements SwarmStore {
       const k = request.key ?? live?.k;
       if (k !== undefined) rec.k = k;
       if (request.seeder || counted || live?.done) rec.done = true;
+      if (request.partial && !request.seeder) rec.partial = true;
       setOwn(this.wheel, swarm, rec, now);
       swarm.view.upsert(rec);
     }

@@ -25,6 +25,8 @@ export interface Rec {
    * `completed` does not count while it stays listed. Absent = false.
    */
   done?: boolean;
+  /** A partial seed (BEP 21 `paused`, not done): counted apart as scrape's `downloaders`. Absent = false. */
+  partial?: boolean;
 }
 
 const FLAG_SEEDER = 1;
@@ -32,10 +34,12 @@ const FLAG_V6 = 2;
 const FLAG_GONE = 4;
 const FLAG_KEY = 8;
 const FLAG_DONE = 16;
+const FLAG_PARTIAL = 32;
 
 /**
  * Binary shard encoding: per record id(20) flags(1) [ip(4|16) port(2) [key(4)]] at(6) exp(6). Flags:
- * 1 seeder, 2 IPv6, 4 tombstone, 8 has a key, 16 done ({@link Rec.done}).
+ * 1 seeder, 2 IPv6, 4 tombstone, 8 has a key, 16 done ({@link Rec.done}), 32 partial seed ({@link Rec.partial}).
+ * An older reader ignores flag 32 (the peer then counts as a plain leecher).
  */
 export function encodeRecords(recs: Iterable<Rec>): string {
   const parts: Buffer[] = [];
@@ -46,7 +50,8 @@ export function encodeRecords(recs: Iterable<Rec>): string {
     const b = Buffer.allocUnsafe(size);
     r.id.copy(b, 0);
     b[20] =
-      (r.seeder ? FLAG_SEEDER : 0) | (v6 ? FLAG_V6 : 0) | (r.gone ? FLAG_GONE : 0) | (keyed ? FLAG_KEY : 0) | (r.done && !r.gone ? FLAG_DONE : 0);
+      (r.seeder ? FLAG_SEEDER : 0) | (v6 ? FLAG_V6 : 0) | (r.gone ? FLAG_GONE : 0) | (keyed ? FLAG_KEY : 0) | (r.done && !r.gone ? FLAG_DONE : 0) |
+      (r.partial && !r.gone && !r.seeder ? FLAG_PARTIAL : 0);
     let o = 21;
     if (!r.gone) {
       r.ip.copy(b, o);
@@ -97,6 +102,7 @@ export function decodeRecords(text: string): Rec[] {
     const rec: Rec = { id, key: id.toString('latin1'), ip, port, seeder: (flags & FLAG_SEEDER) !== 0, at, exp, gone };
     if (k !== undefined) rec.k = k;
     if (flags & FLAG_DONE && !gone) rec.done = true;
+    if (flags & FLAG_PARTIAL && !gone && !rec.seeder) rec.partial = true;
     out.push(rec);
   }
   return out;

@@ -71,6 +71,7 @@ export function countsOf(swarm: Swarm): SwarmCounts {
     complete: swarm.view.seeders,
     incomplete: swarm.view.count - swarm.view.seeders,
     downloaded: swarm.downloaded + swarm.remoteDownloaded,
+    downloaders: swarm.view.count - swarm.view.seeders - swarm.view.partials,
   };
 }
 
@@ -80,12 +81,14 @@ export function countShards(read: ReadShard[], now: number): SwarmCounts {
   for (const shard of read) downloaded += shard.d;
   let complete = 0;
   let incomplete = 0;
+  let partials = 0;
   for (const rec of mergeRecords(read.map((s) => s.recs)).values()) {
     if (rec.gone || rec.exp < now) continue;
     if (rec.seeder) complete++;
     else incomplete++;
+    if (rec.partial) partials++;
   }
-  return { complete, incomplete, downloaded };
+  return { complete, incomplete, downloaded, downloaders: incomplete - partials };
 }
 
 /**

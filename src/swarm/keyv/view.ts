@@ -12,6 +12,8 @@ export class View {
   private index = new Map<string, number>();
   /** Number of seeders among the live peers. */
   seeders = 0;
+  /** Number of partial seeds ({@link Rec.partial}) among the live peers. */
+  partials = 0;
 
   /** Number of live peers. */
   get count(): number {
@@ -30,10 +32,11 @@ export class View {
       this.index.set(rec.key, this.recs.length);
       this.recs.push(rec);
     } else {
-      if (this.recs[at].seeder) this.seeders--;
+      this.uncount(this.recs[at]);
       this.recs[at] = rec;
     }
     if (rec.seeder) this.seeders++;
+    if (rec.partial) this.partials++;
   }
 
   /** The live record of a peer, if listed. */
@@ -46,7 +49,7 @@ export class View {
   remove(key: string): void {
     const at = this.index.get(key);
     if (at === undefined) return;
-    if (this.recs[at].seeder) this.seeders--;
+    this.uncount(this.recs[at]);
     const last = this.recs.pop() as Rec;
     this.index.delete(key);
     if (at < this.recs.length) {
@@ -60,7 +63,13 @@ export class View {
     this.recs = [];
     this.index = new Map();
     this.seeders = 0;
+    this.partials = 0;
     for (const r of recs) this.upsert(r);
+  }
+
+  private uncount(rec: Rec): void {
+    if (rec.seeder) this.seeders--;
+    if (rec.partial) this.partials--;
   }
 
   /** Drop records expired before `now`; returns the earliest remaining expiry (Infinity if none). */

@@ -16,7 +16,7 @@ import { MemoryTorrentRegistry } from './registry.js';
 import type { Peer, PeerRefusal, PeerState, SwarmCounts, SwarmTotals } from '../../types.js';
 import type { BanStore, ListedPeer, PeerPage, SwarmAnnounce, SwarmAnnounceResult, SwarmStore, SwarmStoreOptions, TorrentRegistry } from '../types.js';
 import { memoryBanStore, type MemoryBanStore } from './bans.js';
-import { recordDone, recordExpiry, recordKey, recordPeer, recordSeeder, RECORD_SIZE } from './peer-record.js';
+import { recordDone, recordExpiry, recordKey, recordPartial, recordPeer, recordSeeder, RECORD_SIZE } from './peer-record.js';
 import { readSnapshot, removeStaleTemps, SnapshotError, SWARM_HEAD, TAG_END, TAG_EXTRAS, TAG_SWARM, writeSnapshotFile } from './snapshot.js';
 import type { Ban } from '../../policy/bans.js';
 import type { TorrentRules } from '../../types.js';
@@ -311,7 +311,7 @@ export class MemorySwarmStore implements SwarmStore {
         if (id < 0) id = directory.add(infoHash, now, ttl);
         const peer = recordPeer(body, off);
         const seeder = recordSeeder(body, off);
-        directory.peers(id).upsert(peer.peerId, peer.ip, peer.port, seeder, expiry, recordKey(body, off), -1, recordDone(body, off));
+        directory.peers(id).upsert(peer.peerId, peer.ip, peer.port, seeder, expiry, recordKey(body, off), -1, recordDone(body, off), recordPartial(body, off));
         wheel.count(peerKind(seeder, peer.ip.length === 16), expiry, 1, now);
         if (expiry > last) last = expiry;
         result.peers++;
@@ -502,7 +502,7 @@ export class MemorySwarmStore implements SwarmStore {
       if (directory.isRetained(id)) directory.unretain(id);
     }
     const expiry = now + request.ttl;
-    directory.peers(id).upsert(request.peerId, request.ip, request.port, request.seeder, expiry, request.key, found, counted);
+    directory.peers(id).upsert(request.peerId, request.ip, request.port, request.seeder, expiry, request.key, found, counted, request.partial === true && !request.seeder);
     wheel.count(peerKind(request.seeder, request.ip.length === 16), expiry, 1, now);
     const last = directory.last(id);
     if (expiry > last) {
@@ -519,7 +519,7 @@ export class MemorySwarmStore implements SwarmStore {
     const now = this.second();
     return infoHashes.map((hash) => {
       const id = this.directory.find(hash);
-      if (id < 0 || !this.maybeSweep(id, now)) return { complete: 0, incomplete: 0, downloaded: 0 };
+      if (id < 0 || !this.maybeSweep(id, now)) return { complete: 0, incomplete: 0, downloaded: 0, downloaders: 0 };
       return this.counts(id, this.directory.peers(id));
     });
   }
@@ -634,9 +634,9 @@ export class MemorySwarmStore implements SwarmStore {
     if (failure) throw failure;
   }
 
-  private counts(id: number, peers: { count: number; seeders: number }): SwarmCounts {
-    const { count, seeders } = peers;
-    return { complete: seeders, incomplete: count - seeders, downloaded: this.directory.downloaded(id) };
+  private counts(id: number, peers: { count: number; seeders: number; partials: number }): SwarmCounts {
+    const { count, seeders, partials } = peers;
+    return { complete: seeders, incomplete: count - seeders, downloaded: this.directory.downloaded(id), downloaders: count - seeders - partials };
   }
 
   private second(): number {

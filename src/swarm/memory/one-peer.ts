@@ -16,6 +16,7 @@ import {
   recordKind,
   recordMayChange,
   recordPeer,
+  recordPartial,
   recordSeeder,
   writeRecord,
 } from './peer-record.js';
@@ -53,6 +54,11 @@ export class OnePeer {
   /** Number of seeders: 0 or 1. */
   get seeders(): number {
     return this.count === 1 && recordSeeder(this.page, this.base) ? 1 : 0;
+  }
+
+  /** Number of partial seeds (BEP 21): 0 or 1. */
+  get partials(): number {
+    return this.count === 1 && recordPartial(this.page, this.base) ? 1 : 0;
   }
 
   /** Copy the inline record to `target` at `targetBase` (RECORD_SIZE bytes; `at` must be 0). */
@@ -105,16 +111,17 @@ export class OnePeer {
     key?: number,
     found?: number,
     completed = false,
+    partial = false,
   ): boolean | undefined {
     const at = found ?? this.find(peerId);
     if (at === 0) {
       const previous = recordSeeder(this.page, this.base);
-      writeRecord(this.page, this.base, ip, port, seeder, expiry, key, true, completed);
+      writeRecord(this.page, this.base, ip, port, seeder, expiry, key, true, completed, partial);
       return previous;
     }
-    if (this.count === 1) return this.promote(this.id).upsert(peerId, ip, port, seeder, expiry, key, -1, completed);
+    if (this.count === 1) return this.promote(this.id).upsert(peerId, ip, port, seeder, expiry, key, -1, completed, partial);
     for (let i = 0; i < 20; i++) this.page[this.base + i] = peerId[i];
-    writeRecord(this.page, this.base, ip, port, seeder, expiry, key, false, completed);
+    writeRecord(this.page, this.base, ip, port, seeder, expiry, key, false, completed, partial);
     this.page[this.base + OFFSET_ROW_FLAGS] |= FLAG_ONE;
     return undefined;
   }

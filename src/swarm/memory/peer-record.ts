@@ -8,7 +8,8 @@
  *   20..37  the peer's compact form (BEP 23/7): IPv4 address + port in 20..25, or IPv6 address +
  *           port in 20..37; so a compact answer copies one contiguous run per peer
  *   38      flags: bit 0 = seeder, bit 1 = IPv6, bit 2 = has a key, bit 3 = done (the peer has been
- *           listed as a seeder or had a counted completion: a later `completed` does not count)
+ *           listed as a seeder or had a counted completion: a later `completed` does not count),
+ *           bit 4 = partial seed (BEP 21 `event=paused`: a leecher that is not a downloader)
  *   39      unused
  *   40..43  expiry, seconds since the owning store's epoch (uint32, little-endian)
  *   44..47  the client's `key` (32 bits), which lets it move to another address
@@ -28,6 +29,7 @@ const FLAG_SEEDER = 1;
 export const FLAG_IPV6 = 2;
 const FLAG_KEY = 4;
 const FLAG_DONE = 8;
+const FLAG_PARTIAL = 16;
 
 /** Does the record at `base` of `page` hold `peerId`? */
 export function recordIdEquals(page: Uint8Array, base: number, peerId: Uint8Array): boolean {
@@ -65,6 +67,11 @@ export function recordSeeder(page: Uint8Array, base: number): boolean {
   return (page[base + OFFSET_FLAGS] & FLAG_SEEDER) !== 0;
 }
 
+/** Is the record at `base` a partial seed (BEP 21)? */
+export function recordPartial(page: Uint8Array, base: number): boolean {
+  return (page[base + OFFSET_FLAGS] & FLAG_PARTIAL) !== 0;
+}
+
 /**
  * Has the peer recorded at `base` completed (been listed as a seeder, or had a counted completion)?
  * Its next `completed` then does not add to `downloaded`. Says nothing about expiry: check that too.
@@ -91,7 +98,8 @@ export function recordKey(page: Buffer, base: number): number | undefined {
 /**
  * Write everything but the peer id into the record at `base`. An announce without a key keeps the
  * key of an existing record (`existing`): clients send it on some requests only. The done bit is set
- * by a seeder or a counted completion (`completed`) and kept by an existing record.
+ * by a seeder or a counted completion (`completed`) and kept by an existing record. `partial`: the
+ * announce said `event=paused` (never with `seeder`).
  */
 export function writeRecord(
   page: Buffer,
@@ -103,6 +111,7 @@ export function writeRecord(
   key: number | undefined,
   existing: boolean,
   completed = false,
+  partial = false,
 ): void {
   const ipAt = base + OFFSET_IP;
   for (let i = 0; i < ip.length; i++) page[ipAt + i] = ip[i];
@@ -111,7 +120,8 @@ export function writeRecord(
   const old = existing ? page[base + OFFSET_FLAGS] : 0;
   const keyFlag = key !== undefined ? FLAG_KEY : old & FLAG_KEY;
   const doneFlag = seeder || completed ? FLAG_DONE : old & FLAG_DONE;
-  page[base + OFFSET_FLAGS] = (seeder ? FLAG_SEEDER : 0) | (ip.length === 16 ? FLAG_IPV6 : 0) | keyFlag | doneFlag;
+  const kindFlag = seeder ? FLAG_SEEDER : partial ? FLAG_PARTIAL : 0;
+  page[base + OFFSET_FLAGS] = kindFlag | (ip.length === 16 ? FLAG_IPV6 : 0) | keyFlag | doneFlag;
   page.writeUInt32LE(expiry >>> 0, base + OFFSET_EXPIRY);
   if (key !== undefined) page.writeUInt32LE(key >>> 0, base + OFFSET_KEY);
 }

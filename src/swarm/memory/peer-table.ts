@@ -30,6 +30,7 @@ import {
   recordKind,
   recordMayChange,
   recordPeer,
+  recordPartial,
   recordSeeder,
   writeRecord,
 } from './peer-record.js';
@@ -59,6 +60,8 @@ export class PeerTable {
   count = 0;
   /** Number of peers that are seeders. */
   seeders = 0;
+  /** Number of peers that are partial seeds (BEP 21; among the leechers). */
+  partials = 0;
 
   constructor() {
     this.pages = [Buffer.allocUnsafeSlow(MIN_CAPACITY * RECORD_SIZE)];
@@ -129,6 +132,7 @@ export class PeerTable {
    * Insert or update a peer. Returns the previous seeder state: `undefined` when the peer is new.
    * `found` is the peer's record index if the caller already looked it up (-1: new; undefined: look).
    * `completed`: this announce is a counted completion (sets the record's done bit, as does a seeder).
+   * `partial`: the peer is a partial seed (BEP 21).
    */
   upsert(
     peerId: Uint8Array,
@@ -139,6 +143,7 @@ export class PeerTable {
     key?: number,
     found?: number,
     completed = false,
+    partial = false,
   ): boolean | undefined {
     let at = found ?? this.find(peerId);
     let previous: boolean | undefined;
@@ -158,8 +163,9 @@ export class PeerTable {
       base = (at & PAGE_MASK) * RECORD_SIZE;
       previous = recordSeeder(page, base);
       if (previous) this.seeders--;
+      else if (recordPartial(page, base)) this.partials--;
     }
-    writeRecord(page, base, ip, port, seeder, expiry, key, previous !== undefined, completed);
+    writeRecord(page, base, ip, port, seeder, expiry, key, previous !== undefined, completed, partial);
     const wire = this.wire[at >>> PAGE_SHIFT];
     const w = (at & PAGE_MASK) * WIRE_SIZE;
     if (ip.length === 4) {
@@ -172,6 +178,7 @@ export class PeerTable {
     }
     wire[w + WIRE_FLAGS] = page[base + OFFSET_FLAGS];
     if (seeder) this.seeders++;
+    else if (partial) this.partials++;
     return previous;
   }
 
@@ -205,7 +212,7 @@ export class PeerTable {
     this.givePagesBack();
     this.pages = [];
     this.wire = [];
-    this.capacity = this.count = this.seeders = 0;
+    this.capacity = this.count = this.seeders = this.partials = 0;
   }
 
   /** Return the full pages to the shared pools (a small first page is not a pool page). */
@@ -228,6 +235,7 @@ export class PeerTable {
     this.capacity = MIN_CAPACITY;
     this.count = 0;
     this.seeders = 0;
+    this.partials = 0;
     this.index = new Uint32Array(MIN_INDEX);
   }
 
@@ -294,6 +302,7 @@ export class PeerTable {
     const page = this.pages[at >>> PAGE_SHIFT];
     const base = (at & PAGE_MASK) * RECORD_SIZE;
     if (recordSeeder(page, base)) this.seeders--;
+    else if (recordPartial(page, base)) this.partials--;
     this.deleteIndex(at);
     const last = this.count - 1;
     if (at !== last) {

@@ -28,7 +28,7 @@
  * swarms that went away is reused by new ones.
  */
 import { deleteSlot, hashPeerId, place } from './hash-index.js';
-import { recordDone, recordExpiry, recordKey, recordPeer, recordSeeder } from './peer-record.js';
+import { recordDone, recordExpiry, recordKey, recordPartial, recordPeer, recordSeeder } from './peer-record.js';
 import { PeerTable } from './peer-table.js';
 import { FLAG_ONE, OFFSET_ROW_FLAGS, OnePeer } from './one-peer.js';
 
@@ -166,7 +166,7 @@ export class SwarmDirectory {
     const table = new PeerTable();
     const peer = recordPeer(page, base);
     const done = recordDone(page, base);
-    table.upsert(peer.peerId, peer.ip, peer.port, recordSeeder(page, base), recordExpiry(page, base), recordKey(page, base), -1, done);
+    table.upsert(peer.peerId, peer.ip, peer.port, recordSeeder(page, base), recordExpiry(page, base), recordKey(page, base), -1, done, recordPartial(page, base));
     page[base + OFFSET_ROW_FLAGS] &= ~FLAG_ONE;
     this.tables[id] = table;
     return table;

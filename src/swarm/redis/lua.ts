@@ -1,5 +1,5 @@
 /**
- * The Lua scripts of the native Redis store ({@link RedisSwarmStore}). Each swarm is four keys that
+ * The Lua scripts of the native Redis store ({@link RedisSwarmStore}). Each swarm is up to six keys that
  * share one `{hash tag}` (so one script touches one Redis Cluster slot):
  *
  *   S  sorted set  seeders:  member = 20-byte peer id, score = expiry (ms, store clock)
@@ -10,6 +10,8 @@
  *   N  string      downloaded counter (counted completions: at most one per listed peer)
  *   P  hash        private mode only: field = peer id, value = the peer's state as text,
  *                  "<at ms> <seeder 0|1> <uploaded> <downloaded> <owner>" (owner last: any text)
+ *   Q  sorted set  partial seeds (BEP 21 `paused`, not done): a subset of L with the same scores;
+ *                  scrape's `downloaders` is L minus Q
  *
  * Expired peers are removed by score (ZREMRANGEBYSCORE) in the announce script itself, and every
  * key's TTL is set to the expiry of the swarm's longest-lived peer, so expired peers and empty
@@ -66,18 +68,18 @@ end
 /**
  * One announce, atomically.
  *
- * KEYS: S, L, D, N, P [, W, T: the totals wheel, except with Redis Cluster].
- * ARGV: now (ms), peer id, packed address+port, seeder ('1'/'0'), event ('u' update, 's' started,
+ * KEYS: S, L, D, N, P, Q [, W, T: the totals wheel, except with Redis Cluster].
+ * ARGV: now (ms), peer id, packed address+port, seeder ('1', '0', or 'p': a partial seed), event ('u' update, 's' started,
  * 'c' completed, 'x' stopped), numwant, peer ttl (ms), downloaded counter ttl (ms, 0 = forever),
  * private ('p' or ''), owner, min interval (ms, 0 = off), uploaded, downloaded, max peers, max swarms
  * (0 = no cap), and with Redis Cluster the live peers and swarms as last read (for the caps).
  *
- * Returns { complete, incomplete, downloaded, packed, previous, moves, counted } where `packed`
+ * Returns { complete, incomplete, downloaded, packed, previous, moves, counted, downloaders } where `packed`
  * concatenates, for a uniform random sample of up to numwant + 1 peers minus the requester, id
  * (20 bytes) + data length (1 byte) + data (the caller drops one random extra peer when the
  * requester was not drawn), `previous` is the peer's state before this announce ('' when none or
  * public), and `counted` is 1 when a `completed` added one to N (the peer was not listed as done),
- * else 0. A `completed` that does not count is a regular update (it obeys the min interval).
+ * else 0, and `downloaders` is `incomplete` without the partial seeds. A `completed` that does not count is a regular update (it obeys the min interval).
  *
  * A live peer announced from another address without its key gives { -1, 'a', 0 } (no hijacking);
  * a new peer past a cap gives { -1, 'f', 0 }.
@@ -86,7 +88,8 @@ end
  * policy/owner.ts and policy/interval.ts.)
  */
 export const ANNOUNCE_LUA = `${WHEEL_LUA}
-local S, L, D, N, P, W, T = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local S, L, D, N, P, Q, W, T = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local seeder, partial = ARGV[4] == '1', ARGV[4] == 'p'
 local private = ARGV[9] == 'p'
 local now = tonumber(ARGV[1])
 local id = ARGV[2]
@@ -130,6 +133,7 @@ for _, set in ipairs({S, L}) do
       local last = math.min(i + 499, #gone)
       redis.call('ZREM', set, unpack(gone, i, last))
       redis.call('HDEL', D, unpack(gone, i, last))
+      if set == L then redis.call('ZREM', Q, unpack(gone, i, last)) end
       if private then redis.call('HDEL', P, unpack(gone, i, last)) end
     end
   end
@@ -200,33 +204,37 @@ if oldScore then move(kindOf(oldSeeder, listed), oldScore, -1) end
 if event == 'x' then
   redis.call('ZREM', S, id)
   redis.call('ZREM', L, id)
+  redis.call('ZREM', Q, id)
   redis.call('HDEL', D, id)
   if private then redis.call('HDEL', P, id) end
 else
   local expiry = math.ceil((now + ttl) / 1000) * 1000
-  move(kindOf(ARGV[4] == '1', data), expiry, 1)
-  if ARGV[4] == '1' then
+  move(kindOf(seeder, data), expiry, 1)
+  if seeder then
     redis.call('ZADD', S, expiry, id)
     redis.call('ZREM', L, id)
   else
     redis.call('ZADD', L, expiry, id)
     redis.call('ZREM', S, id)
   end
-  if ARGV[4] == '1' or counted or oldDone then data = data .. 'd' end
+  if partial then redis.call('ZADD', Q, expiry, id) else redis.call('ZREM', Q, id) end
+  if seeder or counted or oldDone then data = data .. 'd' end
   redis.call('HSET', D, id, data)
   if private then
-    redis.call('HSET', P, id, ARGV[1] .. ' ' .. ARGV[4] .. ' ' .. ARGV[12] .. ' ' .. ARGV[13] .. ' ' .. ARGV[10])
+    redis.call('HSET', P, id, ARGV[1] .. ' ' .. (seeder and '1' or '0') .. ' ' .. ARGV[12] .. ' ' .. ARGV[13] .. ' ' .. ARGV[10])
   end
   if counted then redis.call('INCR', N) end
 end
 
-local complete, incomplete
+local complete, incomplete, partials
 if backlog then
   complete = redis.call('ZCOUNT', S, ARGV[1], '+inf')
   incomplete = redis.call('ZCOUNT', L, ARGV[1], '+inf')
+  partials = redis.call('ZCOUNT', Q, ARGV[1], '+inf')
 else
   complete = redis.call('ZCARD', S)
   incomplete = redis.call('ZCARD', L)
+  partials = redis.call('ZCARD', Q)
 end
 
 -- 5. the swarm's keys live exactly as long as its longest-lived peer
@@ -241,6 +249,7 @@ if last > 0 then
   redis.call('PEXPIRE', S, life)
   redis.call('PEXPIRE', L, life)
   redis.call('PEXPIRE', D, life)
+  if partials > 0 then redis.call('PEXPIRE', Q, life) end
   if private then redis.call('PEXPIRE', P, life) end
 end
 
@@ -251,7 +260,7 @@ end
 
 -- 6. the sample, packed into one string (one reply to decode instead of two per peer):
 --    for each peer other than the requester: id (20 bytes), length of data (1 byte), data
-local out = { complete, incomplete, downloaded, '', previous or '', table.concat(moves, ','), counted and 1 or 0 }
+local out = { complete, incomplete, downloaded, '', previous or '', table.concat(moves, ','), counted and 1 or 0, incomplete - partials }
 if event ~= 'x' and numwant > 0 and complete + incomplete > 1 then
   local pick = redis.call('HRANDFIELD', D, numwant + 1, 'WITHVALUES')
   local parts = {}
@@ -306,14 +315,16 @@ return out
 /**
  * Counters of one swarm without touching it: live peers are those whose expiry score is >= now.
  *
- * KEYS: S, L, N. ARGV: now (ms). Returns { complete, incomplete, downloaded }.
+ * KEYS: S, L, N, Q. ARGV: now (ms). Returns { complete, incomplete, downloaded, downloaders }.
  */
 export const SCRAPE_LUA = `
 local now = ARGV[1]
+local incomplete = redis.call('ZCOUNT', KEYS[2], now, '+inf')
 return {
   redis.call('ZCOUNT', KEYS[1], now, '+inf'),
-  redis.call('ZCOUNT', KEYS[2], now, '+inf'),
-  tonumber(redis.call('GET', KEYS[3]) or '0')
+  incomplete,
+  tonumber(redis.call('GET', KEYS[3]) or '0'),
+  incomplete - redis.call('ZCOUNT', KEYS[4], now, '+inf')
 }
 `;
 

@@ -104,10 +104,13 @@ export class RedisSwarmStore implements SwarmStore {
     return this.connection.redisKey(name);
   }
 
-  /** The Redis keys of one swarm: seeders, leechers, peer data, downloaded counter, private peer state. */
-  swarmKeys(infoHash: Uint8Array): [string, string, string, string, string] {
+  /**
+   * The Redis keys of one swarm: seeders, leechers, peer data, downloaded counter, private peer
+   * state, partial seeds.
+   */
+  swarmKeys(infoHash: Uint8Array): [string, string, string, string, string, string] {
     const base = this.redisKey(`${this.prefix}:{${Buffer.from(infoHash).toString('hex')}}:`);
-    return [`${base}s`, `${base}l`, `${base}d`, `${base}n`, `${base}p`];
+    return [`${base}s`, `${base}l`, `${base}d`, `${base}n`, `${base}p`, `${base}q`];
   }
 
   /** The expiry wheel and totals of this store's swarms (their own slot, `{totals}`). */
@@ -159,7 +162,7 @@ export class RedisSwarmStore implements SwarmStore {
       now,
       Buffer.from(request.peerId.buffer, request.peerId.byteOffset, request.peerId.byteLength),
       data,
-      request.seeder ? '1' : '0',
+      request.seeder ? '1' : request.partial ? 'p' : '0',
       EVENT_CODES[request.event],
       String(Math.max(0, Math.floor(request.numwant))),
       String(Math.round(request.ttl * 1000)),
@@ -217,6 +220,7 @@ export class RedisSwarmStore implements SwarmStore {
       downloaded: Number(reply[2]),
       peers,
       counted: Number(reply[6]) === 1,
+      downloaders: Number(reply[7]),
     };
     const previous = own && reply[4] ? parseState(reply[4] as Buffer) : undefined;
     if (previous) result.previous = previous;
@@ -236,9 +240,9 @@ export class RedisSwarmStore implements SwarmStore {
     // pipelines them on the one connection.
     return Promise.all(
       infoHashes.map(async (hash) => {
-        const [s, l, , n] = this.swarmKeys(hash);
-        const reply = (await this.evalScript(SCRAPE, [s, l, n], [now])) as number[];
-        return { complete: Number(reply[0]), incomplete: Number(reply[1]), downloaded: Number(reply[2]) };
+        const [s, l, , n, , q] = this.swarmKeys(hash);
+        const reply = (await this.evalScript(SCRAPE, [s, l, n, q], [now])) as number[];
+        return { complete: Number(reply[0]), incomplete: Number(reply[1]), downloaded: Number(reply[2]), downloaders: Number(reply[3]) };
       }),
     );
   }
