@@ -1,6 +1,7 @@
 /**
  * Per-torrent history (`tracker.history()`, src/history/): exact bucket counts under a scripted clock
- * on the memory store, on Redis with two instances (global), and on Keyv (SQLite; per instance);
+ * on the memory store, on Redis with two instances (global), and on Keyv (SQLite; per instance and
+ * merged on read, a restarted instance continuing its own pages);
  * a hybrid torrent recorded once under its v1 hash; windows bounded and rings overwritten in place;
  * the memory per torrent measured.
  */
@@ -153,14 +154,15 @@ let files = 0;
 const keyvSqlite: Backend = {
   name: 'keyv (sqlite)',
   async open(clock, instances, options) {
+    // `instances` stores (instance slots) on one database, a tracker on each.
     const keyv = new Keyv(new KeyvSqlite({ uri: `sqlite://${join(dir, `h${files++}.sqlite`)}` }));
-    const store = new KeyvSwarmStore(keyv, { now: clock.now, claimSettle: 5 });
-    const trackers = Array.from({ length: instances }, () => new Tracker({ store, history: true, ...options }));
+    const stores = Array.from({ length: instances }, () => new KeyvSwarmStore(keyv, { now: clock.now, claimSettle: 20, remoteCacheTtl: 0 }));
+    const trackers = stores.map((store) => new Tracker({ store, history: true, ...options }));
     return {
       trackers,
       async dispose() {
         for (const t of trackers) await t.close();
-        await store.close();
+        for (const s of stores) await s.close();
         await keyv.disconnect();
       },
     };
@@ -282,6 +284,68 @@ describeService('Redis', redisUp, 'history on Redis', () => {
     }));
 });
 
-describe('history on Keyv (SQLite), per instance', () => {
+describe('history on Keyv (SQLite), per instance and merged', () => {
   cases(keyvSqlite);
+
+  it('is merged: two instances write their own pages; both read the sum of both', () =>
+    withTrackers(keyvSqlite, 2, {}, async (trackers, clock) => {
+      const torrent = hex40();
+      // Each announce's peer written at once, so that the next announce on the other instance sees it
+      // and the peaks are the swarm's (else they lag by up to writeInterval + remoteCacheTtl).
+      const written = async (i: number, h: string, p: Peer) => {
+        await announce(trackers[i]!, h, p);
+        await (trackers[i]!.swarmStore as KeyvSwarmStore).flush();
+      };
+      await play(written, clock, torrent);
+      await written(1, torrent, { id: B, ip: '10.0.0.2' });
+      await trackers[1]!.history(torrent, { resolution: 'minute' }); // flushes instance 1's sums
+      await expectScript((resolution) => trackers[0]!.history(torrent, { resolution }));
+      await expectScript((resolution) => trackers[1]!.history(torrent, { resolution }));
+    }));
+
+  it('a restarted instance continues its own pages; nothing is counted twice', async () => {
+    const clock = fakeClock(T0);
+    const keyv = new Keyv(new KeyvSqlite({ uri: `sqlite://${join(dir, `h${files++}.sqlite`)}` }));
+    const open = async (instanceId: string) => {
+      const store = new KeyvSwarmStore(keyv, { now: clock.now, claimSettle: 20, remoteCacheTtl: 0, instanceId });
+      const tracker = new Tracker({ store, history: true });
+      await tracker.whenReady();
+      scriptClock(tracker, clock);
+      return { store, tracker };
+    };
+    const torrent = hex40();
+    try {
+      let one = await open('web-1');
+      const two = await open('web-2');
+      await announce(one.tracker, torrent, { id: A, event: 'started' });
+      await one.store.flush();
+      await announce(two.tracker, torrent, { id: B, ip: '10.0.0.2', event: 'started' });
+      await one.tracker.close(); // writes its sums
+      await one.store.close();
+      one = await open('web-1'); // the same slot again, e.g. after a deploy
+      await announce(one.tracker, torrent, { id: S, ip: '10.0.0.3', left: 0, event: 'started' });
+      await announce(one.tracker, torrent, { id: A, left: 0, event: 'completed' });
+      await two.tracker.history(torrent, { resolution: 'minute' }); // flushes web-2
+      for (const t of [one.tracker, two.tracker]) {
+        expect(filled(await t.history(torrent, { resolution: 'minute' }))).toEqual([[0, 4, 1, 2, 2]]);
+        expect(filled(await t.history(torrent, { resolution: 'day' }))).toEqual([[-10 * HOUR, 4, 1, 2, 2]]);
+      }
+      // What the database holds: one value per torrent, resolution, page and instance.
+      const rows = (await keyv.store.query?.("SELECT key, value FROM keyv WHERE key LIKE '%:history:%'")) as Array<{ key: string; value: string }>;
+      expect(rows.map((r) => r.key.replace(/^.*:history:[0-9a-f]{40}:/, '')).sort()).toEqual(
+        ['d', 'h', 'm'].flatMap((r) => {
+          const page = { m: Math.floor(T0 / MINUTE / 60), h: Math.floor(T0 / HOUR / 24), d: Math.floor(T0 / DAY / 30) }[r];
+          return [`${r}:${page}:web-1`, `${r}:${page}:web-2`];
+        }).sort(),
+      );
+      const bytes = rows.reduce((sum, r) => sum + r.key.length + r.value.length, 0);
+      console.log(`keyv history: ${rows.length} values, ${bytes} bytes (keys and values) for one torrent's minute on two instances`);
+      await one.tracker.close();
+      await one.store.close();
+      await two.tracker.close();
+      await two.store.close();
+    } finally {
+      await keyv.disconnect();
+    }
+  });
 });

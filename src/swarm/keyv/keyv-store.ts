@@ -35,6 +35,8 @@ import { PeerStateTable, peerStateKey } from '../peer-state.js';
 import { EMPTY, mayChange, newer, type ReadShard, type Rec } from './records.js';
 import { ShardIo } from './shards.js';
 import { InstanceSlots } from './slots.js';
+import { keyvHistoryStore } from './history.js';
+import type { HistoryStore } from '../../history/buckets.js';
 import { KeyvStorage } from './storage.js';
 import { applyRemote, countShards, countsOf, maybeSweep, newSwarm, peerPage, setOwn, type Swarm } from './swarm.js';
 import { keyvTorrentRegistry } from './registry.js';
@@ -95,6 +97,11 @@ export class KeyvSwarmStore implements SwarmStore {
   readonly registry: TorrentRegistry;
   /** Bans, in the same database (`<prefix>:bans`, re-read by every instance every 5 s). */
   readonly bans: BanStore;
+  /**
+   * Per-torrent history, per instance and merged (`<prefix>:history:<hex>:<m|h|d>:<page>:<id>`, one
+   * value per page of buckets written only by its instance; a read sums every instance's pages).
+   */
+  readonly history: HistoryStore;
   private states: PeerStateTable | undefined;
   private readonly storage: KeyvStorage;
   private readonly slots: InstanceSlots;
@@ -148,6 +155,7 @@ export class KeyvSwarmStore implements SwarmStore {
       now: this.now,
     });
     this.bans = keyvBanStore(this.storage.kv, this.prefix);
+    this.history = keyvHistoryStore({ storage: this.storage, slots: this.slots, prefix: this.prefix });
     this.timer = setInterval(() => void this.tick(), writeInterval);
     this.timer.unref();
     this.heartbeatTimer = setInterval(() => void this.slots.heartbeat(), heartbeat);
