@@ -1,10 +1,11 @@
 /**
- * The Redis store's scripts as Redis runs them: each Lua text of lua.ts with its SHA-1, sent with
- * EVALSHA and, the first time a Redis does not know it yet, with EVAL (which also caches it).
+ * The Redis store's scripts as Redis runs them: each Lua text of lua.ts (history.ts keeps its own)
+ * with its SHA-1, sent with EVALSHA and, the first time a Redis does not know it yet, with EVAL
+ * (which also caches it).
  */
 import { createHash } from 'node:crypto';
 import type { RedisConnection } from './connection.js';
-import { ANNOUNCE_LUA, HISTORY_ADD_LUA, MERGE_CREDIT_LUA, PEERS_LUA, SCRAPE_LUA, TOTALS_APPLY_LUA, TOTALS_READ_LUA } from './lua.js';
+import { ANNOUNCE_LUA, MERGE_CREDIT_LUA, PEERS_LUA, SCRAPE_LUA, TOTALS_APPLY_LUA, TOTALS_READ_LUA } from './lua.js';
 
 /** A loaded Lua script: its text and SHA-1 for EVALSHA. */
 export class Script {
@@ -23,8 +24,6 @@ export const SCRAPE = new Script(SCRAPE_LUA);
 export const TOTALS_APPLY = new Script(TOTALS_APPLY_LUA);
 /** A hybrid torrent's credit for one client, combined across its two swarms. */
 export const MERGE_CREDIT = new Script(MERGE_CREDIT_LUA);
-/** One torrent's per-minute history sums, added to its minute, hour and day rings. */
-export const HISTORY_ADD = new Script(HISTORY_ADD_LUA);
 /** A page of one swarm's live peers (read-only). */
 export const PEERS = new Script(PEERS_LUA);
 /** The live totals of every swarm. */
