@@ -16,10 +16,9 @@ import { MemoryTorrentRegistry } from './registry.js';
 import type { Peer, PeerRefusal, PeerState, SwarmCounts, SwarmTotals } from '../../types.js';
 import type { BanStore, ListedPeer, PeerPage, SwarmAnnounce, SwarmAnnounceResult, SwarmStore, SwarmStoreOptions, TorrentRegistry } from '../types.js';
 import { memoryBanStore, type MemoryBanStore } from './bans.js';
-import { recordDone, recordExpiry, recordKey, recordPartial, recordPeer, recordSeeder, RECORD_SIZE } from './peer-record.js';
-import { readSnapshot, removeStaleTemps, SnapshotError, SWARM_HEAD, TAG_END, TAG_EXTRAS, TAG_SWARM, writeSnapshotFile } from './snapshot.js';
-import type { Ban } from '../../policy/bans.js';
-import type { TorrentRules } from '../../types.js';
+import { loadSnapshot, saveSnapshot, type SnapshotAccess, type SnapshotLoad, type SnapshotSave } from './store-snapshot.js';
+
+export type { SnapshotLoad, SnapshotSave } from './store-snapshot.js';
 
 /** Options of {@link MemorySwarmStore}. */
 export interface MemorySwarmStoreOptions extends SwarmStoreOptions {
@@ -48,33 +47,6 @@ export interface MemorySwarmStoreOptions extends SwarmStoreOptions {
   file?: string;
   /** Seconds between periodic saves to {@link file} (none when absent or 0). */
   saveInterval?: number;
-}
-
-/** What loading the snapshot file did ({@link MemorySwarmStore.snapshot}). */
-export interface SnapshotLoad {
-  file: string;
-  /** `loaded`: its content is in the store; `missing`: no file yet; `refused`: the store started empty. */
-  status: 'loaded' | 'missing' | 'refused';
-  /** Refused: the code (as in the warning) and why. */
-  code?: string;
-  reason?: string;
-  swarms: number;
-  peers: number;
-  /** Peers dropped because their lifetime ran out while the store was down. */
-  expired: number;
-  /** Milliseconds the load took (reading, checking and rebuilding). */
-  ms: number;
-}
-
-/** Figures of the last {@link MemorySwarmStore.save}. */
-export interface SnapshotSave {
-  swarms: number;
-  peers: number;
-  bytes: number;
-  /** Milliseconds from start to the renamed file. */
-  ms: number;
-  /** Longest the event loop was held by one serialization slice (ms). */
-  longestBlockMs: number;
 }
 
 /** Milliseconds a serialization slice of {@link MemorySwarmStore.save} may run before yielding. */
@@ -145,7 +117,7 @@ export class MemorySwarmStore implements SwarmStore {
     this.timer = setInterval(() => this.startSweep(), options.sweepInterval ?? 60_000);
     this.timer.unref();
     if (options.file) {
-      this.snapshot = this.load(options.file);
+      this.snapshot = loadSnapshot(options.file, this.snapshotAccess());
       if (options.saveInterval && options.saveInterval > 0) {
         let running = false;
         this.saveTimer = setInterval(() => {
@@ -170,166 +142,31 @@ export class MemorySwarmStore implements SwarmStore {
   save(): Promise<void> {
     const file = this.options.file;
     if (!file) return Promise.resolve();
-    const run = this.saving.catch(() => undefined).then(() => this.saveTo(file));
+    const run = this.saving
+      .catch(() => undefined)
+      .then(async () => {
+        this.lastSave = await saveSnapshot(file, this.snapshotAccess());
+      });
     this.saving = run;
     return run;
   }
 
-  private async saveTo(file: string): Promise<void> {
-    const started = performance.now();
-    let longest = 0;
-    let swarms = 0;
-    let peerCount = 0;
-    const bytes = await writeSnapshotFile(file, async (writer) => {
-      const head = writer.reserve(8);
-      head.chunk.writeDoubleLE(this.now(), head.at);
-      const directory = this.directory;
-      const epoch = this.epoch;
-      let id = 0;
-      for (;;) {
-        const sliceStart = performance.now();
-        // Look at the clock every 2048 records or so (a few hundred microseconds of work).
-        let work = 0;
-        for (; id < directory.high; id++) {
-          if (directory.used(id)) {
-            const peers = directory.peers(id);
-            const count = peers.count;
-            const downloaded = directory.downloaded(id);
-            if (count > 0 || downloaded > 0) {
-              const { chunk, at } = writer.reserve(SWARM_HEAD + count * RECORD_SIZE);
-              chunk[at] = TAG_SWARM;
-              directory.copyInfoHash(id, chunk, at + 1);
-              chunk.writeUInt32LE(downloaded, at + 21);
-              chunk.writeUInt32LE(directory.ttl(id) >>> 0, at + 25);
-              chunk.writeUInt32LE(count, at + 29);
-              let off = at + SWARM_HEAD;
-              for (let p = 0; p < count; p++, off += RECORD_SIZE) {
-                peers.copyRecord(p, chunk, off);
-                chunk.writeUInt32LE((chunk.readUInt32LE(off + 40) + epoch) >>> 0, off + 40);
-              }
-              swarms++;
-              peerCount += count;
-              work += count;
-            }
-          }
-          if (++work >= 2048) {
-            work = 0;
-            if (performance.now() - sliceStart >= SAVE_SLICE_MS) {
-              id++;
-              break;
-            }
-          }
-        }
-        longest = Math.max(longest, performance.now() - sliceStart);
-        await writer.drain();
-        if (id >= directory.high) break;
-        await new Promise<void>((resolve) => setImmediate(resolve));
-      }
-      const sliceStart = performance.now();
-      const extras = Buffer.from(
-        JSON.stringify({
-          registry: (this.registry as MemoryTorrentRegistry).entries(),
-          bans: (this.bans as MemoryBanStore).snapshot(),
-        }),
-      );
-      const x = writer.reserve(5 + extras.length);
-      x.chunk[x.at] = TAG_EXTRAS;
-      x.chunk.writeUInt32LE(extras.length, x.at + 1);
-      extras.copy(x.chunk, x.at + 5);
-      const end = writer.reserve(1);
-      end.chunk[end.at] = TAG_END;
-      longest = Math.max(longest, performance.now() - sliceStart);
-    });
-    this.lastSave = { swarms, peers: peerCount, bytes, ms: performance.now() - started, longestBlockMs: longest };
-  }
-
-  /** Load the snapshot file into this (empty) store; never throws, never loads half a file. */
-  private load(file: string): SnapshotLoad {
-    const started = performance.now();
-    const result: SnapshotLoad = { file, status: 'missing', swarms: 0, peers: 0, expired: 0, ms: 0 };
-    let body: Buffer | undefined;
-    removeStaleTemps(file);
-    try {
-      body = readSnapshot(file);
-    } catch (error) {
-      const code = error instanceof SnapshotError ? error.code : 'ETT_SNAPSHOT_UNREADABLE';
-      result.status = 'refused';
-      result.code = code;
-      result.reason = (error as Error).message;
-      console.warn(`express-torrent-tracker: [${code}] snapshot ${file} refused: ${result.reason}; the memory store starts empty`);
-    }
-    if (body) {
-      try {
-        this.restore(body, result);
-        result.status = 'loaded';
-      } catch (error) {
-        // Checked before use, so this means a bug: still, never keep half a file.
+  /** What saving and loading the snapshot need of the store (store-snapshot.ts). */
+  private snapshotAccess(): SnapshotAccess {
+    return {
+      directory: this.directory,
+      wheel: () => this.wheel,
+      epoch: this.epoch,
+      now: this.now,
+      second: () => this.second(),
+      registry: this.registry as MemoryTorrentRegistry,
+      bans: this.bans as MemoryBanStore,
+      maxRetained: this.maxRetained,
+      reset: () => {
         this.directory.clear();
         this.wheel = new ExpiryWheel(WHEEL_KINDS);
-        result.status = 'refused';
-        result.code = 'ETT_SNAPSHOT_MALFORMED';
-        result.reason = (error as Error).message;
-        result.swarms = result.peers = result.expired = 0;
-        console.warn(`express-torrent-tracker: [ETT_SNAPSHOT_MALFORMED] snapshot ${file} refused: ${result.reason}; the memory store starts empty`);
-      }
-    }
-    result.ms = performance.now() - started;
-    return result;
-  }
-
-  /** Rebuild swarms, registry and bans from a checked snapshot body. */
-  private restore(body: Buffer, result: SnapshotLoad): void {
-    const now = this.second();
-    const directory = this.directory;
-    const wheel = this.wheel;
-    const epoch = this.epoch;
-    let extras: { registry?: Array<[string, TorrentRules]>; bans?: Ban[] } | undefined;
-    let at = 8;
-    while (body[at] !== TAG_END) {
-      if (body[at] === TAG_EXTRAS) {
-        const length = body.readUInt32LE(at + 1);
-        extras = JSON.parse(body.toString('utf8', at + 5, at + 5 + length)) as typeof extras;
-        at += 5 + length;
-        continue;
-      }
-      const infoHash = body.subarray(at + 1, at + 21);
-      const downloaded = body.readUInt32LE(at + 21);
-      const ttl = body.readUInt32LE(at + 25);
-      const count = body.readUInt32LE(at + 29);
-      const first = at + SWARM_HEAD;
-      at = first + count * RECORD_SIZE;
-      // A swarm dropped and created again during a slice-wise save may appear twice: the first counts.
-      if (directory.find(infoHash) >= 0) continue;
-      let id = -1;
-      let last = -1;
-      for (let off = first; off < at; off += RECORD_SIZE) {
-        const expiry = recordExpiry(body, off) - epoch;
-        if (expiry < now) {
-          result.expired++;
-          continue;
-        }
-        if (id < 0) id = directory.add(infoHash, now, ttl);
-        const peer = recordPeer(body, off);
-        const seeder = recordSeeder(body, off);
-        directory.peers(id).upsert(peer.peerId, peer.ip, peer.port, seeder, expiry, recordKey(body, off), -1, recordDone(body, off), recordPartial(body, off));
-        wheel.count(peerKind(seeder, peer.ip.length === 16), expiry, 1, now);
-        if (expiry > last) last = expiry;
-        result.peers++;
-      }
-      if (id < 0) {
-        if (downloaded === 0) continue;
-        id = directory.add(infoHash, now, ttl);
-        directory.setDownloaded(id, downloaded);
-        directory.retain(id, now, this.maxRetained);
-      } else {
-        directory.setDownloaded(id, downloaded);
-        directory.setLast(id, last);
-        wheel.count(KIND_SWARM, last, 1, now);
-      }
-      result.swarms++;
-    }
-    if (extras?.registry) (this.registry as MemoryTorrentRegistry).restore(extras.registry);
-    if (extras?.bans) (this.bans as MemoryBanStore).restore(extras.bans);
+      },
+    };
   }
 
   /** Number of swarms held (including ones that only keep a `downloaded` count). */
