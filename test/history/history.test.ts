@@ -303,6 +303,20 @@ describe('history on Keyv (SQLite), per instance and merged', () => {
       await expectScript((resolution) => trackers[1]!.history(torrent, { resolution }));
     }));
 
+  it('adds of one store never overlap: concurrent flushes (two trackers on one store) lose nothing', async () => {
+    const keyv = new Keyv();
+    const store = new KeyvSwarmStore(keyv, { claimSettle: 5 });
+    try {
+      const torrent = hex40();
+      const minute = Math.floor(T0 / MINUTE);
+      const delta = (announces: number, leechers: number) => ({ torrent, minute, announces, completed: 0, seeders: 0, leechers });
+      await Promise.all([store.history.add([delta(1, 1)]), store.history.add([delta(2, 3)]), store.history.add([delta(4, 2)])]);
+      expect(filled(await store.history.read(torrent, 'minute', T0))).toEqual([[0, 7, 0, 0, 3]]);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('a restarted instance continues its own pages; nothing is counted twice', async () => {
     const clock = fakeClock(T0);
     const keyv = new Keyv(new KeyvSqlite({ uri: `sqlite://${join(dir, `h${files++}.sqlite`)}` }));

@@ -3,7 +3,7 @@ import Keyv from 'keyv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openRedisKeyv, openStore } from '../../src/swarm/open.js';
 import { RedisSwarmStore } from '../../src/swarm/redis/redis-store.js';
-import type { SwarmStore } from '../../src/swarm/types.js';
+import type { SwarmAnnounce, SwarmStore } from '../../src/swarm/types.js';
 import { describeService, freePort, PrivateRedis, reachable, REDIS_URL, uniqueName } from '../helpers/store-services.js';
 import { randomBytes } from 'node:crypto';
 import { failureOf } from '../helpers/bdecode.js';
@@ -112,6 +112,31 @@ describeService('Redis', up, 'Redis store', () => {
       expect((await store.scrape([ih]))[0]).toEqual({ complete: 0, incomplete: 2, downloaded: 0, downloaders: 2 });
       await store.announce({ infoHash: ih, peerId: fresh, ip, port: 9999, seeder: false, event: 'update', numwant: 0, ttl: 60 });
       expect(await raw.zCard(L)).toBe(2);
+      await store.close?.();
+    });
+
+    it('partial seeds never outlive the leechers: a backlog trim and the last peer leaving take them along', async () => {
+      const ns = uniqueName('ettpartial');
+      namespaces.push(ns);
+      let t = 1_000_000_000_000;
+      const { store } = await openStore(REDIS_URL, { namespace: ns, now: () => t });
+      const ih = randomBytes(20);
+      const [, , , , , Q] = (store as RedisSwarmStore).swarmKeys(ih);
+      const ip = Buffer.from([10, 0, 0, 1]);
+      const peer = (port: number, extra: Partial<SwarmAnnounce> = {}): SwarmAnnounce => ({ infoHash: ih, peerId: randomBytes(20), ip, port, seeder: false, event: 'started', numwant: 0, ttl: 1, ...extra });
+      // 1001 short-lived leechers (a trim backlog once they expire), 2 short-lived partial seeds, 1 long-lived seeder.
+      for (let i = 0; i < 1001; i += 250) await Promise.all(Array.from({ length: Math.min(250, 1001 - i) }, (_, k) => store.announce(peer(1 + i + k))));
+      // (Ids that sort last: among equal expiries the trim takes the first 1000 ids, so these stay behind.)
+      await store.announce(peer(2001, { partial: true, peerId: Buffer.alloc(20, 0xff) }));
+      await store.announce(peer(2002, { partial: true, peerId: Buffer.alloc(20, 0xfe) }));
+      const seeder = peer(3000, { seeder: true, ttl: 100 });
+      await store.announce(seeder);
+      t += 50_000; // everyone but the seeder expired; the seeder, the last peer, leaves
+      await store.announce({ ...seeder, event: 'stopped' });
+      expect(await raw.exists(Q)).toBe(0);
+      const next = await store.announce(peer(4000, { ttl: 100 }));
+      expect(next).toMatchObject({ complete: 0, incomplete: 1, downloaders: 1 });
+      expect((await store.scrape([ih]))[0]).toEqual({ complete: 0, incomplete: 1, downloaded: 0, downloaders: 1 });
       await store.close?.();
     });
 

@@ -57,41 +57,53 @@ export interface KeyvHistoryAccess {
 export function keyvHistoryStore({ storage, slots, prefix }: KeyvHistoryAccess): HistoryStore {
   const key = (torrent: string, resolution: HistoryResolution, page: number, id: string) =>
     `${prefix}:history:${torrent}:${LETTERS[resolution]}:${page}:${id}`;
-  return {
-    async add(deltas: HistoryDelta[]) {
-      await slots.start();
-      const id = slots.id;
-      // The write fence of the shards: a slot another instance took over is not written to.
-      if (id === undefined || !(await slots.ownsSlot(id))) throw new KeyvStoreError('history: this instance is moving to a new slot; these sums are dropped');
-      // Group the deltas by page; each page gets every bucket of this flush added.
-      const pages = new Map<string, { resolution: HistoryResolution; buckets: Map<number, StoredBucket> }>();
-      for (const d of deltas) {
-        for (const resolution of RESOLUTION_NAMES) {
-          const index = Math.floor(d.minute / RESOLUTIONS[resolution].minutes);
-          const k = key(d.torrent, resolution, Math.floor(index / PAGES[resolution].size), id);
-          let page = pages.get(k);
-          if (!page) pages.set(k, (page = { resolution, buckets: new Map() }));
-          let bucket = page.buckets.get(index);
-          if (!bucket) page.buckets.set(index, (bucket = [index, 0, 0, 0, 0]));
-          mergeBucket(bucket, [index, d.announces, d.completed, d.seeders, d.leechers]);
-        }
+  // One add at a time: each reads what the one before wrote. The queue moves on only once that
+  // write has really ended (one that timed out for the caller may still land).
+  let queue: Promise<unknown> = Promise.resolve();
+  let written: Promise<unknown> = Promise.resolve();
+  const addNow = async (deltas: HistoryDelta[]): Promise<void> => {
+    await slots.start();
+    const id = slots.id;
+    // The write fence of the shards: a slot another instance took over is not written to.
+    if (id === undefined || !(await slots.ownsSlot(id))) throw new KeyvStoreError('history: this instance is moving to a new slot; these sums are dropped');
+    // Group the deltas by page; each page gets every bucket of this flush added.
+    const pages = new Map<string, { resolution: HistoryResolution; buckets: Map<number, StoredBucket> }>();
+    for (const d of deltas) {
+      for (const resolution of RESOLUTION_NAMES) {
+        const index = Math.floor(d.minute / RESOLUTIONS[resolution].minutes);
+        const k = key(d.torrent, resolution, Math.floor(index / PAGES[resolution].size), id);
+        let page = pages.get(k);
+        if (!page) pages.set(k, (page = { resolution, buckets: new Map() }));
+        let bucket = page.buckets.get(index);
+        if (!bucket) page.buckets.set(index, (bucket = [index, 0, 0, 0, 0]));
+        mergeBucket(bucket, [index, d.announces, d.completed, d.seeders, d.leechers]);
       }
-      const keys = [...pages.keys()];
-      // Only this instance writes these keys: read what they hold, add, write back.
-      const stored = await storage.getMany(keys);
-      const sets = keys.map((k, i) => {
-        const page = pages.get(k)!;
-        const merged = new Map<number, StoredBucket>();
-        for (const b of bucketsOf(stored[i])) merged.set(b[0], [...b]);
-        for (const [index, b] of page.buckets) {
-          const into = merged.get(index);
-          if (into) mergeBucket(into, b);
-          else merged.set(index, b);
-        }
-        const value = [...merged.values()].sort((a, b) => a[0] - b[0]);
-        return { key: k, value, ttl: PAGES[page.resolution].ttl };
-      });
-      await storage.call(storage.kv.setMany(sets));
+    }
+    const keys = [...pages.keys()];
+    // Only this instance writes these keys: read what they hold, add, write back.
+    const stored = await storage.getMany(keys);
+    const sets = keys.map((k, i) => {
+      const page = pages.get(k)!;
+      const merged = new Map<number, StoredBucket>();
+      for (const b of bucketsOf(stored[i])) merged.set(b[0], [...b]);
+      for (const [index, b] of page.buckets) {
+        const into = merged.get(index);
+        if (into) mergeBucket(into, b);
+        else merged.set(index, b);
+      }
+      const value = [...merged.values()].sort((a, b) => a[0] - b[0]);
+      return { key: k, value, ttl: PAGES[page.resolution].ttl };
+    });
+    if (storage.closed) throw new KeyvStoreError('the Keyv swarm store is closed');
+    const write = storage.kv.setMany(sets);
+    written = write;
+    await storage.call(write);
+  };
+  return {
+    add(deltas: HistoryDelta[]) {
+      const run = queue.then(() => addNow(deltas));
+      queue = run.catch(() => undefined).then(() => written.catch(() => undefined));
+      return run;
     },
     async read(torrent, resolution, now) {
       const { minutes, count } = RESOLUTIONS[resolution];

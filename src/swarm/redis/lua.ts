@@ -244,12 +244,14 @@ if last ~= swarmBefore then
   if last >= now then move('T', last, 1) end
 end
 local life = 0
+if last == 0 then redis.call('DEL', Q) end -- no live peer left: no partial seed either
 if last > 0 then
   life = math.floor(last - now) + 1000
   redis.call('PEXPIRE', S, life)
   redis.call('PEXPIRE', L, life)
   redis.call('PEXPIRE', D, life)
-  if partials > 0 then redis.call('PEXPIRE', Q, life) end
+  -- Q always shares L's life (a no-op when there is no Q): it never outlives the leechers it is part of
+  redis.call('PEXPIRE', Q, life)
   if private then redis.call('PEXPIRE', P, life) end
 end
 
@@ -260,7 +262,7 @@ end
 
 -- 6. the sample, packed into one string (one reply to decode instead of two per peer):
 --    for each peer other than the requester: id (20 bytes), length of data (1 byte), data
-local out = { complete, incomplete, downloaded, '', previous or '', table.concat(moves, ','), counted and 1 or 0, incomplete - partials }
+local out = { complete, incomplete, downloaded, '', previous or '', table.concat(moves, ','), counted and 1 or 0, math.max(0, incomplete - partials) }
 if event ~= 'x' and numwant > 0 and complete + incomplete > 1 then
   local pick = redis.call('HRANDFIELD', D, numwant + 1, 'WITHVALUES')
   local parts = {}
@@ -324,7 +326,7 @@ return {
   redis.call('ZCOUNT', KEYS[1], now, '+inf'),
   incomplete,
   tonumber(redis.call('GET', KEYS[3]) or '0'),
-  incomplete - redis.call('ZCOUNT', KEYS[4], now, '+inf')
+  math.max(0, incomplete - redis.call('ZCOUNT', KEYS[4], now, '+inf'))
 }
 `;
 
