@@ -2,9 +2,10 @@
  * The history recorder: the announce pipeline hands it every accepted announce (one Map lookup and a
  * few additions, no I/O), it sums them per torrent and minute in the process, and writes the sums
  * every `historyFlushInterval` seconds in one batch: to the store's shared history when it has one
- * (Redis: one small script per torrent, so history is global across instances; Keyv: each instance's
- * own values, merged on read), else to a history in this process (memory store, custom stores). Reading flushes first, so an instance always
- * sees its own announces; other instances' appear after their next flush.
+ * (Redis: one small script per torrent, so history is global across instances; Keyv: each
+ * instance's own values, merged on read), else to a history in this process (memory store, custom
+ * stores without one). Reading flushes first, so an instance always sees its own announces; other
+ * instances' appear after their next flush.
  */
 import type { HistoryStore } from './buckets.js';
 import { checkResolution, minuteOf, type HistoryBucket, type HistoryDelta } from './buckets.js';

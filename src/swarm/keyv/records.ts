@@ -51,7 +51,7 @@ export function encodeRecords(recs: Iterable<Rec>): string {
     r.id.copy(b, 0);
     b[20] =
       (r.seeder ? FLAG_SEEDER : 0) | (v6 ? FLAG_V6 : 0) | (r.gone ? FLAG_GONE : 0) | (keyed ? FLAG_KEY : 0) | (r.done && !r.gone ? FLAG_DONE : 0) |
-      (r.partial && !r.gone && !r.seeder ? FLAG_PARTIAL : 0);
+      (r.partial && !r.gone ? FLAG_PARTIAL : 0);
     let o = 21;
     if (!r.gone) {
       r.ip.copy(b, o);

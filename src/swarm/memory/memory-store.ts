@@ -339,7 +339,7 @@ export class MemorySwarmStore implements SwarmStore {
       if (directory.isRetained(id)) directory.unretain(id);
     }
     const expiry = now + request.ttl;
-    directory.peers(id).upsert(request.peerId, request.ip, request.port, request.seeder, expiry, request.key, found, counted, request.partial === true && !request.seeder);
+    directory.peers(id).upsert(request.peerId, request.ip, request.port, request.seeder, expiry, request.key, found, counted, request.partial === true);
     wheel.count(peerKind(request.seeder, request.ip.length === 16), expiry, 1, now);
     const last = directory.last(id);
     if (expiry > last) {
